@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+// The MNIST experiment runner: YAML experiment files in, trained models and reports out.
+// One module per stage of the data's path (see README "Architecture").
+import PackageDescription
+
+let package = Package(
+    name: "MNISTRunner",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "runner", targets: ["runner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries: module maps only.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib",
+                       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+
+        // The only code with unsafe pointers and BLAS calls.
+        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        // Tensors' shapes, layers, losses, initializers, the sequential model.
+        .target(name: "NeuralNetwork", dependencies: ["Kernels"]),
+        // Optimizers, random streams, the trainer.
+        .target(name: "Training", dependencies: ["NeuralNetwork", "Datasets", "Kernels"]),
+        // IDX files: reading, locating, verifying, downloading; preprocessing.
+        .target(name: "Datasets", dependencies: [
+            "CZlib", "Kernels",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Experiment files, registries, orchestration, reports.
+        .target(name: "Experiments", dependencies: [
+            "NeuralNetwork", "Training", "Datasets", "Kernels",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The CLI: argument parsing only.
+        .executableTarget(name: "runner", dependencies: [
+            "Experiments",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Kernels"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetwork", "Datasets", "Kernels"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets"]),
+        .testTarget(name: "RunnerTests", dependencies: ["runner"]),
+    ]
+)

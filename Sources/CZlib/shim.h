@@ -1,0 +1,2 @@
+// zlib, for reading .gz IDX files. Debian: zlib1g-dev.
+#include <zlib.h>

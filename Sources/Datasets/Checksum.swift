@@ -1,0 +1,13 @@
+// SHA-256 of decompressed file contents, the identity of a dataset file: the gzip wrappers differ
+// between mirrors (and re-compressed copies), the decompressed bytes do not.
+import Crypto
+import Foundation
+
+/// Hashing used to verify dataset files.
+public enum Checksum {
+    /// The SHA-256 of `bytes` as 64 lower-case hex digits (the format of `sha256sum`).
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        let digest = bytes.withUnsafeBytes { SHA256.hash(data: $0) }
+        return hex(digest)
+    }
+}

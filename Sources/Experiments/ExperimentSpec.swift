@@ -1,0 +1,296 @@
+// The experiment file, typed. Sections follow the notebook's steps: data, preprocess, model,
+// compile, train, evaluate. Every key has a Keras-like name and a default (README "Experiment
+// file" lists them); keys the spec does not read are errors.
+import Datasets
+import Foundation
+import NeuralNetwork
+import Yams
+
+/// A `type:`-named entry (a layer, the optimizer, the loss) whose parameters are read later by the
+/// constructor its type names. Written either as a mapping with `type:` or, when no parameters
+/// are given, as just the name: `optimizer: adam`.
+struct TypedEntry: Decodable {
+    let type: String
+    /// `name:` (layers only).
+    let name: String?
+    /// The decoder positioned on the entry, for the constructor to read the parameters from.
+    let decoder: NodeDecoder
+
+    init(from decoder: Decoder) throws {
+        let decoder = decoder as! NodeDecoder
+        self.decoder = decoder
+        if case .scalar = decoder.node {
+            type = try String(from: decoder)
+            name = nil
+            return
+        }
+        let c = try decoder.container(keyedBy: NameKey.self)
+        type = try c.decode(String.self, forKey: NameKey("type"))
+        name = try c.decodeIfPresent(String.self, forKey: NameKey("name"))
+        decoder.checkDeferred = true
+    }
+
+    /// A decoder for the entry's parameters: the entry itself (mapping form, `type`/`name` already
+    /// counted as known) or an empty mapping at the name's position (short form).
+    var parameters: NodeDecoder {
+        if case .scalar(let s) = decoder.node {
+            return NodeDecoder(node: .mapping(Node.Mapping([], .implicit, .block, s.mark)),
+                               codingPath: decoder.codingPath, source: decoder.source)
+        }
+        return decoder
+    }
+
+    /// Location of the `type` value, where "unknown layer type" points.
+    var typePath: [any CodingKey] {
+        if case .scalar = decoder.node { return decoder.codingPath }
+        return decoder.codingPath + [NameKey("type")]
+    }
+}
+
+public struct DataSpec: Sendable {
+    /// mnist | fashion-mnist
+    public var dataset = "mnist"
+    /// Where the IDX files are; relative paths are relative to the experiment file. Overridden by
+    /// --data-dir and RUNNER_DATA_DIR.
+    public var directory: String?
+    /// Base URLs to download from when the data is nowhere on disk (default: the public mirrors).
+    public var mirrors: [String]?
+}
+
+public struct PreprocessSpec: Sendable, Codable {
+    /// Pixels are divided by this: 255 maps 0…255 to [0, 1] (the notebook's `x / 255.0`).
+    public var scale: Float = 255
+    /// Labels as one-hot rows (to_categorical; for categorical_crossentropy) or as class indices
+    /// (for sparse_categorical_crossentropy).
+    public var oneHot = true
+    enum CodingKeys: String, CodingKey { case scale, oneHot = "one_hot" }
+}
+
+public struct ModelSpec {
+    /// The model's name in the summary (default: the experiment's name).
+    var name: String?
+    /// One sample's shape, channels last (default: the dataset's image shape, [28, 28]).
+    var inputShape: [Int]?
+    var layers: [TypedEntry]
+    var inputShapePath: [any CodingKey] = []
+}
+
+public struct CompileSpec {
+    var optimizer: TypedEntry
+    var loss: TypedEntry
+    /// Only `accuracy` so far; loss is always reported.
+    var metrics: [String] = ["accuracy"]
+}
+
+public struct TrainSpec: Sendable, Codable {
+    /// Passes over the training data.
+    public var epochs = 1
+    /// Images per optimizer step.
+    public var batchSize = 32
+    /// Reshuffle the training images every epoch (from the seed's "shuffle" stream).
+    public var shuffle = true
+    /// Fraction of the training images, taken from the end, held out for val_loss/val_accuracy.
+    public var validationSplit = 0.0
+    enum CodingKeys: String, CodingKey {
+        case epochs, shuffle
+        case batchSize = "batch_size"
+        case validationSplit = "validation_split"
+    }
+}
+
+public struct EvaluateSpec: Sendable, Codable {
+    /// Images per forward pass when evaluating (default: train.batch_size).
+    public var batchSize: Int?
+    enum CodingKeys: String, CodingKey { case batchSize = "batch_size" }
+}
+
+/// A parsed, validated experiment file.
+public struct ExperimentSpec {
+    /// Names the results folder and the model (default: the file's name without extension).
+    public var name: String
+    /// Free text, copied into the reports.
+    public var description: String?
+    /// The one seed every random stream derives from.
+    public var seed: UInt64 = 42
+    public var data = DataSpec()
+    public var preprocess = PreprocessSpec()
+    var model: ModelSpec
+    var compile: CompileSpec
+    public var train = TrainSpec()
+    public var evaluate = EvaluateSpec()
+
+    /// The file it came from and its YAML tree, for locating errors found later (model building).
+    let source: SourceText
+    let root: Node
+}
+
+// MARK: - Decoding
+
+extension ExperimentSpec {
+    private enum Keys: String, CodingKey {
+        case name, description, seed, data, preprocess, model, compile, train, evaluate
+    }
+
+    init(from decoder: NodeDecoder, defaultName: String) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        name = try c.decode(.name, default: defaultName, expected: "a name of letters, digits, '-', '_' or '.'") {
+            (s: String) in !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+        }
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        seed = try c.decode(.seed, default: 42)
+        data = try c.decodeIfPresent(DataSpec.self, forKey: .data) ?? DataSpec()
+        preprocess = try c.decodeIfPresent(PreprocessSpec.self, forKey: .preprocess) ?? PreprocessSpec()
+        model = try c.decode(ModelSpec.self, forKey: .model)
+        compile = try c.decode(CompileSpec.self, forKey: .compile)
+        train = try c.decodeIfPresent(TrainSpec.self, forKey: .train) ?? TrainSpec()
+        evaluate = try c.decodeIfPresent(EvaluateSpec.self, forKey: .evaluate) ?? EvaluateSpec()
+        source = decoder.source
+        root = decoder.node
+    }
+}
+
+extension DataSpec: Decodable {
+    enum CodingKeys: String, CodingKey { case dataset, directory, mirrors }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try c.decode(.dataset, default: "mnist")
+        if !Catalog.knownNames.contains(dataset) {
+            throw ConfigError(codingPath: c.codingPath + [CodingKeys.dataset], message: "unknown dataset '\(dataset)'",
+                              hint: Spelling.hint(for: dataset, among: Catalog.knownNames, kind: "datasets"))
+        }
+        directory = try c.decodeIfPresent(String.self, forKey: .directory)
+        mirrors = try c.decodeIfPresent([String].self, forKey: .mirrors)
+    }
+}
+
+extension PreprocessSpec {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        scale = try c.decode(.scale, default: 255, expected: "a positive number") { (s: Float) in s > 0 && s.isFinite }
+        oneHot = try c.decode(.oneHot, default: true)
+    }
+}
+
+extension ModelSpec: Decodable {
+    enum CodingKeys: String, CodingKey { case name, inputShape = "input_shape", layers }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        inputShape = try c.decodeIfPresent([Int].self, forKey: .inputShape)
+        inputShapePath = c.codingPath + [CodingKeys.inputShape]
+        if let inputShape, inputShape.isEmpty || inputShape.contains(where: { $0 <= 0 }) {
+            throw ConfigError(codingPath: inputShapePath,
+                              message: "'input_shape' must be a list of positive sizes, found \(inputShape)",
+                              hint: "MNIST images are [28, 28] (or [28, 28, 1] for convolutions)")
+        }
+        layers = try c.decode([TypedEntry].self, forKey: .layers)
+        if layers.isEmpty {
+            throw ConfigError(codingPath: c.codingPath + [CodingKeys.layers], message: "the model has no layers",
+                              hint: "list at least one layer, e.g. `- type: dense` with `units: 10`")
+        }
+    }
+}
+
+extension CompileSpec: Decodable {
+    enum CodingKeys: String, CodingKey { case optimizer, loss, metrics }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        optimizer = try c.decode(TypedEntry.self, forKey: .optimizer)
+        loss = try c.decode(TypedEntry.self, forKey: .loss)
+        metrics = try c.decode(.metrics, default: ["accuracy"])
+        for (i, metric) in metrics.enumerated() where metric != "accuracy" {
+            throw ConfigError(codingPath: c.codingPath + [CodingKeys.metrics, IndexKey(i)],
+                              message: "unknown metric '\(metric)'",
+                              hint: Spelling.hint(for: metric, among: ["accuracy"], kind: "metrics")
+                                  + " (loss is always reported)")
+        }
+    }
+}
+
+extension TrainSpec {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decode(.epochs, default: 1, expected: "a positive integer") { (e: Int) in e > 0 }
+        batchSize = try c.decode(.batchSize, default: 32, expected: "a positive integer") { (b: Int) in b > 0 }
+        shuffle = try c.decode(.shuffle, default: true)
+        validationSplit = try c.decode(.validationSplit, default: 0, expected: "in [0, 1)") { (v: Double) in
+            v >= 0 && v < 1
+        }
+    }
+}
+
+extension EvaluateSpec {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if c.contains(.batchSize) {
+            batchSize = try c.decode(.batchSize, expected: "a positive integer") { (b: Int) in b > 0 }
+        }
+    }
+}
+
+// MARK: - Reading a file
+
+extension ExperimentSpec {
+    /// Parses and validates the experiment file at `path` (the model is built separately).
+    public static func load(path: String) throws -> ExperimentSpec {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            throw ExperimentError(message: exists && isDirectory.boolValue
+                ? "\(path) is a directory, not an experiment file"
+                : "cannot read experiment file \(path): " + (exists ? "permission denied" : "no such file"),
+                hint: exists ? nil : "the shipped experiments are in experiments/, e.g. experiments/mlp.yaml")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ExperimentError(location: SourceLocation(file: path, line: 1, column: 1),
+                                  message: "the file is not UTF-8 text")
+        }
+        let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        return try parse(text, path: path, defaultName: name)
+    }
+
+    /// Parses experiment YAML `text`; `path` is used in messages and to resolve relative paths.
+    public static func parse(_ text: String, path: String, defaultName: String = "experiment") throws -> ExperimentSpec {
+        let source = SourceText(path: path, text: text)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ExperimentError(location: SourceLocation(file: path, line: 1, column: 1),
+                                      message: "the experiment file is empty",
+                                      hint: "start from experiments/mlp.yaml")
+            }
+            root = node
+        } catch let error as YamlError {
+            throw syntaxError(error, source: source)
+        }
+        guard case .mapping = root else {
+            throw source.error(at: root.mark, path: [], "expected a mapping of sections (data, model, compile, "
+                               + "train, …) at the top of the file, found \(describe(root))")
+        }
+        do {
+            let decoder = NodeDecoder(node: root, codingPath: [], source: source)
+            let spec = try ExperimentSpec(from: decoder, defaultName: defaultName)
+            try decoder.checkUnknownKeys()
+            return spec
+        } catch {
+            throw locate(error, root: root, source: source)
+        }
+    }
+
+    static func syntaxError(_ error: YamlError, source: SourceText) -> ExperimentError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let detail = context.map { " (\($0.text))" } ?? ""
+            return source.error(at: mark, path: [], "YAML syntax: \(problem)\(detail)",
+                                hint: "check indentation and that every `key:` has a space after the colon")
+        case .reader(let problem, let offset, _, _):
+            return ExperimentError(location: SourceLocation(file: source.path, line: 1, column: 1),
+                                   message: "YAML: \(problem)" + (offset.map { " at byte \($0)" } ?? ""))
+        default:
+            return ExperimentError(location: SourceLocation(file: source.path, line: 1, column: 1),
+                                   message: "YAML: \(error)")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+// The resolved experiment: the file as it ran, every default filled in and every command-line
+// override applied. It is itself a valid experiment file (`runner results/…/experiment.yaml`
+// re-runs it), and its SHA-256 identifies the experiment.
+import Crypto
+import Foundation
+import NeuralNetwork
+import Training
+import Yams
+
+extension ExperimentSpec {
+    /// The resolved experiment as a YAML tree, keys in the file's section order.
+    public func resolved(_ compiled: CompiledModel) throws -> Node {
+        var top: [(String, Node)] = [("name", Node(name))]
+        if let description { top.append(("description", Node(description))) }
+        top.append(("seed", Node(String(seed), Tag(.int))))
+
+        var dataPairs: [(String, Node)] = [("dataset", Node(data.dataset))]
+        if let directory = data.directory { dataPairs.append(("directory", Node(directory))) }
+        if let mirrors = data.mirrors { dataPairs.append(("mirrors", Node(mirrors.map { Node($0) }))) }
+        top.append(("data", mapping(dataPairs)))
+        top.append(("preprocess", try encoded(preprocess)))
+
+        var layers: [Node] = []
+        for (layer, type) in zip(compiled.model.layers, compiled.layerTypes) {
+            layers.append(try typed(type, name: layer.name, layer.configuration))
+        }
+        top.append(("model", mapping([
+            ("name", Node(compiled.model.name)),
+            ("input_shape", Node(compiled.model.inputShape.dims.map { Node(String($0), Tag(.int)) }, Tag(.seq), .flow)),
+            ("layers", Node(layers)),
+        ])))
+        top.append(("compile", mapping([
+            ("optimizer", try typed(compiled.optimizer.name, name: nil, compiled.optimizer.configuration)),
+            ("loss", try typed(compiled.loss.name, name: nil, compiled.loss.configuration)),
+            ("metrics", Node(compile.metrics.map { Node($0) }, Tag(.seq), .flow)),
+        ])))
+        top.append(("train", try encoded(train)))
+        var evaluation = evaluate
+        evaluation.batchSize = evaluate.batchSize ?? train.batchSize
+        top.append(("evaluate", try encoded(evaluation)))
+        return mapping(top)
+    }
+
+    /// The resolved experiment as YAML text, and its SHA-256 (the experiment's identity).
+    public func resolvedText(_ compiled: CompiledModel) throws -> (yaml: String, sha256: String) {
+        let yaml = try Yams.serialize(node: try resolved(compiled), sortKeys: false)
+        let digest = SHA256.hash(data: Data(yaml.utf8)).map { String(format: "%02x", $0) }.joined()
+        return (yaml, digest)
+    }
+}
+
+private func mapping(_ pairs: [(String, Node)]) -> Node {
+    Node(pairs.map { (Node($0.0), $0.1) }, Tag(.map))
+}
+
+/// An Encodable value as a YAML node, keys in encoding order.
+private func encoded(_ value: some Encodable) throws -> Node {
+    let text = try YAMLEncoder().encode(value)
+    return try Yams.compose(yaml: text) ?? mapping([])
+}
+
+/// `type: …`, `name: …`, then the parameters.
+private func typed(_ type: String, name: String?, _ configuration: some Encodable) throws -> Node {
+    var pairs: [(String, Node)] = [("type", Node(type))]
+    if let name { pairs.append(("name", Node(name))) }
+    if case .mapping(let m) = try encoded(configuration) {
+        for (k, v) in m { pairs.append((k.string ?? "", v)) }
+    }
+    return mapping(pairs)
+}
+
+/// A YAML tree as JSON-encodable values (for report.json's copy of the configuration).
+struct JSONNode: Encodable, @unchecked Sendable {  // Node is immutable once composed
+    let node: Node
+
+    func encode(to encoder: Encoder) throws {
+        switch node {
+        case .mapping(let m):
+            var c = encoder.container(keyedBy: NameKey.self)
+            for (k, v) in m { try c.encode(JSONNode(node: v), forKey: NameKey(k.string ?? "")) }
+        case .sequence(let s):
+            var c = encoder.unkeyedContainer()
+            for v in s { try c.encode(JSONNode(node: v)) }
+        case .scalar(let s):
+            var c = encoder.singleValueContainer()
+            switch Node.scalar(s).tag.kind {
+            case .int: try c.encode(node.int ?? 0)
+            case .float: try c.encode(node.float ?? 0)
+            case .bool: try c.encode(node.bool ?? false)
+            case .null: try c.encodeNil()
+            default: try c.encode(s.string)
+            }
+        case .alias:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
+        }
+    }
+}

@@ -1,0 +1,71 @@
+// Activation functions on (rows × cols) matrices, forward in place and backward in place.
+// Backward is written in terms of the forward *output* y, so layers keep only y.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The activations a layer can apply (Keras names).
+public enum Activation: String, CaseIterable, Sendable, Codable {
+    case linear, relu, sigmoid, tanh, softmax
+
+    /// y = f(y) in place; softmax is taken along each row.
+    public func forward(_ y: FloatView, rows: Int, cols: Int) {
+        precondition(y.count >= rows * cols)
+        let p = y.base, count = rows * cols
+        switch self {
+        case .linear:
+            break
+        case .relu:
+            // y = max(0, y)
+            for i in 0..<count where p[i] < 0 { p[i] = 0 }
+        case .sigmoid:
+            // y = 1 / (1 + e^-y)
+            for i in 0..<count { p[i] = 1 / (1 + expf(-p[i])) }
+        case .tanh:
+            for i in 0..<count { p[i] = tanhf(p[i]) }
+        case .softmax:
+            // y_j = e^(y_j - max) / Σ_k e^(y_k - max): subtracting the row's max cannot overflow.
+            for r in 0..<rows {
+                let row = p + r * cols
+                var top = row[0]
+                for j in 1..<cols where row[j] > top { top = row[j] }
+                var total: Float = 0
+                for j in 0..<cols {
+                    row[j] = expf(row[j] - top)
+                    total += row[j]
+                }
+                let inverse = 1 / total
+                for j in 0..<cols { row[j] *= inverse }
+            }
+        }
+    }
+
+    /// dy = dL/dy  →  dL/dx in place, given the forward output y.
+    public func backward(y: FloatView, dy: FloatView, rows: Int, cols: Int) {
+        precondition(y.count >= rows * cols && dy.count >= rows * cols)
+        let y = y.base, d = dy.base, count = rows * cols
+        switch self {
+        case .linear:
+            break
+        case .relu:
+            // f'(x) = 1 where x > 0, i.e. where y > 0; the kink at 0 takes the derivative 0.
+            for i in 0..<count where y[i] <= 0 { d[i] = 0 }
+        case .sigmoid:
+            // f' = y (1 - y)
+            for i in 0..<count { d[i] *= y[i] * (1 - y[i]) }
+        case .tanh:
+            // f' = 1 - y²
+            for i in 0..<count { d[i] *= 1 - y[i] * y[i] }
+        case .softmax:
+            // dx_j = y_j (dy_j - Σ_k dy_k y_k)
+            for r in 0..<rows {
+                let yr = y + r * cols, dr = d + r * cols
+                var dot: Float = 0
+                for j in 0..<cols { dot += dr[j] * yr[j] }
+                for j in 0..<cols { dr[j] = yr[j] * (dr[j] - dot) }
+            }
+        }
+    }
+}

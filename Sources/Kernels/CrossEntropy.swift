@@ -1,0 +1,60 @@
+// Softmax cross-entropy from logits, fused: the loss per sample and its gradient with respect to
+// the logits, without ever taking the log of a probability that may have underflowed to 0.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the logits are compared with.
+public enum CrossEntropyTargets {
+    /// (rows × cols) probability rows, e.g. one-hot vectors (categorical_crossentropy).
+    case distributions(FloatView)
+    /// (rows) class indices stored as Floats (sparse_categorical_crossentropy).
+    case labels(FloatView)
+}
+
+/// For each row r of `logits` z (rows × cols), with t the target distribution:
+///   p = softmax(z),  loss[r] = -Σ_j t_j log p_j  with  log p_j = z_j - max(z) - log Σ_k e^(z_k - max(z))
+///   gradient[r, j] = gradientScale · (p_j - t_j)           (when `gradient` is given)
+/// `probabilities` receives p. Rows are independent; nothing is summed across rows here.
+public func softmaxCrossEntropy(logits: FloatView, targets: CrossEntropyTargets, rows: Int, cols: Int,
+                                probabilities: FloatView, losses: FloatView,
+                                gradient: FloatView?, gradientScale: Float) {
+    precondition(logits.count >= rows * cols && probabilities.count >= rows * cols && losses.count >= rows)
+    if let gradient { precondition(gradient.count >= rows * cols) }
+    for r in 0..<rows {
+        let z = logits.base + r * cols, p = probabilities.base + r * cols
+        var top = z[0]
+        for j in 1..<cols where z[j] > top { top = z[j] }
+        var total: Float = 0
+        for j in 0..<cols {
+            p[j] = expf(z[j] - top)
+            total += p[j]
+        }
+        let logTotal = logf(total), inverse = 1 / total
+        for j in 0..<cols { p[j] *= inverse }
+        var loss: Float = 0
+        switch targets {
+        case .distributions(let t):
+            precondition(t.count >= rows * cols)
+            let tr = t.base + r * cols
+            for j in 0..<cols where tr[j] != 0 { loss -= tr[j] * (z[j] - top - logTotal) }
+            if let gradient {
+                let g = gradient.base + r * cols
+                for j in 0..<cols { g[j] = gradientScale * (p[j] - tr[j]) }
+            }
+        case .labels(let labels):
+            precondition(labels.count >= rows)
+            let label = Int(labels.base[r])
+            precondition(label >= 0 && label < cols, "label \(label) outside 0..<\(cols)")
+            loss = -(z[label] - top - logTotal)
+            if let gradient {
+                let g = gradient.base + r * cols
+                for j in 0..<cols { g[j] = gradientScale * p[j] }
+                g[label] -= gradientScale
+            }
+        }
+        losses.base[r] = loss
+    }
+}

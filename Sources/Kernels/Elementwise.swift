@@ -1,0 +1,97 @@
+// Elementwise kernels and small reductions over row-major (rows × cols) matrices.
+// Rows are samples of a batch; columns are features. Reductions over rows run in row order, so a
+// sum never depends on how work was split.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Calls `body(range)` on fixed slices of 16,384 elements of `0..<count`: the slices depend only
+/// on `count`, so elementwise loops split this way give the same bits on any number of threads.
+@inlinable
+public func forEachChunk(_ count: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
+    let chunks = (count + 16_383) / 16_384
+    if chunks <= 1 || pool == nil {
+        body(0..<count)
+        return
+    }
+    pool!.parallelFor(chunks) { chunk in
+        let start = chunk * 16_384
+        body(start..<min(count, start + 16_384))
+    }
+}
+
+/// y[i, j] += bias[j]   — y: (rows, cols), bias: (cols)
+public func addRowVector(_ y: FloatView, rows: Int, cols: Int, _ bias: FloatView) {
+    precondition(y.count >= rows * cols && bias.count >= cols)
+    let y = y.base, b = bias.base
+    for i in 0..<rows {
+        let row = y + i * cols
+        for j in 0..<cols { row[j] += b[j] }
+    }
+}
+
+/// sums[j] += Σ_i x[i, j]   — x: (rows, cols); rows are added in order.
+public func accumulateColumnSums(_ x: FloatView, rows: Int, cols: Int, into sums: FloatView) {
+    precondition(x.count >= rows * cols && sums.count >= cols)
+    let x = x.base, s = sums.base
+    for i in 0..<rows {
+        let row = x + i * cols
+        for j in 0..<cols { s[j] += row[j] }
+    }
+}
+
+/// y = alpha · x + y
+public func axpy(_ alpha: Float, _ x: FloatView, _ y: FloatView) {
+    precondition(x.count == y.count)
+    let xp = x.base, yp = y.base
+    for i in 0..<x.count { yp[i] += alpha * xp[i] }
+}
+
+/// x *= alpha
+public func scale(_ x: FloatView, by alpha: Float) {
+    let p = x.base
+    for i in 0..<x.count { p[i] *= alpha }
+}
+
+/// The sum of squares of the elements, in index order.
+public func sumOfSquares(_ x: FloatView) -> Double {
+    var total = 0.0
+    for i in 0..<x.count { total += Double(x.base[i]) * Double(x.base[i]) }
+    return total
+}
+
+/// The index of the largest element of row `row` (first one on ties, like NumPy's argmax).
+public func rowArgmax(_ x: FloatView, row: Int, cols: Int) -> Int {
+    let p = x.base + row * cols
+    var best = 0
+    for j in 1..<cols where p[j] > p[best] { best = j }
+    return best
+}
+
+/// out[r, :] = bytes[indices[r], :] · scale + shift, for r in 0..<indices.count — the per-batch
+/// conversion of stored UInt8 pixels into the network's Float input.
+public func gatherScaled(_ bytes: [UInt8], rowLength: Int, indices: ArraySlice<Int>,
+                         scale: Float, shift: Float, into out: FloatView, pool: ThreadPool? = nil) {
+    precondition(out.count >= indices.count * rowLength)
+    bytes.withUnsafeBufferPointer { src in
+        indices.withUnsafeBufferPointer { idx in
+            let rows = idx.count
+            // One chunk per 32 images: ~25k conversions, enough to be worth a thread.
+            let chunks = (rows + 31) / 32
+            let body = { (chunk: Int) in
+                for r in (chunk * 32)..<min(rows, chunk * 32 + 32) {
+                    let sourceRow = idx[r]
+                    precondition(sourceRow >= 0 && (sourceRow + 1) * rowLength <= src.count)
+                    let s = src.baseAddress! + sourceRow * rowLength
+                    let d = out.base + r * rowLength
+                    for j in 0..<rowLength { d[j] = Float(s[j]) * scale + shift }
+                }
+            }
+            if let pool, chunks > 1 { pool.parallelFor(chunks, body) } else {
+                for chunk in 0..<chunks { body(chunk) }
+            }
+        }
+    }
+}

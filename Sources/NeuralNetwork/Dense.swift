@@ -1,0 +1,108 @@
+// Dense (fully connected): y = f(x·W + b). Keras layout: kernel W is (inputs, units).
+import Kernels
+
+public final class Dense: ActivatedLayer {
+    /// `- type: dense` parameters (Keras names and defaults).
+    public struct Config: Codable, Sendable {
+        /// Output features. Required.
+        public var units: Int
+        /// Applied to x·W + b: linear, relu, sigmoid, tanh, softmax.
+        public var activation: Activation = .linear
+        /// Whether to add the learned bias b.
+        public var useBias: Bool = true
+        /// How W starts: glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_*, zeros, ones.
+        public var kernelInitializer: Initializer = .glorotUniform
+        /// How b starts.
+        public var biasInitializer: Initializer = .zeros
+
+        enum CodingKeys: String, CodingKey {
+            case units, activation
+            case useBias = "use_bias"
+            case kernelInitializer = "kernel_initializer"
+            case biasInitializer = "bias_initializer"
+        }
+
+        public init(units: Int, activation: Activation = .linear) {
+            self.units = units
+            self.activation = activation
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            units = try c.decode(.units, expected: "a positive integer") { (u: Int) in u > 0 }
+            activation = try c.decodeChoice(.activation, default: .linear)
+            useBias = try c.decode(.useBias, default: true)
+            kernelInitializer = try c.decodeChoice(.kernelInitializer, default: .glorotUniform)
+            biasInitializer = try c.decodeChoice(.biasInitializer, default: .zeros)
+        }
+    }
+
+    public let kind = "Dense"
+    public var name: String
+    public let inputShape: Shape
+    public let outputShape: Shape
+    public let config: Config
+    public var configuration: any Encodable & Sendable { config }
+    public private(set) var activation: Activation
+
+    private let inputs: Int, units: Int
+    private var kernel: FloatView?, bias: FloatView?
+    private var kernelGradient: FloatView?, biasGradient: FloatView?
+
+    public init(_ config: Config, inputShape: Shape, name: String = "dense") throws {
+        guard inputShape.rank == 1 else {
+            throw ModelError(layerIndex: nil,
+                message: "dense expects a flat input (None, features), got \(inputShape)",
+                hint: "add `- type: flatten` before this layer")
+        }
+        self.config = config
+        self.name = name
+        self.inputShape = inputShape
+        inputs = inputShape.dims[0]
+        units = config.units
+        outputShape = Shape([config.units])
+        activation = config.activation
+    }
+
+    public var configuredActivation: Activation { config.activation }
+    public func detachActivation() { activation = .linear }
+
+    public var parameterSpecs: [ParameterSpec] {
+        var specs = [ParameterSpec(name: "kernel", shape: [inputs, units],
+                                   initializer: config.kernelInitializer, fanIn: inputs, fanOut: units)]
+        if config.useBias {
+            specs.append(ParameterSpec(name: "bias", shape: [units], initializer: config.biasInitializer,
+                                       fanIn: inputs, fanOut: units))
+        }
+        return specs
+    }
+
+    public func bind(parameters: [FloatView], gradients: [FloatView]) {
+        kernel = parameters[0]
+        kernelGradient = gradients[0]
+        if config.useBias {
+            bias = parameters[1]
+            biasGradient = gradients[1]
+        }
+    }
+
+    // x: (N, I) → y: (N, U)
+    public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
+        gemm(m: n, n: units, k: inputs, a: x, lda: inputs, b: kernel!, ldb: units,
+             beta: 0, c: y, ldc: units, pool: context.pool)                    // y = x·W
+        if let bias { addRowVector(y, rows: n, cols: units, bias) }            // y += b
+        activation.forward(y, rows: n, cols: units)                          // y = f(y)
+    }
+
+    public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
+                         context: PassContext) {
+        activation.backward(y: y, dy: dy, rows: n, cols: units)              // dz = dy ⊙ f'(z)
+        gemm(transA: true, m: inputs, n: units, k: n, a: x, lda: inputs, b: dy, ldb: units,
+             beta: 1, c: kernelGradient!, ldc: units, pool: context.pool)     // dW += xᵀ·dz
+        if let biasGradient { accumulateColumnSums(dy, rows: n, cols: units, into: biasGradient) }  // db += Σₙ dz
+        if let dx {
+            gemm(transB: true, m: n, n: inputs, k: units, a: dy, lda: units, b: kernel!, ldb: units,
+                 beta: 0, c: dx, ldc: inputs, pool: context.pool)             // dx = dz·Wᵀ
+        }
+    }
+}

@@ -1,0 +1,53 @@
+// Dropout (inverted): in training, each element is zeroed with probability `rate` and the rest are
+// scaled by 1/(1-rate); in evaluation it passes values through. Works on any rank.
+import Kernels
+
+public final class Dropout: Layer {
+    /// `- type: dropout` parameters.
+    public struct Config: Codable, Sendable {
+        /// Fraction of elements to drop, in [0, 1). Required.
+        public var rate: Float
+        public init(rate: Float) { self.rate = rate }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            rate = try c.decode(.rate, expected: "in [0, 1)") { (r: Float) in r >= 0 && r < 1 }
+        }
+    }
+
+    public let kind = "Dropout"
+    public var name: String
+    public let inputShape: Shape
+    public var outputShape: Shape { inputShape }
+    public let config: Config
+    public var configuration: any Encodable & Sendable { config }
+    private var mask: FloatView?
+
+    public init(_ config: Config, inputShape: Shape, name: String = "dropout") {
+        self.config = config
+        self.name = name
+        self.inputShape = inputShape
+    }
+
+    public var scratchPerSample: Int { inputShape.count }
+    public func bind(scratch: FloatView) { mask = scratch }
+
+    public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
+        let count = n * inputShape.count
+        if context.training && config.rate > 0 {
+            // A fresh sub-stream per step: the mask depends on (seed, layer name, step) only.
+            let stream = RandomStream(seed: context.seed, name: "dropout/" + name, index: context.step)
+            dropoutForward(x: x, y: y, mask: mask!, count: count, rate: config.rate, stream: stream,
+                           pool: context.pool)
+        } else {
+            y.slice(0, count).copy(from: x.slice(0, count))
+        }
+    }
+
+    public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
+                         context: PassContext) {
+        guard let dx else { return }
+        let count = n * inputShape.count
+        if context.training && config.rate > 0 { dropoutBackward(dy: dy, mask: mask!, count: count) }
+        dx.slice(0, count).copy(from: dy.slice(0, count))
+    }
+}

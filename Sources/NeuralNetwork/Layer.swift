@@ -1,0 +1,90 @@
+// The Layer protocol: what the model asks of every layer, forward and backward side by side.
+//
+// Memory: every tensor is a batch-first contiguous (N, features…) block of Floats. The model owns
+// all of it — parameters, gradients, activations, scratch — and hands layers views when it is
+// built; layers allocate nothing while training.
+import Kernels
+
+/// One learnable (or state) tensor a layer declares; the model allocates and initialises it.
+public struct ParameterSpec: Sendable {
+    public let name: String            // "kernel", "bias"
+    public let shape: [Int]
+    public let initializer: Initializer
+    /// Fan-in and fan-out for scaled initialisers (Glorot, He).
+    public let fanIn: Int
+    public let fanOut: Int
+
+    public init(name: String, shape: [Int], initializer: Initializer, fanIn: Int = 1, fanOut: Int = 1) {
+        self.name = name
+        self.shape = shape
+        self.initializer = initializer
+        self.fanIn = fanIn
+        self.fanOut = fanOut
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// What a forward or backward pass needs beyond its tensors.
+public struct PassContext: Sendable {
+    /// Training mode (dropout active, batch statistics) or inference.
+    public let training: Bool
+    /// The experiment's seed and the optimizer step being computed: dropout draws its mask from
+    /// the stream ("dropout/<layer>", index: step), so a step's randomness is a function of these.
+    public let seed: UInt64
+    public let step: UInt64
+    public let pool: ThreadPool?
+
+    public init(training: Bool, seed: UInt64 = 0, step: UInt64 = 0, pool: ThreadPool? = nil) {
+        self.training = training
+        self.seed = seed
+        self.step = step
+        self.pool = pool
+    }
+}
+
+public protocol Layer: AnyObject {
+    /// The Keras class name shown in summaries: "Dense", "Flatten", …
+    var kind: String { get }
+    /// Unique within the model: "dense", "dense_1", … or the name given in the experiment file.
+    var name: String { get set }
+    var inputShape: Shape { get }
+    var outputShape: Shape { get }
+    /// The layer's parameters after defaults, as the resolved experiment shows them.
+    var configuration: any Encodable & Sendable { get }
+
+    /// Tensors to allocate for this layer, in order.
+    var parameterSpecs: [ParameterSpec] { get }
+    /// Receives one value view and one gradient view per spec, once, when the model is built.
+    func bind(parameters: [FloatView], gradients: [FloatView])
+    /// Floats per sample of training-time scratch (e.g. a dropout mask).
+    var scratchPerSample: Int { get }
+    func bind(scratch: FloatView)
+    /// True when the output is the input's memory reinterpreted (flatten): no buffer, no copy.
+    var aliasesInput: Bool { get }
+
+    /// x: (N, inputShape) → y: (N, outputShape)
+    func forward(x: FloatView, y: FloatView, batch: Int, context: PassContext)
+    /// dy = dL/dy (the layer may overwrite it). Adds dL/dθ into the gradient views (`+=`; the
+    /// trainer zeroes them) and writes dL/dx into `dx` unless it is nil (the model's first layer).
+    func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch: Int,
+                  context: PassContext)
+}
+
+extension Layer {
+    public var parameterSpecs: [ParameterSpec] { [] }
+    public func bind(parameters: [FloatView], gradients: [FloatView]) {}
+    public var scratchPerSample: Int { 0 }
+    public func bind(scratch: FloatView) {}
+    public var aliasesInput: Bool { false }
+    public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + $1.count } }
+}
+
+/// A layer whose last step is an activation the loss may take over (softmax + cross-entropy are
+/// fused into one numerically stable step on the logits).
+public protocol ActivatedLayer: Layer {
+    /// The activation as configured.
+    var configuredActivation: Activation { get }
+    /// Makes the layer stop before its activation (it then outputs logits).
+    func detachActivation()
+}

@@ -1,0 +1,173 @@
+// A stack of layers and all of the memory it trains in.
+//
+// Built once: shapes are chained and checked, then parameters, gradients, activations and
+// scratch are allocated for the largest batch, and parameters are initialised from named streams.
+// Afterwards forward/backward only move data between those buffers.
+import Kernels
+
+public final class Sequential {
+    public let name: String
+    public let inputShape: Shape
+    public let layers: [any Layer]
+    public let maxBatch: Int
+    public let seed: UInt64
+
+    /// Every parameter tensor, layer after layer, spec after spec (the weight hash is over this).
+    public let parameters: FloatStorage
+    /// dL/dθ in the same layout as `parameters`.
+    public let gradients: FloatStorage
+    /// Where a batch's inputs go: (maxBatch, inputShape).
+    public let input: FloatStorage
+    /// Where the loss writes dL/d(output): (maxBatch, outputShape).
+    public var outputGradient: FloatView { gradientBuffers[0].view(offset: 0, count: maxBatch * outputCount) }
+    /// Where each tensor sits in `parameters`.
+    public let parameterTable: [ParameterEntry]
+    /// True when the final softmax has been handed to the loss: `forward` then returns logits.
+    public private(set) var outputIsLogits = false
+
+    public struct ParameterEntry: Sendable {
+        public let layer: String
+        public let name: String
+        public let shape: [Int]
+        public let offset: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    private let outputs: [FloatView]
+    private let gradientBuffers: [FloatStorage]
+    private let storages: [FloatStorage]
+
+    public var outputShape: Shape { layers.last?.outputShape ?? inputShape }
+    public var outputCount: Int { outputShape.count }
+    public var parameterCount: Int { parameters.count }
+
+    /// - Parameter layers: already built in order, each for the previous one's output shape.
+    public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64) throws {
+        precondition(maxBatch > 0)
+        self.name = name
+        self.inputShape = inputShape
+        self.layers = layers
+        self.maxBatch = maxBatch
+        self.seed = seed
+
+        var shape = inputShape
+        var names = Set<String>()
+        for (i, layer) in layers.enumerated() {
+            guard layer.inputShape == shape else {
+                throw ModelError(layerIndex: i, message:
+                    "layer '\(layer.name)' expects \(layer.inputShape) but receives \(shape)")
+            }
+            guard names.insert(layer.name).inserted else {
+                throw ModelError(layerIndex: i, message: "two layers are named '\(layer.name)'",
+                                 hint: "layer names must be unique; rename one with `name:`")
+            }
+            shape = layer.outputShape
+        }
+
+        // Parameters and gradients: one flat block each.
+        var table: [ParameterEntry] = []
+        var total = 0
+        for layer in layers {
+            for spec in layer.parameterSpecs {
+                table.append(ParameterEntry(layer: layer.name, name: spec.name, shape: spec.shape, offset: total))
+                total += spec.count
+            }
+        }
+        parameterTable = table
+        parameters = FloatStorage(count: total)
+        gradients = FloatStorage(count: total)
+        var entry = 0
+        for layer in layers {
+            var values: [FloatView] = [], grads: [FloatView] = []
+            for spec in layer.parameterSpecs {
+                let e = table[entry]
+                values.append(parameters.view(offset: e.offset, count: e.count))
+                grads.append(gradients.view(offset: e.offset, count: e.count))
+                var stream = RandomStream(seed: seed, name: "init/\(layer.name)/\(spec.name)")
+                spec.initializer.fill(values.last!, fanIn: spec.fanIn, fanOut: spec.fanOut, stream: &stream)
+                entry += 1
+            }
+            layer.bind(parameters: values, gradients: grads)
+        }
+
+        // Activations: a buffer per layer, except layers that reinterpret their input.
+        input = FloatStorage(count: maxBatch * inputShape.count)
+        var owned: [FloatStorage] = []
+        var outs: [FloatView] = []
+        var previous = input.view
+        var largest = max(inputShape.count, 1)
+        for layer in layers {
+            largest = max(largest, layer.outputShape.count)
+            if layer.aliasesInput {
+                outs.append(previous)
+            } else {
+                let storage = FloatStorage(count: maxBatch * layer.outputShape.count)
+                owned.append(storage)
+                outs.append(storage.view)
+            }
+            previous = outs.last!
+            if layer.scratchPerSample > 0 {
+                let scratch = FloatStorage(count: maxBatch * layer.scratchPerSample)
+                owned.append(scratch)
+                layer.bind(scratch: scratch.view)
+            }
+        }
+        outputs = outs
+        // Backward ping-pongs between two buffers big enough for any layer's gradient.
+        gradientBuffers = [FloatStorage(count: maxBatch * largest), FloatStorage(count: maxBatch * largest)]
+        storages = owned
+    }
+
+    /// Adapts the model's output to the loss: a loss on probabilities takes over the final softmax
+    /// (the model then outputs logits); a loss on logits requires the model not to end in softmax.
+    public func prepare(for loss: any Loss) throws {
+        let last = layers.last as? any ActivatedLayer
+        let lastIndex = layers.count - 1
+        if loss.expectsProbabilities {
+            guard let last, last.configuredActivation == .softmax else {
+                let what = (layers.last as? any ActivatedLayer).map { "activation \($0.configuredActivation.rawValue)" }
+                    ?? "a '\(layers.last?.kind ?? "missing")' layer"
+                throw ModelError(layerIndex: layers.isEmpty ? nil : lastIndex, message:
+                    "\(loss.name) expects probabilities, but the model ends with \(what)",
+                    hint: "end the model with `activation: softmax`, or set `from_logits: true` on the loss")
+            }
+            last.detachActivation()
+            outputIsLogits = true
+        } else if let last, last.configuredActivation == .softmax {
+            throw ModelError(layerIndex: lastIndex, message:
+                "\(loss.name) has from_logits: true, but the model already ends with softmax",
+                hint: "remove the softmax, or set `from_logits: false`")
+        }
+    }
+
+    /// Runs the batch in `input` through every layer; returns the output (logits if the loss took
+    /// over the softmax): (batch, outputShape).
+    @discardableResult
+    public func forward(batch n: Int, context: PassContext) -> FloatView {
+        precondition(n > 0 && n <= maxBatch)
+        var x = input.view
+        for (i, layer) in layers.enumerated() {
+            layer.forward(x: x, y: outputs[i], batch: n, context: context)
+            x = outputs[i]
+        }
+        return x.slice(0, n * outputCount)
+    }
+
+    /// Back-propagates `outputGradient` (filled by the loss) through every layer, adding into
+    /// `gradients`. Must follow `forward` of the same batch.
+    public func backward(batch n: Int, context: PassContext) {
+        var current = 0
+        for i in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layer = layers[i]
+            let x = i == 0 ? input.view : outputs[i - 1]
+            let dy = gradientBuffers[current].view
+            if layer.aliasesInput { continue }
+            let dx: FloatView? = i == 0 ? nil : gradientBuffers[1 - current].view
+            layer.backward(x: x, y: outputs[i], dy: dy, dx: dx, batch: n, context: context)
+            current = 1 - current
+        }
+    }
+
+    /// Sets every gradient to zero (the trainer's explicit step before each backward).
+    public func zeroGradients() { gradients.view.fill(0) }
+}

@@ -1,0 +1,58 @@
+// Keras-style model summary: layer (type), output shape, parameter count, then totals.
+
+extension Sequential {
+    /// The table `model.summary()` prints in Keras 3, before any training.
+    public func summary() -> String {
+        let headers = ["Layer (type)", "Output Shape", "Param #"]
+        var rows: [[String]] = []
+        for layer in layers {
+            rows.append(["\(layer.name) (\(layer.kind))", layer.outputShape.description,
+                         Self.grouped(layer.parameterCount)])
+        }
+        var widths = headers.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        widths = widths.enumerated().map { i, w in max(w, [31, 22, 13][i]) }
+
+        func line(_ left: String, _ fill: String, _ mid: String, _ right: String) -> String {
+            left + widths.map { String(repeating: fill, count: $0 + 2) }.joined(separator: mid) + right
+        }
+        func cells(_ values: [String], _ bar: String) -> String {
+            bar + values.enumerated().map { i, v in
+                let pad = String(repeating: " ", count: widths[i] - v.count)
+                return " " + (i == 2 ? pad + v : v + pad) + " "
+            }.joined(separator: bar) + bar
+        }
+        var out = ["Model: \"\(name)\"", line("┏", "━", "┳", "┓"), cells(headers, "┃"), line("┡", "━", "╇", "┩")]
+        for (i, row) in rows.enumerated() {
+            out.append(cells(row, "│"))
+            out.append(i == rows.count - 1 ? line("└", "─", "┴", "┘") : line("├", "─", "┼", "┤"))
+        }
+        if rows.isEmpty { out.append(line("└", "─", "┴", "┘")) }
+        let total = parameterCount
+        out.append(" Total params: \(Self.grouped(total)) (\(Self.bytes(total * 4)))")
+        out.append(" Trainable params: \(Self.grouped(total)) (\(Self.bytes(total * 4)))")
+        out.append(" Non-trainable params: 0 (\(Self.bytes(0)))")
+        return out.joined(separator: "\n")
+    }
+
+    /// 101770 → "101,770"
+    public static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    /// Keras's size notation: 407080 → "397.54 KB".
+    public static func bytes(_ n: Int) -> String {
+        let units = ["B", "KB", "MB", "GB"]
+        var value = Double(n), unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) \(units[unit])"
+    }
+}

@@ -1,0 +1,173 @@
+// Optimizers, simplest first: SGD (momentum, Nesterov), RMSprop, Adam, AdamW. Names, parameters and
+// defaults are Keras's; the update rules themselves are in Kernels/OptimizerKernels.swift, one
+// commented line per step.
+import Kernels
+import NeuralNetwork
+
+public protocol Optimizer: AnyObject {
+    /// The registry name ("adam").
+    var name: String { get }
+    /// Parameters after defaults, for the resolved experiment.
+    var configuration: any Encodable & Sendable { get }
+    /// The configured (base) learning rate; schedules scale it per step.
+    var learningRate: Float { get }
+    /// Allocates per-parameter state for `count` parameters (once, when training starts).
+    func prepare(parameterCount count: Int)
+    /// One update of all parameters from their gradients. `step` counts from 1.
+    func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
+                pool: ThreadPool?)
+    /// Named state tensors (moments, velocities) for checkpoints.
+    var state: [(name: String, values: FloatStorage)] { get }
+}
+
+public final class SGD: Optimizer {
+    public struct Config: Codable, Sendable {
+        /// Step size.
+        public var learningRate: Float = 0.01
+        /// Velocity decay μ; 0 is plain SGD.
+        public var momentum: Float = 0
+        /// Nesterov momentum (looks ahead along the velocity).
+        public var nesterov: Bool = false
+        enum CodingKeys: String, CodingKey { case learningRate = "learning_rate", momentum, nesterov }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            learningRate = try c.decode(.learningRate, default: 0.01, expected: "a positive number") { $0 > 0 }
+            momentum = try c.decode(.momentum, default: 0, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
+            nesterov = try c.decode(.nesterov, default: false)
+        }
+    }
+    public let name = "sgd"
+    public let config: Config
+    public var configuration: any Encodable & Sendable { config }
+    public var learningRate: Float { config.learningRate }
+    private var velocity: FloatStorage?
+    public init(_ config: Config) { self.config = config }
+
+    public func prepare(parameterCount count: Int) {
+        if config.momentum > 0 { velocity = FloatStorage(count: count) }
+    }
+    public func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
+                       pool: ThreadPool?) {
+        sgdUpdate(parameters: parameters, gradients: gradients, velocity: velocity?.view,
+                  learningRate: learningRate, momentum: config.momentum, nesterov: config.nesterov, pool: pool)
+    }
+    public var state: [(name: String, values: FloatStorage)] { velocity.map { [("velocity", $0)] } ?? [] }
+}
+
+public final class RMSprop: Optimizer {
+    public struct Config: Codable, Sendable {
+        /// Step size.
+        public var learningRate: Float = 0.001
+        /// Decay of the running mean of squared gradients.
+        public var rho: Float = 0.9
+        /// Momentum on the scaled step; 0 disables it.
+        public var momentum: Float = 0
+        /// Added under the square root for stability.
+        public var epsilon: Float = 1e-7
+        /// Divide by the gradient's variance rather than its second moment.
+        public var centered: Bool = false
+        enum CodingKeys: String, CodingKey { case learningRate = "learning_rate", rho, momentum, epsilon, centered }
+        public init() {}
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            learningRate = try c.decode(.learningRate, default: 0.001, expected: "a positive number") { $0 > 0 }
+            rho = try c.decode(.rho, default: 0.9, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
+            momentum = try c.decode(.momentum, default: 0, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
+            epsilon = try c.decode(.epsilon, default: 1e-7, expected: "a positive number") { $0 > 0 }
+            centered = try c.decode(.centered, default: false)
+        }
+    }
+    public let name = "rmsprop"
+    public let config: Config
+    public var configuration: any Encodable & Sendable { config }
+    public var learningRate: Float { config.learningRate }
+    private var meanSquare: FloatStorage?, meanGradient: FloatStorage?, velocity: FloatStorage?
+    public init(_ config: Config) { self.config = config }
+
+    public func prepare(parameterCount count: Int) {
+        meanSquare = FloatStorage(count: count)
+        if config.centered { meanGradient = FloatStorage(count: count) }
+        if config.momentum > 0 { velocity = FloatStorage(count: count) }
+    }
+    public func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
+                       pool: ThreadPool?) {
+        rmspropUpdate(parameters: parameters, gradients: gradients, meanSquare: meanSquare!.view,
+                      meanGradient: meanGradient?.view, velocity: velocity?.view, learningRate: learningRate,
+                      rho: config.rho, momentum: config.momentum, epsilon: config.epsilon, pool: pool)
+    }
+    public var state: [(name: String, values: FloatStorage)] {
+        [("mean_square", meanSquare), ("mean_gradient", meanGradient), ("velocity", velocity)]
+            .compactMap { name, s in s.map { (name, $0) } }
+    }
+}
+
+/// Adam, and AdamW when constructed with a weight decay.
+public final class Adam: Optimizer {
+    public struct Config: Codable, Sendable {
+        /// Step size.
+        public var learningRate: Float = 0.001
+        /// Decay of the first-moment (mean) estimate.
+        public var beta1: Float = 0.9
+        /// Decay of the second-moment (uncentred variance) estimate.
+        public var beta2: Float = 0.999
+        /// Added to √v for stability (Keras's default, 1e-7, not PyTorch's 1e-8).
+        public var epsilon: Float = 1e-7
+        /// Decoupled weight decay λ (AdamW only; Keras's AdamW default 0.004).
+        public var weightDecay: Float?
+        enum CodingKeys: String, CodingKey {
+            case learningRate = "learning_rate", beta1 = "beta_1", beta2 = "beta_2", epsilon
+            case weightDecay = "weight_decay"
+        }
+        public init() {}
+        public init(from decoder: Decoder, decoupledDecay: Bool) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            learningRate = try c.decode(.learningRate, default: 0.001, expected: "a positive number") { $0 > 0 }
+            beta1 = try c.decode(.beta1, default: 0.9, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
+            beta2 = try c.decode(.beta2, default: 0.999, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
+            epsilon = try c.decode(.epsilon, default: 1e-7, expected: "a positive number") { $0 > 0 }
+            if decoupledDecay {
+                weightDecay = try c.decode(.weightDecay, default: 0.004, expected: "≥ 0") { $0 >= 0 }
+            }
+        }
+        public init(from decoder: Decoder) throws { try self.init(from: decoder, decoupledDecay: false) }
+    }
+    public let name: String
+    public let config: Config
+    public var configuration: any Encodable & Sendable { config }
+    public var learningRate: Float { config.learningRate }
+    private var firstMoment: FloatStorage?, secondMoment: FloatStorage?
+
+    public init(_ config: Config) {
+        self.config = config
+        name = config.weightDecay == nil ? "adam" : "adamw"
+    }
+
+    public func prepare(parameterCount count: Int) {
+        firstMoment = FloatStorage(count: count)
+        secondMoment = FloatStorage(count: count)
+    }
+    public func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
+                       pool: ThreadPool?) {
+        adamUpdate(parameters: parameters, gradients: gradients, firstMoment: firstMoment!.view,
+                   secondMoment: secondMoment!.view, learningRate: learningRate, beta1: config.beta1,
+                   beta2: config.beta2, epsilon: config.epsilon, step: step,
+                   weightDecay: config.weightDecay ?? 0, pool: pool)
+    }
+    public var state: [(name: String, values: FloatStorage)] {
+        [("m", firstMoment), ("v", secondMoment)].compactMap { name, s in s.map { (name, $0) } }
+    }
+}
+
+/// The optimizers an experiment file can name.
+public enum Optimizers {
+    public typealias Constructor = @Sendable (Decoder) throws -> any Optimizer
+    public static let registry: Registry<Constructor> = {
+        var r = Registry<Constructor>(kind: "optimizer")
+        r.register("sgd") { SGD(try .init(from: $0)) }
+        r.register("rmsprop") { RMSprop(try .init(from: $0)) }
+        r.register("adam") { Adam(try .init(from: $0, decoupledDecay: false)) }
+        r.register("adamw") { Adam(try .init(from: $0, decoupledDecay: true)) }
+        return r
+    }()
+}
