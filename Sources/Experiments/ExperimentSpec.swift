@@ -92,9 +92,7 @@ public struct TrainSpec: Sendable, Codable {
     /// Fraction of the training images, taken from the end, held out for val_loss/val_accuracy.
     public var validationSplit = 0.0
     enum CodingKeys: String, CodingKey {
-        case epochs, shuffle
-        case batchSize = "batch_size"
-        case validationSplit = "validation_split"
+        case epochs, batchSize = "batch_size", shuffle, validationSplit = "validation_split"
     }
 }
 

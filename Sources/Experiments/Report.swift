@@ -74,7 +74,7 @@ public struct TimingRecord: Codable, Sendable {
     }
 }
 
-public struct RunReport: Encodable, Sendable {
+public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immutable
     public let name: String
     public let runID: String
     public let experimentFile: String
@@ -93,7 +93,7 @@ public struct RunReport: Encodable, Sendable {
     public let timing: TimingRecord
     public let peakMemoryBytes: Int
     public let versions: Provenance
-    let configuration: JSONNode
+    let configuration: JSONValueBox
 
     enum CodingKeys: String, CodingKey {
         case name, runID = "run_id", experimentFile = "experiment_file"
@@ -104,9 +104,7 @@ public struct RunReport: Encodable, Sendable {
 
     /// report.json
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        Data((try OrderedJSONEncoder.encode(self).text() + "\n").utf8)
     }
 
     /// metrics.csv with Keras CSVLogger's columns (epoch from 0, then the metrics in alphabetical
@@ -189,5 +187,5 @@ public struct RunReport: Encodable, Sendable {
     }
 }
 
-/// Shortest text that reads back as the same Double (CSV cells).
-private func number(_ x: Double) -> String { "\(x)" }
+/// CSV cells use report.json's number text, so the two files agree digit for digit.
+private func number(_ x: Double) -> String { jsonNumber(x) }

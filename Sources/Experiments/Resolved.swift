@@ -43,7 +43,7 @@ extension ExperimentSpec {
 
     /// The resolved experiment as YAML text, and its SHA-256 (the experiment's identity).
     public func resolvedText(_ compiled: CompiledModel) throws -> (yaml: String, sha256: String) {
-        let yaml = try Yams.serialize(node: try resolved(compiled), sortKeys: false)
+        let yaml = try Yams.serialize(node: try resolved(compiled), allowUnicode: true, sortKeys: false)
         let digest = SHA256.hash(data: Data(yaml.utf8)).map { String(format: "%02x", $0) }.joined()
         return (yaml, digest)
     }
@@ -53,10 +53,36 @@ private func mapping(_ pairs: [(String, Node)]) -> Node {
     Node(pairs.map { (Node($0.0), $0.1) }, Tag(.map))
 }
 
-/// An Encodable value as a YAML node, keys in encoding order.
-private func encoded(_ value: some Encodable) throws -> Node {
+/// An Encodable value as a YAML node, keys in encoding order, numbers written the way people
+/// write them (Yams would write the Float 0.001 as 1.00000004749745e-3).
+func encoded(_ value: some Encodable) throws -> Node {
     let text = try YAMLEncoder().encode(value)
-    return try Yams.compose(yaml: text) ?? mapping([])
+    return tidyNumbers(try Yams.compose(yaml: text) ?? mapping([]))
+}
+
+/// Rewrites float scalars as their shortest Float text ("0.001", "255.0", "1.0e-07": always with
+/// a dot, which YAML 1.1 needs to read them back as floats). Parameters are Floats, so nothing
+/// is lost.
+private func tidyNumbers(_ node: Node) -> Node {
+    switch node {
+    case .mapping(let m):
+        return Node(m.map { ($0.key, tidyNumbers($0.value)) }, m.tag, m.style)
+    case .sequence(let s):
+        return Node(s.map(tidyNumbers), s.tag, s.style)
+    case .scalar where node.tag.kind == .float:
+        guard let value = node.float, value.isFinite else { return node }
+        return Node(floatText(Float(value)), Tag(.float))
+    default:
+        return node
+    }
+}
+
+func floatText(_ x: Float) -> String {
+    var text = "\(x)"
+    if !text.contains(".") {
+        if let e = text.firstIndex(of: "e") { text.insert(contentsOf: ".0", at: e) } else { text += ".0" }
+    }
+    return text
 }
 
 /// `type: …`, `name: …`, then the parameters.
@@ -67,32 +93,4 @@ private func typed(_ type: String, name: String?, _ configuration: some Encodabl
         for (k, v) in m { pairs.append((k.string ?? "", v)) }
     }
     return mapping(pairs)
-}
-
-/// A YAML tree as JSON-encodable values (for report.json's copy of the configuration).
-struct JSONNode: Encodable, @unchecked Sendable {  // Node is immutable once composed
-    let node: Node
-
-    func encode(to encoder: Encoder) throws {
-        switch node {
-        case .mapping(let m):
-            var c = encoder.container(keyedBy: NameKey.self)
-            for (k, v) in m { try c.encode(JSONNode(node: v), forKey: NameKey(k.string ?? "")) }
-        case .sequence(let s):
-            var c = encoder.unkeyedContainer()
-            for v in s { try c.encode(JSONNode(node: v)) }
-        case .scalar(let s):
-            var c = encoder.singleValueContainer()
-            switch Node.scalar(s).tag.kind {
-            case .int: try c.encode(node.int ?? 0)
-            case .float: try c.encode(node.float ?? 0)
-            case .bool: try c.encode(node.bool ?? false)
-            case .null: try c.encodeNil()
-            default: try c.encode(s.string)
-            }
-        case .alias:
-            var c = encoder.singleValueContainer()
-            try c.encodeNil()
-        }
-    }
 }

@@ -129,7 +129,7 @@ public enum ExperimentRunner {
                              confusionMatrix: test.confusion, classNames: dataset.classNames),
             weightSHA256: weightHash, timing: timing, peakMemoryBytes: peakResidentBytes(),
             versions: Provenance.current(threads: threads),
-            configuration: JSONNode(node: try spec.resolved(compiled)))
+            configuration: JSONValueBox(value: JSONValue(try spec.resolved(compiled))))
         try write(report: report, resolvedYAML: resolvedYAML, to: directory)
         linkLatest(runID, in: resultsRoot)
 
@@ -190,8 +190,8 @@ extension ExperimentSpec {
     func locator(path: String, options: RunOptions, console: Console) -> DatasetLocator {
         let fileDirectory = (path as NSString).deletingLastPathComponent
         let fromFile = data.directory.map { $0.hasPrefix("/") ? $0 : (fileDirectory as NSString).appendingPathComponent($0) }
-        let explicit = options.dataDirectory ?? options.environment["RUNNER_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? fromFile
+        let explicit = (options.dataDirectory ?? options.environment["RUNNER_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? fromFile).map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         return DatasetLocator(explicitDirectory: explicit,
                               cacheDirectory: DatasetLocator.defaultCacheDirectory(environment: options.environment),
                               mirrors: data.mirrors ?? DatasetLocator.mirrors(environment: options.environment),

@@ -19,7 +19,7 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
             break
         case .relu:
             // y = max(0, y)
-            for i in 0..<count where p[i] < 0 { p[i] = 0 }
+            for i in 0..<count { p[i] = p[i] < 0 ? 0 : p[i] }          // a select, so it vectorises
         case .sigmoid:
             // y = 1 / (1 + e^-y)
             for i in 0..<count { p[i] = 1 / (1 + expf(-p[i])) }
@@ -51,7 +51,7 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
             break
         case .relu:
             // f'(x) = 1 where x > 0, i.e. where y > 0; the kink at 0 takes the derivative 0.
-            for i in 0..<count where y[i] <= 0 { d[i] = 0 }
+            for i in 0..<count { d[i] = y[i] > 0 ? d[i] : 0 }
         case .sigmoid:
             // f' = y (1 - y)
             for i in 0..<count { d[i] *= y[i] * (1 - y[i]) }

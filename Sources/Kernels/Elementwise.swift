@@ -7,18 +7,28 @@ import Glibc
 import Darwin
 #endif
 
-/// Calls `body(range)` on fixed slices of 16,384 elements of `0..<count`: the slices depend only
+/// Calls `body(range)` on fixed slices of 4,096 elements of `0..<count`: the slices depend only
 /// on `count`, so elementwise loops split this way give the same bits on any number of threads.
+/// (16 KB slices: small enough to balance two threads over ~100k parameters, large enough that
+/// the claim per slice costs nothing.)
 @inlinable
 public func forEachChunk(_ count: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
-    let chunks = (count + 16_383) / 16_384
+    let chunks = (count + 4_095) / 4_096
     if chunks <= 1 || pool == nil {
         body(0..<count)
         return
     }
     pool!.parallelFor(chunks) { chunk in
-        let start = chunk * 16_384
-        body(start..<min(count, start + 16_384))
+        let start = chunk * 4_096
+        body(start..<min(count, start + 4_096))
+    }
+}
+
+/// x = 0, split like `forEachChunk`.
+public func zero(_ x: FloatView, pool: ThreadPool?) {
+    let p = x.base
+    forEachChunk(x.count, pool: pool) { range in
+        (p + range.lowerBound).update(repeating: 0, count: range.count)
     }
 }
 
@@ -78,10 +88,10 @@ public func gatherScaled(_ bytes: [UInt8], rowLength: Int, indices: ArraySlice<I
     bytes.withUnsafeBufferPointer { src in
         indices.withUnsafeBufferPointer { idx in
             let rows = idx.count
-            // One chunk per 32 images: ~25k conversions, enough to be worth a thread.
-            let chunks = (rows + 31) / 32
+            // One chunk per 16 images: ~12k conversions, enough to be worth a thread.
+            let chunks = (rows + 15) / 16
             let body = { (chunk: Int) in
-                for r in (chunk * 32)..<min(rows, chunk * 32 + 32) {
+                for r in (chunk * 16)..<min(rows, chunk * 16 + 16) {
                     let sourceRow = idx[r]
                     precondition(sourceRow >= 0 && (sourceRow + 1) * rowLength <= src.count)
                     let s = src.baseAddress! + sourceRow * rowLength

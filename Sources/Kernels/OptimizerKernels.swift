@@ -68,13 +68,27 @@ public func adamUpdate(parameters w: FloatView, gradients g: FloatView, firstMom
     let t = Double(step)
     let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
     let decay = lr * weightDecay
+    let a = 1 - beta1, b = 1 - beta2
     let wp = w.base, gp = g.base, mp = m.base, vp = v.base
     forEachChunk(w.count, pool: pool) { range in
-        for i in range {
-            if decay != 0 { wp[i] -= wp[i] * decay }                    // w ← w − lr·λ·w   (AdamW)
-            mp[i] += (gp[i] - mp[i]) * (1 - beta1)                     // m ← β₁·m + (1−β₁)·g
-            vp[i] += (gp[i] * gp[i] - vp[i]) * (1 - beta2)             // v ← β₂·v + (1−β₂)·g²
-            wp[i] -= mp[i] * alpha / (vp[i].squareRoot() + epsilon)    // w ← w − α·m/(√v+ε)
+        if decay != 0 {
+            for i in range { wp[i] -= wp[i] * decay }                   // w ← w − lr·λ·w   (AdamW)
         }
+        adamChunk(wp, gp, mp, vp, range, a, b, alpha, epsilon)
+    }
+}
+
+/// The Adam step on one chunk, a separate function so the loop is vectorised on its own.
+@inline(never)
+private func adamChunk(_ wp: UnsafeMutablePointer<Float>, _ gp: UnsafeMutablePointer<Float>,
+                       _ mp: UnsafeMutablePointer<Float>, _ vp: UnsafeMutablePointer<Float>,
+                       _ range: Range<Int>, _ a: Float, _ b: Float, _ alpha: Float, _ epsilon: Float) {
+    for i in range {
+        let g = gp[i]
+        let m = mp[i] + (g - mp[i]) * a                                // m ← β₁·m + (1−β₁)·g
+        let v = vp[i] + (g * g - vp[i]) * b                            // v ← β₂·v + (1−β₂)·g²
+        mp[i] = m
+        vp[i] = v
+        wp[i] -= m * alpha / (v.squareRoot() + epsilon)                // w ← w − α·m/(√v+ε)
     }
 }

@@ -66,8 +66,9 @@ private final class PoolCore: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private var body: ((Int) -> Void)?
 
-    // Workers spin briefly for the next loop (training steps come every few hundred microseconds),
-    // then sleep on a condition variable so an idle pool costs nothing.
+    // Workers spin for the next loop for ~0.2 ms (a training step's loops come tens of microseconds
+    // apart; waking a sleeping thread costs about as much as a small loop), then sleep on a
+    // condition variable so an idle pool costs nothing.
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
     private var sleepers = 0
@@ -126,7 +127,7 @@ private final class PoolCore: @unchecked Sendable {
         while !stopping.load(ordering: .acquiring) {
             var generation = state.load(ordering: .acquiring) >> 32
             var spins = 0
-            while generation == seen && spins < 20_000 {
+            while generation == seen && spins < 200_000 {
                 spins += 1
                 generation = state.load(ordering: .acquiring) >> 32
             }

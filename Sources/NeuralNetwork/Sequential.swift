@@ -169,5 +169,5 @@ public final class Sequential {
     }
 
     /// Sets every gradient to zero (the trainer's explicit step before each backward).
-    public func zeroGradients() { gradients.view.fill(0) }
+    public func zeroGradients(pool: ThreadPool? = nil) { zero(gradients.view, pool: pool) }
 }

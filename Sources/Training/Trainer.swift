@@ -100,7 +100,7 @@ public final class Trainer {
             loss.evaluate(logits: output, targets: targets.view, batch: n, classes: classes,
                           probabilities: probabilities.view, losses: losses.view,
                           gradient: model.outputGradient)
-            model.zeroGradients()
+            model.zeroGradients(pool: pool)
             model.backward(batch: n, context: context)
             optimizer.update(parameters: model.parameters.view, gradients: model.gradients.view,
                              step: step, learningRate: optimizer.learningRate, pool: pool)
