@@ -283,6 +283,15 @@ extension ExperimentSpec {
             let detail = context.map { " (\($0.text))" } ?? ""
             return source.error(at: mark, path: [], "YAML syntax: \(problem)\(detail)",
                                 hint: "check indentation and that every `key:` has a space after the colon")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams rejects duplicates before the decoder sees them and marks only the first one.
+            let name = duplicates.first ?? ""
+            let first = SourceLocation(file: source.path, line: context.mark.line, column: context.mark.column)
+            let again = source.repeated(key: name, after: first)
+            return ExperimentError(location: again ?? first, message: "duplicate key '\(name)'",
+                                   hint: (again == nil ? "" : "first given at line \(first.line); ")
+                                       + "a key may appear only once in a mapping",
+                                   sourceLine: source.line(at: (again ?? first).line))
         case .reader(let problem, let offset, _, _):
             return ExperimentError(location: SourceLocation(file: source.path, line: 1, column: 1),
                                    message: "YAML: \(problem)" + (offset.map { " at byte \($0)" } ?? ""))

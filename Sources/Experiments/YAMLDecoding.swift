@@ -30,6 +30,41 @@ final class SourceText: Sendable {
         return lines[mark.line - 1]
     }
 
+    func line(at number: Int) -> String? { number >= 1 && number <= lines.count ? lines[number - 1] : nil }
+
+    /// Where `key` is written again in the mapping whose key at `first` it duplicates: later in the
+    /// same flow mapping (`{epochs: 5, epochs: 3}`) or on a later line at the same indentation
+    /// before the mapping ends. Nil when it cannot be found by this simple reading.
+    func repeated(key: String, after first: SourceLocation) -> SourceLocation? {
+        guard let head = line(at: first.line), !key.isEmpty else { return nil }
+        let word = Array(key.unicodeScalars)
+        func isKey(_ text: [Unicode.Scalar], at i: Int) -> Bool {
+            guard i + word.count <= text.count, Array(text[i..<i + word.count]) == word else { return false }
+            return text[(i + word.count)...].first { $0 != " " } == ":"
+        }
+        let scalars = Array(head.unicodeScalars)
+        var i = first.column - 1 + word.count
+        while i < scalars.count {
+            let before = scalars[..<i].last { $0 != " " }
+            if before == "," || before == "{", isKey(scalars, at: i) {
+                return SourceLocation(file: path, line: first.line, column: i + 1)
+            }
+            i += 1
+        }
+        let indent = first.column - 1
+        for number in (first.line + 1)...max(first.line + 1, lines.count) {
+            guard let text = line(at: number) else { break }
+            let scalars = Array(text.unicodeScalars)
+            let spaces = scalars.prefix { $0 == " " }.count
+            if spaces == scalars.count || scalars[spaces] == "#" { continue }
+            if spaces < indent { break }
+            if spaces == indent, isKey(scalars, at: spaces) {
+                return SourceLocation(file: path, line: number, column: spaces + 1)
+            }
+        }
+        return nil
+    }
+
     func error(at mark: Mark?, path: [any CodingKey], _ message: String, hint: String? = nil) -> ExperimentError {
         ExperimentError(location: location(mark), keyPath: keyPath(path), message: message, hint: hint,
                         sourceLine: line(mark))
@@ -174,6 +209,19 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return mapping[key.stringValue]
     }
 
+    /// A required key is absent. When the mapping holds a key nobody asked for that looks like a
+    /// typo of it (`unit:` for `units:`), the typo is the error to point at, not the mapping.
+    private func missing(_ key: Key) -> ExperimentError {
+        let name = key.stringValue
+        for (written, _) in mapping {
+            guard let text = written.string, !decoder.askedKeys.contains(text),
+                  Spelling.nearest(to: text, among: [name]) != nil else { continue }
+            return decoder.source.error(at: written.mark, path: codingPath, "unknown key '\(text)'",
+                                        hint: "did you mean '\(name)'? ('\(name)' is required here)")
+        }
+        return decoder.source.error(at: decoder.node.mark, path: codingPath, "missing required key '\(name)'")
+    }
+
     func contains(_ key: Key) -> Bool { value(key) != nil }
 
     func decodeNil(forKey key: Key) throws -> Bool {
@@ -184,8 +232,7 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         guard let node = value(key) else {
-            throw decoder.source.error(at: decoder.node.mark, path: codingPath,
-                                       "missing required key '\(key.stringValue)'")
+            throw missing(key)
         }
         return try NodeDecoder.decode(type, node: node, codingPath: codingPath + [key], source: decoder.source)
     }
@@ -209,8 +256,7 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
         -> KeyedDecodingContainer<NestedKey> {
         guard let node = value(key) else {
-            throw decoder.source.error(at: decoder.node.mark, path: codingPath,
-                                       "missing required key '\(key.stringValue)'")
+            throw missing(key)
         }
         return try NodeDecoder(node: node, codingPath: codingPath + [key], source: decoder.source)
             .container(keyedBy: type)
@@ -218,8 +264,7 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
         guard let node = value(key) else {
-            throw decoder.source.error(at: decoder.node.mark, path: codingPath,
-                                       "missing required key '\(key.stringValue)'")
+            throw missing(key)
         }
         return try NodeDecoder(node: node, codingPath: codingPath + [key], source: decoder.source)
             .unkeyedContainer()

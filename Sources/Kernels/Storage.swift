@@ -25,7 +25,7 @@ public final class FloatStorage: @unchecked Sendable {
     deinit { UnsafeMutableRawPointer(base).deallocate() }
 
     /// The whole storage as a view.
-    public var view: FloatView { FloatView(base: base, count: count) }
+    public var view: FloatView { FloatView(base: base, count: count, owner: self) }
 
     /// A view of `count` Floats starting at `offset`.
     public func view(offset: Int, count: Int) -> FloatView { view.slice(offset, count) }
@@ -39,22 +39,24 @@ public final class FloatStorage: @unchecked Sendable {
     }
 }
 
-/// A window onto Floats owned by a `FloatStorage`. It does not keep the storage alive: the owner
-/// (a model, a trainer) holds the storage for as long as it hands out views.
+/// A window onto Floats owned by a `FloatStorage`, which it keeps alive (a view of a temporary
+/// storage can never dangle).
 public struct FloatView: @unchecked Sendable {
     @usableFromInline let base: UnsafeMutablePointer<Float>
     public let count: Int
+    @usableFromInline let owner: FloatStorage
 
-    @usableFromInline init(base: UnsafeMutablePointer<Float>, count: Int) {
+    @usableFromInline init(base: UnsafeMutablePointer<Float>, count: Int, owner: FloatStorage) {
         self.base = base
         self.count = count
+        self.owner = owner
     }
 
     /// `count` Floats starting at `offset` of this view.
     @inlinable public func slice(_ offset: Int, _ count: Int) -> FloatView {
         precondition(offset >= 0 && count >= 0 && offset + count <= self.count,
                      "slice \(offset)..<\(offset + count) outside a view of \(self.count)")
-        return FloatView(base: base + offset, count: count)
+        return FloatView(base: base + offset, count: count, owner: owner)
     }
 
     /// Element access for tests and small bookkeeping; kernels use the pointer directly.
