@@ -26,8 +26,11 @@ public enum Gzip {
         defer { inflateEnd(&stream) }
 
         // The trailer's ISIZE is the uncompressed size mod 2^32: a good first guess, never trusted.
+        // In a damaged or cut file those bytes are arbitrary, so the guess is also capped by
+        // deflate's maximum ratio (about 1032:1) and 256 MiB; the buffer grows if needed.
         let isize = input.suffix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
-        var output = [UInt8](repeating: 0, count: min(max(isize, 1 << 16), 1 << 30))
+        let capacity = min(isize, input.count * 1032, 1 << 28)
+        var output = [UInt8](repeating: 0, count: max(capacity, 1 << 16))
         var produced = 0
         var failure: String? = nil
 

@@ -2,6 +2,7 @@
 // through its registry, every shape is checked here, before any data is loaded or trained on.
 // Each failure points at the layer (or key) in the file that caused it.
 import Datasets
+import Foundation
 import Kernels
 import NeuralNetwork
 import Training
@@ -38,9 +39,12 @@ extension ExperimentSpec {
     private func compileUnlocated(maxBatch: Int) throws -> CompiledModel {
         let (image, classes) = datasetShape
         let input = Shape(resolvedInputShape)
-        if input.count != image.reduce(1, *) {
+        // Counted with overflow checks: Shape.count traps on sizes like [2^62, 4].
+        let values = checkedProduct(input.dims)
+        if values != image.reduce(1, *) {
             throw ConfigError(codingPath: model.inputShapePath, message:
-                "input_shape \(input.dims) holds \(input.count) values, but \(data.dataset) images have "
+                "input_shape \(input.dims) holds \(values.map(String.init) ?? "more than \(Int.max)") values, "
+                + "but \(data.dataset) images have "
                 + "\(image.reduce(1, *)) (\(image.map(String.init).joined(separator: "×")))",
                 hint: "use [28, 28], or [28, 28, 1] for convolutions")
         }
@@ -81,6 +85,8 @@ extension ExperimentSpec {
             optimizerEntry.parameters)
         try optimizerEntry.decoder.checkUnknownKeys()
 
+        try checkMemory(layers, input: input, maxBatch: maxBatch)
+
         let sequential: Sequential
         do {
             sequential = try Sequential(name: model.name ?? name, inputShape: input, layers: layers,
@@ -101,6 +107,37 @@ extension ExperimentSpec {
                              layerTypes: model.layers.map(\.type))
     }
 
+    /// Refuses models whose buffers could not be allocated (Sequential would trap): parameters with
+    /// their gradients and optimizer state, and activations with their gradients and scratch for
+    /// `maxBatch` samples, against this machine's memory. Counted in Double, which cannot overflow.
+    private func checkMemory(_ layers: [any Layer], input: Shape, maxBatch: Int) throws {
+        func count(_ dims: [Int]) -> Double { dims.reduce(1) { $0 * Double($1) } }
+        func gb(_ bytes: Double) -> String { String(format: "%.3g GB", bytes / 1e9) }
+        let budget = Double(ProcessInfo.processInfo.physicalMemory)
+        let parameters = layers.map { $0.parameterSpecs.reduce(0) { $0 + count($1.shape) } }
+        // Value, gradient and up to two optimizer moments per parameter.
+        let parameterBytes = 16 * parameters.reduce(0, +)
+        // Per sample: the input, each output, gradients (two buffers at most) and scratch.
+        let perSample = count(input.dims) + layers.reduce(0) {
+            $0 + 3 * count($1.outputShape.dims) + Double($1.scratchPerSample)
+        }
+        let activationBytes = 4 * perSample * Double(maxBatch)
+        guard parameterBytes + activationBytes > budget else { return }
+        if parameterBytes >= activationBytes,
+           let i = parameters.indices.max(by: { parameters[$0] < parameters[$1] }) {
+            let n = parameters[i] < 1e15 ? Sequential.grouped(Int(parameters[i]))
+                : String(format: "%.3g", parameters[i])
+            throw layerError(ModelError(layerIndex: i, message:
+                "\(n) parameters need \(gb(16 * parameters[i])) with their gradients and optimizer state, "
+                + "more than this machine's \(gb(budget)) of memory", hint: "use fewer units"),
+                entry: model.layers[i], name: layers[i].name)
+        }
+        let section = maxBatch == train.batchSize ? "train" : "evaluate"
+        throw ConfigError(codingPath: [NameKey(section), NameKey("batch_size")], message:
+            "batches of \(Sequential.grouped(maxBatch)) images need \(gb(activationBytes)) for activations, "
+            + "more than this machine's \(gb(budget)) of memory", hint: "use a smaller batch_size")
+    }
+
     private func layerError(_ error: ModelError, entry: TypedEntry, name: String?) -> ExperimentError {
         let node = entry.decoder.node
         let mark: Mark?
@@ -109,6 +146,17 @@ extension ExperimentSpec {
                                           "layer '\(name ?? entry.type)' (\(entry.type)): \(error.message)",
                                           hint: error.hint)
     }
+}
+
+/// Product of `values`, nil on overflow.
+func checkedProduct(_ values: [Int]) -> Int? {
+    var product = 1
+    for v in values {
+        let (p, overflow) = product.multipliedReportingOverflow(by: v)
+        if overflow { return nil }
+        product = p
+    }
+    return product
 }
 
 extension Array {

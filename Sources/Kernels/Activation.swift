@@ -26,19 +26,7 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
         case .tanh:
             for i in 0..<count { p[i] = tanhf(p[i]) }
         case .softmax:
-            // y_j = e^(y_j - max) / Σ_k e^(y_k - max): subtracting the row's max cannot overflow.
-            for r in 0..<rows {
-                let row = p + r * cols
-                var top = row[0]
-                for j in 1..<cols where row[j] > top { top = row[j] }
-                var total: Float = 0
-                for j in 0..<cols {
-                    row[j] = expf(row[j] - top)
-                    total += row[j]
-                }
-                let inverse = 1 / total
-                for j in 0..<cols { row[j] *= inverse }
-            }
+            for r in 0..<rows { _ = softmaxRow(p + r * cols, into: p + r * cols, cols: cols) }
         }
     }
 
@@ -68,4 +56,22 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
             }
         }
     }
+}
+
+/// p_j = e^(z_j - max) / Σ_k e^(z_k - max) for one row (z and p may be the same memory); returns
+/// max and log Σ_k e^(z_k - max), from which log p_j = z_j - max - log Σ follows without log(0).
+/// Subtracting the row's max keeps every exponent ≤ 0, so nothing overflows.
+@inline(__always)
+func softmaxRow(_ z: UnsafeMutablePointer<Float>, into p: UnsafeMutablePointer<Float>, cols: Int)
+    -> (max: Float, logSum: Float) {
+    var top = z[0]
+    for j in 1..<cols where z[j] > top { top = z[j] }
+    var total: Float = 0
+    for j in 0..<cols {
+        p[j] = expf(z[j] - top)
+        total += p[j]
+    }
+    let inverse = 1 / total
+    for j in 0..<cols { p[j] *= inverse }
+    return (top, logf(total))
 }

@@ -25,15 +25,7 @@ public func softmaxCrossEntropy(logits: FloatView, targets: CrossEntropyTargets,
     if let gradient { precondition(gradient.count >= rows * cols) }
     for r in 0..<rows {
         let z = logits.base + r * cols, p = probabilities.base + r * cols
-        var top = z[0]
-        for j in 1..<cols where z[j] > top { top = z[j] }
-        var total: Float = 0
-        for j in 0..<cols {
-            p[j] = expf(z[j] - top)
-            total += p[j]
-        }
-        let logTotal = logf(total), inverse = 1 / total
-        for j in 0..<cols { p[j] *= inverse }
+        let (top, logTotal) = softmaxRow(z, into: p, cols: cols)
         var loss: Float = 0
         switch targets {
         case .distributions(let t):

@@ -64,10 +64,13 @@ extension KeyedDecodingContainer {
     /// One of a fixed set of names (an enum's raw values), with "did you mean" for a typo.
     public func decodeChoice<T: CaseIterable & RawRepresentable>(_ key: Key, default defaultValue: T?)
         throws -> T where T.RawValue == String {
-        guard let raw = try decodeIfPresent(String.self, forKey: key) else {
-            if let defaultValue { return defaultValue }
-            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath,
-                                                       debugDescription: "missing required key '\(key.stringValue)'"))
+        let raw: String
+        if let given = try decodeIfPresent(String.self, forKey: key) {
+            raw = given
+        } else if let defaultValue {
+            return defaultValue
+        } else {
+            raw = try decode(String.self, forKey: key)   // the decoder's own "missing key" error
         }
         if let value = T(rawValue: raw) { return value }
         let names = T.allCases.map(\.rawValue)

@@ -21,6 +21,6 @@ public struct Registry<Entry>: @unchecked Sendable {
     public func lookup(_ name: String, codingPath: [any CodingKey] = []) throws -> Entry {
         if let entry = entries[name] { return entry }
         throw ConfigError(codingPath: codingPath, message: "unknown \(kind) '\(name)'",
-                          hint: Spelling.hint(for: name, among: names, kind: kind + "s"))
+                          hint: Spelling.hint(for: name, among: names, kind: kind + (kind.hasSuffix("s") ? "es" : "s")))
     }
 }

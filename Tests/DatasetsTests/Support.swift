@@ -161,9 +161,11 @@ final class LocalHTTPServer {
         }
     }
 
+    /// SIGKILL, not `terminate()`: the child inherits the test runner's signal mask, in which
+    /// SIGTERM is blocked, so a SIGTERM would leave the server running and `waitUntilExit` hanging.
     func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
         }
         process.waitUntilExit()
     }

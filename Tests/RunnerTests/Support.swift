@@ -1,0 +1,128 @@
+// Running the built `runner` the way a user does: find the binary next to the test bundle, run it
+// with a private cache and results folder, and collect its exit status and output.
+import Foundation
+import Testing
+
+enum Paths {
+    /// The package root, three levels above this file (Tests/RunnerTests/Support.swift).
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The real MNIST files: `$MNIST_DIR`, else `../shared/datasets/mnist` next to the package.
+    static let mnist: String = {
+        if let dir = ProcessInfo.processInfo.environment["MNIST_DIR"], !dir.isEmpty { return dir }
+        return root.appendingPathComponent("../shared/datasets/mnist").standardizedFileURL.path
+    }()
+
+    static let hasMNIST = FileManager.default.fileExists(atPath: mnist + "/train-images-idx3-ubyte.gz")
+
+    /// The `runner` built with this test bundle. `swift test` builds every product into the same
+    /// folder as the test executable (on Linux `CommandLine.arguments[0]` is that executable,
+    /// …/release/<Package>PackageTests.xctest); failing that, the newest `.build*/release/runner`.
+    static let runner: String? = {
+        let fm = FileManager.default
+        var folders: [URL] = []
+        if let argument = CommandLine.arguments.first, !argument.isEmpty {
+            folders.append(URL(fileURLWithPath: argument).resolvingSymlinksInPath().deletingLastPathComponent())
+        }
+        folders.append(Bundle.main.bundleURL)
+        folders.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        for folder in folders {
+            let candidate = folder.appendingPathComponent("runner").path
+            if fm.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        let builds = ((try? fm.contentsOfDirectory(atPath: root.path)) ?? []).filter { $0.hasPrefix(".build") }
+        let found = builds.map { root.appendingPathComponent("\($0)/release/runner").path }
+            .filter { fm.isExecutableFile(atPath: $0) }
+        func modified(_ path: String) -> Date {
+            ((try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
+        }
+        return found.max { modified($0) < modified($1) }
+    }()
+}
+
+/// What a run of `runner` left behind.
+struct Outcome: CustomStringConvertible {
+    let status: Int32
+    let reason: Process.TerminationReason
+    let stdout: String
+    let stderr: String
+
+    /// Exited (not killed by a signal) with `status`.
+    func exited(_ code: Int32) -> Bool { reason == .exit && status == code }
+
+    var description: String {
+        "\(reason == .exit ? "exit" : "signal") \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
+    }
+
+    /// The 64-hex-digit hash on the "Weight hash:" line.
+    var weightHash: String? {
+        for line in stdout.split(separator: "\n") where line.hasPrefix("Weight hash: ") {
+            let hash = String(line.dropFirst("Weight hash: ".count))
+            return hash.count == 64 && hash.allSatisfy(\.isHexDigit) ? hash : nil
+        }
+        return nil
+    }
+}
+
+/// A fresh folder under the system's temporary directory, removed by `remove()`.
+struct TemporaryDirectory {
+    let path: String
+
+    init(_ label: String = #function) throws {
+        let clean = label.filter { $0.isLetter || $0.isNumber }
+        path = NSTemporaryDirectory() + "runner-tests-\(clean)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func callAsFunction(_ relative: String) -> String { path + "/" + relative }
+
+    func write(_ text: String, to name: String) throws -> String {
+        try text.write(toFile: self(name), atomically: true, encoding: .utf8)
+        return self(name)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Runs `runner arguments…` in the package root. The child gets a private RUNNER_CACHE_DIR (inside
+/// `scratch`) so nothing touches ~/.cache, and no RUNNER_DATA_DIR, so only --data-dir says where
+/// data is; everything else (OPENBLAS_* included) is inherited. Any death by signal is recorded as
+/// a failure: no input may make the program trap.
+func runner(_ arguments: [String], scratch: TemporaryDirectory,
+            sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Outcome {
+    let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
+                              sourceLocation: sourceLocation)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    process.currentDirectoryURL = Paths.root
+    var environment = ProcessInfo.processInfo.environment
+    environment["RUNNER_CACHE_DIR"] = scratch("cache")
+    environment["RUNNER_DATA_DIR"] = nil
+    process.environment = environment
+
+    // Output goes to files, so a chatty child can never block on a full pipe.
+    let id = UUID().uuidString
+    let outPath = scratch("stdout-\(id)"), errPath = scratch("stderr-\(id)")
+    FileManager.default.createFile(atPath: outPath, contents: nil)
+    FileManager.default.createFile(atPath: errPath, contents: nil)
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    try out.close()
+    try err.close()
+
+    let outcome = Outcome(status: process.terminationStatus, reason: process.terminationReason,
+                          stdout: try String(contentsOfFile: outPath, encoding: .utf8),
+                          stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+    if outcome.reason != .exit {
+        Issue.record("runner \(arguments.joined(separator: " ")) was killed by signal \(outcome.status):\n\(outcome)",
+                     sourceLocation: sourceLocation)
+    }
+    return outcome
+}
