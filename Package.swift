@@ -20,11 +20,13 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        // The CPU's spin-wait hint (x86 PAUSE, ARM YIELD), header only.
+        .systemLibrary(name: "CSpinWait", path: "Sources/CSpinWait"),
 
         // The only code with unsafe pointers and BLAS calls.
         // -fno-math-errno: without it Float.squareRoot() compiles to sqrtss plus an errno check
         // and blocks vectorisation of the optimizer loops (measured: Adam was 34% of a step).
-        .target(name: "Kernels", dependencies: ["CBLAS"],
+        .target(name: "Kernels", dependencies: ["CBLAS", "CSpinWait"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-fno-math-errno"])]),
         // Tensors' shapes, layers, losses, initializers, the sequential model.
         .target(name: "NeuralNetwork", dependencies: ["Kernels"]),

@@ -87,20 +87,19 @@ public func gatherScaled(_ bytes: [UInt8], rowLength: Int, indices: ArraySlice<I
     precondition(out.count >= indices.count * rowLength)
     bytes.withUnsafeBufferPointer { src in
         indices.withUnsafeBufferPointer { idx in
-            let rows = idx.count
-            // One chunk per 16 images: ~12k conversions, enough to be worth a thread.
-            let chunks = (rows + 15) / 16
-            let body = { (chunk: Int) in
-                for r in (chunk * 16)..<min(rows, chunk * 16 + 16) {
+            // Two halves of the pixel columns, cut where a two-way split of the first layer's
+            // inner dimension cuts (a multiple of 16): each thread converts the pixels it will
+            // multiply, and they stay in its cache.
+            let width = rowLength < 64 ? rowLength : ((rowLength + 1) / 2 + 15) / 16 * 16
+            forEach((rowLength + width - 1) / width, pool: pool) { piece in
+                let start = piece * width, end = min(rowLength, start + width)
+                for r in 0..<idx.count {
                     let sourceRow = idx[r]
                     precondition(sourceRow >= 0 && (sourceRow + 1) * rowLength <= src.count)
                     let s = src.baseAddress! + sourceRow * rowLength
                     let d = out.base + r * rowLength
-                    for j in 0..<rowLength { d[j] = Float(s[j]) * scale + shift }
+                    for j in start..<end { d[j] = Float(s[j]) * scale + shift }
                 }
-            }
-            if let pool, chunks > 1 { pool.parallelFor(chunks, body) } else {
-                for chunk in 0..<chunks { body(chunk) }
             }
         }
     }

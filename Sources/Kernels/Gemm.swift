@@ -24,34 +24,77 @@ public enum BLAS {
 let minimumChunkFlops = 2_500_000
 let maximumChunks = 8
 
+/// How many chunks a product of `flops` over an extent of `extent` is cut into (a power of two,
+/// at most 8, each chunk ≥ 2.5 MFLOP and ≥ 32 wide), and the chunk width: a multiple of 16, which
+/// keeps every chunk on OpenBLAS's full-width micro-kernels.
+public func gemmSplit(flops: Int, extent: Int) -> (step: Int, pieces: Int) {
+    var chunks = 1
+    while chunks < maximumChunks && flops / (2 * chunks) >= minimumChunkFlops && extent >= 32 * chunks {
+        chunks *= 2
+    }
+    let step = max(16, ((extent + chunks - 1) / chunks + 15) / 16 * 16)
+    return (step, (extent + step - 1) / step)
+}
+
+/// Floats of workspace `gemm` can use for an m×n product (partial results of a split inner
+/// dimension; see `gemm`).
+public func gemmWorkspace(m: Int, n: Int) -> Int { maximumChunks * m * n }
+
 /// C (m×n) = alpha · op(A) · op(B) + beta · C, all row-major.
 /// op(A) is m×k (A is k×m with `transA`), op(B) is k×n (B is n×k with `transB`).
 /// `beta = 1` accumulates, which is how backward passes add parameter gradients.
+///
+/// The split depends on the shapes only. Usually the output is split along its larger side, so
+/// the larger operand is divided between chunks. When the inner dimension dominates (a batch of 32
+/// through a 784×128 layer) and a `workspace` of `gemmWorkspace(m:n:)` floats is given, the inner
+/// dimension is split instead: chunk i computes the partial product over its slice of k into the
+/// workspace, and the partials are added in chunk order. Then each thread reads only its own rows
+/// of B — the rows it also updates in the optimizer step — and nothing large crosses between cores.
 public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                  alpha: Float = 1, a: FloatView, lda: Int, b: FloatView, ldb: Int,
-                 beta: Float, c: FloatView, ldc: Int, pool: ThreadPool? = nil) {
+                 beta: Float, c: FloatView, ldc: Int, pool: ThreadPool? = nil, workspace: FloatView? = nil) {
     precondition(m >= 0 && n >= 0 && k >= 0)
     if m == 0 || n == 0 { return }
     precondition(a.count >= (transA ? (k - 1) * lda + m : (m - 1) * lda + k) || k == 0, "A too small")
     precondition(b.count >= (transB ? (n - 1) * ldb + k : (k - 1) * ldb + n) || k == 0, "B too small")
     precondition(c.count >= (m - 1) * ldc + n, "C too small")
+    let ta = transA ? CblasTrans : CblasNoTrans
+    let tb = transB ? CblasTrans : CblasNoTrans
+    let flops = 2 * m * n * k
+
+    if let workspace, k >= 4 * max(m, n) {
+        let (step, pieces) = gemmSplit(flops: flops, extent: k)
+        if pieces > 1 {
+            precondition(workspace.count >= pieces * m * n, "gemm workspace too small")
+            let parts = workspace.base
+            forEach(pieces, pool: pool) { piece in
+                let start = piece * step
+                let size = min(step, k - start)
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(size), alpha,
+                            a.base + (transA ? start * lda : start), Int32(lda),
+                            b.base + (transB ? start : start * ldb), Int32(ldb), 0,
+                            parts + piece * m * n, Int32(n))
+            }
+            // C = beta·C + P₀ + P₁ + …, each element summed in chunk order.
+            let cp = c.base
+            for i in 0..<m {
+                let row = cp + i * ldc
+                for j in 0..<n {
+                    var sum = parts[i * n + j]
+                    for piece in 1..<pieces { sum += parts[piece * m * n + i * n + j] }
+                    row[j] = beta == 0 ? sum : beta * row[j] + sum
+                }
+            }
+            return
+        }
+    }
 
     // Split the output along the dimension whose operand is larger, so that operand is divided
     // between chunks and only the smaller one is packed again by each chunk.
-    let flops = 2 * m * n * k
     let splitRows = m >= n
     let extent = splitRows ? m : n
-    var chunks = 1
-    while chunks < maximumChunks && flops / (2 * chunks) >= minimumChunkFlops && extent >= 32 * chunks {
-        chunks *= 2
-    }
-    // Chunk edges on multiples of 16 keep every chunk on OpenBLAS's full-width micro-kernels.
-    let step = ((extent + chunks - 1) / chunks + 15) / 16 * 16
-    let pieces = (extent + step - 1) / step
-
-    let ta = transA ? CblasTrans : CblasNoTrans
-    let tb = transB ? CblasTrans : CblasNoTrans
-    func run(_ piece: Int) {
+    let (step, pieces) = gemmSplit(flops: flops, extent: extent)
+    forEach(pieces, pool: pool) { piece in
         let start = piece * step
         let size = min(step, extent - start)
         if splitRows {
@@ -66,9 +109,14 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                         c.base + start, Int32(ldc))
         }
     }
-    if let pool, pieces > 1 {
-        pool.parallelFor(pieces, run)
+}
+
+/// body(0..<count) on the pool, or in order on this thread.
+@inline(__always)
+func forEach(_ count: Int, pool: ThreadPool?, _ body: (Int) -> Void) {
+    if let pool, count > 1 {
+        pool.parallelFor(count, body)
     } else {
-        for piece in 0..<pieces { run(piece) }
+        for i in 0..<count { body(i) }
     }
 }

@@ -29,7 +29,9 @@ public final class Dense: ActivatedLayer {
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            units = try c.decode(.units, expected: "a positive integer") { (u: Int) in u > 0 }
+            units = try c.decode(.units, expected: "a positive integer up to 16,777,216") { (u: Int) in
+                u > 0 && u <= 1 << 24
+            }
             activation = try c.decodeChoice(.activation, default: .linear)
             useBias = try c.decode(.useBias, default: true)
             kernelInitializer = try c.decodeChoice(.kernelInitializer, default: .glorotUniform)
@@ -46,7 +48,7 @@ public final class Dense: ActivatedLayer {
     public private(set) var activation: Activation
 
     private let inputs: Int, units: Int
-    private var kernel: FloatView?, bias: FloatView?
+    private var kernel: FloatView?, bias: FloatView?, workspace: FloatView?
     private var kernelGradient: FloatView?, biasGradient: FloatView?
 
     public init(_ config: Config, inputShape: Shape, name: String = "dense") throws {
@@ -77,6 +79,10 @@ public final class Dense: ActivatedLayer {
         return specs
     }
 
+    /// Workspace for the forward product's split inner dimension (see `gemm`).
+    public var scratchPerSample: Int { gemmWorkspace(m: 1, n: units) }
+    public func bind(scratch: FloatView) { workspace = scratch }
+
     public func bind(parameters: [FloatView], gradients: [FloatView]) {
         kernel = parameters[0]
         kernelGradient = gradients[0]
@@ -89,7 +95,7 @@ public final class Dense: ActivatedLayer {
     // x: (N, I) → y: (N, U)
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
         gemm(m: n, n: units, k: inputs, a: x, lda: inputs, b: kernel!, ldb: units,
-             beta: 0, c: y, ldc: units, pool: context.pool)                    // y = x·W
+             beta: 0, c: y, ldc: units, pool: context.pool, workspace: workspace)  // y = x·W
         if let bias { addRowVector(y, rows: n, cols: units, bias) }            // y += b
         activation.forward(y, rows: n, cols: units)                          // y = f(y)
     }
