@@ -100,7 +100,12 @@ public enum ExperimentRunner {
 
         // Evaluation and reports.
         let test = trainer.evaluate(Subset(dataset.test), batchSize: spec.evaluationBatchSize)
-        let weightHash = model.parameters.withBytes { SHA256.hash(data: $0) }.map { String(format: "%02x", $0) }.joined()
+        let weightHash = model.withWeightBytes { parameters, state in
+            var hasher = SHA256()
+            hasher.update(bufferPointer: parameters)
+            hasher.update(bufferPointer: state)
+            return hasher.finalize()
+        }.map { String(format: "%02x", $0) }.joined()
         let trainSeconds = records.reduce(0) { $0 + $1.seconds }
         let perEpoch = records.map(\.seconds).sorted()
         let timing = TimingRecord(

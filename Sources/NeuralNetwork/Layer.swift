@@ -5,21 +5,26 @@
 // built; layers allocate nothing while training.
 import Kernels
 
-/// One learnable (or state) tensor a layer declares; the model allocates and initialises it.
+/// One tensor a layer declares; the model allocates and initialises it. Trainable tensors
+/// (kernels, biases) get gradients and optimizer updates; the others (batch norm's moving
+/// statistics) are state the layer updates itself.
 public struct ParameterSpec: Sendable {
-    public let name: String            // "kernel", "bias"
+    public let name: String            // "kernel", "bias", "moving_mean"
     public let shape: [Int]
     public let initializer: Initializer
     /// Fan-in and fan-out for scaled initialisers (Glorot, He).
     public let fanIn: Int
     public let fanOut: Int
+    public let trainable: Bool
 
-    public init(name: String, shape: [Int], initializer: Initializer, fanIn: Int = 1, fanOut: Int = 1) {
+    public init(name: String, shape: [Int], initializer: Initializer, fanIn: Int = 1, fanOut: Int = 1,
+                trainable: Bool = true) {
         self.name = name
         self.shape = shape
         self.initializer = initializer
         self.fanIn = fanIn
         self.fanOut = fanOut
+        self.trainable = trainable
     }
 
     public var count: Int { shape.reduce(1, *) }
@@ -55,7 +60,8 @@ public protocol Layer: AnyObject {
 
     /// Tensors to allocate for this layer, in order.
     var parameterSpecs: [ParameterSpec] { get }
-    /// Receives one value view and one gradient view per spec, once, when the model is built.
+    /// Receives one value view and one gradient view per spec, once, when the model is built
+    /// (a non-trainable spec's gradient view is empty).
     func bind(parameters: [FloatView], gradients: [FloatView])
     /// Floats per sample of training-time scratch (e.g. a dropout mask).
     var scratchPerSample: Int { get }
@@ -77,6 +83,7 @@ extension Layer {
     public var scratchPerSample: Int { 0 }
     public func bind(scratch: FloatView) {}
     public var aliasesInput: Bool { false }
+    /// Trainable and non-trainable values together, as Keras's summary counts them.
     public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + $1.count } }
 }
 

@@ -12,10 +12,12 @@ public final class Sequential {
     public let maxBatch: Int
     public let seed: UInt64
 
-    /// Every parameter tensor, layer after layer, spec after spec (the weight hash is over this).
+    /// Every trainable tensor, layer after layer, spec after spec.
     public let parameters: FloatStorage
     /// dL/dθ in the same layout as `parameters`.
     public let gradients: FloatStorage
+    /// Every non-trainable tensor (batch norm's moving statistics), in the same order.
+    public let state: FloatStorage
     /// Where a batch's inputs go: (maxBatch, inputShape).
     public let input: FloatStorage
     /// Where the loss writes dL/d(output): (maxBatch, outputShape).
@@ -29,6 +31,8 @@ public final class Sequential {
         public let layer: String
         public let name: String
         public let shape: [Int]
+        /// Where it sits: in `parameters` when trainable, in `state` otherwise.
+        public let trainable: Bool
         public let offset: Int
         public var count: Int { shape.reduce(1, *) }
     }
@@ -39,7 +43,9 @@ public final class Sequential {
 
     public var outputShape: Shape { layers.last?.outputShape ?? inputShape }
     public var outputCount: Int { outputShape.count }
-    public var parameterCount: Int { parameters.count }
+    /// Trainable plus non-trainable values (Keras's "Total params").
+    public var parameterCount: Int { parameters.count + state.count }
+    public var trainableCount: Int { parameters.count }
 
     /// - Parameter layers: already built in order, each for the previous one's output shape.
     public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64) throws {
@@ -64,25 +70,34 @@ public final class Sequential {
             shape = layer.outputShape
         }
 
-        // Parameters and gradients: one flat block each.
+        // Trainable tensors and their gradients: one flat block each; state tensors: another.
         var table: [ParameterEntry] = []
-        var total = 0
+        var trainableTotal = 0, stateTotal = 0
         for layer in layers {
             for spec in layer.parameterSpecs {
-                table.append(ParameterEntry(layer: layer.name, name: spec.name, shape: spec.shape, offset: total))
-                total += spec.count
+                table.append(ParameterEntry(layer: layer.name, name: spec.name, shape: spec.shape,
+                                            trainable: spec.trainable,
+                                            offset: spec.trainable ? trainableTotal : stateTotal))
+                if spec.trainable { trainableTotal += spec.count } else { stateTotal += spec.count }
             }
         }
         parameterTable = table
-        parameters = FloatStorage(count: total)
-        gradients = FloatStorage(count: total)
+        parameters = FloatStorage(count: trainableTotal)
+        gradients = FloatStorage(count: trainableTotal)
+        state = FloatStorage(count: stateTotal)
+        let noGradient = FloatStorage(count: 0)
         var entry = 0
         for layer in layers {
             var values: [FloatView] = [], grads: [FloatView] = []
             for spec in layer.parameterSpecs {
                 let e = table[entry]
-                values.append(parameters.view(offset: e.offset, count: e.count))
-                grads.append(gradients.view(offset: e.offset, count: e.count))
+                if spec.trainable {
+                    values.append(parameters.view(offset: e.offset, count: e.count))
+                    grads.append(gradients.view(offset: e.offset, count: e.count))
+                } else {
+                    values.append(state.view(offset: e.offset, count: e.count))
+                    grads.append(noGradient.view)
+                }
                 var stream = RandomStream(seed: seed, name: "init/\(layer.name)/\(spec.name)")
                 spec.initializer.fill(values.last!, fanIn: spec.fanIn, fanOut: spec.fanOut, stream: &stream)
                 entry += 1
@@ -166,6 +181,12 @@ public final class Sequential {
             layer.backward(x: x, y: outputs[i], dy: dy, dx: dx, batch: n, context: context)
             current = 1 - current
         }
+    }
+
+    /// Every value the model's output depends on — trainable parameters, then state — as bytes
+    /// (little-endian float32). The weight hash is the SHA-256 of this.
+    public func withWeightBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try parameters.withBytes { p in try state.withBytes { s in try body(p, s) } }
     }
 
     /// Sets every gradient to zero (the trainer's explicit step before each backward).

@@ -28,10 +28,10 @@ extension Sequential {
             out.append(i == rows.count - 1 ? line("└", "─", "┴", "┘") : line("├", "─", "┼", "┤"))
         }
         if rows.isEmpty { out.append(line("└", "─", "┴", "┘")) }
-        let total = parameterCount
+        let total = parameterCount, trainable = trainableCount, fixed = state.count
         out.append(" Total params: \(Self.grouped(total)) (\(Self.bytes(total * 4)))")
-        out.append(" Trainable params: \(Self.grouped(total)) (\(Self.bytes(total * 4)))")
-        out.append(" Non-trainable params: 0 (\(Self.bytes(0)))")
+        out.append(" Trainable params: \(Self.grouped(trainable)) (\(Self.bytes(trainable * 4)))")
+        out.append(" Non-trainable params: \(Self.grouped(fixed)) (\(Self.bytes(fixed * 4)))")
         return out.joined(separator: "\n")
     }
 

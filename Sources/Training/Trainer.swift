@@ -68,7 +68,7 @@ public final class Trainer {
         targets = FloatStorage(count: model.maxBatch * perSample)
         probabilities = FloatStorage(count: model.maxBatch * classes)
         losses = FloatStorage(count: model.maxBatch)
-        optimizer.prepare(parameterCount: model.parameterCount)
+        optimizer.prepare(parameterCount: model.trainableCount)
     }
 
     /// The order of the training images in epoch `epoch` (from 0): a permutation drawn from the
