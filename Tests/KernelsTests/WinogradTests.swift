@@ -1,0 +1,84 @@
+// Winograd F(4×4, 3×3) against the direct definition of convolution and of its two gradients.
+import Kernels
+import Testing
+
+@Suite("Winograd 3×3 convolution")
+struct WinogradTests {
+    struct Case: CustomStringConvertible, Sendable {
+        let n: Int, h: Int, w: Int, c: Int, f: Int, same: Bool
+        var description: String { "\(n)×\(h)×\(w)×\(c) → \(f) \(same ? "same" : "valid")" }
+    }
+
+    /// Direct convolution and its gradients, in Double.
+    func direct(_ x: [Float], _ k: [Float], _ dy: [Float], _ s: Case, _ g: Winograd3x3)
+        -> (y: [Double], dx: [Double], dk: [Double]) {
+        var y = [Double](repeating: 0, count: s.n * g.outHeight * g.outWidth * s.f)
+        var dx = [Double](repeating: 0, count: x.count), dk = [Double](repeating: 0, count: k.count)
+        for n in 0..<s.n {
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    for r in 0..<3 {
+                        for q in 0..<3 {
+                            let iy = oy + r - g.pad, ix = ox + q - g.pad
+                            if iy < 0 || iy >= s.h || ix < 0 || ix >= s.w { continue }
+                            for c in 0..<s.c {
+                                let xi = ((n * s.h + iy) * s.w + ix) * s.c + c
+                                for f in 0..<s.f {
+                                    let ki = ((r * 3 + q) * s.c + c) * s.f + f
+                                    let yi = ((n * g.outHeight + oy) * g.outWidth + ox) * s.f + f
+                                    y[yi] += Double(x[xi]) * Double(k[ki])
+                                    dx[xi] += Double(dy[yi]) * Double(k[ki])
+                                    dk[ki] += Double(x[xi]) * Double(dy[yi])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (y, dx, dk)
+    }
+
+    func run(_ x: [Float], _ k: [Float], _ dy: [Float], _ s: Case, _ g: Winograd3x3, threads: Int)
+        -> (y: [Float], dx: [Float], dk: [Float]) {
+        let pool = ThreadPool(threadCount: threads)
+        let xs = FloatStorage(x), ks = FloatStorage(k), dys = FloatStorage(dy)
+        let u = FloatStorage(count: g.kernelTransformCount), du = FloatStorage(count: g.kernelTransformCount)
+        let v = FloatStorage(count: s.n * g.inputTransformPerImage), m = FloatStorage(count: s.n * g.productPerImage)
+        let work = FloatStorage(count: s.n * g.workPerImage)
+        let y = FloatStorage(count: s.n * g.outHeight * g.outWidth * s.f)
+        let dx = FloatStorage(count: x.count), dk = FloatStorage(count: k.count)
+        g.transformKernel(ks.view, into: u.view)
+        g.transformInput(xs.view, images: s.n, into: v.view, work: work.view, pool: pool)
+        g.multiply(v.view, u.view, images: s.n, into: m.view, pool: pool)
+        g.transformOutput(m.view, images: s.n, into: y.view, work: work.view, pool: pool)
+        g.transformOutputGradient(dys.view, images: s.n, into: m.view, work: work.view, pool: pool)
+        g.kernelGradient(v.view, m.view, images: s.n, scratch: du.view, into: dk.view, pool: pool)
+        g.inputGradient(m.view, u.view, images: s.n, scratch: v.view, into: dx.view, work: work.view, pool: pool)
+        return (y.array, dx.array, dk.array)
+    }
+
+    @Test("forward, input gradient and kernel gradient equal the direct computation", arguments: [
+        Case(n: 2, h: 13, w: 13, c: 3, f: 5, same: false),
+        Case(n: 1, h: 9, w: 7, c: 2, f: 4, same: true),
+        Case(n: 3, h: 6, w: 6, c: 1, f: 2, same: false),
+        Case(n: 2, h: 14, w: 14, c: 8, f: 16, same: true),
+    ])
+    func matchesDirect(_ s: Case) {
+        let g = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same)
+        var stream = RandomStream(seed: 4, name: "winograd")
+        let x = (0..<s.n * s.h * s.w * s.c).map { _ in stream.nextNormal() }
+        let k = (0..<9 * s.c * s.f).map { _ in stream.nextNormal() * 0.3 }
+        let dy = (0..<s.n * g.outHeight * g.outWidth * s.f).map { _ in stream.nextNormal() }
+        let expected = direct(x, k, dy, s, g)
+        let got = run(x, k, dy, s, g, threads: 2)
+        func worst(_ a: [Float], _ b: [Double]) -> Double {
+            zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+        }
+        #expect(worst(got.y, expected.y) < 1e-4)
+        #expect(worst(got.dx, expected.dx) < 1e-4)
+        #expect(worst(got.dk, expected.dk) < 1e-4)
+        let single = run(x, k, dy, s, g, threads: 1)
+        #expect(single.y == got.y && single.dx == got.dx && single.dk == got.dk)
+    }
+}
