@@ -50,7 +50,9 @@ let package = Package(
         ]),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Kernels"]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Kernels"],
+                    // The PyTorch scripts that produced the golden values beside them.
+                    exclude: ["Golden/make_batchnorm_golden.py", "Golden/make_conv_golden.py"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetwork", "Datasets", "Kernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets"]),

@@ -36,8 +36,11 @@ public final class Console: @unchecked Sendable {
     }
 
     /// Ends an epoch: the bar's final state plus validation metrics (terminal), or one plain line.
-    public func epochDone(_ p: BatchProgress, epochs: Int, validation: Evaluation?, imagesPerSecond: Double) {
+    /// `learningRate` is shown when the rate follows a schedule (as Keras shows it then).
+    public func epochDone(_ p: BatchProgress, epochs: Int, validation: Evaluation?, learningRate: Float? = nil,
+                          imagesPerSecond: Double) {
         let tail = Self.validationMetrics(validation)
+            + (learningRate.map { " - learning_rate: \(Self.kerasNumber(Double("\($0)") ?? Double($0)))" } ?? "")
             + " - \(Sequential.grouped(Int(imagesPerSecond.rounded()))) images/s"
         switch mode {
         case .terminal:
@@ -75,6 +78,12 @@ public final class Console: @unchecked Sendable {
     static func perStep(_ s: Double) -> String {
         s < 1e-3 ? "\(Int((s * 1e6).rounded()))us/step" : s < 1 ? "\(Int((s * 1e3).rounded()))ms/step"
             : "\(fixed(s, 2))s/step"
+    }
+
+    /// A value the way Keras's progress bar prints it: 4 decimals, or 4 significant digits in
+    /// exponent form when |x| ≤ 1e-3 ("1.0000e-03").
+    static func kerasNumber(_ x: Double) -> String {
+        abs(x) > 1e-3 ? fixed(x, 4) : String(format: "%.4e", x)
     }
 
     /// x with `digits` decimals (no locale, no exponent).

@@ -4,6 +4,7 @@
 import Datasets
 import Foundation
 import NeuralNetwork
+import Training
 import Yams
 
 /// A `type:`-named entry (a layer, the optimizer, the loss) whose parameters are read later by the
@@ -63,7 +64,12 @@ public struct PreprocessSpec: Sendable, Codable {
     /// Labels as one-hot rows (to_categorical; for categorical_crossentropy) or as class indices
     /// (for sparse_categorical_crossentropy).
     public var oneHot = true
-    enum CodingKeys: String, CodingKey { case scale, oneHot = "one_hot" }
+    /// After scaling, subtract the training split's pixel mean and divide by its standard
+    /// deviation (one scalar each, e.g. MNIST's 0.1307 and 0.3081), for every split.
+    public var standardize = false
+    /// Random shifts, rotations and zooms of training images, per image and epoch (all 0: none).
+    public var augment = Augmentation()
+    enum CodingKeys: String, CodingKey { case scale, oneHot = "one_hot", standardize, augment }
 }
 
 public struct ModelSpec {
@@ -82,7 +88,7 @@ public struct CompileSpec {
     var metrics: [String] = ["accuracy"]
 }
 
-public struct TrainSpec: Sendable, Codable {
+public struct TrainSpec: Sendable, Encodable {
     /// Passes over the training data.
     public var epochs = 1
     /// Images per optimizer step.
@@ -91,8 +97,45 @@ public struct TrainSpec: Sendable, Codable {
     public var shuffle = true
     /// Fraction of the training images, taken from the end, held out for val_loss/val_accuracy.
     public var validationSplit = 0.0
+    /// How the learning rate changes with the step (default: constant, no warmup).
+    public var lrSchedule = ScheduleSpec()
+    /// Keras's EarlyStopping callback; nil: train all epochs.
+    public var earlyStopping: EarlyStopping.Config?
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", shuffle, validationSplit = "validation_split"
+        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping"
+    }
+
+    /// Every key, `early_stopping: null` included.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(shuffle, forKey: .shuffle)
+        try c.encode(validationSplit, forKey: .validationSplit)
+        try c.encode(lrSchedule, forKey: .lrSchedule)
+        try c.encode(earlyStopping, forKey: .earlyStopping)
+    }
+}
+
+/// `train.lr_schedule`: a schedule from the registry (`type`, then its parameters) and a warmup
+/// (`warmup_steps` / `warmup_epochs`, which every type takes). Written as a mapping, or as just
+/// the type when it needs no parameters: `lr_schedule: constant`.
+public struct ScheduleSpec: Sendable, Encodable {
+    public var schedule: any LearningRateSchedule = ConstantRate()
+    public var warmup = Warmup()
+
+    public init(schedule: any LearningRateSchedule = ConstantRate(), warmup: Warmup = Warmup()) {
+        self.schedule = schedule
+        self.warmup = warmup
+    }
+
+    /// `type`, the schedule's parameters, then the warmup keys, in one mapping.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: NameKey.self)
+        try c.encode(schedule.name, forKey: NameKey("type"))
+        try schedule.configuration.encode(to: encoder)
+        try warmup.encode(to: encoder)
     }
 }
 
@@ -166,6 +209,25 @@ extension PreprocessSpec {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         scale = try c.decode(.scale, default: 255, expected: "a positive number") { (s: Float) in s > 0 && s.isFinite }
         oneHot = try c.decode(.oneHot, default: true)
+        standardize = try c.decode(.standardize, default: false)
+        augment = try c.decodeIfPresent(AugmentSpec.self, forKey: .augment)?.augmentation ?? Augmentation()
+    }
+}
+
+/// `preprocess.augment`, read with its ranges checked.
+struct AugmentSpec: Decodable {
+    let augmentation: Augmentation
+    enum CodingKeys: String, CodingKey { case shift, rotation, zoom }
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        augmentation = Augmentation(
+            shift: try c.decode(.shift, default: 0, expected: "a fraction of the image size in [0, 1]") {
+                (s: Float) in s >= 0 && s <= 1
+            },
+            rotation: try c.decode(.rotation, default: 0, expected: "an angle in degrees in [0, 180]") {
+                (r: Float) in r >= 0 && r <= 180
+            },
+            zoom: try c.decode(.zoom, default: 0, expected: "in [0, 1)") { (z: Float) in z >= 0 && z < 1 })
     }
 }
 
@@ -205,7 +267,7 @@ extension CompileSpec: Decodable {
     }
 }
 
-extension TrainSpec {
+extension TrainSpec: Decodable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decode(.epochs, default: 1, expected: "a positive integer") { (e: Int) in e > 0 }
@@ -214,6 +276,50 @@ extension TrainSpec {
         validationSplit = try c.decode(.validationSplit, default: 0, expected: "in [0, 1)") { (v: Double) in
             v >= 0 && v < 1
         }
+        lrSchedule = try c.decodeIfPresent(ScheduleSpec.self, forKey: .lrSchedule) ?? ScheduleSpec()
+        if let entry = try c.decodeIfPresent(EarlyStoppingEntry.self, forKey: .earlyStopping) {
+            earlyStopping = entry.config
+            if entry.config.monitor.isValidation && validationSplit == 0 {
+                let path = c.codingPath + [CodingKeys.earlyStopping] + (entry.monitorGiven ? [NameKey("monitor")] : [])
+                throw ConfigError(codingPath: path, message: "early stopping monitors '\(entry.config.monitor.rawValue)', "
+                                  + "but there is no validation split to compute it on",
+                                  hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
+            }
+        }
+    }
+}
+
+extension ScheduleSpec: Decodable {
+    public init(from decoder: Decoder) throws {
+        let decoder = decoder as! NodeDecoder
+        let type: String, typePath: [any CodingKey], parameters: NodeDecoder
+        if case .scalar(let s) = decoder.node {
+            type = try String(from: decoder)
+            typePath = decoder.codingPath
+            parameters = NodeDecoder(node: .mapping(Node.Mapping([], .implicit, .block, s.mark)),
+                                     codingPath: decoder.codingPath, source: decoder.source)
+        } else {
+            let c = try decoder.container(keyedBy: NameKey.self)
+            type = try c.decode(String.self, forKey: NameKey("type"))
+            typePath = decoder.codingPath + [NameKey("type")]
+            parameters = decoder
+        }
+        schedule = try Schedules.registry.lookup(type, codingPath: typePath)(parameters)
+        warmup = try Warmup(from: parameters)
+        if type == "warmup" && warmup.isNone {
+            throw ConfigError(codingPath: typePath, message: "a 'warmup' schedule needs a warmup length",
+                              hint: "add `warmup_steps: N` or `warmup_epochs: N`")
+        }
+    }
+}
+
+/// `train.early_stopping`, remembering whether `monitor` was written (errors about it point there).
+struct EarlyStoppingEntry: Decodable {
+    let config: EarlyStopping.Config
+    let monitorGiven: Bool
+    init(from decoder: Decoder) throws {
+        config = try EarlyStopping.Config(from: decoder)
+        monitorGiven = try decoder.container(keyedBy: NameKey.self).contains(NameKey("monitor"))
     }
 }
 

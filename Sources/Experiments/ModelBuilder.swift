@@ -15,6 +15,8 @@ public struct CompiledModel {
     public let optimizer: any Optimizer
     /// Layer types as written (`dense`), in order, for the resolved experiment.
     public let layerTypes: [String]
+    /// Weight penalties (kernel_regularizer), in layer order, for the trainer.
+    public let penalties: [ParameterPenalty]
 }
 
 extension ExperimentSpec {
@@ -50,6 +52,7 @@ extension ExperimentSpec {
         }
 
         var layers: [any Layer] = []
+        var penalties: [ParameterPenalty] = []
         var shape = input
         var counts: [String: Int] = [:]
         for entry in model.layers {
@@ -60,6 +63,9 @@ extension ExperimentSpec {
             let name = entry.name ?? (n == 0 ? entry.type : "\(entry.type)_\(n)")
             do {
                 let layer = try construct(entry.parameters, shape, name)
+                if let regularizer = try kernelRegularizer(of: layer, entry: entry) {
+                    penalties.append(ParameterPenalty(layer: name, regularizer: regularizer))
+                }
                 try entry.decoder.checkUnknownKeys()
                 layers.append(layer)
                 shape = layer.outputShape
@@ -104,7 +110,23 @@ extension ExperimentSpec {
                 entry: model.layers[last], name: layers[last].name)
         }
         return CompiledModel(model: sequential, loss: loss, optimizer: optimizer,
-                             layerTypes: model.layers.map(\.type))
+                             layerTypes: model.layers.map(\.type), penalties: penalties)
+    }
+
+    /// The layer's `kernel_regularizer`: its own (a `RegularizedLayer` reads it with its Config),
+    /// or else read here from the layer's entry, for any layer with a trainable "kernel" tensor.
+    private func kernelRegularizer(of layer: any Layer, entry: TypedEntry) throws -> Regularizer? {
+        if let regularized = layer as? any RegularizedLayer { return regularized.kernelRegularizer }
+        let key = NameKey("kernel_regularizer")
+        if layer.hasKernel {
+            return try entry.parameters.container(keyedBy: NameKey.self).decodeIfPresent(Regularizer.self, forKey: key)
+        }
+        if case .mapping(let m) = entry.decoder.node, m[key.stringValue] != nil {
+            throw ConfigError(codingPath: entry.decoder.codingPath + [key],
+                              message: "a \(entry.type) layer has no kernel to regularize",
+                              hint: "kernel_regularizer belongs on layers with weights, e.g. dense")
+        }
+        return nil
     }
 
     /// Refuses models whose buffers could not be allocated (Sequential would trap): parameters with

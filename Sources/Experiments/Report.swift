@@ -11,12 +11,80 @@ public struct EpochRecord: Codable, Sendable {
     public let accuracy: Double
     public let valLoss: Double?
     public let valAccuracy: Double?
+    /// The rate of the epoch's first optimizer step.
+    public let learningRate: Double
     public let seconds: Double
     public let imagesPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
-        case epoch, loss, accuracy, valLoss = "val_loss", valAccuracy = "val_accuracy", seconds
-        case imagesPerSecond = "images_per_second"
+        case epoch, loss, accuracy, valLoss = "val_loss", valAccuracy = "val_accuracy"
+        case learningRate = "learning_rate", seconds, imagesPerSecond = "images_per_second"
+    }
+}
+
+/// How pixels became inputs: input = pixel · input_scale + input_shift (pixel in 0…255).
+public struct PreprocessingRecord: Codable, Sendable {
+    public let scale: Double
+    public let standardize: Bool
+    /// Mean and standard deviation of the training split's pixels after / scale (null unless
+    /// standardizing).
+    public let mean: Double?
+    public let std: Double?
+    public let inputScale: Double
+    public let inputShift: Double
+    enum CodingKeys: String, CodingKey {
+        case scale, standardize, mean, std, inputScale = "input_scale", inputShift = "input_shift"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(scale, forKey: .scale)
+        try c.encode(standardize, forKey: .standardize)
+        try c.encode(mean, forKey: .mean)
+        try c.encode(std, forKey: .std)
+        try c.encode(inputScale, forKey: .inputScale)
+        try c.encode(inputShift, forKey: .inputShift)
+    }
+}
+
+/// What early stopping did. Epochs count from 1, as in `epochs`.
+public struct EarlyStoppingRecord: Codable, Sendable {
+    public let monitor: String
+    /// "min" or "max" (auto resolved).
+    public let mode: String
+    /// The epoch after which training stopped; null when it ran every epoch.
+    public let stoppedEpoch: Int?
+    /// The epoch with the best monitored value (null if none was monitored).
+    public let bestEpoch: Int?
+    public let bestValue: Double?
+    /// Epochs without improvement at the end.
+    public let wait: Int
+    /// Whether the model ended with the best epoch's weights (restore_best_weights).
+    public let restoredBestWeights: Bool
+    enum CodingKeys: String, CodingKey {
+        case monitor, mode, stoppedEpoch = "stopped_epoch", bestEpoch = "best_epoch", bestValue = "best_value"
+        case wait, restoredBestWeights = "restored_best_weights"
+    }
+
+    public init(_ tracker: EarlyStopping, restoredEpoch: Int?) {
+        monitor = tracker.config.monitor.rawValue
+        mode = tracker.config.maximizes ? "max" : "min"
+        stoppedEpoch = tracker.stoppedEpoch.map { $0 + 1 }
+        bestEpoch = tracker.best.isFinite ? tracker.bestEpoch.map { $0 + 1 } : nil
+        bestValue = tracker.best.isFinite ? tracker.best : nil
+        wait = tracker.wait
+        restoredBestWeights = restoredEpoch != nil
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(monitor, forKey: .monitor)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(stoppedEpoch, forKey: .stoppedEpoch)
+        try c.encode(bestEpoch, forKey: .bestEpoch)
+        try c.encode(bestValue, forKey: .bestValue)
+        try c.encode(wait, forKey: .wait)
+        try c.encode(restoredBestWeights, forKey: .restoredBestWeights)
     }
 }
 
@@ -83,9 +151,14 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
     public let startedAt: String
     public let finishedAt: String
     public let dataset: DatasetRecord
+    public let preprocessing: PreprocessingRecord
     public let parameters: Int
     public let layers: [LayerRecord]
     public let epochs: [EpochRecord]
+    /// Null when the run did not use early stopping.
+    public let earlyStopping: EarlyStoppingRecord?
+    /// Whether the learning rate follows a schedule (metrics.csv then has a learning_rate column).
+    public let learningRateScheduled: Bool
     public let test: TestRecord
     /// SHA-256 of the final parameters (little-endian float32, in the model's layer order): two
     /// runs of the same experiment give the same hash.
@@ -98,8 +171,32 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
     enum CodingKeys: String, CodingKey {
         case name, runID = "run_id", experimentFile = "experiment_file"
         case experimentSHA256 = "experiment_sha256", seed, startedAt = "started_at"
-        case finishedAt = "finished_at", configuration, dataset, parameters, layers, epochs, test
+        case finishedAt = "finished_at", configuration, dataset, preprocessing, parameters, layers, epochs
+        case earlyStopping = "early_stopping", test
         case weightSHA256 = "weight_sha256", timing, peakMemoryBytes = "peak_memory_bytes", versions
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(runID, forKey: .runID)
+        try c.encode(experimentFile, forKey: .experimentFile)
+        try c.encode(experimentSHA256, forKey: .experimentSHA256)
+        try c.encode(seed, forKey: .seed)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(configuration, forKey: .configuration)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encode(preprocessing, forKey: .preprocessing)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(layers, forKey: .layers)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(earlyStopping, forKey: .earlyStopping)
+        try c.encode(test, forKey: .test)
+        try c.encode(weightSHA256, forKey: .weightSHA256)
+        try c.encode(timing, forKey: .timing)
+        try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
+        try c.encode(versions, forKey: .versions)
     }
 
     /// report.json
@@ -108,12 +205,14 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
     }
 
     /// metrics.csv with Keras CSVLogger's columns (epoch from 0, then the metrics in alphabetical
-    /// order), plus the epoch's training seconds.
+    /// order), plus the epoch's training seconds, plus — when the rate follows a schedule, as
+    /// Keras logs it only under a scheduler — the epoch's learning rate.
     public func csv() -> String {
-        var out = "epoch,accuracy,loss,val_accuracy,val_loss,seconds\n"
+        var out = "epoch,accuracy,loss,val_accuracy,val_loss,seconds" + (learningRateScheduled ? ",learning_rate" : "") + "\n"
         for e in epochs {
-            let fields = [String(e.epoch - 1), number(e.accuracy), number(e.loss),
+            var fields = [String(e.epoch - 1), number(e.accuracy), number(e.loss),
                           e.valAccuracy.map(number) ?? "", e.valLoss.map(number) ?? "", number(e.seconds)]
+            if learningRateScheduled { fields.append(number(e.learningRate)) }
             out += fields.joined(separator: ",") + "\n"
         }
         return out
@@ -139,16 +238,31 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
         | experiment | `\(experimentFile)` (SHA-256 `\(experimentSHA256.prefix(16))…`) |
         | seed | \(seed) |
 
+        """
+        if preprocessing.standardize, let mean = preprocessing.mean, let std = preprocessing.std {
+            md += "| standardized with | mean \(f(mean)), std \(f(std)) (training images) |\n"
+        }
+        if let stopping = earlyStopping {
+            md += "| early stopping (\(stopping.monitor)) | "
+                + (stopping.stoppedEpoch.map { "stopped after epoch \($0)" } ?? "ran every epoch")
+                + (stopping.bestEpoch.map { "; best epoch \($0)" } ?? "")
+                + (stopping.bestValue.map { " (\(f($0)))" } ?? "")
+                + (stopping.restoredBestWeights ? ", its weights restored" : "") + " |\n"
+        }
+        let rateHeader = learningRateScheduled ? " learning rate |" : ""
+        md += """
+
         ## Epochs
 
-        | epoch | loss | accuracy | val_loss | val_accuracy | seconds | images/s |
-        |---:|---:|---:|---:|---:|---:|---:|
+        | epoch | loss | accuracy | val_loss | val_accuracy |\(rateHeader) seconds | images/s |
+        |---:|---:|---:|---:|---:|\(learningRateScheduled ? "---:|" : "")---:|---:|
 
         """
         for e in epochs {
             md += "| \(e.epoch) | \(f(e.loss)) | \(f(e.accuracy)) | \(e.valLoss.map { f($0) } ?? "–") | "
-                + "\(e.valAccuracy.map { f($0) } ?? "–") | \(f(e.seconds, 2)) | "
-                + "\(Sequential.grouped(Int(e.imagesPerSecond.rounded()))) |\n"
+                + "\(e.valAccuracy.map { f($0) } ?? "–") | "
+                + (learningRateScheduled ? "\(String(format: "%.4g", e.learningRate)) | " : "")
+                + "\(f(e.seconds, 2)) | \(Sequential.grouped(Int(e.imagesPerSecond.rounded()))) |\n"
         }
         md += "\n## Confusion matrix (test set; rows: true label, columns: predicted)\n\n"
         md += "| | " + test.classNames.joined(separator: " | ") + " | recall |\n"

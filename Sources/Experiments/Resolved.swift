@@ -22,7 +22,14 @@ extension ExperimentSpec {
 
         var layers: [Node] = []
         for (layer, type) in zip(compiled.model.layers, compiled.layerTypes) {
-            layers.append(try typed(type, name: layer.name, layer.configuration))
+            var node = try typed(type, name: layer.name, layer.configuration)
+            // kernel_regularizer read by the model builder (a RegularizedLayer's Config writes its own).
+            if layer.hasKernel && !(layer is any RegularizedLayer), case .mapping(var m) = node {
+                let penalty = compiled.penalties.first { $0.layer == layer.name && $0.parameter == "kernel" }
+                m[Node("kernel_regularizer")] = try penalty.map { try encoded($0.regularizer) } ?? Node("null", Tag(.null))
+                node = .mapping(m)
+            }
+            layers.append(node)
         }
         top.append(("model", mapping([
             ("name", Node(compiled.model.name)),

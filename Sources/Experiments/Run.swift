@@ -73,29 +73,50 @@ public enum ExperimentRunner {
         console.line(model.summary())
         console.line()
 
+        // Preprocessing: statistics of the training split only, then one scale and shift for all.
+        let statistics = spec.preprocess.standardize ? training.pixelStatistics() : nil
+        let transform = statistics.map { PixelTransform(scale: spec.preprocess.scale, standardizingWith: $0) }
+            ?? PixelTransform(scale: 1 / spec.preprocess.scale)
+        if let statistics {
+            console.line("Standardized with the training images' mean \(Console.fixed(statistics.mean(scale: spec.preprocess.scale), 4)) "
+                         + "and std \(Console.fixed(statistics.std(scale: spec.preprocess.scale), 4)) (after / \(floatText(spec.preprocess.scale)))")
+        }
+
         // Training.
         let pool = ThreadPool(threadCount: threads)
-        let trainer = Trainer(model: model, loss: compiled.loss, optimizer: compiled.optimizer,
-                              transform: PixelTransform(scale: 1 / spec.preprocess.scale),
-                              classes: dataset.classNames.count, seed: spec.seed, pool: pool)
+        let stepsPerEpoch = max(1, (training.count + spec.train.batchSize - 1) / spec.train.batchSize)
+        let learningRate = LearningRate(base: compiled.optimizer.learningRate, schedule: spec.train.lrSchedule.schedule,
+                                        warmup: spec.train.lrSchedule.warmup, stepsPerEpoch: stepsPerEpoch)
+        let trainer = Trainer(model: model, loss: compiled.loss, optimizer: compiled.optimizer, transform: transform,
+                              classes: dataset.classNames.count, seed: spec.seed, pool: pool,
+                              learningRate: learningRate, penalties: compiled.penalties,
+                              augmentation: spec.preprocess.augment)
+        var last: BatchProgress?
         var records: [EpochRecord] = []
-        for epoch in 0..<spec.train.epochs {
-            if console.mode == .terminal { console.line("Epoch \(epoch + 1)/\(spec.train.epochs)") }
-            var last: BatchProgress?
-            let epochStart = monotonicSeconds()
-            let metrics = trainer.trainEpoch(training, epoch: epoch, batchSize: spec.train.batchSize,
-                                             shuffle: spec.train.shuffle) { p in
+        let history = trainer.fit(
+            training, validation: validation, epochs: spec.train.epochs, batchSize: spec.train.batchSize,
+            shuffle: spec.train.shuffle, validationBatchSize: spec.evaluationBatchSize,
+            earlyStopping: spec.train.earlyStopping,
+            progress: { p in
+                if p.batch == 1 && console.mode == .terminal { console.line("Epoch \(p.epoch + 1)/\(spec.train.epochs)") }
                 last = p
                 console.progress(p)
-            }
-            let seconds = monotonicSeconds() - epochStart
-            let val = validation.map { trainer.evaluate($0, batchSize: spec.evaluationBatchSize) }
-            let imagesPerSecond = Double(training.count) / seconds
-            if let last { console.epochDone(last, epochs: spec.train.epochs, validation: val,
-                                            imagesPerSecond: imagesPerSecond) }
-            records.append(EpochRecord(epoch: epoch + 1, loss: metrics.loss, accuracy: metrics.accuracy,
-                                       valLoss: val?.loss, valAccuracy: val?.accuracy, seconds: seconds,
-                                       imagesPerSecond: imagesPerSecond))
+            },
+            epochEnd: { e in
+                let imagesPerSecond = Double(training.count) / e.seconds
+                if let last {
+                    console.epochDone(last, epochs: spec.train.epochs, validation: e.validation,
+                                      learningRate: learningRate.isScheduled ? e.learningRate : nil,
+                                      imagesPerSecond: imagesPerSecond)
+                }
+                records.append(EpochRecord(epoch: e.epoch + 1, loss: e.training.loss, accuracy: e.training.accuracy,
+                                           valLoss: e.validation?.loss, valAccuracy: e.validation?.accuracy,
+                                           learningRate: Double("\(e.learningRate)") ?? Double(e.learningRate),
+                                           seconds: e.seconds, imagesPerSecond: imagesPerSecond))
+            })
+        if let stopped = history.earlyStopping?.stoppedEpoch { console.line("Epoch \(stopped + 1): early stopping") }
+        if let restored = history.restoredEpoch {
+            console.line("Restoring model weights from the end of the best epoch: \(restored + 1).")
         }
 
         // Evaluation and reports.
@@ -126,10 +147,17 @@ public enum ExperimentRunner {
                 files: dataset.files.map { .init(name: $0.name, path: $0.path, sha256: $0.sha256) },
                 trainImages: training.count, validationImages: validation?.count ?? 0,
                 testImages: dataset.test.count),
+            preprocessing: PreprocessingRecord(
+                scale: Double(spec.preprocess.scale), standardize: spec.preprocess.standardize,
+                mean: statistics.map { $0.mean(scale: spec.preprocess.scale) },
+                std: statistics.map { $0.std(scale: spec.preprocess.scale) },
+                inputScale: Double(transform.scale), inputShift: Double(transform.shift)),
             parameters: model.parameterCount,
             layers: model.layers.map { LayerRecord(name: $0.name, type: $0.kind, outputShape: $0.outputShape.dims,
                                                    parameters: $0.parameterCount) },
             epochs: records,
+            earlyStopping: history.earlyStopping.map { EarlyStoppingRecord($0, restoredEpoch: history.restoredEpoch) },
+            learningRateScheduled: learningRate.isScheduled,
             test: TestRecord(loss: test.loss, accuracy: test.accuracy, images: test.samples,
                              confusionMatrix: test.confusion, classNames: dataset.classNames),
             weightSHA256: weightHash, timing: timing, peakMemoryBytes: peakResidentBytes(),

@@ -1,25 +1,33 @@
 // Parameter updates over flat parameter/gradient arrays, one rule per optimizer, written the way
 // Keras 3 writes them so that the same hyper-parameters mean the same thing. Elements are
 // independent, so the fixed chunks of `forEachChunk` may run on any thread.
+//
+// Weight decay is Keras 3's `Optimizer.apply_weight_decay`: decoupled from the gradient (AdamW's
+// rule), w ← w − lr·λ·w applied before the optimizer's own step, with the step's (scheduled) rate.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// SGD, optionally with (Nesterov) momentum. `velocity` is required when momentum > 0.
+/// SGD, optionally with (Nesterov) momentum and decoupled weight decay λ. `velocity` is required
+/// when momentum > 0.
 public func sgdUpdate(parameters w: FloatView, gradients g: FloatView, velocity: FloatView?,
-                      learningRate lr: Float, momentum: Float, nesterov: Bool, pool: ThreadPool?) {
+                      learningRate lr: Float, momentum: Float, nesterov: Bool, weightDecay: Float = 0,
+                      pool: ThreadPool?) {
     precondition(w.count == g.count)
     let wp = w.base, gp = g.base
+    let decay = lr * weightDecay
     if momentum == 0 {
         forEachChunk(w.count, pool: pool) { range in
+            if decay != 0 { decayChunk(wp, range, decay) }
             for i in range { wp[i] -= lr * gp[i] }                    // w ← w − lr·g
         }
         return
     }
     let vp = velocity!.base
     forEachChunk(w.count, pool: pool) { range in
+        if decay != 0 { decayChunk(wp, range, decay) }
         for i in range {
             vp[i] = momentum * vp[i] - lr * gp[i]                      // v ← μ·v − lr·g
             if nesterov {
@@ -31,15 +39,18 @@ public func sgdUpdate(parameters w: FloatView, gradients g: FloatView, velocity:
     }
 }
 
-/// RMSprop (Keras: rho 0.9, epsilon 1e-7, optional momentum and centering).
-/// `meanGradient` is required when centered, `velocity` when momentum > 0.
+/// RMSprop (Keras: rho 0.9, epsilon 1e-7, optional momentum and centering), with decoupled weight
+/// decay λ. `meanGradient` is required when centered, `velocity` when momentum > 0.
 public func rmspropUpdate(parameters w: FloatView, gradients g: FloatView, meanSquare: FloatView,
                           meanGradient: FloatView?, velocity: FloatView?, learningRate lr: Float,
-                          rho: Float, momentum: Float, epsilon: Float, pool: ThreadPool?) {
+                          rho: Float, momentum: Float, epsilon: Float, weightDecay: Float = 0,
+                          pool: ThreadPool?) {
     precondition(w.count == g.count && meanSquare.count == w.count)
     let wp = w.base, gp = g.base, sp = meanSquare.base
     let mgp = meanGradient?.base, vp = velocity?.base
+    let decay = lr * weightDecay
     forEachChunk(w.count, pool: pool) { range in
+        if decay != 0 { decayChunk(wp, range, decay) }
         for i in range {
             sp[i] = rho * sp[i] + (1 - rho) * gp[i] * gp[i]            // s ← ρ·s + (1−ρ)·g²
             var denominator = sp[i]
@@ -71,9 +82,7 @@ public func adamUpdate(parameters w: FloatView, gradients g: FloatView, firstMom
     let a = 1 - beta1, b = 1 - beta2
     let wp = w.base, gp = g.base, mp = m.base, vp = v.base
     forEachChunk(w.count, pool: pool) { range in
-        if decay != 0 {
-            for i in range { wp[i] -= wp[i] * decay }                   // w ← w − lr·λ·w   (AdamW)
-        }
+        if decay != 0 { decayChunk(wp, range, decay) }
         adamChunk(wp, gp, mp, vp, range, a, b, alpha, epsilon)
     }
 }
@@ -91,4 +100,10 @@ private func adamChunk(_ wp: UnsafeMutablePointer<Float>, _ gp: UnsafeMutablePoi
         vp[i] = v
         wp[i] -= m * alpha / (v.squareRoot() + epsilon)                // w ← w − α·m/(√v+ε)
     }
+}
+
+/// w ← w − lr·λ·w on one chunk (`decay` = lr·λ): Keras 3's `apply_weight_decay`.
+@inline(__always)
+private func decayChunk(_ wp: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ decay: Float) {
+    for i in range { wp[i] -= wp[i] * decay }                          // w ← w − lr·λ·w
 }

@@ -132,7 +132,12 @@ private final class PoolCore: @unchecked Sendable {
             let mine = block(0, of: chunks)
             for chunk in mine { body(chunk) }
             unfinished.subtract(mine.count, ordering: .releasing)
-            while unfinished.load(ordering: .acquiring) > 0 { spin_wait_hint() }
+            // Spin briefly, then yield: when the machine is oversubscribed (tests in parallel,
+            // other processes), the worker we wait for may need this very core to finish.
+            var spins = 0
+            while unfinished.load(ordering: .acquiring) > 0 {
+                if spins < 4_000 { spin_wait_hint(); spins += 1 } else { sched_yield() }
+            }
             self.body = nil
         }
     }
@@ -145,7 +150,7 @@ private final class PoolCore: @unchecked Sendable {
             var current = state.load(ordering: .acquiring)
             var spins = 0
             while current >> 32 == seen && spins < 20_000 {
-                spin_wait_hint()
+                if spins < 4_000 { spin_wait_hint() } else { sched_yield() }
                 spins += 1
                 current = state.load(ordering: .acquiring)
             }

@@ -12,6 +12,15 @@ public enum Layers {
         r.register("flatten") { _ = try Flatten.Config(from: $0); return Flatten(inputShape: $1, name: $2) }
         r.register("activation") { ActivationLayer(try .init(from: $0), inputShape: $1, name: $2) }
         r.register("dropout") { Dropout(try .init(from: $0), inputShape: $1, name: $2) }
+        r.register("conv2d") { try Conv2D(.init(from: $0), inputShape: $1, name: $2) }
+        r.register("max_pooling2d") { try Pooling2D(.max, .init(from: $0), inputShape: $1, name: $2) }
+        r.register("average_pooling2d") { try Pooling2D(.average, .init(from: $0), inputShape: $1, name: $2) }
+        r.register("global_average_pooling2d") {
+            _ = try GlobalAveragePooling2D.Config(from: $0)
+            return try GlobalAveragePooling2D(inputShape: $1, name: $2)
+        }
+        r.register("reshape") { try Reshape(.init(from: $0), inputShape: $1, name: $2) }
+        r.register("batch_normalization") { try BatchNormalization(.init(from: $0), inputShape: $1, name: $2) }
         return r
     }()
 }

@@ -1,6 +1,7 @@
 // Optimizers, simplest first: SGD (momentum, Nesterov), RMSprop, Adam, AdamW. Names, parameters and
 // defaults are Keras's; the update rules themselves are in Kernels/OptimizerKernels.swift, one
-// commented line per step.
+// commented line per step. Every optimizer takes Keras 3's `weight_decay` (decoupled, applied to
+// all trainable tensors before the step: w ← w − lr·λ·w); AdamW is Adam with a default of 0.004.
 import Kernels
 import NeuralNetwork
 
@@ -28,13 +29,18 @@ public final class SGD: Optimizer {
         public var momentum: Float = 0
         /// Nesterov momentum (looks ahead along the velocity).
         public var nesterov: Bool = false
-        enum CodingKeys: String, CodingKey { case learningRate = "learning_rate", momentum, nesterov }
+        /// Decoupled weight decay λ; 0 is none.
+        public var weightDecay: Float = 0
+        enum CodingKeys: String, CodingKey {
+            case learningRate = "learning_rate", momentum, nesterov, weightDecay = "weight_decay"
+        }
         public init() {}
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             learningRate = try c.decode(.learningRate, default: 0.01, expected: "a positive number") { $0 > 0 }
             momentum = try c.decode(.momentum, default: 0, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
             nesterov = try c.decode(.nesterov, default: false)
+            weightDecay = try c.decodeWeightDecay(.weightDecay, default: 0)
         }
     }
     public let name = "sgd"
@@ -50,7 +56,8 @@ public final class SGD: Optimizer {
     public func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
                        pool: ThreadPool?) {
         sgdUpdate(parameters: parameters, gradients: gradients, velocity: velocity?.view,
-                  learningRate: learningRate, momentum: config.momentum, nesterov: config.nesterov, pool: pool)
+                  learningRate: learningRate, momentum: config.momentum, nesterov: config.nesterov,
+                  weightDecay: config.weightDecay, pool: pool)
     }
     public var state: [(name: String, values: FloatStorage)] { velocity.map { [("velocity", $0)] } ?? [] }
 }
@@ -67,7 +74,11 @@ public final class RMSprop: Optimizer {
         public var epsilon: Float = 1e-7
         /// Divide by the gradient's variance rather than its second moment.
         public var centered: Bool = false
-        enum CodingKeys: String, CodingKey { case learningRate = "learning_rate", rho, momentum, epsilon, centered }
+        /// Decoupled weight decay λ; 0 is none.
+        public var weightDecay: Float = 0
+        enum CodingKeys: String, CodingKey {
+            case learningRate = "learning_rate", rho, momentum, epsilon, centered, weightDecay = "weight_decay"
+        }
         public init() {}
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -76,6 +87,7 @@ public final class RMSprop: Optimizer {
             momentum = try c.decode(.momentum, default: 0, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
             epsilon = try c.decode(.epsilon, default: 1e-7, expected: "a positive number") { $0 > 0 }
             centered = try c.decode(.centered, default: false)
+            weightDecay = try c.decodeWeightDecay(.weightDecay, default: 0)
         }
     }
     public let name = "rmsprop"
@@ -94,7 +106,8 @@ public final class RMSprop: Optimizer {
                        pool: ThreadPool?) {
         rmspropUpdate(parameters: parameters, gradients: gradients, meanSquare: meanSquare!.view,
                       meanGradient: meanGradient?.view, velocity: velocity?.view, learningRate: learningRate,
-                      rho: config.rho, momentum: config.momentum, epsilon: config.epsilon, pool: pool)
+                      rho: config.rho, momentum: config.momentum, epsilon: config.epsilon,
+                      weightDecay: config.weightDecay, pool: pool)
     }
     public var state: [(name: String, values: FloatStorage)] {
         [("mean_square", meanSquare), ("mean_gradient", meanGradient), ("velocity", velocity)]
@@ -102,7 +115,7 @@ public final class RMSprop: Optimizer {
     }
 }
 
-/// Adam, and AdamW when constructed with a weight decay.
+/// Adam, and AdamW (the same rule, registered with a default weight decay of 0.004).
 public final class Adam: Optimizer {
     public struct Config: Codable, Sendable {
         /// Step size.
@@ -113,8 +126,8 @@ public final class Adam: Optimizer {
         public var beta2: Float = 0.999
         /// Added to √v for stability (Keras's default, 1e-7, not PyTorch's 1e-8).
         public var epsilon: Float = 1e-7
-        /// Decoupled weight decay λ (AdamW only; Keras's AdamW default 0.004).
-        public var weightDecay: Float?
+        /// Decoupled weight decay λ (Keras: none for Adam, 0.004 for AdamW).
+        public var weightDecay: Float = 0
         enum CodingKeys: String, CodingKey {
             case learningRate = "learning_rate", beta1 = "beta_1", beta2 = "beta_2", epsilon
             case weightDecay = "weight_decay"
@@ -126,9 +139,7 @@ public final class Adam: Optimizer {
             beta1 = try c.decode(.beta1, default: 0.9, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
             beta2 = try c.decode(.beta2, default: 0.999, expected: "in [0, 1)") { $0 >= 0 && $0 < 1 }
             epsilon = try c.decode(.epsilon, default: 1e-7, expected: "a positive number") { $0 > 0 }
-            if decoupledDecay {
-                weightDecay = try c.decode(.weightDecay, default: 0.004, expected: "≥ 0") { $0 >= 0 }
-            }
+            weightDecay = try c.decodeWeightDecay(.weightDecay, default: decoupledDecay ? 0.004 : 0)
         }
         public init(from decoder: Decoder) throws { try self.init(from: decoder, decoupledDecay: false) }
     }
@@ -138,9 +149,10 @@ public final class Adam: Optimizer {
     public var learningRate: Float { config.learningRate }
     private var firstMoment: FloatStorage?, secondMoment: FloatStorage?
 
-    public init(_ config: Config) {
+    /// - Parameter name: "adam" or "adamw" (the registry name the experiment used).
+    public init(_ config: Config, name: String = "adam") {
         self.config = config
-        name = config.weightDecay == nil ? "adam" : "adamw"
+        self.name = name
     }
 
     public func prepare(parameterCount count: Int) {
@@ -152,7 +164,7 @@ public final class Adam: Optimizer {
         adamUpdate(parameters: parameters, gradients: gradients, firstMoment: firstMoment!.view,
                    secondMoment: secondMoment!.view, learningRate: learningRate, beta1: config.beta1,
                    beta2: config.beta2, epsilon: config.epsilon, step: step,
-                   weightDecay: config.weightDecay ?? 0, pool: pool)
+                   weightDecay: config.weightDecay, pool: pool)
     }
     public var state: [(name: String, values: FloatStorage)] {
         [("m", firstMoment), ("v", secondMoment)].compactMap { name, s in s.map { (name, $0) } }
@@ -167,7 +179,14 @@ public enum Optimizers {
         r.register("sgd") { SGD(try .init(from: $0)) }
         r.register("rmsprop") { RMSprop(try .init(from: $0)) }
         r.register("adam") { Adam(try .init(from: $0, decoupledDecay: false)) }
-        r.register("adamw") { Adam(try .init(from: $0, decoupledDecay: true)) }
+        r.register("adamw") { Adam(try .init(from: $0, decoupledDecay: true), name: "adamw") }
         return r
     }()
+}
+
+extension KeyedDecodingContainer {
+    /// `weight_decay`: a non-negative number; absent or null means `defaultValue` (Keras's None is 0).
+    func decodeWeightDecay(_ key: Key, default defaultValue: Float) throws -> Float {
+        try decode(key, default: defaultValue, expected: "a non-negative number") { (d: Float) in d >= 0 && d.isFinite }
+    }
 }

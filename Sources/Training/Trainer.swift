@@ -1,8 +1,10 @@
-// The training loop: shuffle, fill a batch, forward, loss, backward, update — and evaluation.
+// The training loop: shuffle, fill a batch (augmented), forward, loss, backward, penalties,
+// update at the scheduled rate — epochs with validation and early stopping — and evaluation.
 //
 // Everything a step touches was allocated when the trainer was made; a step allocates nothing.
-// Every random choice comes from a named stream of the seed, indexed by epoch or step, so the
-// state of a run is (parameters, optimizer state, step): nothing hidden.
+// Every random choice comes from a named stream of the seed, indexed by epoch or step, and the
+// learning rate is a function of the step, so the state of a run is (parameters, optimizer state,
+// step, early-stopping tracker): nothing hidden.
 import Datasets
 import Kernels
 import NeuralNetwork
@@ -39,6 +41,28 @@ public struct Evaluation: Sendable, Codable {
     public let confusion: [[Int]]
 }
 
+/// One finished epoch of `Trainer.fit`.
+public struct EpochSummary: Sendable {
+    /// From 0.
+    public let epoch: Int
+    /// Loss (penalties included) and accuracy averaged over the epoch's training batches.
+    public let training: RunningMetrics
+    public let validation: Evaluation?
+    /// The rate of the epoch's first step (what Keras's LearningRateScheduler logs).
+    public let learningRate: Float
+    /// Training time of the epoch (validation excluded).
+    public let seconds: Double
+}
+
+/// What `Trainer.fit` did.
+public struct FitHistory: Sendable {
+    public let epochs: [EpochSummary]
+    /// The tracker's final state, when training used early stopping.
+    public let earlyStopping: EarlyStopping?
+    /// The epoch (from 0) whose weights the model ended with, when they were restored.
+    public let restoredEpoch: Int?
+}
+
 public final class Trainer {
     public let model: Sequential
     public let loss: any Loss
@@ -47,15 +71,25 @@ public final class Trainer {
     public let seed: UInt64
     public let transform: PixelTransform
     public let classes: Int
+    /// The rate of every step (default: the optimizer's learning_rate throughout).
+    public let learningRate: LearningRate
+    /// Weight penalties added to the loss and its gradient at every step.
+    public let penalties: [ParameterPenalty]
+    /// Random shifts, rotations and zooms of training images (never of evaluated ones).
+    public let augmentation: Augmentation?
     /// Optimizer steps taken so far.
     public private(set) var step = 0
 
     private let targets: FloatStorage
     private let probabilities: FloatStorage
     private let losses: FloatStorage
+    /// Each penalty's tensor and gradient in the model's flat buffers.
+    private let penaltyViews: [(weights: FloatView, gradients: FloatView, regularizer: Regularizer)]
+    private let partials: PartialSums
 
     public init(model: Sequential, loss: any Loss, optimizer: any Optimizer, transform: PixelTransform,
-                classes: Int, seed: UInt64, pool: ThreadPool?) {
+                classes: Int, seed: UInt64, pool: ThreadPool?, learningRate: LearningRate? = nil,
+                penalties: [ParameterPenalty] = [], augmentation: Augmentation? = nil) {
         precondition(model.outputCount == classes)
         self.model = model
         self.loss = loss
@@ -64,10 +98,23 @@ public final class Trainer {
         self.classes = classes
         self.seed = seed
         self.pool = pool
+        self.learningRate = learningRate ?? LearningRate(base: optimizer.learningRate, stepsPerEpoch: 1)
+        self.penalties = penalties
+        self.augmentation = augmentation.flatMap { $0.isIdentity ? nil : $0 }
         let perSample = loss.targetEncoding == .oneHot ? classes : 1
         targets = FloatStorage(count: model.maxBatch * perSample)
         probabilities = FloatStorage(count: model.maxBatch * classes)
         losses = FloatStorage(count: model.maxBatch)
+        penaltyViews = penalties.map { penalty in
+            guard let entry = model.parameterTable.first(where: {
+                $0.layer == penalty.layer && $0.name == penalty.parameter
+            }), entry.trainable else {
+                preconditionFailure("no trainable tensor '\(penalty.parameter)' in layer '\(penalty.layer)'")
+            }
+            return (model.parameters.view(offset: entry.offset, count: entry.count),
+                    model.gradients.view(offset: entry.offset, count: entry.count), penalty.regularizer)
+        }
+        partials = PartialSums(capacity: penaltyViews.map { PartialSums.chunks(for: $0.weights.count) }.max() ?? 1)
         optimizer.prepare(parameterCount: model.trainableCount)
     }
 
@@ -78,6 +125,9 @@ public final class Trainer {
         var stream = RandomStream(seed: seed, name: "shuffle", index: UInt64(epoch))
         return stream.permutation(data.count).map { data.indices[$0] }
     }
+
+    /// The rate the next optimizer step will use.
+    public var nextLearningRate: Float { learningRate.rate(step) }
 
     /// One pass over `data` in batches of `batchSize` (the last batch may be smaller, as in Keras).
     public func trainEpoch(_ data: Subset, epoch: Int, batchSize: Int, shuffle: Bool,
@@ -91,34 +141,76 @@ public final class Trainer {
         for b in 0..<batches {
             let batch = order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)]
             let n = batch.count
-            data.images.fillInputs(batch, transform: transform, into: model.input.view, pool: pool)
+            if let augmentation {
+                data.images.fillAugmentedInputs(batch, augmentation: augmentation, seed: seed, epoch: epoch,
+                                                firstPosition: b * batchSize, transform: transform,
+                                                into: model.input.view, pool: pool)
+            } else {
+                data.images.fillInputs(batch, transform: transform, into: model.input.view, pool: pool)
+            }
             data.images.fillTargets(batch, oneHot: oneHot, classes: classes, into: targets.view)
 
+            let rate = learningRate.rate(step)                      // from the steps taken before this one
             step += 1
             let context = PassContext(training: true, seed: seed, step: UInt64(step), pool: pool)
-            let output = model.forward(batch: n, context: context)
-            loss.evaluate(logits: output, targets: targets.view, batch: n, classes: classes,
-                          probabilities: probabilities.view, losses: losses.view,
-                          gradient: model.outputGradient)
-            model.zeroGradients(pool: pool)
-            model.backward(batch: n, context: context)
+            let penalty = forwardBackward(batch: n, context: context)
             optimizer.update(parameters: model.parameters.view, gradients: model.gradients.view,
-                             step: step, learningRate: optimizer.learningRate, pool: pool)
+                             step: step, learningRate: rate, pool: pool)
 
-            accumulate(&metrics, batch: batch, images: data.images)
+            accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
             progress?(BatchProgress(epoch: epoch, batch: b + 1, batches: batches, metrics: metrics,
                                     seconds: monotonicSeconds() - start))
         }
         return metrics
     }
 
-    /// Loss, accuracy and confusion matrix of the model on `data`, in inference mode.
+    /// Forward, loss, backward and penalties for the batch in the model's input and `targets`:
+    /// leaves dL/dθ (penalty gradients included) in `model.gradients`; returns the penalties' sum.
+    private func forwardBackward(batch n: Int, context: PassContext) -> Double {
+        let output = model.forward(batch: n, context: context)
+        loss.evaluate(logits: output, targets: targets.view, batch: n, classes: classes,
+                      probabilities: probabilities.view, losses: losses.view, gradient: model.outputGradient)
+        model.zeroGradients(pool: pool)
+        model.backward(batch: n, context: context)
+        return applyPenalties(gradients: true)
+    }
+
+    /// Σ of the penalties on the current weights; adds their gradients when asked.
+    private func applyPenalties(gradients: Bool) -> Double {
+        var total = 0.0
+        for p in penaltyViews {
+            switch p.regularizer {
+            case .l2(let lambda):
+                total += l2Penalty(weights: p.weights, gradients: gradients ? p.gradients : nil, lambda: lambda,
+                                   partials: partials, pool: pool)
+            }
+        }
+        return total
+    }
+
+    /// The loss of the images `batch` of `images` (mean over the batch, penalties included) in
+    /// training mode at the next step, with its gradient left in `model.gradients`; no update.
+    /// For gradient checks.
+    public func lossAndGradients(_ batch: ArraySlice<Int>, of images: ImageSet) -> Double {
+        precondition(!batch.isEmpty && batch.count <= model.maxBatch)
+        images.fillInputs(batch, transform: transform, into: model.input.view, pool: pool)
+        images.fillTargets(batch, oneHot: loss.targetEncoding == .oneHot, classes: classes, into: targets.view)
+        let context = PassContext(training: true, seed: seed, step: UInt64(step + 1), pool: pool)
+        let penalty = forwardBackward(batch: batch.count, context: context)
+        var metrics = RunningMetrics()
+        accumulate(&metrics, batch: batch, images: images, penalty: penalty)
+        return metrics.loss
+    }
+
+    /// Loss (penalties included, as Keras reports it), accuracy and confusion matrix of the model
+    /// on `data`, in inference mode. Images are never augmented here.
     public func evaluate(_ data: Subset, batchSize: Int) -> Evaluation {
         let batchSize = min(batchSize, model.maxBatch)
         let oneHot = loss.targetEncoding == .oneHot
         var metrics = RunningMetrics()
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
         let context = PassContext(training: false, seed: seed, step: UInt64(step), pool: pool)
+        let penalty = applyPenalties(gradients: false)
         var start = 0
         while start < data.count {
             let batch = data.indices[start..<min(data.count, start + batchSize)]
@@ -132,22 +224,70 @@ public final class Trainer {
                 let predicted = rowArgmax(probabilities.view, row: row, cols: classes)
                 confusion[Int(data.images.labels[index])][predicted] += 1
             }
-            accumulate(&metrics, batch: batch, images: data.images)
+            accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
             start += n
         }
         return Evaluation(loss: metrics.loss, accuracy: metrics.accuracy, samples: metrics.samples,
                           confusion: confusion)
     }
 
-    /// Adds the batch's losses and correct predictions, in sample order.
-    private func accumulate(_ metrics: inout RunningMetrics, batch: ArraySlice<Int>, images: ImageSet) {
+    /// `model.fit`: `epochs` epochs from epoch 0, each followed by validation (when given) and
+    /// the early-stopping check (when given); the best weights are put back at the end when the
+    /// tracker says so. `epochEnd` sees each epoch as it finishes.
+    public func fit(_ training: Subset, validation: Subset?, epochs: Int, batchSize: Int, shuffle: Bool = true,
+                    validationBatchSize: Int? = nil, earlyStopping: EarlyStopping.Config? = nil,
+                    progress: ((BatchProgress) -> Void)? = nil,
+                    epochEnd: ((EpochSummary) -> Void)? = nil) -> FitHistory {
+        var tracker = earlyStopping.map(EarlyStopping.init)
+        let snapshot = earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: model) : nil
+        var history: [EpochSummary] = []
+        for epoch in 0..<epochs {
+            let rate = nextLearningRate
+            let start = monotonicSeconds()
+            let metrics = trainEpoch(training, epoch: epoch, batchSize: batchSize, shuffle: shuffle, progress: progress)
+            let seconds = monotonicSeconds() - start
+            let val = validation.map { evaluate($0, batchSize: validationBatchSize ?? batchSize) }
+            let summary = EpochSummary(epoch: epoch, training: metrics, validation: val, learningRate: rate,
+                                       seconds: seconds)
+            history.append(summary)
+            epochEnd?(summary)
+            guard tracker != nil else { continue }
+            let decision = tracker!.update(epoch: epoch, value: summary.value(of: tracker!.config.monitor))
+            if decision.saveWeights { snapshot?.save(model) }
+            if decision.stop { break }
+        }
+        var restored: Int?
+        if let tracker, tracker.restoresWeights, let snapshot {
+            snapshot.restore(into: model)
+            restored = tracker.bestEpoch
+        }
+        return FitHistory(epochs: history, earlyStopping: tracker, restoredEpoch: restored)
+    }
+
+    /// Adds the batch's losses (plus the batch's penalty, once per sample: Keras weights each
+    /// batch's total loss by its size) and correct predictions, in sample order.
+    private func accumulate(_ metrics: inout RunningMetrics, batch: ArraySlice<Int>, images: ImageSet,
+                            penalty: Double) {
         for (row, index) in batch.enumerated() {
             metrics.lossSum += Double(losses.view[row])
             if rowArgmax(probabilities.view, row: row, cols: classes) == Int(images.labels[index]) {
                 metrics.correct += 1
             }
         }
+        metrics.lossSum += penalty * Double(batch.count)
         metrics.samples += batch.count
+    }
+}
+
+extension EpochSummary {
+    /// The monitored metric of this epoch, nil when it has none (val_* without validation).
+    public func value(of monitor: EarlyStopping.Monitor) -> Double? {
+        switch monitor {
+        case .loss: training.loss
+        case .accuracy: training.accuracy
+        case .valLoss: validation?.loss
+        case .valAccuracy: validation?.accuracy
+        }
     }
 }
 

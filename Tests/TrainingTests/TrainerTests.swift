@@ -26,7 +26,9 @@ func quadrants(count: Int, seed: UInt64) -> ImageSet {
 }
 
 func makeTrainer(seed: UInt64, threads: Int, dropout: Bool = true, optimizer: any Optimizer = Adam(.init()),
-                 sparse: Bool = false) throws -> Trainer {
+                 sparse: Bool = false, learningRate: LearningRate? = nil, penalties: [ParameterPenalty] = [],
+                 augmentation: Augmentation? = nil, transform: PixelTransform = PixelTransform(scale: 1 / 255))
+    throws -> Trainer {
     var layers: [any Layer] = [Flatten(inputShape: Shape([8, 8])),
                                try Dense(.init(units: 16, activation: .relu), inputShape: Shape([64]), name: "hidden")]
     if dropout { layers.append(Dropout(.init(rate: 0.3), inputShape: Shape([16]), name: "dropout")) }
@@ -34,8 +36,9 @@ func makeTrainer(seed: UInt64, threads: Int, dropout: Bool = true, optimizer: an
     let model = try Sequential(name: "q", inputShape: Shape([8, 8]), layers: layers, maxBatch: 16, seed: seed)
     let loss = CrossEntropy(sparse: sparse)
     try model.prepare(for: loss)
-    return Trainer(model: model, loss: loss, optimizer: optimizer, transform: PixelTransform(scale: 1 / 255),
-                   classes: 4, seed: seed, pool: ThreadPool(threadCount: threads))
+    return Trainer(model: model, loss: loss, optimizer: optimizer, transform: transform,
+                   classes: 4, seed: seed, pool: ThreadPool(threadCount: threads), learningRate: learningRate,
+                   penalties: penalties, augmentation: augmentation)
 }
 
 @Suite("Trainer")
@@ -120,7 +123,8 @@ struct TrainerTests {
         let adam = try Optimizers.registry.lookup("adam")(JSONDecoder().decoder(for: #"{"learning_rate": 0.01}"#))
         #expect(adam.learningRate == 0.01)
         let config = try #require((adam as? Adam)?.config)
-        #expect(config.beta1 == 0.9 && config.beta2 == 0.999 && config.epsilon == 1e-7 && config.weightDecay == nil)
+        #expect(config.beta1 == 0.9 && config.beta2 == 0.999 && config.epsilon == 1e-7 && config.weightDecay == 0)
+        #expect(adam.name == "adam")
         let adamw = try #require(try Optimizers.registry.lookup("adamw")(JSONDecoder().decoder(for: "{}")) as? Adam)
         #expect(adamw.config.weightDecay == 0.004 && adamw.name == "adamw")
         #expect(throws: ConfigError.self) {

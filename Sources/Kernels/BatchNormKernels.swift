@@ -1,0 +1,196 @@
+// Batch-normalization kernels. x is (M, C) row-major: M = N·H·W positions (or N samples), C
+// channels, the last axis (channels last, as Keras). Every statistic is per channel, over M.
+//
+// Determinism: a reduction chunk is a block of 16 channels (one cache line of Floats per row) and
+// sums each of its channels over all M rows in row order, in Double. A channel's sum is therefore
+// the same sequential sum whatever thread computes its block and however many threads there are.
+// The elementwise passes are split by rows; no element depends on another there, so any split is
+// exact.
+
+/// Channels per reduction chunk: one SIMD16 lane per channel.
+private let channelBlock = 16
+
+/// Below this many elements a pass runs on the calling thread (waking the pool costs more).
+private let parallelElements = 32_768
+
+/// The per-channel vectors a batch-norm layer keeps from its forward pass for its backward pass,
+/// in `BatchNormScratch.count(channels:)` Floats of the layer's scratch.
+public struct BatchNormScratch: Sendable {
+    public static func count(channels: Int) -> Int { 6 * channels }
+
+    /// μ and s = 1/√(σ² + ε) the last forward pass normalised with (batch or moving statistics).
+    let mean: FloatView, inverseStd: FloatView
+    /// k = γ·s and β (0 without β): y = (x − μ)·k + β.
+    let scale: FloatView, offset: FloatView
+    /// Backward: Σ_m dy / M and Σ_m dy·x̂ / M.
+    let meanDy: FloatView, meanDyXhat: FloatView
+
+    public init(_ view: FloatView, channels c: Int) {
+        precondition(view.count >= Self.count(channels: c))
+        mean = view.slice(0, c)
+        inverseStd = view.slice(c, c)
+        scale = view.slice(2 * c, c)
+        offset = view.slice(3 * c, c)
+        meanDy = view.slice(4 * c, c)
+        meanDyXhat = view.slice(5 * c, c)
+    }
+}
+
+/// body(channels) for blocks of `channelBlock` channels, on the pool when worth it.
+@inline(__always)
+private func forEachChannelBlock(rows: Int, channels: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
+    let blocks = (channels + channelBlock - 1) / channelBlock
+    forEach(blocks, pool: rows * channels >= parallelElements ? pool : nil) { block in
+        let start = block * channelBlock
+        body(start..<min(channels, start + channelBlock))
+    }
+}
+
+/// body(rows) for blocks of about 4,096 elements (whole rows), on the pool when worth it.
+@inline(__always)
+private func forEachRowBlock(rows: Int, channels: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
+    let step = max(1, 4_096 / channels)
+    let blocks = (rows + step - 1) / step
+    forEach(blocks, pool: rows * channels >= parallelElements ? pool : nil) { block in
+        let start = block * step
+        body(start..<min(rows, start + step))
+    }
+}
+
+/// The `width` Floats at p as the first lanes of a vector (the rest 0).
+@inline(__always)
+private func lanes(_ p: UnsafeMutablePointer<Float>, _ width: Int) -> SIMD16<Float> {
+    if width == channelBlock { return UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+    var v = SIMD16<Float>()
+    for j in 0..<width { v[j] = p[j] }
+    return v
+}
+
+/// Training-mode forward pass, with the batch's own statistics, per channel c:
+///
+///     μ_c  = Σ_m x[m, c] / M
+///     σ²_c = Σ_m (x[m, c] − μ_c)² / M                   (biased, as Keras 3's `ops.moments`)
+///     y[m, c] = γ_c · (x[m, c] − μ_c) / √(σ²_c + ε) + β_c
+///     movingMean[c]     = momentum · movingMean[c]     + (1 − momentum) · μ_c
+///     movingVariance[c] = momentum · movingVariance[c] + (1 − momentum) · σ²_c
+///
+/// γ = 1 when `gamma` is nil, β = 0 when `beta` is nil. Two passes for the statistics (the mean,
+/// then squared deviations from it), both summed in Double: a one-pass E[x²] − E[x]² cancels
+/// badly when |μ| ≫ σ, and Double keeps a 25,088-row sum (a batch of 32 through 28×28 feature
+/// maps) far more exact than Float could. `scratch` keeps μ and 1/√(σ² + ε) for the backward pass.
+public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
+                                     epsilon: Float, momentum: Float, gamma: FloatView?, beta: FloatView?,
+                                     movingMean: FloatView, movingVariance: FloatView,
+                                     scratch: BatchNormScratch, pool: ThreadPool? = nil) {
+    precondition(m > 0 && c > 0 && x.count >= m * c && y.count >= m * c)
+    precondition(movingMean.count >= c && movingVariance.count >= c)
+    let xp = x.base, meanp = scratch.mean.base, invp = scratch.inverseStd.base
+    let mmp = movingMean.base, mvp = movingVariance.base
+    forEachChannelBlock(rows: m, channels: c, pool: pool) { block in
+        let c0 = block.lowerBound, w = block.count
+        var sum = SIMD16<Double>()
+        for r in 0..<m { sum += SIMD16<Double>(lanes(xp + r * c + c0, w)) }
+        let mu = sum / Double(m)
+        var squares = SIMD16<Double>()
+        for r in 0..<m {
+            let d = SIMD16<Double>(lanes(xp + r * c + c0, w)) - mu
+            squares += d * d
+        }
+        let variance = squares / Double(m)
+        for j in 0..<w {
+            let ch = c0 + j
+            meanp[ch] = Float(mu[j])
+            invp[ch] = Float(1 / (variance[j] + Double(epsilon)).squareRoot())
+            mmp[ch] = momentum * mmp[ch] + (1 - momentum) * Float(mu[j])
+            mvp[ch] = momentum * mvp[ch] + (1 - momentum) * Float(variance[j])
+        }
+    }
+    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, pool: pool)
+}
+
+/// Inference-mode forward pass, with the moving statistics (which it does not change):
+/// y[m, c] = γ_c · (x[m, c] − movingMean[c]) / √(movingVariance[c] + ε) + β_c.
+public func batchNormInferenceForward(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
+                                      epsilon: Float, gamma: FloatView?, beta: FloatView?,
+                                      movingMean: FloatView, movingVariance: FloatView,
+                                      scratch: BatchNormScratch, pool: ThreadPool? = nil) {
+    precondition(m > 0 && c > 0 && x.count >= m * c && y.count >= m * c)
+    precondition(movingMean.count >= c && movingVariance.count >= c)
+    for ch in 0..<c {
+        scratch.mean.base[ch] = movingMean.base[ch]
+        scratch.inverseStd.base[ch] = Float(1 / (Double(movingVariance.base[ch]) + Double(epsilon)).squareRoot())
+    }
+    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, pool: pool)
+}
+
+/// y = (x − μ)·k + β with k = γ·s, from the μ and s in `scratch`.
+private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int, gamma: FloatView?,
+                       beta: FloatView?, scratch: BatchNormScratch, pool: ThreadPool?) {
+    precondition((gamma?.count ?? c) >= c && (beta?.count ?? c) >= c)
+    let meanp = scratch.mean.base, invp = scratch.inverseStd.base
+    let kp = scratch.scale.base, bp = scratch.offset.base
+    for ch in 0..<c {
+        kp[ch] = (gamma?.base[ch] ?? 1) * invp[ch]
+        bp[ch] = beta?.base[ch] ?? 0
+    }
+    let xp = x.base, yp = y.base
+    forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
+        for r in rows {
+            let xr = xp + r * c, yr = yp + r * c
+            for ch in 0..<c { yr[ch] = (xr[ch] - meanp[ch]) * kp[ch] + bp[ch] }
+        }
+    }
+}
+
+/// Backward pass of either forward pass, with x̂ = (x − μ)·s and k = γ·s as it normalised:
+///
+///     dγ_c += Σ_m dy[m, c] · x̂[m, c]          dβ_c += Σ_m dy[m, c]
+///     batch statistics (training):   dx = k_c · (dy − Σ_m dy / M − x̂ · Σ_m dy·x̂ / M)
+///     moving statistics (inference): dx = k_c · dy
+///
+/// (With batch statistics every output of a channel depends on every input of it through μ and
+/// σ²; the two subtracted means are that dependence.) The sums are taken in Double, per channel in
+/// row order. Gradients that are nil are not computed; dy is only read.
+public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows m: Int, channels c: Int,
+                              gamma: FloatView?, gammaGradient: FloatView?, betaGradient: FloatView?,
+                              batchStatistics: Bool, scratch: BatchNormScratch, pool: ThreadPool? = nil) {
+    precondition(m > 0 && c > 0 && x.count >= m * c && dy.count >= m * c && (dx?.count ?? m * c) >= m * c)
+    precondition((gamma?.count ?? c) >= c && (gammaGradient?.count ?? c) >= c && (betaGradient?.count ?? c) >= c)
+    let xp = x.base, dyp = dy.base
+    let meanp = scratch.mean.base, invp = scratch.inverseStd.base, kp = scratch.scale.base
+    let adp = scratch.meanDy.base, axp = scratch.meanDyXhat.base
+    let dgp = gammaGradient?.base, dbp = betaGradient?.base
+    for ch in 0..<c { kp[ch] = (gamma?.base[ch] ?? 1) * invp[ch] }
+    forEachChannelBlock(rows: m, channels: c, pool: pool) { block in
+        let c0 = block.lowerBound, w = block.count
+        let mu = lanes(meanp + c0, w), s = lanes(invp + c0, w)
+        var sumDy = SIMD16<Double>(), sumDyXhat = SIMD16<Double>()
+        for r in 0..<m {
+            let xhat = (lanes(xp + r * c + c0, w) - mu) * s
+            let g = SIMD16<Double>(lanes(dyp + r * c + c0, w))
+            sumDy += g
+            sumDyXhat += g * SIMD16<Double>(xhat)
+        }
+        for j in 0..<w {
+            let ch = c0 + j
+            dgp?[ch] += Float(sumDyXhat[j])
+            dbp?[ch] += Float(sumDy[j])
+            adp[ch] = Float(sumDy[j] / Double(m))
+            axp[ch] = Float(sumDyXhat[j] / Double(m))
+        }
+    }
+    guard let dxp = dx?.base else { return }
+    forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
+        for r in rows {
+            let xr = xp + r * c, dyr = dyp + r * c, dxr = dxp + r * c
+            if batchStatistics {
+                for ch in 0..<c {
+                    let xhat = (xr[ch] - meanp[ch]) * invp[ch]
+                    dxr[ch] = kp[ch] * (dyr[ch] - adp[ch] - xhat * axp[ch])
+                }
+            } else {
+                for ch in 0..<c { dxr[ch] = kp[ch] * dyr[ch] }
+            }
+        }
+    }
+}
