@@ -257,7 +257,7 @@ public func activationBackward(y: FloatView, dy: FloatView, rows: Int, cols: Int
                     var d = dr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self)
                     if relu {
                         let v = yr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self)
-                        d.replace(with: 0, where: v .<= 0)
+                        d.replace(with: 0, where: .!(v .> 0))      // as Activation.relu: NaN → 0
                         dr.storeBytes(of: d, toByteOffset: 4 * j, as: SIMD16<Float>.self)
                     }
                     let total = sr.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self) + d

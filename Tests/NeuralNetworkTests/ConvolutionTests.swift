@@ -371,6 +371,7 @@ struct ConvModelTests {
 struct ConvolutionDeterminismTests {
     /// Forward and backward of one batch of `model`: (output, parameter gradients).
     func step(_ model: Sequential, batch: Int, threads: Int) -> [Float] {
+        BLAS.configure()   // as the runner does: one OpenBLAS thread per call, our chunks above it
         let context = PassContext(training: true, seed: 9, step: 1, pool: ThreadPool(threadCount: threads))
         let input = model.input.view
         for i in 0..<batch * model.inputShape.count { input[i] = Float(sin(Double(i) * 0.011)) }
