@@ -141,7 +141,7 @@ extension ExperimentSpec {
         let parameterBytes = 16 * parameters.reduce(0, +)
         // Per sample: the input, each output, gradients (two buffers at most) and scratch.
         let perSample = count(input.dims) + layers.reduce(0) {
-            $0 + 3 * count($1.outputShape.dims) + Double($1.scratchPerSample)
+            $0 + 3 * count($1.outputShape.dims) + Double($1.scratchPerSample) + Double($1.scratchFixed) / Double(max(1, maxBatch))
         }
         let activationBytes = 4 * perSample * Double(maxBatch)
         guard parameterBytes + activationBytes > budget else { return }

@@ -9,8 +9,11 @@
 import CBLAS
 
 public enum BLAS {
-    /// Pins OpenBLAS to one thread per call (we parallelise above it). Idempotent.
-    public static func configure() { openblas_set_num_threads(1) }
+    /// Pins OpenBLAS to one thread per call (we parallelise above it). Idempotent; `gemm` does it
+    /// before its first product, so nothing can forget it (OpenBLAS's own threads would otherwise
+    /// wake for every call and fight the pool's threads for the cores).
+    public static func configure() { _ = singleThreaded }
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
     /// OpenBLAS's build configuration, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
     public static var config: String { String(cString: openblas_get_config()) }
@@ -55,6 +58,7 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                  beta: Float, c: FloatView, ldc: Int, pool: ThreadPool? = nil, workspace: FloatView? = nil) {
     precondition(m >= 0 && n >= 0 && k >= 0)
     if m == 0 || n == 0 { return }
+    BLAS.configure()
     precondition(a.count >= (transA ? (k - 1) * lda + m : (m - 1) * lda + k) || k == 0, "A too small")
     precondition(b.count >= (transB ? (n - 1) * ldb + k : (k - 1) * ldb + n) || k == 0, "B too small")
     precondition(c.count >= (m - 1) * ldc + n, "C too small")

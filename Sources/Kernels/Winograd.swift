@@ -9,10 +9,11 @@
 //             dM = A dY Aᵀ;  dU = Σ_tiles V ⊙ dM → dg = Gᵀ dU G;  dV = U ⊙ dM → dd = B dV Bᵀ
 //
 // Layout: x (N, H, W, C) and y (N, OH, OW, F) channels last; kernel (3, 3, C, F) as Keras stores
-// it. Transformed tensors are (36, T, ·) with T = N · tilesH · tilesW tiles, tile t = (n, i, j)
-// covering outputs [4i, 4i+4) × [4j, 4j+4) (cropped at the edges). Each of the 36 products is a
-// chunk; transforms are chunked by image. Every sum has a fixed order, so results do not depend
-// on the thread count.
+// it. Transformed tensors are (T, 36, ·) with T = N · tilesH · tilesW tiles, tile t = (n, i, j)
+// covering outputs [4i, 4i+4) × [4j, 4j+4) (cropped at the edges): a tile's 36 transformed
+// values are contiguous, so the transforms stream through memory, and the product for position ξ
+// reads rows 36 apart (OpenBLAS packs them anyway). Each of the 36 products is a chunk; transforms
+// are chunked by image. Every sum has a fixed order, so results do not depend on the thread count.
 
 /// Shapes and buffer sizes of one Winograd convolution.
 public struct Winograd3x3: Sendable {
@@ -38,11 +39,92 @@ public struct Winograd3x3: Sendable {
     public var tilesPerImage: Int { tilesH * tilesW }
     /// Floats of the transformed kernel U (and of its gradient dU): 36 × C × F.
     public var kernelTransformCount: Int { 36 * channels * filters }
-    /// Floats per image of the transformed input V (36 × tiles × C) and of M / dM (36 × tiles × F).
+    /// Floats per image of the transformed input V (tiles × 36 × C) and of M / dM (tiles × 36 × F).
     public var inputTransformPerImage: Int { 36 * tilesPerImage * channels }
     public var productPerImage: Int { 36 * tilesPerImage * filters }
     /// Floats per image of working space for the tile transforms.
     public var workPerImage: Int { max(72 * channels, 40 * filters) }
+
+    /// Images per group. Each group goes through every step of a pass on one thread, so a core
+    /// only ever touches its own images' tiles: handing the 36 products to threads by position
+    /// instead moved the transformed tiles between cores, and two threads were slower than one
+    /// (this VM's two cores do not share a cache). 32 images keep a group's tiles in cache while
+    /// the products stay large enough for sgemm.
+    public static let imagesPerGroup = 32
+
+    /// Floats of working space `forward`/`backward` need besides U, V and dU, for `n` images:
+    /// M (or dM) for every image, the tile transforms' scratch, and a partial dU per group.
+    public func scratchCount(images n: Int) -> Int {
+        let groups = (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup
+        return n * (productPerImage + workPerImage) + groups * kernelTransformCount
+    }
+
+    // MARK: Drivers
+
+    /// y = conv(x, kernel) for images 0..<n. `u` receives the transformed kernel, `v` the
+    /// transformed input (n × inputTransformPerImage, kept for `backward`), `scratch` is
+    /// `scratchCount(images: n)` floats.
+    public func forward(_ x: FloatView, kernel: FloatView, images n: Int, u: FloatView, v: FloatView,
+                        scratch: FloatView, into y: FloatView, pool: ThreadPool?) {
+        transformKernel(kernel, into: u)
+        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, _ in
+            let vb = v.slice(first * inputTransformPerImage, count * inputTransformPerImage)
+            transformInput(x.slice(first * height * width * channels, count * height * width * channels),
+                           images: count, into: vb, work: work, pool: nil)
+            multiply(vb, u, images: count, into: m, pool: nil)
+            transformOutput(m, images: count, into: y.slice(first * outHeight * outWidth * filters,
+                                                             count * outHeight * outWidth * filters),
+                            work: work, pool: nil)
+        }
+    }
+
+    /// dKernel += ∂L/∂kernel and, when dx is given, dx = ∂L/∂x, for dy = ∂L/∂y of the last
+    /// `forward` (whose `u` and `v` are passed back; `v` is overwritten). Each group's share of
+    /// the kernel gradient is kept apart and the shares are added in group order.
+    /// `du` is `kernelTransformCount` floats.
+    public func backward(_ dy: FloatView, images n: Int, u: FloatView, v: FloatView, scratch: FloatView,
+                         du: FloatView, dKernel: FloatView, dx: FloatView?, pool: ThreadPool?) {
+        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial in
+            let vb = v.slice(first * inputTransformPerImage, count * inputTransformPerImage)
+            transformOutputGradient(dy.slice(first * outHeight * outWidth * filters,
+                                             count * outHeight * outWidth * filters),
+                                    images: count, into: m, work: work, pool: nil)
+            productGradient(vb, m, images: count, into: partial)
+            if let dx {
+                inputGradient(m, u, images: count, scratch: vb,
+                              into: dx.slice(first * height * width * channels, count * height * width * channels),
+                              work: work, pool: nil)
+            }
+        }
+        // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G.
+        let groups = (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup
+        let partials = scratch.slice(n * (productPerImage + workPerImage), groups * kernelTransformCount)
+        let total = kernelTransformCount, pp = partials.base, dup = du.base
+        forEachChunk(total, pool: pool) { range in
+            for i in range {
+                var sum = pp[i]
+                for g in 1..<max(1, groups) { sum += pp[g * total + i] }
+                dup[i] = sum
+            }
+        }
+        transformKernelGradient(du, into: dKernel)
+    }
+
+    /// Runs `body(first, count, m, work, partialDU)` for each group of images on the pool.
+    private func forEachGroup(_ n: Int, scratch: FloatView, pool: ThreadPool?,
+                              _ body: (Int, Int, FloatView, FloatView, FloatView) -> Void) {
+        precondition(scratch.count >= scratchCount(images: n))
+        let g = Self.imagesPerGroup, groups = (n + g - 1) / g
+        let products = scratch.slice(0, n * productPerImage)
+        let works = scratch.slice(n * productPerImage, n * workPerImage)
+        let partials = scratch.slice(n * (productPerImage + workPerImage), groups * kernelTransformCount)
+        forEach(groups, pool: pool) { group in
+            let first = group * g, count = min(g, n - first)
+            body(first, count, products.slice(first * productPerImage, count * productPerImage),
+                 works.slice(first * workPerImage, count * workPerImage),
+                 partials.slice(group * kernelTransformCount, kernelTransformCount))
+        }
+    }
 
     // MARK: Forward
 
@@ -65,7 +147,7 @@ public struct Winograd3x3: Sendable {
         }
     }
 
-    /// V = Bᵀ d B for every tile of images 0..<n, into v (36, n·tiles, C).
+    /// V = Bᵀ d B for every tile of images 0..<n, into v (n·tiles, 36, C).
     public func transformInput(_ x: FloatView, images n: Int, into v: FloatView, work: FloatView,
                                pool: ThreadPool?) {
         let t = n * tilesPerImage, c = channels
@@ -98,7 +180,7 @@ public struct Winograd3x3: Sendable {
                         }
                         for r in 0..<6 {
                             inputColumn(rows + r * 6 * c, stride: c, offset: 0, count: c,
-                                        into: vp + tile * c, outStride: t * c, outOffset: 0,
+                                        into: vp + tile * 36 * c, outStride: c, outOffset: 0,
                                         outBase: r * 6)
                         }
                     }
@@ -109,11 +191,11 @@ public struct Winograd3x3: Sendable {
 
     /// M[ξ] = V[ξ] · U[ξ] for the 36 positions: (n·tiles × C) · (C × F).
     public func multiply(_ v: FloatView, _ u: FloatView, images n: Int, into m: FloatView, pool: ThreadPool?) {
-        let t = n * tilesPerImage
+        let t = n * tilesPerImage, c = channels, f = filters
         forEach(36, pool: pool) { xi in
-            gemm(m: t, n: filters, k: channels, a: v.slice(xi * t * channels, t * channels), lda: channels,
-                 b: u.slice(xi * channels * filters, channels * filters), ldb: filters,
-                 beta: 0, c: m.slice(xi * t * filters, t * filters), ldc: filters)
+            gemm(m: t, n: f, k: c, a: v.slice(xi * c, (t - 1) * 36 * c + c), lda: 36 * c,
+                 b: u.slice(xi * c * f, c * f), ldb: f,
+                 beta: 0, c: m.slice(xi * f, (t - 1) * 36 * f + f), ldc: 36 * f)
         }
     }
 
@@ -131,7 +213,7 @@ public struct Winograd3x3: Sendable {
                         let tile = (image * tilesH + i) * tilesW + j
                         // rows = Aᵀ · M over r (6 → 4), then out = rows · A over s.
                         for s in 0..<6 {
-                            outputColumn(mp + tile * f + s * t * f, stride: 6 * t * f, count: f,
+                            outputColumn(mp + tile * 36 * f + s * f, stride: 6 * f, count: f,
                                          into: rows + s * f, outStride: 6 * f)
                         }
                         for r in 0..<4 {
@@ -151,7 +233,7 @@ public struct Winograd3x3: Sendable {
 
     // MARK: Backward
 
-    /// dM = A dY Aᵀ for every tile (dY zero beyond the output's edge), into dm (36, n·tiles, F).
+    /// dM = A dY Aᵀ for every tile (dY zero beyond the output's edge), into dm (n·tiles, 36, F).
     public func transformOutputGradient(_ dy: FloatView, images n: Int, into dm: FloatView, work: FloatView,
                                         pool: ThreadPool?) {
         let t = n * tilesPerImage, f = filters
@@ -180,8 +262,8 @@ public struct Winograd3x3: Sendable {
                                           outStride: f)
                         }
                         for s in 0..<6 {
-                            outputAdjoint(cols + s * f, stride: 6 * f, count: f, into: dmp + tile * f + s * t * f,
-                                          outStride: 6 * t * f)
+                            outputAdjoint(cols + s * f, stride: 6 * f, count: f, into: dmp + tile * 36 * f + s * f,
+                                          outStride: 6 * f)
                         }
                     }
                 }
@@ -189,16 +271,19 @@ public struct Winograd3x3: Sendable {
         }
     }
 
-    /// dU[ξ] += V[ξ]ᵀ · dM[ξ] summed over tiles, then dKernel += Gᵀ dU G.
-    /// `du` is scratch of `kernelTransformCount` floats.
-    public func kernelGradient(_ v: FloatView, _ dm: FloatView, images n: Int, scratch du: FloatView,
-                               into dKernel: FloatView, pool: ThreadPool?) {
-        let t = n * tilesPerImage
+    /// dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the tiles of images 0..<n (one sgemm per position).
+    public func productGradient(_ v: FloatView, _ dm: FloatView, images n: Int, into du: FloatView,
+                                pool: ThreadPool? = nil) {
+        let t = n * tilesPerImage, c = channels, f = filters
         forEach(36, pool: pool) { xi in
-            gemm(transA: true, m: channels, n: filters, k: t, a: v.slice(xi * t * channels, t * channels),
-                 lda: channels, b: dm.slice(xi * t * filters, t * filters), ldb: filters,
-                 beta: 0, c: du.slice(xi * channels * filters, channels * filters), ldc: filters)
+            gemm(transA: true, m: c, n: f, k: t, a: v.slice(xi * c, (t - 1) * 36 * c + c), lda: 36 * c,
+                 b: dm.slice(xi * f, (t - 1) * 36 * f + f), ldb: 36 * f,
+                 beta: 0, c: du.slice(xi * c * f, c * f), ldc: f)
         }
+    }
+
+    /// dKernel += Gᵀ dU G for every (c, f).
+    public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView) {
         let dup = du.base, dk = dKernel.base, cf = channels * filters
         for c in 0..<channels {
             for f in 0..<filters {
@@ -222,11 +307,11 @@ public struct Winograd3x3: Sendable {
     /// (overlapping tiles added in tile order) into dx, which is overwritten.
     public func inputGradient(_ dm: FloatView, _ u: FloatView, images n: Int, scratch v: FloatView,
                               into dx: FloatView, work: FloatView, pool: ThreadPool?) {
-        let t = n * tilesPerImage, c = channels
+        let t = n * tilesPerImage, c = channels, f = filters
         forEach(36, pool: pool) { xi in
-            gemm(transB: true, m: t, n: c, k: filters, a: dm.slice(xi * t * filters, t * filters), lda: filters,
-                 b: u.slice(xi * c * filters, c * filters), ldb: filters,
-                 beta: 0, c: v.slice(xi * t * c, t * c), ldc: c)
+            gemm(transB: true, m: t, n: c, k: f, a: dm.slice(xi * f, (t - 1) * 36 * f + f), lda: 36 * f,
+                 b: u.slice(xi * c * f, c * f), ldb: f,
+                 beta: 0, c: v.slice(xi * c, (t - 1) * 36 * c + c), ldc: 36 * c)
         }
         precondition(dx.count >= n * height * width * c && work.count >= n * workPerImage)
         let vp = v.base, dxp = dx.base
@@ -239,7 +324,7 @@ public struct Winograd3x3: Sendable {
                         let tile = (image * tilesH + i) * tilesW + j
                         // rows = dV · Bᵀ over s, then patch = B · rows over r.
                         for r in 0..<6 {
-                            inputAdjoint(vp + tile * c + r * 6 * t * c, stride: t * c, count: c,
+                            inputAdjoint(vp + tile * 36 * c + r * 6 * c, stride: c, count: c,
                                          into: rows + r * 6 * c, outStride: c)
                         }
                         for s in 0..<6 {

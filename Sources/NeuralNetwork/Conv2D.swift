@@ -74,6 +74,11 @@ public final class Conv2D: ActivatedLayer {
     private var kernelGradient: FloatView?, biasGradient: FloatView?
     /// (maxBatch·OH·OW, kh·kw·C) columns, then `workspaceShare` floats per sample of workspace.
     private var columns: FloatView?, workspace: FloatView?
+    /// 3×3 stride-1 convolutions over ≥ 8 channels run as Winograd F(4×4, 3×3): 2.25–4× fewer
+    /// multiplications (Kernels/Winograd.swift). Smaller channel counts stay on im2col + GEMM,
+    /// where the transforms would cost more than they save.
+    private let winograd: Winograd3x3?
+    private var transformed: (v: FloatView, scratch: FloatView, u: FloatView, du: FloatView)?
 
     public init(_ config: Config, inputShape: Shape, name: String = "conv2d") throws {
         window = try imageWindow("conv2d", input: inputShape, window: config.kernelSize, strides: config.strides,
@@ -84,6 +89,13 @@ public final class Conv2D: ActivatedLayer {
         filters = config.filters
         outputShape = Shape([window.outHeight, window.outWidth, config.filters])
         activation = config.activation
+        if window.kernelHeight == 3 && window.kernelWidth == 3 && window.strideHeight == 1
+            && window.strideWidth == 1 && window.channels >= 8 {
+            winograd = Winograd3x3(height: window.height, width: window.width, channels: window.channels,
+                                   filters: filters, same: config.padding == .same)
+        } else {
+            winograd = nil
+        }
     }
 
     public var configuredActivation: Activation { config.activation }
@@ -116,13 +128,32 @@ public final class Conv2D: ActivatedLayer {
     /// (≤ 8·F) and, for batches of 32 or more, dK's partial products over slices of the batch
     /// (`gemmWorkspace`): a share of 1/32 of that per sample keeps the full workspace out of the
     /// per-sample scratch, which the model multiplies by its largest batch.
-    public var scratchPerSample: Int { window.positions * window.patch + workspaceShare }
+    public var scratchPerSample: Int {
+        if let w = winograd {
+            // V for the batch, then (at most) `scratchCount(images:)` per sample, and bias partials.
+            return w.inputTransformPerImage + w.productPerImage + w.workPerImage
+                + (w.kernelTransformCount + 31) / 32 + 8 * filters
+        }
+        return window.positions * window.patch + workspaceShare
+    }
+    public var scratchFixed: Int { winograd.map { 3 * $0.kernelTransformCount } ?? 0 }
     private var workspaceShare: Int {
         max(8 * filters, (gemmWorkspace(m: window.patch, n: filters) + 31) / 32)
     }
 
     public func bind(scratch: FloatView) {
-        let maxBatch = scratch.count / scratchPerSample
+        let maxBatch = (scratch.count - scratchFixed) / scratchPerSample
+        if let w = winograd {
+            var offset = 0
+            func take(_ count: Int) -> FloatView {
+                defer { offset += count }
+                return scratch.slice(offset, count)
+            }
+            transformed = (v: take(maxBatch * w.inputTransformPerImage), scratch: take(w.scratchCount(images: maxBatch)),
+                           u: take(w.kernelTransformCount), du: take(w.kernelTransformCount))
+            workspace = take(maxBatch * 8 * filters)
+            return
+        }
         let columnCount = maxBatch * window.positions * window.patch
         columns = scratch.slice(0, columnCount)
         workspace = scratch.slice(columnCount, maxBatch * workspaceShare)
@@ -131,6 +162,13 @@ public final class Conv2D: ActivatedLayer {
     // x: (N, H, W, C) → cols: (N·OH·OW, kh·kw·C) → y = f(cols·K + b): (N·OH·OW, F) = (N, OH, OW, F)
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
         let rows = n * window.positions, patch = window.patch
+        if let w = winograd, let t = transformed {
+            // z = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, tile by tile, 36 GEMMs per block of images
+            w.forward(x, kernel: kernel!, images: n, u: t.u, v: t.v, scratch: t.scratch, into: y, pool: context.pool)
+            biasActivationForward(y, rows: rows, cols: filters, bias: bias, activation: activation,
+                                  pool: context.pool)                                 // y = f(z + b)
+            return
+        }
         im2col(x, into: columns!, window: window, batch: n, pool: context.pool)
         gemm(m: rows, n: filters, k: patch, a: columns!, lda: patch, b: kernel!, ldb: filters,
              beta: 0, c: y, ldc: filters, pool: context.pool)                         // z = cols·K
@@ -141,10 +179,16 @@ public final class Conv2D: ActivatedLayer {
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
         let rows = n * window.positions, patch = window.patch
-        let workspace = self.workspace!.slice(0, n * workspaceShare)
+        let workspace = self.workspace!.slice(0, n * (winograd == nil ? workspaceShare : 8 * filters))
         activationBackward(y: y, dy: dy, rows: rows, cols: filters, activation: activation,
                            biasGradient: biasGradient, partials: workspace,
                            pool: context.pool)                                        // dz = dy ⊙ f'(z); db += Σ dz
+        if let w = winograd, let t = transformed {
+            // dM = A dz Aᵀ;  dK += Gᵀ (Σ V ⊙ dM) G;  dx = B (U ⊙ dM) Bᵀ
+            w.backward(dy, images: n, u: t.u, v: t.v, scratch: t.scratch, du: t.du, dKernel: kernelGradient!,
+                       dx: dx, pool: context.pool)
+            return
+        }
         // dK += colsᵀ·dz, the sum over N·OH·OW split into fixed slices added in order (when the
         // workspace holds them; otherwise gemm splits K's rows and sums each over the whole batch).
         let split = workspace.count >= gemmWorkspace(m: patch, n: filters) ? workspace : nil

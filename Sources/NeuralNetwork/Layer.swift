@@ -65,6 +65,10 @@ public protocol Layer: AnyObject {
     func bind(parameters: [FloatView], gradients: [FloatView])
     /// Floats per sample of training-time scratch (e.g. a dropout mask).
     var scratchPerSample: Int { get }
+    /// Floats of scratch independent of the batch (e.g. a transformed kernel).
+    var scratchFixed: Int { get }
+    /// Receives `scratchCount(batch: maxBatch)` floats once: the per-sample part for the largest
+    /// batch, then the fixed part.
     func bind(scratch: FloatView)
     /// True when the output is the input's memory reinterpreted (flatten): no buffer, no copy.
     var aliasesInput: Bool { get }
@@ -81,7 +85,10 @@ extension Layer {
     public var parameterSpecs: [ParameterSpec] { [] }
     public func bind(parameters: [FloatView], gradients: [FloatView]) {}
     public var scratchPerSample: Int { 0 }
+    public var scratchFixed: Int { 0 }
     public func bind(scratch: FloatView) {}
+    /// Scratch floats for batches of up to `batch` samples.
+    public func scratchCount(batch: Int) -> Int { batch * scratchPerSample + scratchFixed }
     public var aliasesInput: Bool { false }
     /// Trainable and non-trainable values together, as Keras's summary counts them.
     public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + $1.count } }

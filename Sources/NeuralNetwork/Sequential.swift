@@ -121,8 +121,8 @@ public final class Sequential {
                 outs.append(storage.view)
             }
             previous = outs.last!
-            if layer.scratchPerSample > 0 {
-                let scratch = FloatStorage(count: maxBatch * layer.scratchPerSample)
+            if layer.scratchCount(batch: maxBatch) > 0 {
+                let scratch = FloatStorage(count: layer.scratchCount(batch: maxBatch))
                 owned.append(scratch)
                 layer.bind(scratch: scratch.view)
             }

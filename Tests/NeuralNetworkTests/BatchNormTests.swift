@@ -35,7 +35,7 @@ final class BatchNormRig {
             }
         }
         layer.bind(parameters: values, gradients: grads)
-        scratch = FloatStorage(count: batch * layer.scratchPerSample)
+        scratch = FloatStorage(count: layer.scratchCount(batch: batch))
         layer.bind(scratch: scratch.view)
         let count = batch * layer.inputShape.count
         x = FloatStorage(count: count)

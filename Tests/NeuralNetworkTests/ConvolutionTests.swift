@@ -125,6 +125,9 @@ struct ConvolutionGradientChecks {
         ConvCase(input: [5, 7, 3], json: #"{"filters": 2, "kernel_size": [2, 3], "strides": [1, 2], "padding": "same", "use_bias": false}"#),
         ConvCase(input: [4, 4, 1], json: #"{"filters": 3, "kernel_size": 5, "padding": "same", "activation": "sigmoid"}"#),
         ConvCase(input: [3, 3, 2], json: #"{"filters": 4, "kernel_size": 1, "activation": "softmax"}"#),
+        // 3×3 stride 1 over ≥ 8 channels: the Winograd path, valid and same, several tiles.
+        ConvCase(input: [6, 7, 8], json: #"{"filters": 3, "kernel_size": 3}"#),
+        ConvCase(input: [5, 9, 8], json: #"{"filters": 2, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
     ])
     func conv2d(_ c: ConvCase) throws {
         let layer = try buildLayer("conv2d", c.json, input: c.input)
@@ -166,8 +169,8 @@ struct ConvolutionGoldenTests {
     func run(_ layer: any Layer, _ expected: [Float], parameters: [[Float]] = []) -> [Float] {
         let storages = parameters.map(FloatStorage.init)
         layer.bind(parameters: storages.map(\.view), gradients: storages.map { FloatStorage(count: $0.count).view })
-        let scratch = FloatStorage(count: ConvGolden.batch * layer.scratchPerSample)
-        if layer.scratchPerSample > 0 { layer.bind(scratch: scratch.view) }
+        let scratch = FloatStorage(count: layer.scratchCount(batch: ConvGolden.batch))
+        if layer.scratchCount(batch: 1) > 0 { layer.bind(scratch: scratch.view) }
         let y = FloatStorage(count: ConvGolden.batch * layer.outputShape.count)
         layer.forward(x: FloatStorage(ConvGolden.x).view, y: y.view, batch: ConvGolden.batch,
                       context: PassContext(training: false, pool: ThreadPool(threadCount: 2)))
@@ -203,7 +206,7 @@ struct ConvolutionGoldenTests {
         let dk = FloatStorage(count: k.count), db = FloatStorage(count: b.count)
         dk.view.fill(1)   // backward adds into the gradients
         layer.bind(parameters: [k.view, b.view], gradients: [dk.view, db.view])
-        let scratch = FloatStorage(count: ConvGolden.batch * layer.scratchPerSample)
+        let scratch = FloatStorage(count: layer.scratchCount(batch: ConvGolden.batch))
         layer.bind(scratch: scratch.view)
         let x = FloatStorage(ConvGolden.x), y = FloatStorage(count: ConvGolden.r.count)
         let dy = FloatStorage(ConvGolden.r), dx = FloatStorage(count: x.count)

@@ -32,8 +32,8 @@ final class Harness {
             offset += spec.count
         }
         layer.bind(parameters: values, gradients: grads)
-        if layer.scratchPerSample > 0 {
-            let s = FloatStorage(count: batch * layer.scratchPerSample)
+        if layer.scratchCount(batch: batch) > 0 {
+            let s = FloatStorage(count: layer.scratchCount(batch: batch))
             layer.bind(scratch: s.view)
             scratch = s
         }

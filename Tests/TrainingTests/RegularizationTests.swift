@@ -196,6 +196,7 @@ final class RegularizedDense: RegularizedLayer {
     var parameterSpecs: [ParameterSpec] { inner.parameterSpecs }
     func bind(parameters: [FloatView], gradients: [FloatView]) { inner.bind(parameters: parameters, gradients: gradients) }
     var scratchPerSample: Int { inner.scratchPerSample }
+    var scratchFixed: Int { inner.scratchFixed }
     func bind(scratch: FloatView) { inner.bind(scratch: scratch) }
     func forward(x: FloatView, y: FloatView, batch: Int, context: PassContext) {
         inner.forward(x: x, y: y, batch: batch, context: context)
