@@ -56,6 +56,22 @@ public struct RandomStream: Sendable, Equatable {
         self.position = position
     }
 
+    /// The same named stream at sub-stream `index`, from its start (no name hashing again).
+    public func indexed(_ index: UInt64) -> RandomStream {
+        var copy = self
+        copy.setIndex(index)
+        return copy
+    }
+
+    private mutating func setIndex(_ newIndex: UInt64) {
+        self = RandomStream(key: key, index: newIndex)
+    }
+
+    private init(key: (UInt32, UInt32), index: UInt64) {
+        self.key = key
+        self.index = index
+    }
+
     /// Block `block` of this stream (four words), independent of the stream's position.
     @inlinable
     public func block(_ block: UInt64) -> (UInt32, UInt32, UInt32, UInt32) {

@@ -21,6 +21,9 @@ public final class Dropout: Layer {
     public let config: Config
     public var configuration: any Encodable & Sendable { config }
     private var mask: FloatView?
+    /// The stream ("dropout/<name>") of the last seed seen, so a step only re-indexes it (no string
+    /// building or hashing in the training step).
+    private var stream: (seed: UInt64, name: String, stream: RandomStream)?
 
     public init(_ config: Config, inputShape: Shape, name: String = "dropout") {
         self.config = config
@@ -35,9 +38,11 @@ public final class Dropout: Layer {
         let count = n * inputShape.count
         if context.training && config.rate > 0 {
             // A fresh sub-stream per step: the mask depends on (seed, layer name, step) only.
-            let stream = RandomStream(seed: context.seed, name: "dropout/" + name, index: context.step)
-            dropoutForward(x: x, y: y, mask: mask!, count: count, rate: config.rate, stream: stream,
-                           pool: context.pool)
+            if stream?.seed != context.seed || stream?.name != name {
+                stream = (context.seed, name, RandomStream(seed: context.seed, name: "dropout/" + name))
+            }
+            dropoutForward(x: x, y: y, mask: mask!, count: count, rate: config.rate,
+                           stream: stream!.stream.indexed(context.step), pool: context.pool)
         } else {
             y.slice(0, count).copy(from: x.slice(0, count))
         }
