@@ -56,54 +56,6 @@ let mnistConvnet: [(String, String)] = [
 
 // MARK: - Gradient checks
 
-/// `checkGradients` for layers with kinks. With `relu`, a perturbation that changes which outputs
-/// are positive crossed ReLU's kink and is skipped. `input` replaces the random input (max pooling
-/// gets values at least 2h apart, so no perturbation changes a window's maximum).
-func checkKinkedGradients(_ layer: any Layer, relu: Bool, batch: Int = 2, input given: [Float]? = nil,
-                          step h: Float = 1e-2, tolerance: Double = 5e-3,
-                          sourceLocation: SourceLocation = #_sourceLocation) {
-    let harness = Harness(layer, batch: batch)
-    var stream = RandomStream(seed: 11, name: "check")
-    let input = given ?? (0..<batch * layer.inputShape.count).map { _ in stream.nextNormal() }
-    let r = (0..<batch * layer.outputShape.count).map { _ in stream.nextNormal() }
-    let (dx, dtheta) = harness.analytic(input, r)
-    let output = { (layer.aliasesInput ? harness.x : harness.y).array.map { $0 > 0 } }
-    let pattern = output()
-
-    var checked = 0, skipped = 0
-    func check(_ analytic: Float, _ what: String, _ evaluate: (Float) -> Double) {
-        let lp = evaluate(h), plus = output()
-        let lm = evaluate(-h), minus = output()
-        if relu && (plus != pattern || minus != pattern) {
-            skipped += 1
-            return
-        }
-        let numeric = (lp - lm) / Double(2 * h)
-        let scale = max(1, abs(numeric), Double(abs(analytic)))
-        #expect(abs(Double(analytic) - numeric) <= tolerance * scale,
-                "\(layer.kind) \(what): analytic \(analytic), numeric \(numeric)", sourceLocation: sourceLocation)
-        checked += 1
-    }
-    for i in 0..<input.count {
-        check(dx[i], "dx[\(i)]") { delta in
-            var moved = input
-            moved[i] += delta
-            return harness.loss(moved, r)
-        }
-    }
-    let params = harness.parameters.view
-    for j in 0..<params.count {
-        let saved = params[j]
-        check(dtheta[j], "dθ[\(j)]") { delta in
-            params[j] = saved + delta
-            defer { params[j] = saved }
-            return harness.loss(input, r)
-        }
-    }
-    #expect(skipped * 10 <= checked, "too many perturbations skipped (\(skipped) of \(checked + skipped))",
-            sourceLocation: sourceLocation)
-}
-
 /// Values 0.05 apart (much more than 2h) in a scrambled order: no ties, no maximum changes.
 func distinctValues(_ count: Int) -> [Float] {
     var stream = RandomStream(seed: 3, name: "distinct")
@@ -131,7 +83,7 @@ struct ConvolutionGradientChecks {
     ])
     func conv2d(_ c: ConvCase) throws {
         let layer = try buildLayer("conv2d", c.json, input: c.input)
-        checkKinkedGradients(layer, relu: c.json.contains("relu"))
+        checkGradients(layer, batch: 2, kinks: c.json.contains("relu"))
     }
 
     @Test("max pooling: valid, same, overlapping windows (distinct inputs, no ties)", arguments: [
@@ -141,7 +93,7 @@ struct ConvolutionGradientChecks {
     ])
     func maxPooling(_ c: ConvCase) throws {
         let layer = try buildLayer("max_pooling2d", c.json, input: c.input)
-        checkKinkedGradients(layer, relu: false, input: distinctValues(2 * layer.inputShape.count))
+        checkGradients(layer, batch: 2, input: distinctValues(2 * layer.inputShape.count))
     }
 
     @Test("average pooling: valid, same (padding not counted), overlapping windows", arguments: [

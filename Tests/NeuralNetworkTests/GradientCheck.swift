@@ -25,8 +25,11 @@ final class Harness {
         var stream = RandomStream(seed: seed, name: "harness")
         for spec in layer.parameterSpecs {
             let v = parameters.view(offset: offset, count: spec.count)
-            // Random values everywhere (a zero bias would hide a wrong bias gradient).
-            for i in 0..<v.count { v[i] = stream.nextNormal() * 0.5 }
+            // Random values everywhere (a zero bias would hide a wrong bias gradient); state tensors
+            // (batch norm's moving statistics) positive, as statistics a variance among them are.
+            for i in 0..<v.count {
+                v[i] = spec.trainable ? stream.nextNormal() * 0.5 : abs(stream.nextNormal()) + 0.5
+            }
             values.append(v)
             grads.append(gradients.view(offset: offset, count: spec.count))
             offset += spec.count
@@ -64,41 +67,65 @@ final class Harness {
     }
 }
 
-/// Checks every input and parameter derivative. `skip(x)` excludes inputs sitting on a kink.
-func checkGradients(_ layer: any Layer, batch: Int = 3, step h: Float = 1e-2, tolerance: Double = 5e-3,
-                    training: Bool = true, skip: (Float) -> Bool = { _ in false },
-                    sourceLocation: SourceLocation = #_sourceLocation) {
+/// Checks every input derivative and every trainable parameter's (state tensors have no
+/// gradient: the model never asks for one). Kinks: `skip(x)` excludes inputs sitting on one (e.g.
+/// ReLU at 0); with `kinks: true`, a perturbation that changes which outputs are positive crossed a
+/// ReLU kink inside the layer and is not compared. `input` replaces the random input.
+func checkGradients(_ layer: any Layer, batch: Int = 3, input given: [Float]? = nil, step h: Float = 1e-2,
+                    tolerance: Double = 5e-3, training: Bool = true, skip: (Float) -> Bool = { _ in false },
+                    kinks: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) {
     let harness = Harness(layer, batch: batch, training: training)
     var stream = RandomStream(seed: 11, name: "check")
-    let input = (0..<batch * layer.inputShape.count).map { _ in stream.nextNormal() }
+    let input = given ?? (0..<batch * layer.inputShape.count).map { _ in stream.nextNormal() }
     let r = (0..<batch * layer.outputShape.count).map { _ in stream.nextNormal() }
     let (dx, dtheta) = harness.analytic(input, r)
+    let signs = { (layer.aliasesInput ? harness.x : harness.y).array.map { $0 > 0 } }
+    let pattern = signs()
 
-    func compare(_ analytic: Float, _ numeric: Double, _ what: String) {
+    var checked = 0, crossed = 0
+    func compare(_ analytic: Float, _ what: String, _ loss: (Float) -> Double) {
+        let lp = loss(h), plus = signs()
+        let lm = loss(-h), minus = signs()
+        if kinks && (plus != pattern || minus != pattern) {
+            crossed += 1
+            return
+        }
+        let numeric = (lp - lm) / Double(2 * h)
         let scale = max(1, abs(numeric), Double(abs(analytic)))
         #expect(abs(Double(analytic) - numeric) <= tolerance * scale,
                 "\(layer.kind) \(what): analytic \(analytic), numeric \(numeric)", sourceLocation: sourceLocation)
-    }
-
-    var checked = 0
-    for i in 0..<input.count where !skip(input[i]) {
-        var plus = input, minus = input
-        plus[i] += h
-        minus[i] -= h
-        compare(dx[i], (harness.loss(plus, r) - harness.loss(minus, r)) / Double(2 * h), "dx[\(i)]")
         checked += 1
     }
-    #expect(checked > input.count / 2, "too many inputs skipped", sourceLocation: sourceLocation)
-    let params = harness.parameters.view
-    for j in 0..<params.count {
-        let saved = params[j]
-        params[j] = saved + h
-        let lp = harness.loss(input, r)
-        params[j] = saved - h
-        let lm = harness.loss(input, r)
-        params[j] = saved
-        compare(dtheta[j], (lp - lm) / Double(2 * h), "dθ[\(j)]")
+
+    var skipped = 0
+    for i in 0..<input.count {
+        if skip(input[i]) {
+            skipped += 1
+            continue
+        }
+        compare(dx[i], "dx[\(i)]") { delta in
+            var moved = input
+            moved[i] += delta
+            return harness.loss(moved, r)
+        }
     }
+    #expect(skipped <= input.count / 2, "too many inputs skipped", sourceLocation: sourceLocation)
+    let params = harness.parameters.view
+    var offset = 0
+    for spec in layer.parameterSpecs {
+        defer { offset += spec.count }
+        guard spec.trainable else { continue }
+        for j in offset..<offset + spec.count {
+            let saved = params[j]
+            compare(dtheta[j], "\(spec.name)[\(j - offset)]") { delta in
+                params[j] = saved + delta
+                defer { params[j] = saved }
+                return harness.loss(input, r)
+            }
+        }
+    }
+    #expect(crossed * 10 <= checked, "too many perturbations crossed a kink (\(crossed) of \(checked + crossed))",
+            sourceLocation: sourceLocation)
 }
 
 @Suite("Finite-difference gradient checks")
