@@ -45,7 +45,7 @@ let package = Package(
         ]),
         // The CLI: argument parsing only.
         .executableTarget(name: "runner", dependencies: [
-            "Experiments",
+            "Experiments", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

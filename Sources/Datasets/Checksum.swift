@@ -7,7 +7,11 @@ import Foundation
 public enum Checksum {
     /// The SHA-256 of `bytes` as 64 lower-case hex digits (the format of `sha256sum`).
     public static func sha256(_ bytes: [UInt8]) -> String {
-        let digest = bytes.withUnsafeBytes { SHA256.hash(data: $0) }
-        return hex(digest)
+        bytes.withUnsafeBytes { sha256($0) }
+    }
+
+    /// The SHA-256 of the bytes in `buffer`, as 64 lower-case hex digits.
+    public static func sha256(_ buffer: UnsafeRawBufferPointer) -> String {
+        hex(SHA256.hash(data: buffer))
     }
 }

@@ -2,9 +2,9 @@
 // existence checks that follow symlinks, and the durable write-then-rename used for downloads.
 import Foundation
 
-enum FileIO {
+public enum FileIO {
     /// The whole file. POSIX rather than `Data(contentsOf:)` so errors carry errno's text.
-    static func read(_ path: String) throws(DatasetError) -> [UInt8] {
+    public static func read(_ path: String) throws(DatasetError) -> [UInt8] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw .unreadable(path: path, reason: errnoText()) }
         defer { close(fd) }
@@ -31,13 +31,13 @@ enum FileIO {
         return bytes
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    public static func isDirectory(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
     /// True for a regular file or a symlink to one.
-    static func isFile(_ path: String) -> Bool {
+    public static func isFile(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
     }
@@ -53,7 +53,7 @@ enum FileIO {
     /// Writes `bytes` to `path` so that `path` either does not exist or holds all of them, even
     /// after a crash: write a temporary file in the same directory, fsync it, rename it over
     /// `path`, fsync the directory. The temporary file is removed on every failure.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(DatasetError) {
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(DatasetError) {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let temporary = directory + "/." + url.lastPathComponent + ".partial-\(getpid())-\(UInt32.random(in: 0 ... .max))"

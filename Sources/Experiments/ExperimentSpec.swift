@@ -101,9 +101,11 @@ public struct TrainSpec: Sendable, Encodable {
     public var lrSchedule = ScheduleSpec()
     /// Keras's EarlyStopping callback; nil: train all epochs.
     public var earlyStopping: EarlyStopping.Config?
+    /// When checkpoints are written and which are kept.
+    public var checkpoint = CheckpointSpec()
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", shuffle, validationSplit = "validation_split"
-        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping"
+        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", checkpoint
     }
 
     /// Every key, `early_stopping: null` included.
@@ -115,6 +117,46 @@ public struct TrainSpec: Sendable, Encodable {
         try c.encode(validationSplit, forKey: .validationSplit)
         try c.encode(lrSchedule, forKey: .lrSchedule)
         try c.encode(earlyStopping, forKey: .earlyStopping)
+        try c.encode(checkpoint, forKey: .checkpoint)
+    }
+}
+
+/// `train.checkpoint`: what Keras's ModelCheckpoint and BackupAndRestore do between them. A run
+/// writes checkpoints into <run folder>/checkpoints/: step-<step>.ckpt periodically (and on
+/// SIGINT/SIGTERM), best.ckpt when the monitored metric improves, final.ckpt at the end.
+public struct CheckpointSpec: Sendable, Encodable {
+    /// Write one after every N epochs (0: not at epoch ends).
+    public var everyEpochs = 1
+    /// Write one after every N optimizer steps, mid-epoch included (0: not by steps).
+    public var everySteps = 0
+    /// How many step-*.ckpt to keep (older ones are deleted); best.ckpt and final.ckpt are extra.
+    public var keepLast = 2
+    /// Keep best.ckpt: the end of the epoch with the best value of this metric (nil: no best.ckpt).
+    public var keepBest: KeepBest?
+
+    public struct KeepBest: Sendable, Codable, Equatable {
+        /// loss, accuracy, val_loss or val_accuracy.
+        public var monitor: EarlyStopping.Monitor = .valLoss
+        /// min, max, or auto (from the monitor's name).
+        public var mode: EarlyStopping.Mode = .auto
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case everyEpochs = "every_epochs", everySteps = "every_steps", keepLast = "keep_last", keepBest = "keep_best"
+    }
+
+    /// Every key, `keep_best: null` included.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(everyEpochs, forKey: .everyEpochs)
+        try c.encode(everySteps, forKey: .everySteps)
+        try c.encode(keepLast, forKey: .keepLast)
+        try c.encode(keepBest, forKey: .keepBest)
+    }
+
+    /// The tracker that decides when best.ckpt is rewritten: early stopping's, never stopping.
+    public var bestTracker: EarlyStopping? {
+        keepBest.map { EarlyStopping(.init(monitor: $0.monitor, patience: .max, mode: $0.mode, restoreBestWeights: true)) }
     }
 }
 
@@ -286,6 +328,32 @@ extension TrainSpec: Decodable {
                                   hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
             }
         }
+        checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint) ?? CheckpointSpec()
+        if let best = checkpoint.keepBest, best.monitor.isValidation && validationSplit == 0 {
+            throw ConfigError(codingPath: c.codingPath + [CodingKeys.checkpoint, CheckpointSpec.CodingKeys.keepBest],
+                              message: "keep_best monitors '\(best.monitor.rawValue)', "
+                                  + "but there is no validation split to compute it on",
+                              hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
+        }
+    }
+}
+
+extension CheckpointSpec: Decodable {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        everyEpochs = try c.decode(.everyEpochs, default: 1, expected: "a non-negative integer") { (n: Int) in n >= 0 }
+        everySteps = try c.decode(.everySteps, default: 0, expected: "a non-negative integer") { (n: Int) in n >= 0 }
+        keepLast = try c.decode(.keepLast, default: 2, expected: "a positive integer") { (n: Int) in n > 0 }
+        keepBest = try c.decodeIfPresent(KeepBest.self, forKey: .keepBest)
+    }
+}
+
+extension CheckpointSpec.KeepBest {
+    enum CodingKeys: String, CodingKey { case monitor, mode }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        monitor = try c.decodeChoice(.monitor, default: .valLoss)
+        mode = try c.decodeChoice(.mode, default: .auto)
     }
 }
 

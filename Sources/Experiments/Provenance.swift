@@ -21,7 +21,7 @@ public struct Provenance: Codable, Sendable {
     }
 
     public static func current(threads: Int) -> Provenance {
-        Provenance(runnerCommit: runnerCommit(), swift: swiftVersion, openblasConfig: BLAS.config,
+        Provenance(runnerCommit: commit, swift: swiftVersion, openblasConfig: BLAS.config,
                    openblasCore: BLAS.coreName, cpu: cpuModel(), cores: ThreadPool.availableCores,
                    threads: threads, os: ProcessInfo.processInfo.operatingSystemVersionString)
     }
@@ -39,6 +39,9 @@ public struct Provenance: Codable, Sendable {
         return "6.0"
         #endif
     }
+
+    /// `runnerCommit()`, asked once.
+    static let commit = runnerCommit()
 
     /// The commit of the source tree this binary was built from (found through #filePath).
     static func runnerCommit() -> String {

@@ -167,6 +167,10 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
     public let peakMemoryBytes: Int
     public let versions: Provenance
     let configuration: JSONValueBox
+    /// final.ckpt: the trained model, for `runner evaluate` and `runner predict`.
+    public let checkpoint: String
+    /// Each time the run was resumed from a checkpoint (step and time); empty for a run in one go.
+    public let resumes: [RunCheckpoint.Resume]
 
     enum CodingKeys: String, CodingKey {
         case name, runID = "run_id", experimentFile = "experiment_file"
@@ -174,6 +178,7 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
         case finishedAt = "finished_at", configuration, dataset, preprocessing, parameters, layers, epochs
         case earlyStopping = "early_stopping", test
         case weightSHA256 = "weight_sha256", timing, peakMemoryBytes = "peak_memory_bytes", versions
+        case checkpoint, resumes
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -194,6 +199,8 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
         try c.encode(earlyStopping, forKey: .earlyStopping)
         try c.encode(test, forKey: .test)
         try c.encode(weightSHA256, forKey: .weightSHA256)
+        try c.encode(checkpoint, forKey: .checkpoint)
+        try c.encode(resumes, forKey: .resumes)
         try c.encode(timing, forKey: .timing)
         try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
         try c.encode(versions, forKey: .versions)

@@ -4,7 +4,7 @@
 import Kernels
 import NeuralNetwork
 
-public struct EarlyStopping: Sendable, Equatable {
+public struct EarlyStopping: Sendable, Equatable, Codable {
     /// The metric an epoch is judged by.
     public enum Monitor: String, CaseIterable, Codable, Sendable {
         case loss, accuracy
@@ -105,6 +105,9 @@ public struct EarlyStopping: Sendable, Equatable {
     public private(set) var wait = 0
     /// The epoch (from 0) after which training stopped, if it did.
     public private(set) var stoppedEpoch: Int?
+    enum CodingKeys: String, CodingKey {
+        case config, best, bestEpoch = "best_epoch", wait, stoppedEpoch = "stopped_epoch"
+    }
 
     public init(_ config: Config) {
         self.config = config
@@ -157,8 +160,9 @@ public struct EarlyStopping: Sendable, Equatable {
 
 /// A copy of a model's weights (trainable parameters and state), allocated once.
 public final class WeightSnapshot {
-    private let parameters: FloatStorage
-    private let state: FloatStorage
+    /// Same layout as the model's `parameters` and `state` (a checkpoint stores both).
+    public let parameters: FloatStorage
+    public let state: FloatStorage
 
     public init(of model: Sequential) {
         parameters = FloatStorage(count: model.parameters.count)

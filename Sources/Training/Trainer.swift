@@ -15,11 +15,12 @@ import Darwin
 #endif
 
 /// Loss and accuracy averaged over the samples seen so far in an epoch (what Keras displays).
-public struct RunningMetrics: Sendable {
+public struct RunningMetrics: Sendable, Codable, Equatable {
     public var samples = 0
     public var lossSum = 0.0
     public var correct = 0
     public var loss: Double { samples == 0 ? 0 : lossSum / Double(samples) }
+    enum CodingKeys: String, CodingKey { case samples, lossSum = "loss_sum", correct }
     public var accuracy: Double { samples == 0 ? 0 : Double(correct) / Double(samples) }
 }
 
@@ -30,10 +31,18 @@ public struct BatchProgress: Sendable {
     public let batches: Int
     public let metrics: RunningMetrics
     public let seconds: Double
+
+    public init(epoch: Int, batch: Int, batches: Int, metrics: RunningMetrics, seconds: Double) {
+        self.epoch = epoch
+        self.batch = batch
+        self.batches = batches
+        self.metrics = metrics
+        self.seconds = seconds
+    }
 }
 
 /// Test or validation results.
-public struct Evaluation: Sendable, Codable {
+public struct Evaluation: Sendable, Codable, Equatable {
     public let loss: Double
     public let accuracy: Double
     public let samples: Int
@@ -42,7 +51,7 @@ public struct Evaluation: Sendable, Codable {
 }
 
 /// One finished epoch of `Trainer.fit`.
-public struct EpochSummary: Sendable {
+public struct EpochSummary: Sendable, Codable, Equatable {
     /// From 0.
     public let epoch: Int
     /// Loss (penalties included) and accuracy averaged over the epoch's training batches.
@@ -52,15 +61,63 @@ public struct EpochSummary: Sendable {
     public let learningRate: Float
     /// Training time of the epoch (validation excluded).
     public let seconds: Double
+    enum CodingKeys: String, CodingKey { case epoch, training, validation, learningRate = "learning_rate", seconds }
+
+    public init(epoch: Int, training: RunningMetrics, validation: Evaluation?, learningRate: Float, seconds: Double) {
+        self.epoch = epoch
+        self.training = training
+        self.validation = validation
+        self.learningRate = learningRate
+        self.seconds = seconds
+    }
+}
+
+/// Where `Trainer.fit` stands between two optimizer steps. With the model's tensors, the
+/// optimizer's state (and step count) and the best-weights snapshot, it is everything the next
+/// step depends on: the data order, the dropout and augmentation streams and the learning rate
+/// all derive from (seed, epoch, batch, step). A checkpoint stores it; `fit(from:)` continues it.
+public struct FitState: Sendable, Codable, Equatable {
+    /// The epoch in progress (from 0); equals the epoch count once training is over.
+    public var epoch = 0
+    /// Batches of `epoch` already trained (the data-order cursor is batch · batch size).
+    public var batch = 0
+    /// Optimizer steps taken since the start of training.
+    public var step = 0
+    /// Loss and accuracy over the batches of `epoch` trained so far.
+    public var metrics = RunningMetrics()
+    /// Training time spent in `epoch` so far (across interruptions).
+    public var epochSeconds = 0.0
+    /// The finished epochs.
+    public var history: [EpochSummary] = []
+    /// Early stopping's tracker after the last finished epoch.
+    public var tracker: EarlyStopping?
+    /// No step is left: every epoch ran, or early stopping ended training.
+    public var finished = false
+    enum CodingKeys: String, CodingKey {
+        case epoch, batch, step, metrics, epochSeconds = "epoch_seconds", history, tracker = "early_stopping", finished
+    }
+
+    public init() {}
 }
 
 /// What `Trainer.fit` did.
 public struct FitHistory: Sendable {
+    /// Every finished epoch, those of earlier (interrupted) processes included.
     public let epochs: [EpochSummary]
     /// The tracker's final state, when training used early stopping.
     public let earlyStopping: EarlyStopping?
     /// The epoch (from 0) whose weights the model ended with, when they were restored.
     public let restoredEpoch: Int?
+    /// Where training stands: finished, or stopped early on request (`afterStep` said so).
+    public let state: FitState
+    public var interrupted: Bool { !state.finished }
+}
+
+/// What `fit`'s step callback wants next.
+public enum StepDecision: Sendable {
+    case proceed
+    /// Stop after this step (e.g. on SIGINT): `fit` returns with the state of this step.
+    case stop
 }
 
 public final class Trainer {
@@ -79,6 +136,11 @@ public final class Trainer {
     public let augmentation: Augmentation?
     /// Optimizer steps taken so far.
     public private(set) var step = 0
+    /// Continue counting from `step` (a resumed run; the optimizer's state must match it).
+    public func resume(atStep step: Int) {
+        precondition(step >= 0)
+        self.step = step
+    }
 
     private let targets: FloatStorage
     private let probabilities: FloatStorage
@@ -132,13 +194,25 @@ public final class Trainer {
     /// One pass over `data` in batches of `batchSize` (the last batch may be smaller, as in Keras).
     public func trainEpoch(_ data: Subset, epoch: Int, batchSize: Int, shuffle: Bool,
                            progress: ((BatchProgress) -> Void)? = nil) -> RunningMetrics {
+        trainEpoch(data, epoch: epoch, batchSize: batchSize, shuffle: shuffle, from: 0, metrics: RunningMetrics(),
+                   progress: progress).metrics
+    }
+
+    /// The batches `firstBatch`… of epoch `epoch`, adding to `metrics` (those of the batches
+    /// before). `afterStep` sees (batches done, metrics) after every step and may stop the pass.
+    public func trainEpoch(_ data: Subset, epoch: Int, batchSize: Int, shuffle: Bool, from firstBatch: Int,
+                           metrics initial: RunningMetrics, secondsBefore: Double = 0,
+                           progress: ((BatchProgress) -> Void)? = nil,
+                           afterStep: ((Int, RunningMetrics) -> StepDecision)? = nil)
+        -> (metrics: RunningMetrics, batches: Int) {
         precondition(batchSize > 0 && batchSize <= model.maxBatch)
         let order = epochOrder(data, epoch: epoch, shuffle: shuffle)
         let batches = (order.count + batchSize - 1) / batchSize
+        precondition(firstBatch >= 0 && firstBatch <= batches)
         let oneHot = loss.targetEncoding == .oneHot
-        var metrics = RunningMetrics()
+        var metrics = initial
         let start = monotonicSeconds()
-        for b in 0..<batches {
+        for b in firstBatch..<batches {
             let batch = order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)]
             let n = batch.count
             if let augmentation {
@@ -159,9 +233,10 @@ public final class Trainer {
 
             accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
             progress?(BatchProgress(epoch: epoch, batch: b + 1, batches: batches, metrics: metrics,
-                                    seconds: monotonicSeconds() - start))
+                                    seconds: secondsBefore + monotonicSeconds() - start))
+            if afterStep?(b + 1, metrics) == .stop { return (metrics, b + 1) }
         }
-        return metrics
+        return (metrics, batches)
     }
 
     /// Forward, loss, backward and penalties for the batch in the model's input and `targets`:
@@ -231,37 +306,69 @@ public final class Trainer {
                           confusion: confusion)
     }
 
-    /// `model.fit`: `epochs` epochs from epoch 0, each followed by validation (when given) and
-    /// the early-stopping check (when given); the best weights are put back at the end when the
-    /// tracker says so. `epochEnd` sees each epoch as it finishes.
+    /// `model.fit`: `epochs` epochs from epoch 0 (or from `state`, a stopped fit's), each followed
+    /// by validation (when given) and the early-stopping check (when given); the best weights are
+    /// put back at the end when the tracker says so (`snapshot` holds them; a resumed fit passes
+    /// the one it stored). `afterStep` sees the state after every step and may stop training
+    /// there; `epochEnd` sees each epoch and the state once it is finished.
     public func fit(_ training: Subset, validation: Subset?, epochs: Int, batchSize: Int, shuffle: Bool = true,
                     validationBatchSize: Int? = nil, earlyStopping: EarlyStopping.Config? = nil,
+                    from resumed: FitState? = nil, snapshot resumedSnapshot: WeightSnapshot? = nil,
                     progress: ((BatchProgress) -> Void)? = nil,
-                    epochEnd: ((EpochSummary) -> Void)? = nil) -> FitHistory {
-        var tracker = earlyStopping.map(EarlyStopping.init)
-        let snapshot = earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: model) : nil
-        var history: [EpochSummary] = []
-        for epoch in 0..<epochs {
-            let rate = nextLearningRate
+                    afterStep: ((FitState) -> StepDecision)? = nil,
+                    epochEnd: ((EpochSummary, FitState) -> Void)? = nil) -> FitHistory {
+        var state = resumed ?? FitState()
+        if resumed == nil { state.tracker = earlyStopping.map(EarlyStopping.init) }
+        precondition(state.step == step, "the trainer's step count and the state's differ")
+        let snapshot = resumedSnapshot
+            ?? (earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: model) : nil)
+        while !state.finished && state.epoch < epochs {
+            let epoch = state.epoch
+            let rate = learningRate.rate(step - state.batch)        // the epoch's first step
             let start = monotonicSeconds()
-            let metrics = trainEpoch(training, epoch: epoch, batchSize: batchSize, shuffle: shuffle, progress: progress)
-            let seconds = monotonicSeconds() - start
+            let before = state.epochSeconds
+            var stopped = false
+            let pass = trainEpoch(training, epoch: epoch, batchSize: batchSize, shuffle: shuffle,
+                                  from: state.batch, metrics: state.metrics, secondsBefore: before,
+                                  progress: progress) { batches, metrics in
+                guard let afterStep else { return .proceed }
+                state.batch = batches
+                state.step = self.step
+                state.metrics = metrics
+                state.epochSeconds = before + monotonicSeconds() - start
+                if afterStep(state) == .stop { stopped = true }
+                return stopped ? .stop : .proceed
+            }
+            state.batch = pass.batches
+            state.step = step
+            state.metrics = pass.metrics
+            state.epochSeconds = before + monotonicSeconds() - start
+            if stopped { return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: nil, state: state) }
+
             let val = validation.map { evaluate($0, batchSize: validationBatchSize ?? batchSize) }
-            let summary = EpochSummary(epoch: epoch, training: metrics, validation: val, learningRate: rate,
-                                       seconds: seconds)
-            history.append(summary)
-            epochEnd?(summary)
-            guard tracker != nil else { continue }
-            let decision = tracker!.update(epoch: epoch, value: summary.value(of: tracker!.config.monitor))
-            if decision.saveWeights { snapshot?.save(model) }
-            if decision.stop { break }
+            let summary = EpochSummary(epoch: epoch, training: pass.metrics, validation: val, learningRate: rate,
+                                       seconds: state.epochSeconds)
+            state.history.append(summary)
+            state.epoch += 1
+            state.batch = 0
+            state.metrics = RunningMetrics()
+            state.epochSeconds = 0
+            if var tracker = state.tracker {
+                let decision = tracker.update(epoch: epoch, value: summary.value(of: tracker.config.monitor))
+                state.tracker = tracker
+                if decision.saveWeights { snapshot?.save(model) }
+                if decision.stop { state.finished = true }
+            }
+            if state.epoch >= epochs { state.finished = true }
+            epochEnd?(summary, state)
         }
+        state.finished = true
         var restored: Int?
-        if let tracker, tracker.restoresWeights, let snapshot {
+        if let tracker = state.tracker, tracker.restoresWeights, let snapshot {
             snapshot.restore(into: model)
             restored = tracker.bestEpoch
         }
-        return FitHistory(epochs: history, earlyStopping: tracker, restoredEpoch: restored)
+        return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: restored, state: state)
     }
 
     /// Adds the batch's losses (plus the batch's penalty, once per sample: Keras weights each

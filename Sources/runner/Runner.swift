@@ -1,9 +1,11 @@
 // The `runner` command line: argument parsing and exit codes only; the work is in Experiments.
 //
-// Exit codes: 0 success, 64 bad command line or experiment file (EX_USAGE), 1 runtime failure.
+// Exit codes: 0 success, 64 bad command line or experiment file (EX_USAGE), 65 unusable
+// checkpoint (EX_DATAERR), 130 stopped by SIGINT/SIGTERM after writing a checkpoint, 1 runtime failure.
 import ArgumentParser
 import Experiments
 import Foundation
+import Training
 
 @main
 struct Runner: ParsableCommand {
@@ -15,12 +17,20 @@ struct Runner: ParsableCommand {
               runner experiments/mlp.yaml                 train, evaluate, write results/mlp/<run>/
               runner experiments/mlp.yaml --epochs 1      a quick look
               runner validate experiments/cnn.yaml        check the file and print the model summary
+              runner resume results/mlp/<run>             continue an interrupted run from its newest checkpoint
+              runner experiments/mlp.yaml --resume        the same, for the newest unfinished run of the file
+              runner evaluate results/mlp/latest          test metrics and confusion matrix of a trained model
+              runner predict results/mlp/latest my-digit.png   classify your own digit images (PNG or PGM)
 
             Data is looked for in --data-dir, $RUNNER_DATA_DIR, the file's data.directory, the cache
             ($RUNNER_CACHE_DIR, else ~/.cache/mnist-runner), /usr/share/datasets/<name>/, and is
             otherwise downloaded and verified by SHA-256.
+
+            Ctrl-C (SIGINT) or SIGTERM stops a run after the current step, writes a checkpoint and exits
+            with status 130. Exit status: 0 success, 64 bad command line or experiment file, 65 unusable
+            checkpoint, 130 interrupted, 1 other failures.
             """,
-        subcommands: [Run.self, Validate.self],
+        subcommands: [Run.self, Validate.self, Resume.self],
         defaultSubcommand: Run.self)
 }
 
@@ -71,10 +81,15 @@ struct Run: ParsableCommand {
     @Flag(help: "Print only the final results.")
     var quiet = false
 
+    @Flag(help: "Continue the newest unfinished run of this experiment from its checkpoint (a new run if there is none).")
+    var resume = false
+
+    @Flag(help: "With --resume: continue even though the experiment changed since the run started.")
+    var force = false
+
     func validate() throws {
-        if let threads, threads < 1 || threads > 256 {
-            throw ValidationError("--threads must be between 1 and 256, got \(threads)")
-        }
+        try validateThreads(threads)
+        if force && !resume { throw ValidationError("--force only applies with --resume") }
     }
 
     func run() throws {
@@ -82,8 +97,54 @@ struct Run: ParsableCommand {
         options.dataDirectory = dataDir
         options.resultsDirectory = resultsDir
         options.threads = threads
+        options.resume = resume
+        options.force = force
         try reportingErrors {
             _ = try ExperimentRunner.run(experiment.file, options: options, console: Console(mode: quiet ? .quiet : nil))
+        }
+    }
+}
+
+func validateThreads(_ threads: Int?) throws {
+    if let threads, threads < 1 || threads > 256 {
+        throw ValidationError("--threads must be between 1 and 256, got \(threads)")
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue an interrupted run from its newest checkpoint, to the result it would have had.",
+        discussion: """
+            RUN is a run folder (results/<name>/<run>) or one of its checkpoints/*.ckpt. The run goes on in
+            the same folder with the experiment it started with; if the experiment file changed since,
+            the keys that differ are listed and nothing runs unless --force is given.
+            """)
+
+    @Argument(help: ArgumentHelp("A run folder or a checkpoint file.", valueName: "run"), completion: .directory)
+    var target: String
+
+    @Option(name: .customLong("data-dir"), help: "Directory holding the dataset's IDX files (default: the run's).",
+            completion: .directory)
+    var dataDir: String?
+
+    @Option(help: "Threads to compute with (default: all cores). The weights do not depend on it.")
+    var threads: Int?
+
+    @Flag(help: "Print only the final results.")
+    var quiet = false
+
+    @Flag(help: "Continue even though the experiment file changed since the run started.")
+    var force = false
+
+    func validate() throws { try validateThreads(threads) }
+
+    func run() throws {
+        var options = RunOptions()
+        options.dataDirectory = dataDir
+        options.threads = threads
+        options.force = force
+        try reportingErrors {
+            _ = try ExperimentRunner.resume(target, options: options, console: Console(mode: quiet ? .quiet : nil))
         }
     }
 }
@@ -108,6 +169,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as ExperimentError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode(64)
+    } catch let error as CheckpointError {
+        FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        throw ExitCode(error.kind == .changedExperiment ? 64 : 65)
+    } catch let error as RunInterrupted {
+        FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        throw ExitCode(130)
     } catch let error as ExitCode {
         throw error
     } catch {

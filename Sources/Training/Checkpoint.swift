@@ -1,0 +1,219 @@
+// The checkpoint file: a JSON header and Float32 tensors, sealed by a SHA-256, written atomically.
+//
+//     offset        size  content
+//     0             8     magic "MNISTCKP"
+//     8             4     format version, UInt32 little-endian (this code writes and reads 1)
+//     12            4     header length H, UInt32 LE
+//     16            8     tensor bytes P, UInt64 LE
+//     24            H     header: UTF-8 JSON; its "tensors" lists (name, shape, count) in file order
+//     24+H          P     the tensors, Float32 little-endian, one after the other, no padding
+//     24+H+P        32    SHA-256 of every byte before it
+//
+// What the header holds besides "tensors" is the caller's (Experiments' RunCheckpoint documents
+// its keys). Reading checks, in this order: magic, version, lengths against the file size, the
+// checksum, the JSON, the tensor table against P — so a file is either wholly trusted or
+// rejected with the reason, and nothing is copied into a model before all checks passed.
+// Writing goes through a temporary file, fsync, rename and a directory fsync: after a crash at
+// any instant the path holds the previous checkpoint or the new one, never a mix.
+import Datasets
+import Foundation
+import Kernels
+
+/// One tensor of a checkpoint.
+public struct CheckpointTensor: Codable, Sendable, Equatable {
+    /// "<group>/<layer>/<tensor>", e.g. "parameters/dense_1/kernel", "optimizer.m", "best.state".
+    public let name: String
+    public let shape: [Int]
+    public var count: Int { shape.reduce(1, *) }
+
+    public init(name: String, shape: [Int]) {
+        self.name = name
+        self.shape = shape
+    }
+}
+
+/// A header type a checkpoint can carry: JSON with at least the tensor table.
+public protocol CheckpointHeader: Codable {
+    var tensors: [CheckpointTensor] { get }
+}
+
+/// Why a checkpoint could not be used. Every case names the file.
+public struct CheckpointError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Kind: String, Sendable {
+        case unreadable, notACheckpoint = "not a checkpoint", truncated, corrupt
+        case futureVersion = "written by a newer runner", mismatch = "does not match the model"
+        case changedExperiment = "the experiment changed"
+    }
+    public let path: String
+    public let kind: Kind
+    public let reason: String
+    public let hint: String?
+
+    public init(path: String, kind: Kind, reason: String, hint: String? = nil) {
+        self.path = path
+        self.kind = kind
+        self.reason = reason
+        self.hint = hint
+    }
+
+    public var description: String {
+        "error: checkpoint \(path): \(kind.rawValue): \(reason)" + (hint.map { "\nhint: \($0)" } ?? "")
+    }
+}
+
+/// A checkpoint read into memory and verified; tensors are copied out by name.
+public struct CheckpointFile<Header: CheckpointHeader> {
+    public static var magic: [UInt8] { Array("MNISTCKP".utf8) }
+    public static var formatVersion: UInt32 { 1 }
+    static var prefixLength: Int { 24 }
+    static var digestLength: Int { 32 }
+
+    public let path: String
+    public let header: Header
+    private let bytes: [UInt8]
+    private let offsets: [String: (offset: Int, tensor: CheckpointTensor)]
+
+    /// Header and payload encoding: doubles keep every bit (shortest round-trip text), and the
+    /// infinities/NaNs a tracker or a diverged loss can hold are written as strings.
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }
+    static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
+    }
+
+    /// Reads and verifies `path`; throws a CheckpointError saying what is wrong.
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        func fail(_ kind: CheckpointError.Kind, _ reason: String, _ hint: String? = nil) -> CheckpointError {
+            CheckpointError(path: path, kind: kind, reason: reason, hint: hint)
+        }
+        do {
+            bytes = try FileIO.read(path)
+        } catch {
+            if case .unreadable(_, let reason) = error { throw fail(.unreadable, reason) }
+            throw fail(.unreadable, "\(error)")
+        }
+        guard bytes.count >= 8, Array(bytes[0..<8]) == Self.magic else {
+            throw fail(.notACheckpoint, bytes.isEmpty ? "the file is empty" : "it does not start with \"MNISTCKP\"",
+                       "pass a .ckpt file from a run folder's checkpoints/ (or the run folder itself)")
+        }
+        guard bytes.count >= Self.prefixLength else {
+            throw fail(.truncated, "\(bytes.count) bytes, shorter than the \(Self.prefixLength)-byte prefix")
+        }
+        let version = Self.load(UInt32.self, at: 8, in: bytes)
+        guard version <= Self.formatVersion else {
+            throw fail(.futureVersion, "format \(version); this runner reads format \(Self.formatVersion)",
+                       "use the runner version that wrote it, or a newer one")
+        }
+        guard version >= 1 else { throw fail(.corrupt, "format version 0 does not exist") }
+        let headerLength = Int(Self.load(UInt32.self, at: 12, in: bytes))
+        let payload = Self.load(UInt64.self, at: 16, in: bytes)
+        guard payload < UInt64(Int.max / 2) else { throw fail(.corrupt, "a tensor length of \(payload) bytes") }
+        let expected = Self.prefixLength + headerLength + Int(payload) + Self.digestLength
+        guard bytes.count >= expected else {
+            throw fail(.truncated, "\(bytes.count) bytes where its lengths say \(expected)",
+                       "the file was cut short (copied while written, or a full disk); use an earlier checkpoint")
+        }
+        guard bytes.count == expected else {
+            throw fail(.corrupt, "\(bytes.count - expected) bytes after the end its lengths give")
+        }
+        let stored = bytes[(expected - Self.digestLength)...].map { String(format: "%02x", $0) }.joined()
+        let computed = bytes.withUnsafeBytes { Checksum.sha256(UnsafeRawBufferPointer(rebasing: $0[..<(expected - Self.digestLength)])) }
+        guard stored == computed else {
+            throw fail(.corrupt, "SHA-256 mismatch: stored \(stored.prefix(16))…, contents hash to \(computed.prefix(16))…",
+                       "the file was changed after it was written; use an earlier checkpoint")
+        }
+        let json = Data(bytes[Self.prefixLength..<(Self.prefixLength + headerLength)])
+        do {
+            header = try Self.decoder.decode(Header.self, from: json)
+        } catch {
+            throw fail(.corrupt, "its header cannot be read: \(Self.describe(error))")
+        }
+        var table: [String: (Int, CheckpointTensor)] = [:]
+        var offset = Self.prefixLength + headerLength
+        for tensor in header.tensors {
+            guard tensor.shape.allSatisfy({ $0 >= 0 }), table[tensor.name] == nil else {
+                throw fail(.corrupt, "tensor '\(tensor.name)' is listed twice or has a negative size")
+            }
+            table[tensor.name] = (offset, tensor)
+            offset += tensor.count * MemoryLayout<Float>.size
+        }
+        guard offset == Self.prefixLength + headerLength + Int(payload) else {
+            throw fail(.corrupt, "its tensor table covers \(offset - Self.prefixLength - headerLength) bytes, the file \(payload)")
+        }
+        offsets = table
+    }
+
+    public func has(_ name: String) -> Bool { offsets[name] != nil }
+
+    /// Copies tensor `name` into `destination`, whose size must match.
+    public func copy(_ name: String, into destination: FloatView) throws(CheckpointError) {
+        guard let (offset, tensor) = offsets[name] else {
+            throw CheckpointError(path: path, kind: .corrupt, reason: "it has no tensor '\(name)'")
+        }
+        guard tensor.count == destination.count else {
+            throw CheckpointError(path: path, kind: .mismatch,
+                                  reason: "tensor '\(name)' holds \(tensor.count) values, the model needs \(destination.count)")
+        }
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<tensor.count {
+                destination[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self)))
+            }
+        }
+    }
+
+    /// Writes a checkpoint: `tensors` in the order of `header.tensors`, each of the listed size.
+    public static func write(header: Header, tensors: [FloatView], to path: String) throws {
+        precondition(header.tensors.count == tensors.count
+                     && zip(header.tensors, tensors).allSatisfy { $0.count == $1.count },
+                     "the header's tensor table does not describe the tensors")
+        let json = try encoder.encode(header)
+        let payload = tensors.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.size
+        var bytes = magic
+        bytes.reserveCapacity(prefixLength + json.count + payload + digestLength)
+        append(formatVersion, to: &bytes)
+        append(UInt32(json.count), to: &bytes)
+        append(UInt64(payload), to: &bytes)
+        bytes.append(contentsOf: json)
+        for view in tensors {
+            for i in 0..<view.count { append(view[i].bitPattern, to: &bytes) }
+        }
+        let digest = Checksum.sha256(bytes)
+        var index = digest.startIndex
+        for _ in 0..<digestLength {
+            let next = digest.index(index, offsetBy: 2)
+            bytes.append(UInt8(digest[index..<next], radix: 16)!)
+            index = next
+        }
+        do {
+            try FileIO.writeAtomically(bytes, to: path)
+        } catch {
+            throw CheckpointError(path: path, kind: .unreadable, reason: "cannot be written: \(error)")
+        }
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    private static func load<T: FixedWidthInteger>(_: T.Type, at offset: Int, in bytes: [UInt8]) -> T {
+        bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            "missing '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
+             DecodingError.dataCorrupted(let context):
+            "\(context.debugDescription) at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        default: "\(error)"
+        }
+    }
+}
