@@ -20,6 +20,8 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         // The CPU's spin-wait hint (x86 PAUSE, ARM YIELD), header only.
         .systemLibrary(name: "CSpinWait", path: "Sources/CSpinWait"),
 
@@ -32,9 +34,9 @@ let package = Package(
         .target(name: "NeuralNetwork", dependencies: ["Kernels"]),
         // Optimizers, random streams, the trainer.
         .target(name: "Training", dependencies: ["NeuralNetwork", "Datasets", "Kernels"]),
-        // IDX files: reading, locating, verifying, downloading; preprocessing.
+        // IDX files: reading, locating, verifying, downloading; preprocessing; digit images (PNG/PGM).
         .target(name: "Datasets", dependencies: [
-            "CZlib", "Kernels",
+            "CZlib", "CPNG", "Kernels",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Experiment files, registries, orchestration, reports.
