@@ -47,7 +47,7 @@ let package = Package(
         ]),
         // The CLI: argument parsing only.
         .executableTarget(name: "runner", dependencies: [
-            "Experiments", "Training",
+            "Datasets", "Experiments", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

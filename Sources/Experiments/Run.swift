@@ -1,5 +1,4 @@
 // One experiment from file to reports: parse → build → locate data → train → evaluate → write.
-import Crypto
 import Datasets
 import Foundation
 import Kernels
@@ -357,12 +356,7 @@ public enum ExperimentRunner {
 
         // Evaluation and reports.
         let test = trainer.evaluate(Subset(dataset.test), batchSize: spec.evaluationBatchSize)
-        let weightHash = model.withWeightBytes { parameters, state in
-            var hasher = SHA256()
-            hasher.update(bufferPointer: parameters)
-            hasher.update(bufferPointer: state)
-            return hasher.finalize()
-        }.map { String(format: "%02x", $0) }.joined()
+        let weightHash = model.weightHash
         let records = state.history.map { e in
             EpochRecord(epoch: e.epoch + 1, loss: e.training.loss, accuracy: e.training.accuracy,
                         valLoss: e.validation?.loss, valAccuracy: e.validation?.accuracy,

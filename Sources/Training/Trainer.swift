@@ -280,12 +280,39 @@ public final class Trainer {
     /// Loss (penalties included, as Keras reports it), accuracy and confusion matrix of the model
     /// on `data`, in inference mode. Images are never augmented here.
     public func evaluate(_ data: Subset, batchSize: Int) -> Evaluation {
-        let batchSize = min(batchSize, model.maxBatch)
-        let oneHot = loss.targetEncoding == .oneHot
         var metrics = RunningMetrics()
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
-        let context = PassContext(training: false, seed: seed, step: UInt64(step), pool: pool)
         let penalty = applyPenalties(gradients: false)
+        inferBatches(data, batchSize: batchSize) { batch in
+            for (row, index) in batch.enumerated() {
+                let predicted = rowArgmax(probabilities.view, row: row, cols: classes)
+                confusion[Int(data.images.labels[index])][predicted] += 1
+            }
+            accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
+        }
+        return Evaluation(loss: metrics.loss, accuracy: metrics.accuracy, samples: metrics.samples,
+                          confusion: confusion)
+    }
+
+    /// The class probabilities the model gives each image of `data` (Keras's `model.predict`),
+    /// in inference mode: one row of `classes` values per image, in `data`'s order.
+    public func predict(_ data: Subset, batchSize: Int) -> [[Float]] {
+        var rows: [[Float]] = []
+        rows.reserveCapacity(data.count)
+        inferBatches(data, batchSize: batchSize) { batch in
+            for row in 0..<batch.count {
+                rows.append((0..<classes).map { probabilities.view[row * classes + $0] })
+            }
+        }
+        return rows
+    }
+
+    /// Runs `data` through the model in inference mode, batch by batch; after each batch the
+    /// loss has been computed into `losses` and the probabilities into `probabilities`.
+    private func inferBatches(_ data: Subset, batchSize: Int, _ body: (ArraySlice<Int>) -> Void) {
+        let batchSize = min(batchSize, model.maxBatch)
+        let oneHot = loss.targetEncoding == .oneHot
+        let context = PassContext(training: false, seed: seed, step: UInt64(step), pool: pool)
         var start = 0
         while start < data.count {
             let batch = data.indices[start..<min(data.count, start + batchSize)]
@@ -295,15 +322,9 @@ public final class Trainer {
             let output = model.forward(batch: n, context: context)
             loss.evaluate(logits: output, targets: targets.view, batch: n, classes: classes,
                           probabilities: probabilities.view, losses: losses.view, gradient: nil)
-            for (row, index) in batch.enumerated() {
-                let predicted = rowArgmax(probabilities.view, row: row, cols: classes)
-                confusion[Int(data.images.labels[index])][predicted] += 1
-            }
-            accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
+            body(batch)
             start += n
         }
-        return Evaluation(loss: metrics.loss, accuracy: metrics.accuracy, samples: metrics.samples,
-                          confusion: confusion)
     }
 
     /// `model.fit`: `epochs` epochs from epoch 0 (or from `state`, a stopped fit's), each followed

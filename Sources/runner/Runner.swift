@@ -3,6 +3,7 @@
 // Exit codes: 0 success, 64 bad command line or experiment file (EX_USAGE), 65 unusable
 // checkpoint (EX_DATAERR), 130 stopped by SIGINT/SIGTERM after writing a checkpoint, 1 runtime failure.
 import ArgumentParser
+import Datasets
 import Experiments
 import Foundation
 import Training
@@ -28,9 +29,9 @@ struct Runner: ParsableCommand {
 
             Ctrl-C (SIGINT) or SIGTERM stops a run after the current step, writes a checkpoint and exits
             with status 130. Exit status: 0 success, 64 bad command line or experiment file, 65 unusable
-            checkpoint, 130 interrupted, 1 other failures.
+            checkpoint or image, 130 interrupted, 1 other failures.
             """,
-        subcommands: [Run.self, Validate.self, Resume.self],
+        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self],
         defaultSubcommand: Run.self)
 }
 
@@ -149,6 +150,80 @@ struct Resume: ParsableCommand {
     }
 }
 
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Test loss, accuracy and confusion matrix of a trained model.",
+        discussion: """
+            CHECKPOINT is a .ckpt file or a run folder (its final.ckpt, else its newest checkpoint). The
+            model is rebuilt from the experiment stored in the checkpoint and fed the test images with the
+            run's preprocessing, so a finished run gives the figures of its report.json.
+            """)
+
+    @Argument(help: ArgumentHelp("A checkpoint file or a run folder.", valueName: "checkpoint"), completion: .file())
+    var target: String
+
+    @Option(help: "The dataset whose test set to use: mnist or fashion-mnist (default: the one the model was trained on).")
+    var dataset: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory holding the dataset's IDX files (default: the run's).",
+            completion: .directory)
+    var dataDir: String?
+
+    @Option(help: "Threads to compute with (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print only the final result.")
+    var quiet = false
+
+    func validate() throws { try validateThreads(threads) }
+
+    func run() throws {
+        var options = RunOptions()
+        options.dataDirectory = dataDir
+        options.threads = threads
+        try reportingErrors {
+            _ = try ExperimentRunner.evaluate(target, dataset: dataset, options: options,
+                                              console: Console(mode: quiet ? .quiet : .plain))
+        }
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify your own digit images (PNG or PGM) with a trained model.",
+        discussion: """
+            Each image may be any size, dark ink on light paper or light on dark, color or gray. It is made
+            the way MNIST's digits were: grayscale, inverted if its background is light, cropped to the
+            digit, fitted into 20×20 keeping its aspect, and centred by its centre of mass in 28×28
+            (--show prints that 28×28 image). Prints the predicted class and the top probabilities.
+            """)
+
+    @Argument(help: ArgumentHelp("A checkpoint file or a run folder.", valueName: "checkpoint"), completion: .file())
+    var target: String
+
+    @Argument(help: ArgumentHelp("PNG or PGM images of one digit each.", valueName: "image"),
+              completion: .file(extensions: ["png", "pgm"]))
+    var images: [String]
+
+    @Option(help: "How many of the most probable classes to print.")
+    var top = 3
+
+    @Flag(help: "Print each image as the model sees it (28×28, as text).")
+    var show = false
+
+    func validate() throws {
+        if images.isEmpty { throw ValidationError("give at least one image (PNG or PGM)") }
+        if top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            _ = try ExperimentRunner.predict(target, images: images, top: top, show: show, options: RunOptions(),
+                                             console: Console(mode: .plain))
+        }
+    }
+}
+
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check an experiment file and print the model summary, without data or training.")
@@ -172,6 +247,9 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as CheckpointError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode(error.kind == .changedExperiment ? 64 : 65)
+    } catch let error as ImageError {
+        FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        throw ExitCode(65)
     } catch let error as RunInterrupted {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode(130)
