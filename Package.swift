@@ -56,8 +56,8 @@ let package = Package(
                     // The PyTorch scripts that produced the golden values beside them.
                     exclude: ["Golden/make_batchnorm_golden.py", "Golden/make_conv_golden.py"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetwork", "Datasets", "Kernels"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets"]),
-        .testTarget(name: "RunnerTests", dependencies: ["runner"]),
+        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets"]),
     ]
 )

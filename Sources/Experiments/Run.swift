@@ -120,8 +120,6 @@ public enum ExperimentRunner {
             }
             console.line("Continuing with a changed experiment (--force):" + list)
         }
-        try Data(resolvedYAML.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("experiment.yaml"),
-                                          options: .atomic)
         let launch = Launch(spec: spec, compiled: compiled, resolvedYAML: resolvedYAML, experimentHash: experimentHash,
                             file: experimentFile, overrides: overrides, runID: header.runID, directory: directory,
                             resultsRoot: (directory as NSString).deletingLastPathComponent, started: started,
@@ -245,6 +243,9 @@ public enum ExperimentRunner {
         let iso = ISO8601DateFormatter()
         if let checkpoint = launch.checkpoint, let header = resumed {
             try tensors.load(checkpoint, optimizerState: true, snapshotState: snapshot != nil && header.tensors.contains { $0.name == "best/parameters" })
+            // The run goes on with this experiment (changed only with --force): say so in its folder.
+            try Data(launch.resolvedYAML.utf8).write(
+                to: URL(fileURLWithPath: launch.directory).appendingPathComponent("experiment.yaml"), options: .atomic)
             state = header.training
             if let config = spec.train.earlyStopping {
                 // Same config: the tracker as stored; a changed one (--force) keeps the history it can.

@@ -205,8 +205,14 @@ struct CheckpointFolder {
         path = (directory as NSString).appendingPathComponent("checkpoints")
     }
 
+    /// Creates the folder, or clears out what a killed writer left in it (its temporary files:
+    /// the checkpoints themselves are only ever renamed into place whole).
     func create() throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        where name.hasPrefix(".") && name.contains(".ckpt.partial-") {
+            unlink((path as NSString).appendingPathComponent(name))
+        }
     }
 
     func file(_ kind: RunCheckpoint.Kind, step: Int) -> String {

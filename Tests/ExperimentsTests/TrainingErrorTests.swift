@@ -103,6 +103,29 @@ let regularizationErrors: [BadFile] = [
             keyPath: "compile.optimizer.weight_decay", atCompile: true),
 ]
 
+let checkpointErrors: [BadFile] = [
+    BadFile(label: "misspelt checkpoint key", yaml: base + "  checkpoint: {every_step: 100}\n", line: 17, column: 16,
+            message: ["unknown key 'every_step'"], hint: ["did you mean 'every_steps'"], keyPath: "train.checkpoint"),
+    BadFile(label: "every_steps: -5", yaml: base + "  checkpoint: {every_steps: -5}\n", line: 17, column: 29,
+            message: ["'every_steps' must be a non-negative integer, found -5"], keyPath: "train.checkpoint.every_steps"),
+    BadFile(label: "every_epochs: 1.5", yaml: base + "  checkpoint: {every_epochs: 1.5}\n", line: 17, column: 30,
+            message: ["expected an integer, found number 1.5"], keyPath: "train.checkpoint.every_epochs"),
+    BadFile(label: "keep_last: 0", yaml: base + "  checkpoint: {keep_last: 0}\n", line: 17, column: 27,
+            message: ["'keep_last' must be a positive integer, found 0"], keyPath: "train.checkpoint.keep_last"),
+    BadFile(label: "keep_best on val_accuracy without a validation split",
+            yaml: base + "  checkpoint: {keep_best: {monitor: val_accuracy}}\n", line: 17, column: 27,
+            message: ["keep_best monitors 'val_accuracy'", "no validation split"], hint: ["validation_split"],
+            keyPath: "train.checkpoint.keep_best"),
+    BadFile(label: "keep_best with an unknown monitor",
+            yaml: base + "  checkpoint: {keep_best: {monitor: acuracy}}\n", line: 17, column: 37,
+            message: ["unknown monitor 'acuracy'"], hint: ["did you mean 'accuracy'"],
+            keyPath: "train.checkpoint.keep_best.monitor"),
+    BadFile(label: "keep_best with an unknown mode", yaml: base + "  checkpoint: {keep_best: {monitor: loss, mode: maxx}}\n",
+            line: 17, column: 49, message: ["unknown mode 'maxx'"], hint: ["did you mean 'max'"]),
+    BadFile(label: "checkpoint not a mapping", yaml: base + "  checkpoint: 100\n", line: 17, column: 15,
+            message: ["expected a mapping", "found integer 100"], keyPath: "train.checkpoint"),
+]
+
 @Suite("Experiment file errors: training and preprocessing keys")
 struct TrainingErrorTests {
     @Test("lr_schedule", arguments: scheduleErrors) func schedule(_ c: BadFile) { ErrorTests().check(c) }
@@ -110,6 +133,7 @@ struct TrainingErrorTests {
     @Test("preprocess: standardize and augment", arguments: preprocessErrors) func preprocess(_ c: BadFile) {
         ErrorTests().check(c)
     }
+    @Test("train.checkpoint", arguments: checkpointErrors) func checkpoint(_ c: BadFile) { ErrorTests().check(c) }
     @Test("kernel_regularizer and weight_decay", arguments: regularizationErrors) func regularization(_ c: BadFile) {
         ErrorTests().check(c)
     }

@@ -85,41 +85,59 @@ struct TemporaryDirectory {
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// Runs `runner arguments…` in the package root. The child gets a private RUNNER_CACHE_DIR (inside
-/// `scratch`) so nothing touches ~/.cache, and no RUNNER_DATA_DIR, so only --data-dir says where
-/// data is; everything else (OPENBLAS_* included) is inherited. Any death by signal is recorded as
-/// a failure: no input may make the program trap.
+/// A `runner` started in the package root and not yet waited for. The child gets a private
+/// RUNNER_CACHE_DIR (inside `scratch`) so nothing touches ~/.cache, and no RUNNER_DATA_DIR, so only
+/// --data-dir says where data is; everything else (OPENBLAS_* included) is inherited.
+struct RunningRunner {
+    let arguments: [String]
+    let process = Process()
+    private let out: FileHandle, err: FileHandle
+    private let outPath: String, errPath: String
+
+    init(_ arguments: [String], scratch: TemporaryDirectory,
+         sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
+                                  sourceLocation: sourceLocation)
+        self.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = Paths.root
+        var environment = ProcessInfo.processInfo.environment
+        environment["RUNNER_CACHE_DIR"] = scratch("cache")
+        environment["RUNNER_DATA_DIR"] = nil
+        process.environment = environment
+        // Output goes to files, so a chatty child can never block on a full pipe.
+        let id = UUID().uuidString
+        outPath = scratch("stdout-\(id)")
+        errPath = scratch("stderr-\(id)")
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Waits for the child to end and collects what it printed.
+    func wait() throws -> Outcome {
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        return Outcome(status: process.terminationStatus, reason: process.terminationReason,
+                       stdout: try String(contentsOfFile: outPath, encoding: .utf8),
+                       stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+    }
+}
+
+/// Runs `runner arguments…` to its end (see RunningRunner). Any death by signal is recorded as a
+/// failure: no input may make the program trap.
 func runner(_ arguments: [String], scratch: TemporaryDirectory,
             sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Outcome {
-    let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
-                              sourceLocation: sourceLocation)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = arguments
-    process.currentDirectoryURL = Paths.root
-    var environment = ProcessInfo.processInfo.environment
-    environment["RUNNER_CACHE_DIR"] = scratch("cache")
-    environment["RUNNER_DATA_DIR"] = nil
-    process.environment = environment
-
-    // Output goes to files, so a chatty child can never block on a full pipe.
-    let id = UUID().uuidString
-    let outPath = scratch("stdout-\(id)"), errPath = scratch("stderr-\(id)")
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    try out.close()
-    try err.close()
-
-    let outcome = Outcome(status: process.terminationStatus, reason: process.terminationReason,
-                          stdout: try String(contentsOfFile: outPath, encoding: .utf8),
-                          stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+    let outcome = try RunningRunner(arguments, scratch: scratch, sourceLocation: sourceLocation).wait()
     if outcome.reason != .exit {
         Issue.record("runner \(arguments.joined(separator: " ")) was killed by signal \(outcome.status):\n\(outcome)",
                      sourceLocation: sourceLocation)

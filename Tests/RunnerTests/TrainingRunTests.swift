@@ -1,6 +1,7 @@
 // Real training through the command line on the real MNIST files: the seed notebook's 5 epochs
 // gated on test accuracy (like tinygrad's TARGET_EVAL_ACC_PCT), the files a run leaves behind, and
 // bit-identical weights whatever the thread count. Serialized: the runs use every core.
+import Datasets
 import Foundation
 import Testing
 
@@ -84,6 +85,77 @@ struct TrainingRunTests {
         #expect(markdown.hasPrefix("# mlp — run "))
         #expect(markdown.contains(weightHash))
         #expect(markdown.contains(String(format: "%.2f%%", accuracy * 100)))
+
+        try evaluateAndPredict(folder: folder, report: report, scratch: scratch)
+    }
+
+    /// `runner evaluate` gives the report's test figures from final.ckpt; `runner predict` reads
+    /// MNIST test images written as PNG and PGM, and a drawn-style image (black on white, larger
+    /// canvas, off-centre).
+    func evaluateAndPredict(folder: String, report: [String: Any], scratch: TemporaryDirectory) throws {
+        let test = try #require(report["test"] as? [String: Any])
+        let evaluate = try runner(["evaluate", folder, "--data-dir", Paths.mnist], scratch: scratch)
+        try #require(evaluate.exited(0), "\(evaluate)")
+        let accuracy = try #require(test["accuracy"] as? Double), loss = try #require(test["loss"] as? Double)
+        #expect(evaluate.stdout.contains(String(format: "Test accuracy: %.2f%% - loss: %.4f (10,000 images)", accuracy * 100, loss)),
+                "\(evaluate)")
+        #expect(evaluate.stdout.contains("weight hash \(report["weight_sha256"] as? String ?? "?")"), "\(evaluate)")
+        // The confusion matrix printed is the report's: its diagonal, row by row.
+        let matrix = try #require(test["confusion_matrix"] as? [[Int]])
+        for (digit, row) in matrix.enumerated() {
+            let cells = row.map { $0 == 0 ? "·" : String($0) }
+            let printed = evaluate.stdout.split(separator: "\n").first {
+                $0.split(separator: " ").first == Substring(String(digit)) && $0.split(separator: " ").count == 12
+            }.map { Array($0.split(separator: " ").dropFirst().prefix(10)).map(String.init) }
+            #expect(printed == cells, "row \(digit)")
+        }
+
+        let dataset = try DatasetLocator(explicitDirectory: Paths.mnist, allowDownload: false).load("mnist")
+        var images: [String] = [], labels: [Int] = []
+        for i in 0..<10 {
+            let pixels = Array(dataset.test.pixels[(i * 784)..<((i + 1) * 784)])
+            let path = scratch("test-\(i).png")
+            try GrayImage(width: 28, height: 28, pixels: pixels).writePNG(to: path)
+            images.append(path)
+            labels.append(Int(dataset.test.labels[i]))
+        }
+        // Test image 11 (a 6) as a PGM, and test image 1 (a 2) drawn: black ink on white paper,
+        // 8× larger, on a 400×300 canvas, left of centre.
+        let pgm = scratch("test-11.pgm")
+        try Data(Array("P5\n# a comment\n28 28\n255\n".utf8) + dataset.test.pixels[(11 * 784)..<(12 * 784)])
+            .write(to: URL(fileURLWithPath: pgm))
+        var canvas = [UInt8](repeating: 255, count: 400 * 300)
+        for y in 0..<(28 * 8) {
+            for x in 0..<(28 * 8) {
+                canvas[(y + 40) * 400 + x + 30] = 255 - dataset.test.pixels[784 + (y / 8) * 28 + x / 8]
+            }
+        }
+        let drawn = scratch("drawn.png")
+        try GrayImage(width: 400, height: 300, pixels: canvas).writePNG(to: drawn)
+
+        let predict = try runner(["predict", folder] + images + [pgm, drawn], scratch: scratch)
+        try #require(predict.exited(0), "\(predict)")
+        func predicted(_ path: String) -> Int? {
+            predict.stdout.split(separator: "\n").first { $0.hasPrefix(path + ": ") }
+                .flatMap { Int($0.dropFirst(path.count + 2).prefix(1)) }
+        }
+        let correct = zip(images, labels).filter { predicted($0) == $1 }.count
+        #expect(correct >= 9, "\(correct) of 10 MNIST test images:\n\(predict.stdout)")
+        #expect(predicted(pgm) == Int(dataset.test.labels[11]), "\(predict.stdout)")
+        #expect(predicted(drawn) == 2, "\(predict.stdout)")
+        // Top-3 probabilities, in percent, highest first.
+        let line = try #require(predict.stdout.split(separator: "\n").first { $0.hasPrefix(drawn) })
+        #expect(line.contains("(2 ") && line.hasSuffix("%)") && line.split(separator: ",").count == 3, "\(line)")
+
+        // --show prints the 28×28 image the model saw; images it cannot use are exit 65.
+        let shown = try runner(["predict", folder, drawn, "--show", "--top", "1"], scratch: scratch)
+        #expect(shown.exited(0) && shown.stdout.split(separator: "\n").filter { $0.count == 56 }.count == 28, "\(shown)")
+        let blank = scratch("blank.png")
+        try GrayImage(width: 50, height: 50, pixels: [UInt8](repeating: 250, count: 2500)).writePNG(to: blank)
+        let noDigit = try runner(["predict", folder, blank], scratch: scratch)
+        #expect(noDigit.exited(65) && noDigit.stderr.contains("no digit found"), "\(noDigit)")
+        let notAnImage = try runner(["predict", folder, folder + "/report.json"], scratch: scratch)
+        #expect(notAnImage.exited(65) && notAnImage.stderr.contains("report.json"), "\(notAnImage)")
     }
 
     @Test("the weights do not depend on the thread count, and do depend on the seed")
