@@ -339,7 +339,8 @@ public final class Trainer {
                     afterStep: ((FitState) -> StepDecision)? = nil,
                     epochEnd: ((EpochSummary, FitState) -> Void)? = nil) -> FitHistory {
         var state = resumed ?? FitState()
-        if resumed == nil { state.tracker = earlyStopping.map(EarlyStopping.init) }
+        // A fresh state (or one saved without early stopping) starts the tracker the config asks for.
+        if state.tracker == nil, let earlyStopping { state.tracker = EarlyStopping(earlyStopping) }
         precondition(state.step == step, "the trainer's step count and the state's differ")
         let snapshot = resumedSnapshot
             ?? (earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: model) : nil)

@@ -12,8 +12,9 @@ import Training
 import Glibc
 #endif
 
-/// A small MLP with dropout (a random stream), a validation split (best.ckpt) and a checkpoint
-/// every 50 steps: 3 epochs of 844 steps.
+/// A small MLP with dropout (a random stream), a validation split (best.ckpt), early stopping
+/// that keeps the best epoch's weights (its tracker and copy are in every checkpoint) and a
+/// checkpoint every 50 steps: 3 epochs of 844 steps.
 let killTestYAML = """
     name: kill-test
     seed: 7
@@ -31,6 +32,7 @@ let killTestYAML = """
       epochs: 3
       batch_size: 64
       validation_split: 0.1
+      early_stopping: {monitor: val_loss, patience: 10, restore_best_weights: true}
       checkpoint:
         every_steps: 50
         keep_last: 2
