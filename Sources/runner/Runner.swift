@@ -212,7 +212,6 @@ struct Predict: ParsableCommand {
     var show = false
 
     func validate() throws {
-        if images.isEmpty { throw ValidationError("give at least one image (PNG or PGM)") }
         if top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
     }
 

@@ -38,7 +38,9 @@ struct CLITests {
         #expect(result.exited(0), "\(result)")
         #expect(result.stdout.contains("SUBCOMMANDS"), "\(result)")
         #expect(result.stdout.contains("run (default)"), "\(result)")
-        #expect(result.stdout.contains("validate"), "\(result)")
+        for subcommand in ["validate", "resume", "evaluate", "predict"] {
+            #expect(result.stdout.contains("  \(subcommand) "), "no \(subcommand):\n\(result)")
+        }
         #expect(result.stdout.contains("USAGE: runner"), "\(result)")
     }
 
@@ -55,6 +57,17 @@ struct CLITests {
         #expect(validate.exited(0), "\(validate)")
         #expect(validate.stdout.contains("--epochs"), "\(validate)")
         #expect(!validate.stdout.contains("--data-dir"), "\(validate)")
+        for (subcommand, options) in [("resume", ["--data-dir", "--threads", "--force"]),
+                                      ("evaluate", ["--dataset", "--data-dir", "--threads"]),
+                                      ("predict", ["--top", "--show"])] {
+            let help = try runner([subcommand, "--help"], scratch: scratch)
+            #expect(help.exited(0), "\(help)")
+            for option in options { #expect(help.stdout.contains(option), "\(subcommand) --help lacks \(option)") }
+        }
+        let noImage = try runner(["predict", "results/mlp/latest"], scratch: scratch)
+        #expect(noImage.exited(64) && noImage.stderr.contains("Missing expected argument '<image> ...'"), "\(noImage)")
+        let forceAlone = try runner(["experiments/mlp.yaml", "--force"], scratch: scratch)
+        #expect(forceAlone.exited(64) && forceAlone.stderr.contains("--force only applies with --resume"), "\(forceAlone)")
     }
 
     struct UsageCase: CustomTestStringConvertible, Sendable {
