@@ -189,6 +189,24 @@ struct CheckpointRunTests {
         #expect(finishedAgain.exited(64) && finishedAgain.stderr.contains("has finished"), "\(finishedAgain)")
     }
 
+    @Test("SIGTERM (what schedulers and `kill` send) is handled like Ctrl-C")
+    func terminate() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let file = try scratch.write(killTestYAML, to: "kill-test.yaml")
+        let results = scratch("terminated")
+        let child = try RunningRunner([file, "--data-dir", Paths.mnist, "--results-dir", results, "--quiet"], scratch: scratch)
+        let deadline = Date().addingTimeInterval(60)
+        while newestStep(in: results) < 100 && child.process.isRunning && Date() < deadline { usleep(5_000) }
+        kill(child.pid, SIGTERM)
+        let outcome = try child.wait()
+        #expect(outcome.exited(130), "\(outcome)")
+        #expect(outcome.stderr.contains("Interrupted by SIGTERM: checkpoint written to "), "\(outcome)")
+        let saved = try #require(checkpoints(in: results).last { $0.contains("/step-") })
+        #expect(outcome.stderr.contains(saved), "\(outcome)")
+        #expect(try CheckpointFile<RunCheckpoint>(path: saved).header.training.step >= 100)
+    }
+
     @Test("bad checkpoints through the command line: exit 65 with the file and the reason")
     func badCheckpoints() throws {
         let scratch = try TemporaryDirectory()
