@@ -240,6 +240,8 @@ public enum ExperimentRunner {
         let snapshot = spec.train.earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: model) : nil
         let tensors = TrainingTensors(model: model, optimizer: compiled.optimizer, snapshot: snapshot)
         var state = FitState()
+        // A fresh run starts early stopping's tracker here: `fit` only makes one when given no state.
+        state.tracker = spec.train.earlyStopping.map(EarlyStopping.init)
         var keepBest = spec.train.checkpoint.bestTracker
         var resumes: [RunCheckpoint.Resume] = []
         var restoredEpoch: Int?

@@ -103,7 +103,7 @@ struct EarlyStoppingTests {
         let reference = try makeTrainer(seed: 21, threads: 2)
         var weights: [[Float]] = []
         let full = reference.fit(training, validation: validation, epochs: 8, batchSize: 16,
-                                 epochEnd: { _ in weights.append(reference.model.parameters.array) })
+                                 epochEnd: { _, _ in weights.append(reference.model.parameters.array) })
         let expected = run(config, full.epochs.map { $0.validation?.accuracy })
         try #require(expected.stopped != nil, "the reference run never stops: \(full.epochs.map { $0.validation?.accuracy })")
 
@@ -126,7 +126,7 @@ struct EarlyStoppingTests {
         var seen: [Int] = []
         let history = trainer.fit(Subset(data), validation: nil, epochs: 10, batchSize: 16,
                                   earlyStopping: .init(monitor: .loss, patience: 1, minDelta: 10),
-                                  epochEnd: { seen.append($0.epoch) })
+                                  epochEnd: { epoch, _ in seen.append(epoch.epoch) })
         #expect(seen == [0, 1])
         #expect(history.earlyStopping?.stoppedEpoch == 1 && history.restoredEpoch == nil)
         #expect(trainer.step == 2 * 13)
