@@ -285,6 +285,11 @@ private struct Session {
         defer { children.stopWatchingSignals() }
         var running: [pid_t: (task: Task, started: Double)] = [:]
         var pending = queue[...]
+        // An invalid file or a reused run that misses its expectations is already a failure.
+        if options.failFast, !pending.isEmpty, rows.values.contains(where: { !$0.status.completed || $0.missedExpectations }) {
+            console.result("--fail-fast: not starting any run")
+            children.stop()
+        }
         while true {
             while running.count < options.jobs, let task = pending.first, !children.stopping {
                 pending = pending.dropFirst()

@@ -285,7 +285,9 @@ extension Comparison {
                     guard let s = group.statistic(value) else { return "–" }
                     return text(s.mean) + (s.std.map { " ± " + text($0) } ?? "")
                 }
-                cells += [Sequential.grouped(first.parameters), stat({ Double($0.epochs) }, { Format.fixed($0, 1) }),
+                let epochs = Set(done.compactMap(\.results?.epochs))
+                cells += [Sequential.grouped(first.parameters),
+                          epochs.count == 1 ? String(first.epochs) : stat({ Double($0.epochs) }, { Format.fixed($0, 1) }),
                           stat(\.testAccuracy, Format.percent), stat(\.testLoss, { Format.fixed($0, 4) }),
                           stat(\.trainSeconds, { Format.fixed($0, 2) }), stat(\.secondsPerEpoch, { Format.fixed($0, 2) }),
                           stat(\.imagesPerSecond, { Sequential.grouped(Int($0.rounded())) }),
@@ -374,11 +376,12 @@ extension Comparison {
     /// comparison.csv: a line per run, full-precision numbers (report.json's text), the keys that
     /// differ between runs as the last columns.
     public func csv() -> String {
-        let changed = changedKeys
-        var out = csvLine(["index", "label", "group", "status", "name", "file", "parameters", "epochs",
-                           "test_accuracy", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_second",
-                           "peak_memory_bytes", "weight_sha256", "experiment_sha256", "seed", "expect_passed",
-                           "run_directory", "log"] + changed) + "\n"
+        let header = ["index", "label", "group", "status", "name", "file", "parameters", "epochs",
+                      "test_accuracy", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_second",
+                      "peak_memory_bytes", "weight_sha256", "experiment_sha256", "seed", "expect_passed",
+                      "run_directory", "log"]
+        let changed = changedKeys.filter { !header.contains($0) }  // name and seed have their columns
+        var out = csvLine(header + changed) + "\n"
         for row in sortedRows {
             let values = Dictionary(row.settings.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
             var fields = [String(row.index), row.label, row.group, row.status.rawValue, row.name, row.file]

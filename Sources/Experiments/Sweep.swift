@@ -130,6 +130,8 @@ extension SweepSpec: Decodable {
             seedMarks = []
         }
         self.axes = axes
+        // A misspelt `seeds:` is the error to show, not the empty sweep it leaves.
+        try (decoder as? NodeDecoder)?.checkUnknownKeys()
         if axes.isEmpty && seeds == nil {
             throw ConfigError(codingPath: c.codingPath, message: "the sweep varies nothing",
                               hint: "give `grid:` (key path: [values…]) and/or `seeds: [1, 2, 3]`")

@@ -8,19 +8,19 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run several experiments (and the points of their sweeps), then compare them in one table.",
         discussion: """
-            Each experiment runs as its own `runner` process, N at a time (-j), or is reused when a finished
-            run of the same experiment (same experiment_sha256) is in --results-dir; an interrupted one resumes
+            Each experiment runs as its own `runner` process, N at a time (-j), or is reused when a finished \
+            run of the same experiment (same experiment_sha256) is in --results-dir; an interrupted one resumes \
             from its checkpoint. So running the same command again finishes a batch that was stopped.
 
-            Writes comparison.json, comparison.csv and comparison.md into the comparison folder (default
+            Writes comparison.json, comparison.csv and comparison.md into the comparison folder (default \
             <results-dir>/comparisons/<names>), with each run's log in logs/ and the experiment it ran in points/.
 
-            Sharding: --shard I/N runs the points i with i mod N = I-1 (i from 0, in batch order). In a Slurm job
-            array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
-            with --shard-count or $RUNNER_SHARD_COUNT) the shard comes from the environment. Merge the shards'
+            Sharding: --shard I/N runs the points i with i mod N = I-1 (i from 0, in batch order). In a Slurm job \
+            array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, \
+            with --shard-count or $RUNNER_SHARD_COUNT) the shard comes from the environment. Merge the shards' \
             folders with `runner compare --from DIR…`.
 
-            Exit status: 0 every run finished and met its `expect:`; 3 every run finished, some missed `expect:`;
+            Exit status: 0 every run finished and met its `expect:`; 3 every run finished, some missed `expect:`; \
             1 some run failed, was interrupted, or (merging) is missing; 64 bad command line; 130 interrupted.
             """)
 
@@ -43,8 +43,8 @@ struct Compare: ParsableCommand {
     @Flag(help: "Keep going after a run fails (the default), or stop at the first failure or missed expectation.")
     var failure: FailurePolicy = .keepGoing
 
-    @Option(help: ArgumentHelp("Order of the tables: \(ComparisonSort.allCases.map(\.rawValue).joined(separator: ", ")).",
-                               valueName: "key"))
+    @Option(help: ArgumentHelp("Order of the tables: the batch's, by name, best test accuracy or loss first, "
+                               + "shortest training, fastest, least memory, fewest parameters.", valueName: "key"))
     var sort: ComparisonSort = .order
 
     @Flag(name: .customLong("only-changed"),
@@ -115,6 +115,10 @@ struct Compare: ParsableCommand {
                                                                                    count: shardCount) {
                 options.shard = shard
                 options.shardSource = source
+            } else if let shardCount {
+                throw ExperimentError(message: "--shard-count \(shardCount) needs a shard index from the environment "
+                                      + "(JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID), and there is none",
+                                      hint: "outside a job array, pass --shard I/N")
             }
             status = from.isEmpty ? try BatchRunner.compare(files, options: options, console: console)
                 : try BatchRunner.merge(from, options: options, console: console)

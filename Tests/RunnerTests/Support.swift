@@ -88,8 +88,8 @@ struct TemporaryDirectory {
 /// Runs `runner arguments…` in the package root. The child gets a private RUNNER_CACHE_DIR (inside
 /// `scratch`) so nothing touches ~/.cache, and no RUNNER_DATA_DIR, so only --data-dir says where
 /// data is; everything else (OPENBLAS_* included) is inherited. Any death by signal is recorded as
-/// a failure: no input may make the program trap.
-func runner(_ arguments: [String], scratch: TemporaryDirectory,
+/// a failure: no input may make the program trap. `environment` adds or replaces variables.
+func runner(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
             sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Outcome {
     let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
                               sourceLocation: sourceLocation)
@@ -100,6 +100,7 @@ func runner(_ arguments: [String], scratch: TemporaryDirectory,
     var environment = ProcessInfo.processInfo.environment
     environment["RUNNER_CACHE_DIR"] = scratch("cache")
     environment["RUNNER_DATA_DIR"] = nil
+    environment.merge(extra) { _, new in new }
     process.environment = environment
 
     // Output goes to files, so a chatty child can never block on a full pipe.
