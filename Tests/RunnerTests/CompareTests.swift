@@ -340,6 +340,60 @@ struct CompareTests {
     }
 }
 
+@Suite("runner compare: command line")
+struct CompareCLITests {
+    @Test("runner compare --help describes the options; runner --help lists compare")
+    func help() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let help = try runner(["compare", "--help"], scratch: scratch)
+        #expect(help.exited(0), "\(help)")
+        for option in ["--from", "--jobs", "--threads", "--keep-going/--fail-fast", "--sort", "--only-changed", "--shard",
+                       "--shard-count", "--output", "--results-dir", "--data-dir", "--epochs", "SLURM_ARRAY_TASK_ID",
+                       "JOB_COMPLETION_INDEX", "Exit status"] {
+            #expect(help.stdout.contains(option), "compare --help lacks \(option):\n\(help.stdout)")
+        }
+        let top = try runner(["--help"], scratch: scratch)
+        #expect(top.stdout.contains("compare"), "\(top)")
+    }
+
+    @Test("bad compare command lines exit 64 and say what is wrong", arguments: [
+        (["compare"], "give experiment files to run, or --from"),
+        (["compare", "experiments/mlp.yaml", "--from", "x"], "not both"),
+        (["compare", "experiments/mlp.yaml", "-j", "0"], "-j must be between 1 and 256"),
+        (["compare", "experiments/mlp.yaml", "--shard", "0/2"], "--shard must be I/N"),
+        (["compare", "experiments/mlp.yaml", "--shard", "3"], "--shard must be I/N"),
+        (["compare", "experiments/mlp.yaml", "--sort", "best"], "--sort"),
+        (["compare", "experiments/mlp.yaml", "--shard-count", "3"], "needs a shard index from the environment"),
+        (["compare", "--from", "no-such-folder"], "cannot read no-such-folder/comparison.json"),
+        (["compare", "experiments/*.yml"], "no experiment file matches"),
+    ])
+    func usage(_ arguments: [String], _ message: String) throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let result = try runner(arguments + ["--results-dir", scratch("results")], scratch: scratch)
+        #expect(result.exited(64), "\(result)")
+        #expect(result.stderr.contains(message), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: scratch("results/comparisons")), "\(result)")
+    }
+
+    @Test("runner validate checks every point of experiments/sweep-mlp.yaml; runner run refuses a sweep")
+    func sweepFile() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let validate = try runner(["validate", "experiments/sweep-mlp.yaml"], scratch: scratch)
+        #expect(validate.exited(0), "\(validate)")
+        #expect(validate.stdout.contains("sweep: 6 runs (2 values of compile.optimizer.learning_rate × 3 seeds), each valid:"))
+        #expect(validate.stdout.contains("sweep-mlp[learning_rate=0.0005, seed=3]: 101,770 parameters, 5 epochs, batch 32"),
+                "\(validate)")
+        let run = try runner(["experiments/sweep-mlp.yaml", "--data-dir", scratch("none"), "--results-dir", scratch("results")],
+                             scratch: scratch)
+        #expect(run.exited(64), "\(run)")
+        #expect(run.stderr.contains("this file is a sweep of 6 runs"), "\(run)")
+        #expect(run.stderr.contains("runner compare experiments/sweep-mlp.yaml"), "\(run)")
+    }
+}
+
 // MARK: - Fixtures and readers
 
 enum Fixture {
