@@ -98,7 +98,11 @@ struct CompareTests {
         let arguments = ["compare", sweep, "--results-dir", results, "--data-dir", Paths.mnist, "-j", "1"]
 
         // Kill the batch once two runs are done and a third has written a checkpoint.
-        let batch = try Launched(arguments, scratch: scratch)
+        let batch = try runnerProcess(arguments, scratch: scratch)
+        batch.standardOutput = FileHandle.nullDevice
+        batch.standardError = FileHandle.nullDevice
+        batch.standardInput = FileHandle.nullDevice
+        try batch.run()
         var finishedBefore: Set<String> = [], interruptedBefore: String?
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
@@ -112,8 +116,8 @@ struct CompareTests {
             if finishedBefore.count >= 2 && interruptedBefore != nil { break }
             usleep(20_000)
         }
-        kill(batch.process.processIdentifier, SIGKILL)
-        batch.process.waitUntilExit()
+        kill(batch.processIdentifier, SIGKILL)
+        batch.waitUntilExit()
         let interrupted = try #require(interruptedBefore, "never saw two finished runs and a checkpointed third")
         #expect(finishedBefore.count >= 2 && finishedBefore.count < 6)
 
@@ -560,24 +564,4 @@ func bytes(_ n: Int) -> String {
     while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
     let hundredths = Int((value * 100).rounded())
     return "\(hundredths / 100)." + String(format: "%02d", hundredths % 100) + " " + units[unit]
-}
-
-/// `runner` started in the background (for killing it).
-struct Launched {
-    let process = Process()
-
-    init(_ arguments: [String], scratch: TemporaryDirectory) throws {
-        let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release")
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = Paths.root
-        var environment = ProcessInfo.processInfo.environment
-        environment["RUNNER_CACHE_DIR"] = scratch("cache")
-        environment["RUNNER_DATA_DIR"] = nil
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
 }

@@ -91,17 +91,7 @@ struct TemporaryDirectory {
 /// a failure: no input may make the program trap. `environment` adds or replaces variables.
 func runner(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
             sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Outcome {
-    let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
-                              sourceLocation: sourceLocation)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = arguments
-    process.currentDirectoryURL = Paths.root
-    var environment = ProcessInfo.processInfo.environment
-    environment["RUNNER_CACHE_DIR"] = scratch("cache")
-    environment["RUNNER_DATA_DIR"] = nil
-    environment.merge(extra) { _, new in new }
-    process.environment = environment
+    let process = try runnerProcess(arguments, scratch: scratch, environment: extra, sourceLocation: sourceLocation)
 
     // Output goes to files, so a chatty child can never block on a full pipe.
     let id = UUID().uuidString
@@ -126,4 +116,21 @@ func runner(_ arguments: [String], scratch: TemporaryDirectory, environment extr
                      sourceLocation: sourceLocation)
     }
     return outcome
+}
+
+/// A `runner arguments…` process, not started, set up as `runner(…)` describes.
+func runnerProcess(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
+                   sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Process {
+    let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
+                              sourceLocation: sourceLocation)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    process.currentDirectoryURL = Paths.root
+    var environment = ProcessInfo.processInfo.environment
+    environment["RUNNER_CACHE_DIR"] = scratch("cache")
+    environment["RUNNER_DATA_DIR"] = nil
+    environment.merge(extra) { _, new in new }
+    process.environment = environment
+    return process
 }
