@@ -246,7 +246,8 @@ private struct Session {
 
     private mutating func folders(_ name: String, rescan: Bool = false) -> RunFolders {
         if !rescan, let known = runFolders[name] { return known }
-        let found = RunFolders(root: (options.resultsDirectory as NSString).appendingPathComponent(name))
+        let found = RunFolders(root: (options.resultsDirectory as NSString).appendingPathComponent(name),
+                               earlier: runFolders[name])
         runFolders[name] = found
         return found
     }

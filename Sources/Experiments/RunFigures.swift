@@ -131,16 +131,20 @@ public struct RunFolders {
     public private(set) var finished: [String: Finished] = [:]
     /// Hash → run folders with a checkpoint but no report.json (newest checkpoint first).
     public private(set) var interrupted: [String: [String]] = [:]
+    /// Every finished run read, by folder: a later look at the same root reads only new reports.
+    private var reports: [String: RunFigures] = [:]
 
-    /// Reads every run folder under `root`. A folder that is being written (no report, no
-    /// checkpoint yet) or unreadable is passed over.
-    public init(root: String) {
+    /// Reads every run folder under `root` (the reports of finished runs that `earlier` has read
+    /// are taken from it). A folder that is being written (no report, no checkpoint yet) or
+    /// unreadable is passed over.
+    public init(root: String, earlier: RunFolders? = nil) {
         let fm = FileManager.default
         var unfinished: [(hash: String, directory: String, modified: Date)] = []
         for name in ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted() where name != "latest" {
             let directory = (root as NSString).appendingPathComponent(name)
             if fm.fileExists(atPath: (directory as NSString).appendingPathComponent("report.json")) {
-                guard let figures = try? RunFigures.read(runDirectory: directory) else { continue }
+                guard let figures = earlier?.reports[directory] ?? (try? RunFigures.read(runDirectory: directory)) else { continue }
+                reports[directory] = figures
                 // The newest finished run of a hash wins (run ids are UTC times, so they sort).
                 if let known = finished[figures.experimentSHA256], known.figures.finishedAt > figures.finishedAt { continue }
                 finished[figures.experimentSHA256] = Finished(directory: directory, figures: figures)
