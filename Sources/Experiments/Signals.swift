@@ -33,7 +33,7 @@ final class InterruptWatcher: @unchecked Sendable {  // `received` is guarded by
         }
         if let text = ProcessInfo.processInfo.environment["RUNNER_BATCH_PARENT"], let batch = Int32(text) {
             let timer = DispatchSource.makeTimerSource(queue: .global())
-            timer.schedule(deadline: .now(), repeating: .milliseconds(500))
+            timer.schedule(deadline: .now(), repeating: .milliseconds(100))
             timer.setEventHandler { [weak self] in
                 guard let self, getppid() != batch, self.signal == nil else { return }
                 self.receive(SIGTERM, why: "the batch (pid \(batch)) that started this run is gone")
