@@ -201,17 +201,27 @@ public struct ExperimentSpec {
     var compile: CompileSpec
     public var train = TrainSpec()
     public var evaluate = EvaluateSpec()
+    /// `expect:` — conditions the finished run's results must meet (accuracy gates). Recorded in
+    /// report.json; not part of the experiment's hash, since they do not change the training.
+    public var expect: [Expectation] = []
+    /// `sweep:` — the grid of values and the seeds that make this file a batch of runs
+    /// (`runner compare`); nil for a single experiment, and for each point of a sweep.
+    public var sweep: SweepSpec?
+    /// For a point of a sweep: the values it was given, in the sweep's order (seed last).
+    public var assignments: [SweepAssignment] = []
 
     /// The file it came from and its YAML tree, for locating errors found later (model building).
     let source: SourceText
     let root: Node
+    /// The name when `name:` is absent (the file's name).
+    let defaultName: String
 }
 
 // MARK: - Decoding
 
 extension ExperimentSpec {
-    private enum Keys: String, CodingKey {
-        case name, description, seed, data, preprocess, model, compile, train, evaluate
+    enum Keys: String, CodingKey {
+        case name, description, seed, data, preprocess, model, compile, train, evaluate, expect, sweep
     }
 
     init(from decoder: NodeDecoder, defaultName: String) throws {
@@ -227,8 +237,17 @@ extension ExperimentSpec {
         compile = try c.decode(CompileSpec.self, forKey: .compile)
         train = try c.decodeIfPresent(TrainSpec.self, forKey: .train) ?? TrainSpec()
         evaluate = try c.decodeIfPresent(EvaluateSpec.self, forKey: .evaluate) ?? EvaluateSpec()
+        let expectations = try c.decodeIfPresent(ExpectSpec.self, forKey: .expect)
+        expect = expectations?.expectations ?? []
+        if train.validationSplit == 0, let i = expect.firstIndex(where: \.metric.needsValidation) {
+            throw ConfigError(codingPath: c.codingPath + [Keys.expect, NameKey(expect[i].metric.rawValue)],
+                              message: "'\(expect[i].metric.rawValue)' needs a validation split to be measured",
+                              hint: "set train.validation_split (e.g. 0.1), or expect test_accuracy / test_loss")
+        }
+        sweep = try c.decodeIfPresent(SweepSpec.self, forKey: .sweep)
         source = decoder.source
         root = decoder.node
+        self.defaultName = defaultName
     }
 }
 
@@ -439,6 +458,12 @@ extension ExperimentSpec {
             throw source.error(at: root.mark, path: [], "expected a mapping of sections (data, model, compile, "
                                + "train, …) at the top of the file, found \(describe(root))")
         }
+        return try decode(root, source: source, defaultName: defaultName)
+    }
+
+    /// The experiment a YAML tree of `source` describes (the file's own tree, or a sweep point's:
+    /// the file's tree with values put in, which keep their places in the file for errors).
+    static func decode(_ root: Node, source: SourceText, defaultName: String) throws -> ExperimentSpec {
         do {
             let decoder = NodeDecoder(node: root, codingPath: [], source: source)
             let spec = try ExperimentSpec(from: decoder, defaultName: defaultName)

@@ -160,6 +160,8 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
     /// Whether the learning rate follows a schedule (metrics.csv then has a learning_rate column).
     public let learningRateScheduled: Bool
     public let test: TestRecord
+    /// The `expect:` conditions and what the run met (null when the experiment has none).
+    public internal(set) var expect: ExpectationResult?
     /// SHA-256 of the final parameters (little-endian float32, in the model's layer order): two
     /// runs of the same experiment give the same hash.
     public let weightSHA256: String
@@ -176,7 +178,7 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
         case name, runID = "run_id", experimentFile = "experiment_file"
         case experimentSHA256 = "experiment_sha256", seed, startedAt = "started_at"
         case finishedAt = "finished_at", configuration, dataset, preprocessing, parameters, layers, epochs
-        case earlyStopping = "early_stopping", test
+        case earlyStopping = "early_stopping", test, expect
         case weightSHA256 = "weight_sha256", timing, peakMemoryBytes = "peak_memory_bytes", versions
         case checkpoint, resumes
     }
@@ -198,6 +200,7 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
         try c.encode(epochs, forKey: .epochs)
         try c.encode(earlyStopping, forKey: .earlyStopping)
         try c.encode(test, forKey: .test)
+        try c.encode(expect, forKey: .expect)
         try c.encode(weightSHA256, forKey: .weightSHA256)
         try c.encode(checkpoint, forKey: .checkpoint)
         try c.encode(resumes, forKey: .resumes)
@@ -246,6 +249,10 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
         | seed | \(seed) |
 
         """
+        for check in expect?.checks ?? [] {
+            md += "| expect \(check.metric) \(check.condition) | \(check.passed ? "met" : "**MISSED**") "
+                + "(\(check.value.map { jsonNumber($0) } ?? "not measured")) |\n"
+        }
         if preprocessing.standardize, let mean = preprocessing.mean, let std = preprocessing.std {
             md += "| standardized with | mean \(f(mean)), std \(f(std)) (training images) |\n"
         }

@@ -45,15 +45,38 @@ extension ExperimentSpec {
         var evaluation = evaluate
         evaluation.batchSize = evaluate.batchSize ?? train.batchSize
         top.append(("evaluate", try encoded(evaluation)))
+        if !expect.isEmpty { top.append((Keys.expect.rawValue, Expectation.node(expect))) }
         return mapping(top)
     }
 
-    /// The resolved experiment as YAML text, and its SHA-256 (the experiment's identity).
+    /// The resolved experiment as YAML text, and its SHA-256 (the experiment's identity). The
+    /// hash is that of the text without `expect:` (the last section): conditions on the results
+    /// do not change the run, so changing a gate neither starts the run afresh nor stops a resume.
     public func resolvedText(_ compiled: CompiledModel) throws -> (yaml: String, sha256: String) {
-        let yaml = try Yams.serialize(node: try resolved(compiled), allowUnicode: true, sortKeys: false)
-        let digest = SHA256.hash(data: Data(yaml.utf8)).map { String(format: "%02x", $0) }.joined()
-        return (yaml, digest)
+        let tree = try resolved(compiled)
+        let yaml = try Yams.serialize(node: tree, allowUnicode: true, sortKeys: false)
+        var identity = yaml
+        if !expect.isEmpty, case .mapping(let m) = tree {
+            let trained = Node(m.filter { $0.key.string != Keys.expect.rawValue }.map { ($0.key, $0.value) }, Tag(.map))
+            identity = try Yams.serialize(node: trained, allowUnicode: true, sortKeys: false)
+        }
+        return (yaml, experimentHash(identity))
     }
+
+    /// The hash that groups the runs of a sweep: the experiment's, with the seed left out.
+    public func groupHash(_ compiled: CompiledModel) throws -> String {
+        var unseeded = self
+        unseeded.seed = 0
+        unseeded.expect = []
+        return try unseeded.resolvedText(compiled).sha256
+    }
+}
+
+func experimentHash(_ text: String) -> String {
+    SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+}
+
+extension ExperimentSpec {
 }
 
 private func mapping(_ pairs: [(String, Node)]) -> Node {

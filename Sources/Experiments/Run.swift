@@ -55,6 +55,17 @@ public enum ExperimentRunner {
         console.line(compiled.model.summary())
         console.line("\(path): valid — \(compiled.optimizer.name), \(compiled.loss.name), "
                      + "\(spec.train.epochs) epoch\(spec.train.epochs == 1 ? "" : "s"), batch \(spec.train.batchSize)")
+        if let sweep = spec.sweep {
+            // Every point is an experiment of its own: each must build.
+            let points = try spec.points()
+            console.line("sweep: \(points.count) run\(points.count == 1 ? "" : "s") (\(sweep.summary)), each valid:")
+            for var point in points {
+                options.overrides.apply(to: &point)
+                let model = try point.compile(maxBatch: point.maxBatch).model
+                console.line("  \(point.label): \(Sequential.grouped(model.parameterCount)) parameters, "
+                             + "\(point.train.epochs) epoch\(point.train.epochs == 1 ? "" : "s"), batch \(point.train.batchSize)")
+            }
+        }
     }
 
     /// `runner FILE.yaml`: the whole run, in a new run folder — or, with `options.resume`, the
@@ -62,6 +73,7 @@ public enum ExperimentRunner {
     public static func run(_ path: String, options: RunOptions, console: Console) throws -> RunOutcome {
         let started = Date()
         let spec = try load(path, options: options)
+        if spec.sweep != nil { throw spec.sweepNeedsCompare() }
         let resultsRoot = (options.resultsDirectory as NSString).appendingPathComponent(spec.name)
         if options.resume {
             if let directory = unfinishedRun(in: resultsRoot) {
@@ -72,11 +84,12 @@ public enum ExperimentRunner {
         let compiled = try spec.compile(maxBatch: spec.maxBatch)
         let (resolvedYAML, experimentHash) = try spec.resolvedText(compiled)
         let (runID, directory) = try makeRunDirectory(in: resultsRoot, started: started)
+        let lock = try RunLock(directory: directory)
         try Data(resolvedYAML.utf8).write(to: URL(fileURLWithPath: directory).appendingPathComponent("experiment.yaml"),
                                           options: .atomic)
         let launch = Launch(spec: spec, compiled: compiled, resolvedYAML: resolvedYAML, experimentHash: experimentHash,
                             file: path, overrides: options.overrides, runID: runID, directory: directory,
-                            resultsRoot: resultsRoot, started: started, checkpoint: nil)
+                            resultsRoot: resultsRoot, started: started, checkpoint: nil, lock: lock)
         return try execute(launch, options: options, console: console)
     }
 
@@ -88,6 +101,7 @@ public enum ExperimentRunner {
                               console: Console) throws -> RunOutcome {
         let started = Date()
         let (directory, checkpointPath) = try locateCheckpoint(target, forResuming: true)
+        let lock = try RunLock(directory: directory)
         let checkpoint = try CheckpointFile<RunCheckpoint>(path: checkpointPath)
         let header = checkpoint.header
         var options = options
@@ -123,7 +137,7 @@ public enum ExperimentRunner {
         let launch = Launch(spec: spec, compiled: compiled, resolvedYAML: resolvedYAML, experimentHash: experimentHash,
                             file: experimentFile, overrides: overrides, runID: header.runID, directory: directory,
                             resultsRoot: (directory as NSString).deletingLastPathComponent, started: started,
-                            checkpoint: checkpoint)
+                            checkpoint: checkpoint, lock: lock)
         return try execute(launch, options: options, console: console)
     }
 
@@ -181,6 +195,8 @@ public enum ExperimentRunner {
         let resultsRoot: String
         let started: Date
         let checkpoint: CheckpointFile<RunCheckpoint>?
+        /// Held until the run is done: no other process may write the folder meanwhile.
+        let lock: RunLock
     }
 
     static func execute(_ launch: Launch, options: RunOptions, console: Console) throws -> RunOutcome {
@@ -237,6 +253,8 @@ public enum ExperimentRunner {
         let snapshot = spec.train.earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: model) : nil
         let tensors = TrainingTensors(model: model, optimizer: compiled.optimizer, snapshot: snapshot)
         var state = FitState()
+        // A fresh run starts early stopping's tracker here: `fit` only makes one when given no state.
+        state.tracker = spec.train.earlyStopping.map(EarlyStopping.init)
         var keepBest = spec.train.checkpoint.bestTracker
         var resumes: [RunCheckpoint.Resume] = []
         var restoredEpoch: Int?
@@ -373,7 +391,7 @@ public enum ExperimentRunner {
             imagesPerSecond: trainSeconds > 0 ? Double(training.count * records.count) / trainSeconds : 0,
             totalSeconds: monotonicSeconds() - startSeconds)
 
-        let report = RunReport(
+        var report = RunReport(
             name: spec.name, runID: launch.runID, experimentFile: path, experimentSHA256: launch.experimentHash,
             seed: spec.seed, startedAt: iso.string(from: launch.started), finishedAt: iso.string(from: Date()),
             dataset: DatasetRecord(
@@ -394,6 +412,7 @@ public enum ExperimentRunner {
             versions: Provenance.current(threads: threads),
             configuration: JSONValueBox(value: JSONValue(try spec.resolved(compiled))),
             checkpoint: finalCheckpoint, resumes: resumes)
+        report.expect = ExpectationResult(spec.expect, figures: RunFigures(report))
         try write(report: report, resolvedYAML: launch.resolvedYAML, to: launch.directory)
         linkLatest(launch.runID, in: launch.resultsRoot)
 
@@ -404,6 +423,10 @@ public enum ExperimentRunner {
         console.line("Time: \(Console.fixed(timing.secondsPerEpochMedian, 2)) s/epoch (median), "
                      + "\(Sequential.grouped(Int(timing.imagesPerSecond.rounded()))) images/s; "
                      + "peak memory \(Sequential.bytes(report.peakMemoryBytes))")
+        for check in report.expect?.checks ?? [] {
+            console.result("Expect \(check.metric) \(check.condition): \(check.passed ? "met" : "MISSED") "
+                           + "(\(check.value.map { jsonNumber($0) } ?? "not measured"))")
+        }
         console.result("Reports: \(launch.directory)/ (report.json, report.md, metrics.csv, experiment.yaml, checkpoints/)")
         return RunOutcome(report: report, directory: launch.directory)
     }

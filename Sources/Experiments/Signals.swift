@@ -1,6 +1,11 @@
 // SIGINT and SIGTERM during training: the first one asks the trainer to stop after the step in
 // progress (a checkpoint is then written and the run exits with 130); a second one exits at once,
 // which loses nothing either, since checkpoints are only ever replaced atomically.
+//
+// A run started by `runner compare` also stops that way when the batch process is gone (killed
+// with -9, say): $RUNNER_BATCH_PARENT names the batch's pid, and when this process's parent is no
+// longer that pid, the run checkpoints and exits as if it had received SIGTERM, so that running
+// the batch again resumes it instead of finding it still at work.
 import Dispatch
 import Foundation
 
@@ -8,6 +13,7 @@ final class InterruptWatcher: @unchecked Sendable {  // `received` is guarded by
     private let lock = NSLock()
     private var received: Int32?
     private var sources: [DispatchSourceSignal] = []
+    private var parentWatch: DispatchSourceTimer?
 
     /// The signal that asked to stop, if one did.
     var signal: Int32? {
@@ -25,15 +31,25 @@ final class InterruptWatcher: @unchecked Sendable {  // `received` is guarded by
             source.resume()
             sources.append(source)
         }
+        if let text = ProcessInfo.processInfo.environment["RUNNER_BATCH_PARENT"], let batch = Int32(text) {
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            timer.schedule(deadline: .now(), repeating: .milliseconds(100))
+            timer.setEventHandler { [weak self] in
+                guard let self, getppid() != batch, self.signal == nil else { return }
+                self.receive(SIGTERM, why: "the batch (pid \(batch)) that started this run is gone")
+            }
+            timer.resume()
+            parentWatch = timer
+        }
     }
 
-    private func receive(_ number: Int32) {
+    private func receive(_ number: Int32, why: String? = nil) {
         lock.lock()
         let first = received == nil
         if first { received = number }
         lock.unlock()
         if first {
-            let name = number == SIGINT ? "SIGINT" : "SIGTERM"
+            let name = why ?? (number == SIGINT ? "SIGINT" : "SIGTERM")
             let message = "\n\(name): stopping after this step to write a checkpoint (again to quit at once)\n"
             FileHandle.standardError.write(Data(message.utf8))
         } else {
@@ -46,6 +62,8 @@ final class InterruptWatcher: @unchecked Sendable {  // `received` is guarded by
     func stop() {
         for source in sources { source.cancel() }
         sources = []
+        parentWatch?.cancel()
+        parentWatch = nil
         Foundation.signal(SIGINT, SIG_DFL)
         Foundation.signal(SIGTERM, SIG_DFL)
     }

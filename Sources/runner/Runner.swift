@@ -1,7 +1,8 @@
 // The `runner` command line: argument parsing and exit codes only; the work is in Experiments.
 //
 // Exit codes: 0 success, 64 bad command line or experiment file (EX_USAGE), 65 unusable
-// checkpoint (EX_DATAERR), 130 stopped by SIGINT/SIGTERM after writing a checkpoint, 1 runtime failure.
+// checkpoint (EX_DATAERR), 130 stopped by SIGINT/SIGTERM after writing a checkpoint, 3 finished
+// but missed an `expect:` condition, 1 runtime failure.
 import ArgumentParser
 import Datasets
 import Experiments
@@ -22,16 +23,18 @@ struct Runner: ParsableCommand {
               runner experiments/mlp.yaml --resume        the same, for the newest unfinished run of the file
               runner evaluate results/mlp/latest          test metrics and confusion matrix of a trained model
               runner predict results/mlp/latest my-digit.png   classify your own digit images (PNG or PGM)
+              runner compare experiments/mlp.yaml experiments/cnn.yaml -j 2   run both, compare them in one table
+              runner compare experiments/sweep-mlp.yaml   every point of the file's sweep, averaged over seeds
 
             Data is looked for in --data-dir, $RUNNER_DATA_DIR, the file's data.directory, the cache
             ($RUNNER_CACHE_DIR, else ~/.cache/mnist-runner), /usr/share/datasets/<name>/, and is
             otherwise downloaded and verified by SHA-256.
 
             Ctrl-C (SIGINT) or SIGTERM stops a run after the current step, writes a checkpoint and exits
-            with status 130. Exit status: 0 success, 64 bad command line or experiment file, 65 unusable
-            checkpoint or image, 130 interrupted, 1 other failures.
+            with status 130. Exit status: 0 success, 3 the run missed its `expect:` conditions, 64 bad command
+            line or experiment file, 65 unusable checkpoint or image, 130 interrupted, 1 other failures.
             """,
-        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self],
+        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self],
         defaultSubcommand: Run.self)
 }
 
@@ -101,7 +104,7 @@ struct Run: ParsableCommand {
         options.resume = resume
         options.force = force
         try reportingErrors {
-            _ = try ExperimentRunner.run(experiment.file, options: options, console: Console(mode: quiet ? .quiet : nil))
+            try gate(try ExperimentRunner.run(experiment.file, options: options, console: Console(mode: quiet ? .quiet : nil)))
         }
     }
 }
@@ -137,6 +140,10 @@ struct Resume: ParsableCommand {
     @Flag(help: "Continue even though the experiment file changed since the run started.")
     var force = false
 
+    @Option(help: "Continue with this experiment file instead of the one the run started from (it must resolve to the same experiment unless --force).",
+            completion: .file(extensions: ["yaml", "yml"]))
+    var experiment: String?
+
     func validate() throws { try validateThreads(threads) }
 
     func run() throws {
@@ -145,7 +152,8 @@ struct Resume: ParsableCommand {
         options.threads = threads
         options.force = force
         try reportingErrors {
-            _ = try ExperimentRunner.resume(target, options: options, console: Console(mode: quiet ? .quiet : nil))
+            try gate(try ExperimentRunner.resume(target, file: experiment, options: options,
+                                                 console: Console(mode: quiet ? .quiet : nil)))
         }
     }
 }
@@ -234,6 +242,14 @@ struct Validate: ParsableCommand {
             try ExperimentRunner.validate(experiment.file, options: experiment.runOptions, console: Console(mode: .plain))
         }
     }
+}
+
+/// A finished run that missed an `expect:` condition exits with status 3 (its reports are written).
+func gate(_ outcome: RunOutcome) throws {
+    guard let result = outcome.report.expect, !result.passed else { return }
+    let lines = result.missed.map { "error: missed expectation: \($0.description)" }
+    FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    throw ExitCode(3)
 }
 
 /// Prints an error the way users should see it and maps it to the exit code.

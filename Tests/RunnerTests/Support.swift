@@ -85,28 +85,18 @@ struct TemporaryDirectory {
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A `runner` started in the package root and not yet waited for. The child gets a private
-/// RUNNER_CACHE_DIR (inside `scratch`) so nothing touches ~/.cache, and no RUNNER_DATA_DIR, so only
-/// --data-dir says where data is; everything else (OPENBLAS_* included) is inherited.
+/// A `runner` started in the package root and not yet waited for, set up as `runnerProcess`
+/// describes, its output going to files (so a chatty child can never block on a full pipe).
 struct RunningRunner {
     let arguments: [String]
-    let process = Process()
+    let process: Process
     private let out: FileHandle, err: FileHandle
     private let outPath: String, errPath: String
 
-    init(_ arguments: [String], scratch: TemporaryDirectory,
+    init(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
          sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
-        let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
-                                  sourceLocation: sourceLocation)
         self.arguments = arguments
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = Paths.root
-        var environment = ProcessInfo.processInfo.environment
-        environment["RUNNER_CACHE_DIR"] = scratch("cache")
-        environment["RUNNER_DATA_DIR"] = nil
-        process.environment = environment
-        // Output goes to files, so a chatty child can never block on a full pipe.
+        process = try runnerProcess(arguments, scratch: scratch, environment: extra, sourceLocation: sourceLocation)
         let id = UUID().uuidString
         outPath = scratch("stdout-\(id)")
         errPath = scratch("stderr-\(id)")
@@ -134,13 +124,32 @@ struct RunningRunner {
 }
 
 /// Runs `runner arguments…` to its end (see RunningRunner). Any death by signal is recorded as a
-/// failure: no input may make the program trap.
-func runner(_ arguments: [String], scratch: TemporaryDirectory,
+/// failure: no input may make the program trap. `environment` adds or replaces variables.
+func runner(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
             sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Outcome {
-    let outcome = try RunningRunner(arguments, scratch: scratch, sourceLocation: sourceLocation).wait()
+    let outcome = try RunningRunner(arguments, scratch: scratch, environment: extra, sourceLocation: sourceLocation).wait()
     if outcome.reason != .exit {
         Issue.record("runner \(arguments.joined(separator: " ")) was killed by signal \(outcome.status):\n\(outcome)",
                      sourceLocation: sourceLocation)
     }
     return outcome
+}
+
+/// A `runner arguments…` process in the package root, not started. The child gets a private
+/// RUNNER_CACHE_DIR (inside `scratch`) so nothing touches ~/.cache, and no RUNNER_DATA_DIR, so only
+/// --data-dir says where data is; everything else (OPENBLAS_* included) is inherited, then `extra`.
+func runnerProcess(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
+                   sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Process {
+    let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
+                              sourceLocation: sourceLocation)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    process.currentDirectoryURL = Paths.root
+    var environment = ProcessInfo.processInfo.environment
+    environment["RUNNER_CACHE_DIR"] = scratch("cache")
+    environment["RUNNER_DATA_DIR"] = nil
+    environment.merge(extra) { _, new in new }
+    process.environment = environment
+    return process
 }
