@@ -4,16 +4,24 @@
 // independent matrix products, which go through single-threaded `cblas_sgemm` like every other
 // product in the project.
 //
-//   forward   Y = Aᵀ [ U ⊙ V ] A,   U = G g Gᵀ (kernel),  V = Bᵀ d B (6×6 input tile)
+//   forward   Y = f(Aᵀ [ U ⊙ V ] A + b),   U = G g Gᵀ (kernel),  V = Bᵀ d B (6×6 input tile)
 //   backward  the exact adjoints of the same three linear maps:
-//             dM = A dY Aᵀ;  dU = Σ_tiles V ⊙ dM → dg = Gᵀ dU G;  dV = U ⊙ dM → dd = B dV Bᵀ
+//             dZ = dY ⊙ f'; dM = A dZ Aᵀ;  dU = Σ_tiles V ⊙ dM → dg = Gᵀ dU G;  dV = U ⊙ dM → dd = B dV Bᵀ
 //
 // Layout: x (N, H, W, C) and y (N, OH, OW, F) channels last; kernel (3, 3, C, F) as Keras stores
-// it. Transformed tensors are (T, 36, ·) with T = N · tilesH · tilesW tiles, tile t = (n, i, j)
-// covering outputs [4i, 4i+4) × [4j, 4j+4) (cropped at the edges): a tile's 36 transformed
-// values are contiguous, so the transforms stream through memory, and the product for position ξ
-// reads rows 36 apart (OpenBLAS packs them anyway). Each of the 36 products is a chunk; transforms
-// are chunked by image. Every sum has a fixed order, so results do not depend on the thread count.
+// it. Images are processed in groups (`imagesPerGroup`); within a group of T tiles, tile t =
+// (image, i, j) covers outputs [4i, 4i+4) × [4j, 4j+4) (cropped at the edges), and the
+// transformed tensors are position-major: V (36, T, C), M and dM (36, T, F). So the product for
+// position ξ reads and writes contiguous (T × ·) matrices, and the tile transforms write (or read)
+// 36 runs of C (or F) floats per tile, 8 channels at a time in SIMD8 vectors.
+//
+// f is ReLU or the identity, with an optional bias b, applied inside the output transform (and
+// its derivative and the bias gradient inside the output-gradient transform), so the layer makes
+// no separate pass over y or dy.
+//
+// Every sum has a fixed order (tiles in order within a group, groups added in group order), so
+// results do not depend on the thread count.
+import CBLAS
 
 /// Shapes and buffer sizes of one Winograd convolution.
 public struct Winograd3x3: Sendable {
@@ -42,8 +50,8 @@ public struct Winograd3x3: Sendable {
     /// Floats per image of the transformed input V (tiles × 36 × C) and of M / dM (tiles × 36 × F).
     public var inputTransformPerImage: Int { 36 * tilesPerImage * channels }
     public var productPerImage: Int { 36 * tilesPerImage * filters }
-    /// Floats per image of working space for the tile transforms.
-    public var workPerImage: Int { max(72 * channels, 40 * filters) }
+    /// Floats of working space per group for the tile transforms (36 vectors of 8).
+    static let workPerGroup = 36 * 8
 
     /// Images per group. Each group goes through every step of a pass on one thread, so a core
     /// only ever touches its own images' tiles: handing the 36 products to threads by position
@@ -52,81 +60,115 @@ public struct Winograd3x3: Sendable {
     /// the products stay large enough for sgemm.
     public static let imagesPerGroup = 32
 
+    func groups(_ n: Int) -> Int { (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
+
     /// Floats of working space `forward`/`backward` need besides U, V and dU, for `n` images:
-    /// M (or dM) for every image, the tile transforms' scratch, and a partial dU per group.
+    /// M (or dM) for every image, and per group the transforms' scratch, a partial dU and a
+    /// partial bias gradient.
     public func scratchCount(images n: Int) -> Int {
-        let groups = (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup
-        return n * (productPerImage + workPerImage) + groups * kernelTransformCount
+        n * productPerImage + groups(n) * groupScratch
     }
+    private var groupScratch: Int { Self.workPerGroup + kernelTransformCount + filters }
+    /// A split of `scratchCount` into a part per image and a fixed part:
+    /// scratchCount(images: n) ≤ n · scratchPerImage + scratchFixed for every n.
+    public var scratchPerImage: Int { productPerImage + (groupScratch + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
+    public var scratchFixed: Int { groupScratch }
 
     // MARK: Drivers
 
-    /// y = conv(x, kernel) for images 0..<n. `u` receives the transformed kernel, `v` the
-    /// transformed input (n × inputTransformPerImage, kept for `backward`), `scratch` is
-    /// `scratchCount(images: n)` floats.
-    public func forward(_ x: FloatView, kernel: FloatView, images n: Int, u: FloatView, v: FloatView,
-                        scratch: FloatView, into y: FloatView, pool: ThreadPool?) {
+    /// y = f(conv(x, kernel) + bias) for images 0..<n, f = ReLU when `relu`, else the identity.
+    /// `u` receives the transformed kernel, `v` the transformed input (n × inputTransformPerImage,
+    /// kept for `backward`), `scratch` is `scratchCount(images: n)` floats.
+    public func forward(_ x: FloatView, kernel: FloatView, bias: FloatView? = nil, relu: Bool = false,
+                        images n: Int, u: FloatView, v: FloatView, scratch: FloatView, into y: FloatView,
+                        pool: ThreadPool?) {
+        precondition(x.count >= n * height * width * channels && v.count >= n * inputTransformPerImage
+                     && y.count >= n * outHeight * outWidth * filters)
+        if let bias { precondition(bias.count >= filters) }
         transformKernel(kernel, into: u)
-        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, _ in
-            let vb = v.slice(first * inputTransformPerImage, count * inputTransformPerImage)
-            transformInput(x.slice(first * height * width * channels, count * height * width * channels),
-                           images: count, into: vb, work: work, pool: nil)
-            multiply(vb, u, images: count, into: m, pool: nil)
-            transformOutput(m, images: count, into: y.slice(first * outHeight * outWidth * filters,
-                                                             count * outHeight * outWidth * filters),
-                            work: work, pool: nil)
+        let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
+        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
+            let vg = vp + first * inputTransformPerImage
+            transformInput(xp + first * height * width * channels, images: count, into: vg, work: work)
+            let t = count * tilesPerImage, c = channels, f = filters
+            for xi in 0..<36 {
+                sgemm(m: t, n: f, k: c, a: vg + xi * t * c, lda: c, b: up + xi * c * f, ldb: f,
+                      c: m + xi * t * f, ldc: f)
+            }
+            transformOutput(m, images: count, bias: bp, relu: relu,
+                            into: yp + first * outHeight * outWidth * filters, work: work)
         }
     }
 
-    /// dKernel += ∂L/∂kernel and, when dx is given, dx = ∂L/∂x, for dy = ∂L/∂y of the last
-    /// `forward` (whose `u` and `v` are passed back; `v` is overwritten). Each group's share of
-    /// the kernel gradient is kept apart and the shares are added in group order.
+    /// dKernel += ∂L/∂kernel, biasGradient += ∂L/∂bias (when given) and, when dx is given,
+    /// dx = ∂L/∂x, for dy = ∂L/∂y of the last `forward` (whose output `y`, `u` and `v` are passed
+    /// back; `v` is overwritten). `y` is needed only with `relu`. Each group's share of the kernel
+    /// and bias gradients is kept apart and the shares are added in group order.
     /// `du` is `kernelTransformCount` floats.
-    public func backward(_ dy: FloatView, images n: Int, u: FloatView, v: FloatView, scratch: FloatView,
-                         du: FloatView, dKernel: FloatView, dx: FloatView?, pool: ThreadPool?) {
-        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial in
-            let vb = v.slice(first * inputTransformPerImage, count * inputTransformPerImage)
-            transformOutputGradient(dy.slice(first * outHeight * outWidth * filters,
-                                             count * outHeight * outWidth * filters),
-                                    images: count, into: m, work: work, pool: nil)
-            productGradient(vb, m, images: count, into: partial)
-            if let dx {
-                inputGradient(m, u, images: count, scratch: vb,
-                              into: dx.slice(first * height * width * channels, count * height * width * channels),
-                              work: work, pool: nil)
+    public func backward(_ dy: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
+                         u: FloatView, v: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
+                         biasGradient: FloatView? = nil, dx: FloatView?, pool: ThreadPool?) {
+        let outCount = n * outHeight * outWidth * filters
+        precondition(dy.count >= outCount && v.count >= n * inputTransformPerImage)
+        if relu { precondition(y != nil && y!.count >= outCount) }
+        if let dx { precondition(dx.count >= n * height * width * channels) }
+        let dyp = dy.base, yp = relu ? y!.base : nil, vp = v.base, up = u.base, dxp = dx?.base
+        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
+            let vg = vp + first * inputTransformPerImage
+            let offset = first * outHeight * outWidth * filters
+            transformOutputGradient(dyp + offset, y: yp.map { $0 + offset }, images: count, into: m,
+                                    biasSums: biasPartial, work: work)
+            let t = count * tilesPerImage, c = channels, f = filters
+            // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles.
+            for xi in 0..<36 {
+                sgemm(transA: true, m: c, n: f, k: t, a: vg + xi * t * c, lda: c, b: m + xi * t * f, ldb: f,
+                      c: partial + xi * c * f, ldc: f)
             }
+            guard let dxp else { return }
+            // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
+            for xi in 0..<36 {
+                sgemm(transB: true, m: t, n: c, k: f, a: m + xi * t * f, lda: f, b: up + xi * c * f, ldb: f,
+                      c: vg + xi * t * c, ldc: c)
+            }
+            transformInputGradient(vg, images: count, into: dxp + first * height * width * channels, work: work)
         }
-        // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G.
-        let groups = (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup
-        let partials = scratch.slice(n * (productPerImage + workPerImage), groups * kernelTransformCount)
-        let total = kernelTransformCount, pp = partials.base, dup = du.base
+        // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G. Likewise the bias.
+        let groups = groups(n), total = kernelTransformCount, gs = groupScratch
+        let sp = scratch.base + n * productPerImage, dup = du.base
         forEachChunk(total, pool: pool) { range in
             for i in range {
-                var sum = pp[i]
-                for g in 1..<max(1, groups) { sum += pp[g * total + i] }
+                var sum = sp[Self.workPerGroup + i]
+                for g in 1..<max(1, groups) { sum += sp[g * gs + Self.workPerGroup + i] }
                 dup[i] = sum
+            }
+        }
+        if let biasGradient {
+            precondition(biasGradient.count >= filters)
+            let bg = biasGradient.base
+            for g in 0..<groups {
+                let part = sp + g * gs + Self.workPerGroup + total
+                for j in 0..<filters { bg[j] += part[j] }
             }
         }
         transformKernelGradient(du, into: dKernel)
     }
 
-    /// Runs `body(first, count, m, work, partialDU)` for each group of images on the pool.
+    /// Runs `body(first, count, m, work, partialDU, partialBias)` for each group of images on the pool.
     private func forEachGroup(_ n: Int, scratch: FloatView, pool: ThreadPool?,
-                              _ body: (Int, Int, FloatView, FloatView, FloatView) -> Void) {
+                              _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         precondition(scratch.count >= scratchCount(images: n))
-        let g = Self.imagesPerGroup, groups = (n + g - 1) / g
-        let products = scratch.slice(0, n * productPerImage)
-        let works = scratch.slice(n * productPerImage, n * workPerImage)
-        let partials = scratch.slice(n * (productPerImage + workPerImage), groups * kernelTransformCount)
+        let g = Self.imagesPerGroup, groups = groups(n)
+        let products = scratch.base, perGroup = products + n * productPerImage, gs = groupScratch
         forEach(groups, pool: pool) { group in
             let first = group * g, count = min(g, n - first)
-            body(first, count, products.slice(first * productPerImage, count * productPerImage),
-                 works.slice(first * workPerImage, count * workPerImage),
-                 partials.slice(group * kernelTransformCount, kernelTransformCount))
+            let own = perGroup + group * gs
+            body(first, count, products + first * productPerImage, own, own + Self.workPerGroup,
+                 own + Self.workPerGroup + kernelTransformCount)
         }
     }
 
-    // MARK: Forward
+    // MARK: Kernel transforms (once per step, small)
 
     /// U[ξ][c][f] = (G g Gᵀ)[ξ] for g = kernel[:, :, c, f].
     public func transformKernel(_ kernel: FloatView, into u: FloatView) {
@@ -144,141 +186,6 @@ public struct Winograd3x3: Sendable {
                     for s in 0..<6 { out[(r * 6 + s) * cf + c * filters + f] = u[s] }
                 }
             }
-        }
-    }
-
-    /// V = Bᵀ d B for every tile of images 0..<n, into v (n·tiles, 36, C).
-    public func transformInput(_ x: FloatView, images n: Int, into v: FloatView, work: FloatView,
-                               pool: ThreadPool?) {
-        let t = n * tilesPerImage, c = channels
-        precondition(x.count >= n * height * width * c && v.count >= 36 * t * c && work.count >= n * workPerImage)
-        let xp = x.base, vp = v.base
-        forEach(n, pool: pool) { image in
-            // The 6×6×C patch and its rows transformed by Bᵀ, in this image's working space.
-            do {
-                let patch = work.base + image * workPerImage, rows = patch + 36 * c
-                for i in 0..<tilesH {
-                    for j in 0..<tilesW {
-                        let tile = (image * tilesH + i) * tilesW + j
-                        // Gather the 6×6×C patch with zeros outside the image.
-                        for r in 0..<6 {
-                            let y = i * 4 - pad + r
-                            for s in 0..<6 {
-                                let xx = j * 4 - pad + s
-                                let dst = patch + (r * 6 + s) * c
-                                if y >= 0 && y < height && xx >= 0 && xx < width {
-                                    dst.update(from: xp + ((image * height + y) * width + xx) * c, count: c)
-                                } else {
-                                    dst.update(repeating: 0, count: c)
-                                }
-                            }
-                        }
-                        // rows = Bᵀ · patch (over r), then V = rows · B (over s).
-                        for s in 0..<6 {
-                            inputColumn(patch, stride: 6 * c, offset: s * c, count: c, into: rows,
-                                        outStride: 6 * c, outOffset: s * c)
-                        }
-                        for r in 0..<6 {
-                            inputColumn(rows + r * 6 * c, stride: c, offset: 0, count: c,
-                                        into: vp + tile * 36 * c, outStride: c, outOffset: 0,
-                                        outBase: r * 6)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// M[ξ] = V[ξ] · U[ξ] for the 36 positions: (n·tiles × C) · (C × F).
-    public func multiply(_ v: FloatView, _ u: FloatView, images n: Int, into m: FloatView, pool: ThreadPool?) {
-        let t = n * tilesPerImage, c = channels, f = filters
-        forEach(36, pool: pool) { xi in
-            gemm(m: t, n: f, k: c, a: v.slice(xi * c, (t - 1) * 36 * c + c), lda: 36 * c,
-                 b: u.slice(xi * c * f, c * f), ldb: f,
-                 beta: 0, c: m.slice(xi * f, (t - 1) * 36 * f + f), ldc: 36 * f)
-        }
-    }
-
-    /// Y = Aᵀ M A for every tile, cropped to the output, into y (n, OH, OW, F).
-    public func transformOutput(_ m: FloatView, images n: Int, into y: FloatView, work: FloatView,
-                                pool: ThreadPool?) {
-        let t = n * tilesPerImage, f = filters
-        precondition(m.count >= 36 * t * f && y.count >= n * outHeight * outWidth * f && work.count >= n * workPerImage)
-        let mp = m.base, yp = y.base
-        forEach(n, pool: pool) { image in
-            do {
-                let rows = work.base + image * workPerImage, out = rows + 24 * f   // (Aᵀ M): 4×6, then 4×4
-                for i in 0..<tilesH {
-                    for j in 0..<tilesW {
-                        let tile = (image * tilesH + i) * tilesW + j
-                        // rows = Aᵀ · M over r (6 → 4), then out = rows · A over s.
-                        for s in 0..<6 {
-                            outputColumn(mp + tile * 36 * f + s * f, stride: 6 * f, count: f,
-                                         into: rows + s * f, outStride: 6 * f)
-                        }
-                        for r in 0..<4 {
-                            outputColumn(rows + r * 6 * f, stride: f, count: f, into: out + r * 4 * f, outStride: f)
-                        }
-                        for r in 0..<min(4, outHeight - i * 4) {
-                            for s in 0..<min(4, outWidth - j * 4) {
-                                (yp + ((image * outHeight + i * 4 + r) * outWidth + j * 4 + s) * f)
-                                    .update(from: out + (r * 4 + s) * f, count: f)
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    // MARK: Backward
-
-    /// dM = A dY Aᵀ for every tile (dY zero beyond the output's edge), into dm (n·tiles, 36, F).
-    public func transformOutputGradient(_ dy: FloatView, images n: Int, into dm: FloatView, work: FloatView,
-                                        pool: ThreadPool?) {
-        let t = n * tilesPerImage, f = filters
-        precondition(dy.count >= n * outHeight * outWidth * f && dm.count >= 36 * t * f && work.count >= n * workPerImage)
-        let dyp = dy.base, dmp = dm.base
-        forEach(n, pool: pool) { image in
-            do {
-                let tileGradient = work.base + image * workPerImage, cols = tileGradient + 16 * f   // 4×4, then 4×6
-                for i in 0..<tilesH {
-                    for j in 0..<tilesW {
-                        let tile = (image * tilesH + i) * tilesW + j
-                        for r in 0..<4 {
-                            for s in 0..<4 {
-                                let dst = tileGradient + (r * 4 + s) * f
-                                if i * 4 + r < outHeight && j * 4 + s < outWidth {
-                                    dst.update(from: dyp + ((image * outHeight + i * 4 + r) * outWidth + j * 4 + s) * f,
-                                               count: f)
-                                } else {
-                                    dst.update(repeating: 0, count: f)
-                                }
-                            }
-                        }
-                        // cols[r][·] = A · dY[r][·] over s (4 → 6), then dM = A · cols over r.
-                        for r in 0..<4 {
-                            outputAdjoint(tileGradient + r * 4 * f, stride: f, count: f, into: cols + r * 6 * f,
-                                          outStride: f)
-                        }
-                        for s in 0..<6 {
-                            outputAdjoint(cols + s * f, stride: 6 * f, count: f, into: dmp + tile * 36 * f + s * f,
-                                          outStride: 6 * f)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the tiles of images 0..<n (one sgemm per position).
-    public func productGradient(_ v: FloatView, _ dm: FloatView, images n: Int, into du: FloatView,
-                                pool: ThreadPool? = nil) {
-        let t = n * tilesPerImage, c = channels, f = filters
-        forEach(36, pool: pool) { xi in
-            gemm(transA: true, m: c, n: f, k: t, a: v.slice(xi * c, (t - 1) * 36 * c + c), lda: 36 * c,
-                 b: dm.slice(xi * f, (t - 1) * 36 * f + f), ldb: 36 * f,
-                 beta: 0, c: du.slice(xi * c * f, c * f), ldc: f)
         }
     }
 
@@ -303,53 +210,283 @@ public struct Winograd3x3: Sendable {
         }
     }
 
-    /// dV[ξ] = dM[ξ] · U[ξ]ᵀ into v (which then no longer holds V), and dX = Σ_tiles B dV Bᵀ
-    /// (overlapping tiles added in tile order) into dx, which is overwritten.
-    public func inputGradient(_ dm: FloatView, _ u: FloatView, images n: Int, scratch v: FloatView,
-                              into dx: FloatView, work: FloatView, pool: ThreadPool?) {
-        let t = n * tilesPerImage, c = channels, f = filters
-        forEach(36, pool: pool) { xi in
-            gemm(transB: true, m: t, n: c, k: f, a: dm.slice(xi * f, (t - 1) * 36 * f + f), lda: 36 * f,
-                 b: u.slice(xi * c * f, c * f), ldb: f,
-                 beta: 0, c: v.slice(xi * c, (t - 1) * 36 * c + c), ldc: 36 * c)
-        }
-        precondition(dx.count >= n * height * width * c && work.count >= n * workPerImage)
-        let vp = v.base, dxp = dx.base
-        forEach(n, pool: pool) { image in
-            (dxp + image * height * width * c).update(repeating: 0, count: height * width * c)
-            do {
-                let rows = work.base + image * workPerImage, patch = rows + 36 * c
-                for i in 0..<tilesH {
-                    for j in 0..<tilesW {
-                        let tile = (image * tilesH + i) * tilesW + j
-                        // rows = dV · Bᵀ over s, then patch = B · rows over r.
-                        for r in 0..<6 {
-                            inputAdjoint(vp + tile * 36 * c + r * 6 * c, stride: c, count: c,
-                                         into: rows + r * 6 * c, outStride: c)
-                        }
+    // MARK: Tile transforms of one group (tiles t = (image, i, j) in order, T of them)
+
+    /// Rows (or columns) r of a tile's 6 starting at `start` that fall inside 0..<size.
+    @inline(__always)
+    private static func inside(_ start: Int, _ size: Int) -> Range<Int> {
+        max(0, -start)..<max(0, min(6, size - start))
+    }
+
+    /// V (36, T, C) = Bᵀ d B for every tile of `images` images starting at x.
+    func transformInput(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+                        work: UnsafeMutablePointer<Float>) {
+        let c = channels, t = images * tilesPerImage, line = width * c
+        let rows = UnsafeMutableRawPointer(work)      // Bᵀ d, 6 × 6 vectors
+        var tile = 0
+        for image in 0..<images {
+            let base = x + image * height * line
+            for i in 0..<tilesH {
+                let top = i * 4 - pad, rr = Self.inside(top, height)
+                for j in 0..<tilesW {
+                    let left = j * 4 - pad, cr = Self.inside(left, width)
+                    let full = rr.count == 6 && cr.count == 6
+                    var k = 0
+                    while k < c {
+                        let lanes = min(8, c - k)
+                        let corner = base + top * line + left * c + k
+                        // rows[·][s] = Bᵀ · d[·][s], column by column.
                         for s in 0..<6 {
-                            inputAdjoint(rows + s * c, stride: 6 * c, count: c, into: patch + s * c,
-                                         outStride: 6 * c)
-                        }
-                        for r in 0..<6 {
-                            let y = i * 4 - pad + r
-                            if y < 0 || y >= height { continue }
-                            for s in 0..<6 {
-                                let xx = j * 4 - pad + s
-                                if xx < 0 || xx >= width { continue }
-                                let dst = dxp + ((image * height + y) * width + xx) * c
-                                let src = patch + (r * 6 + s) * c
-                                for k in 0..<c { dst[k] += src[k] }
+                            @inline(__always) func d(_ r: Int) -> SIMD8<Float> {
+                                if full || (rr.contains(r) && cr.contains(s)) {
+                                    return load(corner + r * line + s * c, lanes)
+                                }
+                                return .zero
                             }
+                            let o = inputTransform(d(0), d(1), d(2), d(3), d(4), d(5))
+                            put(rows, 0 * 6 + s, o.0); put(rows, 1 * 6 + s, o.1); put(rows, 2 * 6 + s, o.2)
+                            put(rows, 3 * 6 + s, o.3); put(rows, 4 * 6 + s, o.4); put(rows, 5 * 6 + s, o.5)
                         }
+                        // V[r][·] = rows[r][·] · B, row by row, to positions ξ = 6r + s.
+                        for r in 0..<6 {
+                            let o = inputTransform(get(rows, r * 6), get(rows, r * 6 + 1), get(rows, r * 6 + 2),
+                                                   get(rows, r * 6 + 3), get(rows, r * 6 + 4), get(rows, r * 6 + 5))
+                            let out = v + ((r * 6) * t + tile) * c + k, step = t * c
+                            store(o.0, out, lanes); store(o.1, out + step, lanes)
+                            store(o.2, out + 2 * step, lanes); store(o.3, out + 3 * step, lanes)
+                            store(o.4, out + 4 * step, lanes); store(o.5, out + 5 * step, lanes)
+                        }
+                        k += 8
                     }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// y = f(Aᵀ M A + b) for every tile, cropped to the output, into `images` images at y.
+    func transformOutput(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?,
+                         relu: Bool, into y: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
+        let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
+        let rows = UnsafeMutableRawPointer(work)      // Aᵀ M, 4 × 6 vectors
+        var tile = 0
+        for image in 0..<images {
+            let base = y + image * outHeight * line
+            for i in 0..<tilesH {
+                let height = min(4, outHeight - i * 4)
+                for j in 0..<tilesW {
+                    let width = min(4, outWidth - j * 4)
+                    var k = 0
+                    while k < f {
+                        let lanes = min(8, f - k)
+                        let b = bias.map { load($0 + k, lanes) } ?? .zero
+                        let mt = m + tile * f + k
+                        for s in 0..<6 {
+                            let column = mt + s * step
+                            let o = outputTransform(load(column, lanes), load(column + 6 * step, lanes),
+                                                    load(column + 12 * step, lanes), load(column + 18 * step, lanes),
+                                                    load(column + 24 * step, lanes), load(column + 30 * step, lanes))
+                            put(rows, s, o.0); put(rows, 6 + s, o.1); put(rows, 12 + s, o.2); put(rows, 18 + s, o.3)
+                        }
+                        for r in 0..<height {
+                            let o = outputTransform(get(rows, r * 6), get(rows, r * 6 + 1), get(rows, r * 6 + 2),
+                                                    get(rows, r * 6 + 3), get(rows, r * 6 + 4), get(rows, r * 6 + 5))
+                            let out = base + (i * 4 + r) * line + j * 4 * f + k
+                            @inline(__always) func emit(_ s: Int, _ value: SIMD8<Float>) {
+                                guard s < width else { return }
+                                var z = value + b
+                                if relu { z.replace(with: 0, where: z .< 0) }   // as Activation.relu
+                                store(z, out + s * f, lanes)
+                            }
+                            emit(0, o.0); emit(1, o.1); emit(2, o.2); emit(3, o.3)
+                        }
+                        k += 8
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// dM (36, T, F) = A dZ Aᵀ for every tile, dZ = dy ⊙ f'(y) (zero beyond the output's edge);
+    /// biasSums (F) = Σ dZ over the group, in tile order.
+    func transformOutputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, images: Int,
+                                 into dm: UnsafeMutablePointer<Float>, biasSums: UnsafeMutablePointer<Float>,
+                                 work: UnsafeMutablePointer<Float>) {
+        let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
+        let cols = UnsafeMutableRawPointer(work)      // dZ Aᵀ, 4 × 6 vectors
+        biasSums.update(repeating: 0, count: f)
+        var tile = 0
+        for image in 0..<images {
+            let base = image * outHeight * line
+            for i in 0..<tilesH {
+                let height = min(4, outHeight - i * 4)
+                for j in 0..<tilesW {
+                    let width = min(4, outWidth - j * 4)
+                    var k = 0
+                    while k < f {
+                        let lanes = min(8, f - k)
+                        var sum = load(biasSums + k, lanes)
+                        // cols[r][·] = A · dZ[r][·] over s (4 → 6).
+                        for r in 0..<4 {
+                            @inline(__always) func g(_ s: Int) -> SIMD8<Float> {
+                                guard r < height && s < width else { return .zero }
+                                let at = base + (i * 4 + r) * line + (j * 4 + s) * f + k
+                                var d = load(dy + at, lanes)
+                                if let y { d.replace(with: 0, where: .!(load(y + at, lanes) .> 0)) }
+                                sum += d
+                                return d
+                            }
+                            let o = outputAdjoint(g(0), g(1), g(2), g(3))
+                            put(cols, r * 6, o.0); put(cols, r * 6 + 1, o.1); put(cols, r * 6 + 2, o.2)
+                            put(cols, r * 6 + 3, o.3); put(cols, r * 6 + 4, o.4); put(cols, r * 6 + 5, o.5)
+                        }
+                        store(sum, biasSums + k, lanes)
+                        // dM[·][s] = A · cols[·][s] over r (4 → 6), to positions ξ = 6r + s.
+                        let out = dm + tile * f + k
+                        for s in 0..<6 {
+                            let o = outputAdjoint(get(cols, s), get(cols, 6 + s), get(cols, 12 + s), get(cols, 18 + s))
+                            let column = out + s * step
+                            store(o.0, column, lanes); store(o.1, column + 6 * step, lanes)
+                            store(o.2, column + 12 * step, lanes); store(o.3, column + 18 * step, lanes)
+                            store(o.4, column + 24 * step, lanes); store(o.5, column + 30 * step, lanes)
+                        }
+                        k += 8
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order) for `images` images at dx,
+    /// which is overwritten; dV (36, T, C).
+    func transformInputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
+                                work: UnsafeMutablePointer<Float>) {
+        let c = channels, t = images * tilesPerImage, line = width * c, step = t * c
+        let rows = UnsafeMutableRawPointer(work)      // dV Bᵀ, 6 × 6 vectors
+        dx.update(repeating: 0, count: images * height * line)
+        var tile = 0
+        for image in 0..<images {
+            let base = dx + image * height * line
+            for i in 0..<tilesH {
+                let top = i * 4 - pad, rr = Self.inside(top, height)
+                for j in 0..<tilesW {
+                    let left = j * 4 - pad, cr = Self.inside(left, width)
+                    var k = 0
+                    while k < c {
+                        let lanes = min(8, c - k)
+                        // rows[r][·] = B · dV[r][·] over s.
+                        let dt = dv + tile * c + k
+                        for r in 0..<6 {
+                            let at = dt + r * 6 * step
+                            let o = inputAdjoint(load(at, lanes), load(at + step, lanes), load(at + 2 * step, lanes),
+                                                 load(at + 3 * step, lanes), load(at + 4 * step, lanes),
+                                                 load(at + 5 * step, lanes))
+                            put(rows, r * 6, o.0); put(rows, r * 6 + 1, o.1); put(rows, r * 6 + 2, o.2)
+                            put(rows, r * 6 + 3, o.3); put(rows, r * 6 + 4, o.4); put(rows, r * 6 + 5, o.5)
+                        }
+                        // d[·][s] = B · rows[·][s] over r, added into dx where inside the image.
+                        let corner = base + top * line + left * c + k
+                        for s in cr {
+                            let o = inputAdjoint(get(rows, s), get(rows, 6 + s), get(rows, 12 + s), get(rows, 18 + s),
+                                                 get(rows, 24 + s), get(rows, 30 + s))
+                            @inline(__always) func add(_ r: Int, _ value: SIMD8<Float>) {
+                                guard rr.contains(r) else { return }
+                                let at = corner + r * line + s * c
+                                store(load(at, lanes) + value, at, lanes)
+                            }
+                            add(0, o.0); add(1, o.1); add(2, o.2); add(3, o.3); add(4, o.4); add(5, o.5)
+                        }
+                        k += 8
+                    }
+                    tile += 1
                 }
             }
         }
     }
 }
 
-// MARK: - The 1-D transforms, applied to `count` channels at once
+/// Single-threaded C (m×n) = op(A) · op(B), row-major, on raw pointers (the caller splits the work).
+@inline(__always)
+func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+           a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
+           c: UnsafeMutablePointer<Float>, ldc: Int) {
+    BLAS.configure()
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+}
+
+// MARK: - Vectors of 8 channels
+
+/// `lanes` (≤ 8) floats at p, zero-filled.
+@inline(__always)
+private func load(_ p: UnsafeMutablePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
+    if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    var v = SIMD8<Float>()
+    for i in 0..<lanes { v[i] = p[i] }
+    return v
+}
+
+/// The first `lanes` (≤ 8) lanes of v to p.
+@inline(__always)
+private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    if lanes == 8 {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+        return
+    }
+    for i in 0..<lanes { p[i] = v[i] }
+}
+
+/// Vector `index` of a work area of vectors.
+@inline(__always)
+private func put(_ work: UnsafeMutableRawPointer, _ index: Int, _ v: SIMD8<Float>) {
+    work.storeBytes(of: v, toByteOffset: index * 32, as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func get(_ work: UnsafeMutableRawPointer, _ index: Int) -> SIMD8<Float> {
+    work.loadUnaligned(fromByteOffset: index * 32, as: SIMD8<Float>.self)
+}
+
+// MARK: - The 1-D transforms (with their common subexpressions shared)
+
+typealias Six = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+typealias Four = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+/// Bᵀ d:  (4a − 5c + e, −4b − 4c + d + e, 4b − 4c − d + e, −2b − c + 2d + e, 2b − c − 2d + e, 4b − 5d + f)
+@inline(__always)
+private func inputTransform(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>,
+                            _ e: SIMD8<Float>, _ f: SIMD8<Float>) -> Six {
+    let ec = e - c, twice = 2 * (d - b)
+    return (4 * (a - c) + ec, (d + e) - 4 * (b + c), (e - d) + 4 * (b - c), ec + twice, ec - twice,
+            4 * (b - d) + (f - d))
+}
+
+/// B g, the adjoint of `inputTransform`:
+/// (4a, −4b + 4c − 2d + 2e + 4f, −5a − 4b − 4c − d − e, b − c + 2d − 2e − 5f, a + b + c + d + e, f)
+@inline(__always)
+private func inputAdjoint(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>,
+                          _ e: SIMD8<Float>, _ f: SIMD8<Float>) -> Six {
+    let p = b + c, q = d + e, m = c - b, n = e - d
+    return (4 * a, 4 * (m + f) + 2 * n, -(4 * (p + a) + (q + a)), -(m + 2 * n + 5 * f), a + p + q, f)
+}
+
+/// Aᵀ m (4 from 6):  (a + b + c + d + e, b − c + 2d − 2e, b + c + 4d + 4e, b − c + 8d − 8e + f)
+@inline(__always)
+private func outputTransform(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>,
+                             _ e: SIMD8<Float>, _ f: SIMD8<Float>) -> Four {
+    let p = b + c, q = d + e, r = b - c, s = d - e
+    return (a + p + q, r + 2 * s, p + 4 * q, r + 8 * s + f)
+}
+
+/// A g (6 from 4), the adjoint of `outputTransform`: (a, a + b + c + d, a − b + c − d,
+/// a + 2b + 4c + 8d, a − 2b + 4c − 8d, d)
+@inline(__always)
+private func outputAdjoint(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> Six {
+    let p = a + c, q = b + d, r = a + 4 * c, s = 2 * (b + 4 * d)
+    return (a, p + q, p - q, r + s, r - s, d)
+}
 
 /// u = G g for one 3-vector (G is 6×3).
 @inline(__always)
@@ -365,74 +502,4 @@ private func kernelAdjoint(_ d0: Float, _ d1: Float, _ d2: Float, _ d3: Float, _
     SIMD4(d0 / 4 - d1 / 6 - d2 / 6 + d3 / 24 + d4 / 24,
           -d1 / 6 + d2 / 6 + d3 / 12 - d4 / 12,
           -d1 / 6 - d2 / 6 + d3 / 6 + d4 / 6 + d5, 0)
-}
-
-/// out = Bᵀ d, d_k at `src + offset + k·stride` (k < 6), each a run of `count` channels; the six
-/// results go to `dst + outOffset + (outBase + ·)·outStride`.
-@inline(__always)
-private func inputColumn(_ src: UnsafeMutablePointer<Float>, stride: Int, offset: Int, count: Int,
-                         into dst: UnsafeMutablePointer<Float>, outStride: Int, outOffset: Int, outBase: Int = 0) {
-    let d0 = src + offset, d1 = d0 + stride, d2 = d1 + stride, d3 = d2 + stride, d4 = d3 + stride, d5 = d4 + stride
-    let o = dst + outOffset + outBase * outStride
-    let o0 = o, o1 = o + outStride, o2 = o1 + outStride, o3 = o2 + outStride, o4 = o3 + outStride, o5 = o4 + outStride
-    for k in 0..<count {
-        let a = d0[k], b = d1[k], c = d2[k], d = d3[k], e = d4[k], f = d5[k]
-        o0[k] = 4 * a - 5 * c + e
-        o1[k] = -4 * b - 4 * c + d + e
-        o2[k] = 4 * b - 4 * c - d + e
-        o3[k] = -2 * b - c + 2 * d + e
-        o4[k] = 2 * b - c - 2 * d + e
-        o5[k] = 4 * b - 5 * d + f
-    }
-}
-
-/// dd = B dr (the adjoint of `inputColumn`), six inputs `stride` apart → six outputs `outStride` apart.
-@inline(__always)
-private func inputAdjoint(_ src: UnsafeMutablePointer<Float>, stride: Int, count: Int,
-                          into dst: UnsafeMutablePointer<Float>, outStride: Int) {
-    let r0 = src, r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride, r4 = r3 + stride, r5 = r4 + stride
-    let o0 = dst, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride, o4 = o3 + outStride,
-        o5 = o4 + outStride
-    for k in 0..<count {
-        let a = r0[k], b = r1[k], c = r2[k], d = r3[k], e = r4[k], f = r5[k]
-        o0[k] = 4 * a
-        o1[k] = -4 * b + 4 * c - 2 * d + 2 * e + 4 * f
-        o2[k] = -5 * a - 4 * b - 4 * c - d - e
-        o3[k] = b - c + 2 * d - 2 * e - 5 * f
-        o4[k] = a + b + c + d + e
-        o5[k] = f
-    }
-}
-
-/// o = Aᵀ m (4 from 6), six inputs `stride` apart → four outputs `outStride` apart.
-@inline(__always)
-private func outputColumn(_ src: UnsafeMutablePointer<Float>, stride: Int, count: Int,
-                          into dst: UnsafeMutablePointer<Float>, outStride: Int) {
-    let m0 = src, m1 = m0 + stride, m2 = m1 + stride, m3 = m2 + stride, m4 = m3 + stride, m5 = m4 + stride
-    let o0 = dst, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride
-    for k in 0..<count {
-        let a = m0[k], b = m1[k], c = m2[k], d = m3[k], e = m4[k], f = m5[k]
-        o0[k] = a + b + c + d + e
-        o1[k] = b - c + 2 * d - 2 * e
-        o2[k] = b + c + 4 * d + 4 * e
-        o3[k] = b - c + 8 * d - 8 * e + f
-    }
-}
-
-/// dm = A do (6 from 4), four inputs `stride` apart → six outputs `outStride` apart.
-@inline(__always)
-private func outputAdjoint(_ src: UnsafeMutablePointer<Float>, stride: Int, count: Int,
-                           into dst: UnsafeMutablePointer<Float>, outStride: Int) {
-    let d0 = src, d1 = d0 + stride, d2 = d1 + stride, d3 = d2 + stride
-    let o0 = dst, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride, o4 = o3 + outStride,
-        o5 = o4 + outStride
-    for k in 0..<count {
-        let a = d0[k], b = d1[k], c = d2[k], d = d3[k]
-        o0[k] = a
-        o1[k] = a + b + c + d
-        o2[k] = a - b + c - d
-        o3[k] = a + 2 * b + 4 * c + 8 * d
-        o4[k] = a - 2 * b + 4 * c - 8 * d
-        o5[k] = d
-    }
 }

@@ -128,15 +128,12 @@ public final class Conv2D: ActivatedLayer {
     /// (≤ 8·F) and, for batches of 32 or more, dK's partial products over slices of the batch
     /// (`gemmWorkspace`): a share of 1/32 of that per sample keeps the full workspace out of the
     /// per-sample scratch, which the model multiplies by its largest batch.
+    /// Winograd: V for every sample and the transforms' scratch; U and dU are fixed.
     public var scratchPerSample: Int {
-        if let w = winograd {
-            // V for the batch, then (at most) `scratchCount(images:)` per sample, and bias partials.
-            return w.inputTransformPerImage + w.productPerImage + w.workPerImage
-                + (w.kernelTransformCount + 31) / 32 + 8 * filters
-        }
+        if let w = winograd { return w.inputTransformPerImage + w.scratchPerImage }
         return window.positions * window.patch + workspaceShare
     }
-    public var scratchFixed: Int { winograd.map { 3 * $0.kernelTransformCount } ?? 0 }
+    public var scratchFixed: Int { winograd.map { $0.scratchFixed + 2 * $0.kernelTransformCount } ?? 0 }
     private var workspaceShare: Int {
         max(8 * filters, (gemmWorkspace(m: window.patch, n: filters) + 31) / 32)
     }
@@ -151,7 +148,6 @@ public final class Conv2D: ActivatedLayer {
             }
             transformed = (v: take(maxBatch * w.inputTransformPerImage), scratch: take(w.scratchCount(images: maxBatch)),
                            u: take(w.kernelTransformCount), du: take(w.kernelTransformCount))
-            workspace = take(maxBatch * 8 * filters)
             return
         }
         let columnCount = maxBatch * window.positions * window.patch
@@ -159,14 +155,20 @@ public final class Conv2D: ActivatedLayer {
         workspace = scratch.slice(columnCount, maxBatch * workspaceShare)
     }
 
+    /// ReLU and the identity run inside the Winograd transforms; other activations take a pass of their own.
+    private var fusedActivation: Bool { activation == .relu || activation == .linear }
+
     // x: (N, H, W, C) → cols: (N·OH·OW, kh·kw·C) → y = f(cols·K + b): (N·OH·OW, F) = (N, OH, OW, F)
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
         let rows = n * window.positions, patch = window.patch
         if let w = winograd, let t = transformed {
-            // z = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, tile by tile, 36 GEMMs per block of images
-            w.forward(x, kernel: kernel!, images: n, u: t.u, v: t.v, scratch: t.scratch, into: y, pool: context.pool)
-            biasActivationForward(y, rows: rows, cols: filters, bias: bias, activation: activation,
-                                  pool: context.pool)                                 // y = f(z + b)
+            // y = f(Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A + b), tile by tile, 36 GEMMs per group of images
+            w.forward(x, kernel: kernel!, bias: bias, relu: activation == .relu, images: n, u: t.u, v: t.v,
+                      scratch: t.scratch, into: y, pool: context.pool)
+            if !fusedActivation {
+                biasActivationForward(y, rows: rows, cols: filters, bias: nil, activation: activation,
+                                      pool: context.pool)
+            }
             return
         }
         im2col(x, into: columns!, window: window, batch: n, pool: context.pool)
@@ -179,16 +181,20 @@ public final class Conv2D: ActivatedLayer {
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
         let rows = n * window.positions, patch = window.patch
-        let workspace = self.workspace!.slice(0, n * (winograd == nil ? workspaceShare : 8 * filters))
+        if let w = winograd, let t = transformed {
+            if !fusedActivation {
+                activationBackward(y: y, dy: dy, rows: rows, cols: filters, activation: activation,
+                                   biasGradient: nil, partials: dy, pool: context.pool)   // dz = dy ⊙ f'(z)
+            }
+            // dz = dy ⊙ relu'; db += Σ dz; dM = A dz Aᵀ;  dK += Gᵀ (Σ V ⊙ dM) G;  dx = B (U ⊙ dM) Bᵀ
+            w.backward(dy, y: y, relu: activation == .relu, images: n, u: t.u, v: t.v, scratch: t.scratch,
+                       du: t.du, dKernel: kernelGradient!, biasGradient: biasGradient, dx: dx, pool: context.pool)
+            return
+        }
+        let workspace = self.workspace!.slice(0, n * workspaceShare)
         activationBackward(y: y, dy: dy, rows: rows, cols: filters, activation: activation,
                            biasGradient: biasGradient, partials: workspace,
                            pool: context.pool)                                        // dz = dy ⊙ f'(z); db += Σ dz
-        if let w = winograd, let t = transformed {
-            // dM = A dz Aᵀ;  dK += Gᵀ (Σ V ⊙ dM) G;  dx = B (U ⊙ dM) Bᵀ
-            w.backward(dy, images: n, u: t.u, v: t.v, scratch: t.scratch, du: t.du, dKernel: kernelGradient!,
-                       dx: dx, pool: context.pool)
-            return
-        }
         // dK += colsᵀ·dz, the sum over N·OH·OW split into fixed slices added in order (when the
         // workspace holds them; otherwise gemm splits K's rows and sums each over the whole batch).
         let split = workspace.count >= gemmWorkspace(m: patch, n: filters) ? workspace : nil

@@ -80,6 +80,10 @@ struct ConvolutionGradientChecks {
         // 3×3 stride 1 over ≥ 8 channels: the Winograd path, valid and same, several tiles.
         ConvCase(input: [6, 7, 8], json: #"{"filters": 3, "kernel_size": 3}"#),
         ConvCase(input: [5, 9, 8], json: #"{"filters": 2, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
+        // Winograd with channels and filters beyond one vector of 8, and an activation that is
+        // not fused into the transforms.
+        ConvCase(input: [6, 9, 9], json: #"{"filters": 10, "kernel_size": 3, "activation": "relu"}"#),
+        ConvCase(input: [7, 5, 9], json: #"{"filters": 10, "kernel_size": 3, "padding": "same", "activation": "tanh"}"#),
     ])
     func conv2d(_ c: ConvCase) throws {
         let layer = try buildLayer("conv2d", c.json, input: c.input)
@@ -90,6 +94,10 @@ struct ConvolutionGradientChecks {
         ConvCase(input: [4, 5, 2], json: "{}"),
         ConvCase(input: [5, 5, 3], json: #"{"pool_size": 3, "strides": 2, "padding": "same"}"#),
         ConvCase(input: [5, 4, 2], json: #"{"pool_size": [3, 2], "strides": 1}"#),
+        // Disjoint windows over a multiple of 8 channels (the vector backward), an odd height
+        // and width leaving a row and a column no window covers.
+        ConvCase(input: [5, 7, 16], json: "{}"),
+        ConvCase(input: [7, 6, 8], json: #"{"pool_size": 3}"#),
     ])
     func maxPooling(_ c: ConvCase) throws {
         let layer = try buildLayer("max_pooling2d", c.json, input: c.input)
