@@ -50,8 +50,10 @@ public struct Winograd3x3: Sendable {
     /// Floats per image of the transformed input V (tiles × 36 × C) and of M / dM (tiles × 36 × F).
     public var inputTransformPerImage: Int { 36 * tilesPerImage * channels }
     public var productPerImage: Int { 36 * tilesPerImage * filters }
-    /// Floats of working space per group for the tile transforms (36 vectors of 8).
-    static let workPerGroup = 36 * 8
+    /// Floats of working space per group for the tile transforms (40 vectors of 8).
+    static let workPerGroup = 40 * 8
+    /// Floats (and Int32s of argmax) per image of the output after 2×2 max pooling.
+    public var pooledPerImage: Int { (outHeight / 2) * (outWidth / 2) * filters }
 
     /// Images per group. Each group goes through every step of a pass on one thread, so a core
     /// only ever touches its own images' tiles: handing the 36 products to threads by position
@@ -79,11 +81,16 @@ public struct Winograd3x3: Sendable {
     /// y = f(conv(x, kernel) + bias) for images 0..<n, f = ReLU when `relu`, else the identity.
     /// `u` receives the transformed kernel, `v` the transformed input (n × inputTransformPerImage,
     /// kept for `backward`), `scratch` is `scratchCount(images: n)` floats.
+    /// With `poolArgmax`, the output goes on through 2×2 max pooling (stride 2, valid) as in
+    /// ConvolutionPool.swift: y is the pooled (n, OH/2, OW/2, F) and poolArgmax (as many Int32s)
+    /// the position of each maximum in its window.
     public func forward(_ x: FloatView, kernel: FloatView, bias: FloatView? = nil, relu: Bool = false,
                         images n: Int, u: FloatView, v: FloatView, scratch: FloatView, into y: FloatView,
-                        pool: ThreadPool?) {
+                        poolArgmax: FloatView? = nil, pool: ThreadPool?) {
+        let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
         precondition(x.count >= n * height * width * channels && v.count >= n * inputTransformPerImage
-                     && y.count >= n * outHeight * outWidth * filters)
+                     && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
+        let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if let bias { precondition(bias.count >= filters) }
         transformKernel(kernel, into: u)
         let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
@@ -95,8 +102,8 @@ public struct Winograd3x3: Sendable {
                 sgemm(m: t, n: f, k: c, a: vg + xi * t * c, lda: c, b: up + xi * c * f, ldb: f,
                       c: m + xi * t * f, ldc: f)
             }
-            transformOutput(m, images: count, bias: bp, relu: relu,
-                            into: yp + first * outHeight * outWidth * filters, work: work)
+            transformOutput(m, images: count, bias: bp, relu: relu, into: yp + first * perImage,
+                            argmax: argmax.map { $0 + first * perImage }, work: work)
         }
     }
 
@@ -105,18 +112,24 @@ public struct Winograd3x3: Sendable {
     /// back; `v` is overwritten). `y` is needed only with `relu`. Each group's share of the kernel
     /// and bias gradients is kept apart and the shares are added in group order.
     /// `du` is `kernelTransformCount` floats.
+    /// With `poolArgmax` (of a pooled `forward`), dy and y are the pooled gradient and output.
     public func backward(_ dy: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
                          u: FloatView, v: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
-                         biasGradient: FloatView? = nil, dx: FloatView?, pool: ThreadPool?) {
-        let outCount = n * outHeight * outWidth * filters
+                         biasGradient: FloatView? = nil, dx: FloatView?, poolArgmax: FloatView? = nil,
+                         pool: ThreadPool?) {
+        let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
+        let outCount = n * perImage
+        let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
+        if poolArgmax != nil { precondition(y != nil && y!.count >= outCount && poolArgmax!.count >= outCount) }
         precondition(dy.count >= outCount && v.count >= n * inputTransformPerImage)
         if relu { precondition(y != nil && y!.count >= outCount) }
         if let dx { precondition(dx.count >= n * height * width * channels) }
-        let dyp = dy.base, yp = relu ? y!.base : nil, vp = v.base, up = u.base, dxp = dx?.base
+        let dyp = dy.base, yp = relu || poolArgmax != nil ? y!.base : nil, vp = v.base, up = u.base, dxp = dx?.base
         forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
             let vg = vp + first * inputTransformPerImage
-            let offset = first * outHeight * outWidth * filters
-            transformOutputGradient(dyp + offset, y: yp.map { $0 + offset }, images: count, into: m,
+            let offset = first * perImage
+            transformOutputGradient(dyp + offset, y: yp.map { $0 + offset }, relu: relu,
+                                    argmax: argmax.map { $0 + offset }, images: count, into: m,
                                     biasSums: biasPartial, work: work)
             let t = count * tilesPerImage, c = channels, f = filters
             // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles.
@@ -231,8 +244,7 @@ public struct Winograd3x3: Sendable {
                 for j in 0..<tilesW {
                     let left = j * 4 - pad, cr = Self.inside(left, width)
                     let full = rr.count == 6 && cr.count == 6
-                    var k = 0
-                    while k < c {
+                    for k in stride(from: 0, to: c, by: 8) {
                         let lanes = min(8, c - k)
                         let corner = base + top * line + left * c + k
                         // rows[·][s] = Bᵀ · d[·][s], column by column.
@@ -256,7 +268,6 @@ public struct Winograd3x3: Sendable {
                             store(o.2, out + 2 * step, lanes); store(o.3, out + 3 * step, lanes)
                             store(o.4, out + 4 * step, lanes); store(o.5, out + 5 * step, lanes)
                         }
-                        k += 8
                     }
                     tile += 1
                 }
@@ -264,20 +275,22 @@ public struct Winograd3x3: Sendable {
         }
     }
 
-    /// y = f(Aᵀ M A + b) for every tile, cropped to the output, into `images` images at y.
+    /// y = f(Aᵀ M A + b) for every tile, cropped to the output, into `images` images at y; with
+    /// `argmax`, y = maxpool₂ₓ₂(f(Aᵀ M A + b)) (each pooling window lies inside one 4×4 tile).
     func transformOutput(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?,
-                         relu: Bool, into y: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
+                         relu: Bool, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
+                         work: UnsafeMutablePointer<Float>) {
         let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
-        let rows = UnsafeMutableRawPointer(work)      // Aᵀ M, 4 × 6 vectors
+        let ph = outHeight / 2, pw = outWidth / 2
+        let rows = UnsafeMutableRawPointer(work)      // Aᵀ M, 4 × 6 vectors; then the 4 × 4 outputs
         var tile = 0
         for image in 0..<images {
-            let base = y + image * outHeight * line
+            let base = y + image * (argmax == nil ? outHeight * line : ph * pw * f)
             for i in 0..<tilesH {
                 let height = min(4, outHeight - i * 4)
                 for j in 0..<tilesW {
                     let width = min(4, outWidth - j * 4)
-                    var k = 0
-                    while k < f {
+                    for k in stride(from: 0, to: f, by: 8) {
                         let lanes = min(8, f - k)
                         let b = bias.map { load($0 + k, lanes) } ?? .zero
                         let mt = m + tile * f + k
@@ -296,11 +309,30 @@ public struct Winograd3x3: Sendable {
                                 guard s < width else { return }
                                 var z = value + b
                                 if relu { z.replace(with: 0, where: z .< 0) }   // as Activation.relu
-                                store(z, out + s * f, lanes)
+                                if argmax == nil { store(z, out + s * f, lanes) } else { put(rows, 24 + r * 4 + s, z) }
                             }
                             emit(0, o.0); emit(1, o.1); emit(2, o.2); emit(3, o.3)
                         }
-                        k += 8
+                        if let argmax {
+                            // The tile's 2×2 windows: maximum in scan order, strict (ties keep the first).
+                            for wr in 0..<2 where i * 2 + wr < ph {
+                                for wc in 0..<2 where j * 2 + wc < pw {
+                                    let z0 = 24 + wr * 8 + wc * 2
+                                    var best = get(rows, z0), taken = SIMD8<Int32>(repeating: 0)
+                                    keepLarger(&best, &taken, get(rows, z0 + 1), 1)
+                                    keepLarger(&best, &taken, get(rows, z0 + 4), 2)
+                                    keepLarger(&best, &taken, get(rows, z0 + 5), 3)
+                                    let at = ((i * 2 + wr) * pw + j * 2 + wc) * f + k
+                                    store(best, base + at, lanes)
+                                    let a = argmax + image * ph * pw * f + at
+                                    if lanes == 8 {
+                                        UnsafeMutableRawPointer(a).storeBytes(of: taken, as: SIMD8<Int32>.self)
+                                    } else {
+                                        for l in 0..<lanes { a[l] = taken[l] }
+                                    }
+                                }
+                            }
+                        }
                     }
                     tile += 1
                 }
@@ -310,34 +342,63 @@ public struct Winograd3x3: Sendable {
 
     /// dM (36, T, F) = A dZ Aᵀ for every tile, dZ = dy ⊙ f'(y) (zero beyond the output's edge);
     /// biasSums (F) = Σ dZ over the group, in tile order.
-    func transformOutputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, images: Int,
+    /// With `argmax`, dy and y are pooled: dZ is dy at each window's maximum (where y > 0 with
+    /// `relu`) and 0 elsewhere.
+    func transformOutputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
+                                 argmax: UnsafeMutablePointer<Int32>?, images: Int,
                                  into dm: UnsafeMutablePointer<Float>, biasSums: UnsafeMutablePointer<Float>,
                                  work: UnsafeMutablePointer<Float>) {
         let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
-        let cols = UnsafeMutableRawPointer(work)      // dZ Aᵀ, 4 × 6 vectors
+        let ph = outHeight / 2, pw = outWidth / 2
+        let cols = UnsafeMutableRawPointer(work)      // dZ Aᵀ, 4 × 6 vectors; the pooled case's dZ after them
         biasSums.update(repeating: 0, count: f)
         var tile = 0
         for image in 0..<images {
-            let base = image * outHeight * line
+            let base = image * (argmax == nil ? outHeight * line : ph * pw * f)
             for i in 0..<tilesH {
                 let height = min(4, outHeight - i * 4)
                 for j in 0..<tilesW {
                     let width = min(4, outWidth - j * 4)
-                    var k = 0
-                    while k < f {
+                    for k in stride(from: 0, to: f, by: 8) {
                         let lanes = min(8, f - k)
                         var sum = load(biasSums + k, lanes)
+                        // dZ of the tile's 16 positions, after the cols' 24 vectors in the work area.
+                        if let argmax {
+                            // From the tile's 2×2 windows' gradients.
+                            for index in 24..<40 { put(cols, index, .zero) }
+                            for wr in 0..<2 where i * 2 + wr < ph {
+                                for wc in 0..<2 where j * 2 + wc < pw {
+                                    let at = base + ((i * 2 + wr) * pw + j * 2 + wc) * f + k
+                                    let raw = load(dy + at, lanes)
+                                    let g = relu ? raw.replacing(with: 0, where: .!(load(y! + at, lanes) .> 0)) : raw
+                                    sum += g
+                                    let taken = loadInt32(argmax + at, lanes)
+                                    let z0 = 24 + wr * 8 + wc * 2
+                                    put(cols, z0, SIMD8<Float>.zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 0)))
+                                    put(cols, z0 + 1, SIMD8<Float>.zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 1)))
+                                    put(cols, z0 + 4, SIMD8<Float>.zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 2)))
+                                    put(cols, z0 + 5, SIMD8<Float>.zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 3)))
+                                }
+                            }
+                        } else {
+                            for r in 0..<4 {
+                                for s in 0..<4 {
+                                    guard r < height && s < width else {
+                                        put(cols, 24 + r * 4 + s, .zero)
+                                        continue
+                                    }
+                                    let at = base + (i * 4 + r) * line + (j * 4 + s) * f + k
+                                    let raw = load(dy + at, lanes)
+                                    let d = relu ? raw.replacing(with: 0, where: .!(load(y! + at, lanes) .> 0)) : raw
+                                    sum += d
+                                    put(cols, 24 + r * 4 + s, d)
+                                }
+                            }
+                        }
                         // cols[r][·] = A · dZ[r][·] over s (4 → 6).
                         for r in 0..<4 {
-                            @inline(__always) func g(_ s: Int) -> SIMD8<Float> {
-                                guard r < height && s < width else { return .zero }
-                                let at = base + (i * 4 + r) * line + (j * 4 + s) * f + k
-                                var d = load(dy + at, lanes)
-                                if let y { d.replace(with: 0, where: .!(load(y + at, lanes) .> 0)) }
-                                sum += d
-                                return d
-                            }
-                            let o = outputAdjoint(g(0), g(1), g(2), g(3))
+                            let o = outputAdjoint(get(cols, 24 + r * 4), get(cols, 25 + r * 4), get(cols, 26 + r * 4),
+                                                  get(cols, 27 + r * 4))
                             put(cols, r * 6, o.0); put(cols, r * 6 + 1, o.1); put(cols, r * 6 + 2, o.2)
                             put(cols, r * 6 + 3, o.3); put(cols, r * 6 + 4, o.4); put(cols, r * 6 + 5, o.5)
                         }
@@ -351,7 +412,6 @@ public struct Winograd3x3: Sendable {
                             store(o.2, column + 12 * step, lanes); store(o.3, column + 18 * step, lanes)
                             store(o.4, column + 24 * step, lanes); store(o.5, column + 30 * step, lanes)
                         }
-                        k += 8
                     }
                     tile += 1
                 }
@@ -373,8 +433,7 @@ public struct Winograd3x3: Sendable {
                 let top = i * 4 - pad, rr = Self.inside(top, height)
                 for j in 0..<tilesW {
                     let left = j * 4 - pad, cr = Self.inside(left, width)
-                    var k = 0
-                    while k < c {
+                    for k in stride(from: 0, to: c, by: 8) {
                         let lanes = min(8, c - k)
                         // rows[r][·] = B · dV[r][·] over s.
                         let dt = dv + tile * c + k
@@ -398,7 +457,6 @@ public struct Winograd3x3: Sendable {
                             }
                             add(0, o.0); add(1, o.1); add(2, o.2); add(3, o.3); add(4, o.4); add(5, o.5)
                         }
-                        k += 8
                     }
                     tile += 1
                 }
@@ -436,6 +494,24 @@ private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes:
         return
     }
     for i in 0..<lanes { p[i] = v[i] }
+}
+
+/// `lanes` (≤ 8) Int32s at p; the missing lanes are −1.
+@inline(__always)
+private func loadInt32(_ p: UnsafeMutablePointer<Int32>, _ lanes: Int) -> SIMD8<Int32> {
+    if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Int32>.self) }
+    var v = SIMD8<Int32>(repeating: -1)
+    for i in 0..<lanes { v[i] = p[i] }
+    return v
+}
+
+/// One step of a max-pooling scan: where v > best (strict, so ties keep the earlier element),
+/// best = v and taken = q.
+@inline(__always)
+func keepLarger(_ best: inout SIMD8<Float>, _ taken: inout SIMD8<Int32>, _ v: SIMD8<Float>, _ q: Int32) {
+    let larger = v .> best
+    best.replace(with: v, where: larger)
+    taken.replace(with: SIMD8(repeating: q), where: larger)
 }
 
 /// Vector `index` of a work area of vectors.

@@ -79,6 +79,12 @@ public final class Conv2D: ActivatedLayer {
     /// where the transforms would cost more than they save.
     private let winograd: Winograd3x3?
     private var transformed: (v: FloatView, scratch: FloatView, u: FloatView, du: FloatView)?
+    /// Set by `fuse`: the 2×2 max pooling after this layer runs inside it, so y and dy are the
+    /// pooled output and gradient (Kernels/ConvolutionPool.swift). The im2col path then works in
+    /// chunks of samples (`pooled`); `argmax` holds the pooling's choices, `z` the unpooled output.
+    private var fusedPool = false
+    private var pooled: PooledConvolution?
+    private var argmax: FloatView?, z: FloatView?, partials: FloatView?
 
     public init(_ config: Config, inputShape: Shape, name: String = "conv2d") throws {
         window = try imageWindow("conv2d", input: inputShape, window: config.kernelSize, strides: config.strides,
@@ -97,6 +103,18 @@ public final class Conv2D: ActivatedLayer {
             winograd = nil
         }
     }
+
+    /// Whether `pool` (the next layer) can run inside this one: 2×2 max pooling after ReLU or no activation.
+    public func canFuse(_ pool: Pooling2D) -> Bool {
+        pool.isFusable && pool.inputShape == outputShape && (activation == .relu || activation == .linear)
+    }
+    /// Makes this layer compute the pooling after it (before the model allocates scratch).
+    func fuse(_ pool: Pooling2D) {
+        precondition(canFuse(pool))
+        fusedPool = true
+        if winograd == nil { pooled = PooledConvolution(window: window, filters: filters) }
+    }
+    private var pooledCount: Int { (window.outHeight / 2) * (window.outWidth / 2) * filters }
 
     public var configuredActivation: Activation { config.activation }
     public func detachActivation() { activation = .linear }
@@ -129,11 +147,19 @@ public final class Conv2D: ActivatedLayer {
     /// (`gemmWorkspace`): a share of 1/32 of that per sample keeps the full workspace out of the
     /// per-sample scratch, which the model multiplies by its largest batch.
     /// Winograd: V for every sample and the transforms' scratch; U and dU are fixed.
+    /// Fused with pooling: also the pooling's argmax; im2col keeps z and per-chunk partial sums.
     public var scratchPerSample: Int {
-        if let w = winograd { return w.inputTransformPerImage + w.scratchPerImage }
+        if let w = winograd { return w.inputTransformPerImage + w.scratchPerImage + (fusedPool ? pooledCount : 0) }
+        if let p = pooled {
+            return window.positions * window.patch + p.outputCount + pooledCount
+                + (p.partialCount + p.samplesPerChunk - 1) / p.samplesPerChunk
+        }
         return window.positions * window.patch + workspaceShare
     }
-    public var scratchFixed: Int { winograd.map { $0.scratchFixed + 2 * $0.kernelTransformCount } ?? 0 }
+    public var scratchFixed: Int {
+        if let w = winograd { return w.scratchFixed + 2 * w.kernelTransformCount }
+        return pooled?.partialCount ?? 0
+    }
     private var workspaceShare: Int {
         max(8 * filters, (gemmWorkspace(m: window.patch, n: filters) + 31) / 32)
     }
@@ -148,10 +174,18 @@ public final class Conv2D: ActivatedLayer {
             }
             transformed = (v: take(maxBatch * w.inputTransformPerImage), scratch: take(w.scratchCount(images: maxBatch)),
                            u: take(w.kernelTransformCount), du: take(w.kernelTransformCount))
+            if fusedPool { argmax = take(maxBatch * pooledCount) }
             return
         }
         let columnCount = maxBatch * window.positions * window.patch
         columns = scratch.slice(0, columnCount)
+        if let p = pooled {
+            z = scratch.slice(columnCount, maxBatch * p.outputCount)
+            argmax = scratch.slice(columnCount + maxBatch * p.outputCount, maxBatch * pooledCount)
+            let start = columnCount + maxBatch * (p.outputCount + pooledCount)
+            partials = scratch.slice(start, p.chunks(maxBatch) * p.partialCount)
+            return
+        }
         workspace = scratch.slice(columnCount, maxBatch * workspaceShare)
     }
 
@@ -164,11 +198,17 @@ public final class Conv2D: ActivatedLayer {
         if let w = winograd, let t = transformed {
             // y = f(Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A + b), tile by tile, 36 GEMMs per group of images
             w.forward(x, kernel: kernel!, bias: bias, relu: activation == .relu, images: n, u: t.u, v: t.v,
-                      scratch: t.scratch, into: y, pool: context.pool)
+                      scratch: t.scratch, into: y, poolArgmax: argmax, pool: context.pool)
             if !fusedActivation {
                 biasActivationForward(y, rows: rows, cols: filters, bias: nil, activation: activation,
                                       pool: context.pool)
             }
+            return
+        }
+        if let p = pooled {
+            // y = pool(f(cols·K + b)), chunk by chunk of samples
+            p.forward(x, kernel: kernel!, bias: bias, relu: activation == .relu, cols: columns!, z: z!, into: y,
+                      argmax: argmax!, batch: n, pool: context.pool)
             return
         }
         im2col(x, into: columns!, window: window, batch: n, pool: context.pool)
@@ -188,7 +228,15 @@ public final class Conv2D: ActivatedLayer {
             }
             // dz = dy ⊙ relu'; db += Σ dz; dM = A dz Aᵀ;  dK += Gᵀ (Σ V ⊙ dM) G;  dx = B (U ⊙ dM) Bᵀ
             w.backward(dy, y: y, relu: activation == .relu, images: n, u: t.u, v: t.v, scratch: t.scratch,
-                       du: t.du, dKernel: kernelGradient!, biasGradient: biasGradient, dx: dx, pool: context.pool)
+                       du: t.du, dKernel: kernelGradient!, biasGradient: biasGradient, dx: dx, poolArgmax: argmax,
+                       pool: context.pool)
+            return
+        }
+        if let p = pooled {
+            // dz = dy routed through the pooling and ReLU; db += Σ dz; dK += colsᵀ·dz; dx = col2im(dz·Kᵀ)
+            p.backward(dy: dy, y: y, argmax: argmax!, relu: activation == .relu, kernel: kernel!, cols: columns!,
+                       z: z!, partials: partials!, dKernel: kernelGradient!, biasGradient: biasGradient, dx: dx,
+                       batch: n, pool: context.pool)
             return
         }
         let workspace = self.workspace!.slice(0, n * workspaceShare)
