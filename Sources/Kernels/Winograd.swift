@@ -9,9 +9,10 @@
 //             dZ = dY ⊙ f'; dM = A dZ Aᵀ;  dU = Σ_tiles V ⊙ dM → dg = Gᵀ dU G;  dV = U ⊙ dM → dd = B dV Bᵀ
 //
 // Layout: x (N, H, W, C) and y (N, OH, OW, F) channels last; kernel (3, 3, C, F) as Keras stores
-// it. Images are processed in groups (`imagesPerGroup`); within a group of T tiles, tile t =
-// (image, i, j) covers outputs [4i, 4i+4) × [4j, 4j+4) (cropped at the edges), and the
-// transformed tensors are position-major: V (36, T, C), M and dM (36, T, F). So the product for
+// it. Images are processed in groups (`imagesPerGroup`, one thread each) of blocks
+// (`imagesPerBlock`); within a block of T tiles, tile t = (image, i, j) covers outputs
+// [4i, 4i+4) × [4j, 4j+4) (cropped at the edges), and the transformed tensors are
+// position-major: V (36, T, C), M and dM (36, T, F). So the product for
 // position ξ reads and writes contiguous (T × ·) matrices, and the tile transforms write (or read)
 // 36 runs of C (or F) floats per tile, 8 channels at a time in SIMD8 vectors.
 //
@@ -61,6 +62,11 @@ public struct Winograd3x3: Sendable {
     /// (this VM's two cores do not share a cache). 32 images keep a group's tiles in cache while
     /// the products stay large enough for sgemm.
     public static let imagesPerGroup = 32
+    /// Images per block within a group: each step of a pass runs on one block at a time, so the
+    /// block's V and M (0.5 MB for 4 images of cnn.yaml's second layer) stay in this core's
+    /// L2 cache between the transforms and the products, the group's kernel-gradient share is
+    /// accumulated block after block (in order), and M's memory is the same for every block.
+    public static let imagesPerBlock = 4
 
     func groups(_ n: Int) -> Int { (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
 
@@ -94,7 +100,7 @@ public struct Winograd3x3: Sendable {
         if let bias { precondition(bias.count >= filters) }
         transformKernel(kernel, into: u)
         let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
-        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
+        forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
             let vg = vp + first * inputTransformPerImage
             transformInput(xp + first * height * width * channels, images: count, into: vg, work: work)
             let t = count * tilesPerImage, c = channels, f = filters
@@ -125,17 +131,19 @@ public struct Winograd3x3: Sendable {
         if relu { precondition(y != nil && y!.count >= outCount) }
         if let dx { precondition(dx.count >= n * height * width * channels) }
         let dyp = dy.base, yp = relu || poolArgmax != nil ? y!.base : nil, vp = v.base, up = u.base, dxp = dx?.base
-        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
+        forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
             let vg = vp + first * inputTransformPerImage
-            let offset = first * perImage
+            let offset = first * perImage, firstOfGroup = first % Self.imagesPerGroup == 0
+            if firstOfGroup { biasPartial.update(repeating: 0, count: filters) }
             transformOutputGradient(dyp + offset, y: yp.map { $0 + offset }, relu: relu,
                                     argmax: argmax.map { $0 + offset }, images: count, into: m,
                                     biasSums: biasPartial, work: work)
             let t = count * tilesPerImage, c = channels, f = filters
-            // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles.
+            // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles: the first block's, then each
+            // next block's added.
             for xi in 0..<36 {
                 sgemm(transA: true, m: c, n: f, k: t, a: vg + xi * t * c, lda: c, b: m + xi * t * f, ldb: f,
-                      c: partial + xi * c * f, ldc: f)
+                      beta: firstOfGroup ? 0 : 1, c: partial + xi * c * f, ldc: f)
             }
             guard let dxp else { return }
             // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
@@ -164,6 +172,18 @@ public struct Winograd3x3: Sendable {
             }
         }
         transformKernelGradient(du, into: dKernel)
+    }
+
+    /// Runs `body(first, count, m, work, partialDU, partialBias)` for each block of images, the
+    /// blocks of a group in order on one thread (with that group's scratch), the groups on the pool.
+    private func forEachBlock(_ n: Int, scratch: FloatView, pool: ThreadPool?,
+                              _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
+            for start in stride(from: first, to: first + count, by: Self.imagesPerBlock) {
+                body(start, min(Self.imagesPerBlock, first + count - start), m, work, partial, biasPartial)
+            }
+        }
     }
 
     /// Runs `body(first, count, m, work, partialDU, partialBias)` for each group of images on the pool.
@@ -341,7 +361,7 @@ public struct Winograd3x3: Sendable {
     }
 
     /// dM (36, T, F) = A dZ Aᵀ for every tile, dZ = dy ⊙ f'(y) (zero beyond the output's edge);
-    /// biasSums (F) = Σ dZ over the group, in tile order.
+    /// biasSums (F) += Σ dZ, in tile order.
     /// With `argmax`, dy and y are pooled: dZ is dy at each window's maximum (where y > 0 with
     /// `relu`) and 0 elsewhere.
     func transformOutputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
@@ -351,7 +371,6 @@ public struct Winograd3x3: Sendable {
         let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
         let ph = outHeight / 2, pw = outWidth / 2
         let cols = UnsafeMutableRawPointer(work)      // dZ Aᵀ, 4 × 6 vectors; the pooled case's dZ after them
-        biasSums.update(repeating: 0, count: f)
         var tile = 0
         for image in 0..<images {
             let base = image * (argmax == nil ? outHeight * line : ph * pw * f)
@@ -469,10 +488,10 @@ public struct Winograd3x3: Sendable {
 @inline(__always)
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
-           c: UnsafeMutablePointer<Float>, ldc: Int) {
+           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     BLAS.configure()
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 // MARK: - Vectors of 8 channels
