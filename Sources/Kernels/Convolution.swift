@@ -95,12 +95,12 @@ public func im2col(_ x: FloatView, into cols: FloatView, window g: Window2D, bat
                 for i in 0..<g.kernelHeight {
                     let h = top + i
                     if h < 0 || h >= g.height || first >= last {
-                        d.update(repeating: 0, count: run)
+                        zeroRun(d, count: run)
                     } else {
-                        if first > 0 { d.update(repeating: 0, count: first * c) }
+                        if first > 0 { zeroRun(d, count: first * c) }
                         copyRun(from: image + (h * g.width + left + first) * c, to: d + first * c,
                                 count: (last - first) * c)
-                        if last < g.kernelWidth { (d + last * c).update(repeating: 0, count: (g.kernelWidth - last) * c) }
+                        if last < g.kernelWidth { zeroRun(d + last * c, count: (g.kernelWidth - last) * c) }
                     }
                     d += run
                 }
@@ -176,6 +176,21 @@ func copyRun(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<
     if offset < end { target[offset] = source[offset]; offset += 1 }
     if offset < end { target[offset] = source[offset]; offset += 1 }
     if offset < end { target[offset] = source[offset] }
+}
+
+/// target[0..<count] = 0 for the short runs of a window over padding (a call to memset costs
+/// more than the few stores).
+@inline(__always)
+func zeroRun(_ target: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 4 <= count {
+        UnsafeMutableRawPointer(target + i).storeBytes(of: SIMD4<Float>(), as: SIMD4<Float>.self)
+        i += 4
+    }
+    while i < count {
+        target[i] = 0
+        i += 1
+    }
 }
 
 /// target[0..<count] += source[0..<count], vectorised the same way as `copyRun`.

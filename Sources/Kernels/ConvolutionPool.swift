@@ -37,6 +37,28 @@ func biasReluPool2x2(_ z: UnsafePointer<Float>, bias: UnsafePointer<Float>?, rel
                 UnsafeMutableRawPointer(argmax + out + k).storeBytes(of: taken, as: SIMD8<Int32>.self)
             }
             var k = vectorEnd
+            if k + 4 <= f {
+                // 4 more channels (LeNet's 6 filters: one vector of 4, then two scalars).
+                let b = bias.map { UnsafeRawPointer($0 + k).loadUnaligned(as: SIMD4<Float>.self) } ?? .zero
+                @inline(__always) func value(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+                    let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) + b
+                    return relu ? v.replacing(with: 0, where: v .< 0) : v
+                }
+                let v1 = value(top + f + k), v2 = value(top + line + k), v3 = value(top + line + f + k)
+                var best = value(top + k), taken = SIMD4<Int32>(repeating: 0)
+                var larger = v1 .> best
+                best.replace(with: v1, where: larger)
+                taken.replace(with: SIMD4(repeating: 1), where: larger)
+                larger = v2 .> best
+                best.replace(with: v2, where: larger)
+                taken.replace(with: SIMD4(repeating: 2), where: larger)
+                larger = v3 .> best
+                best.replace(with: v3, where: larger)
+                taken.replace(with: SIMD4(repeating: 3), where: larger)
+                UnsafeMutableRawPointer(y + out + k).storeBytes(of: best, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(argmax + out + k).storeBytes(of: taken, as: SIMD4<Int32>.self)
+                k += 4
+            }
             while k < f {
                 let b = bias?[k] ?? 0
                 let v0 = top[k] + b, v1 = top[f + k] + b, v2 = top[line + k] + b, v3 = top[line + f + k] + b
@@ -95,6 +117,24 @@ func pool2x2Gradient(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: 
                 s.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self) + g, as: SIMD8<Float>.self)
             }
             var k = vectorEnd
+            if k + 4 <= f {
+                let raw = UnsafeRawPointer(dy + at + k).loadUnaligned(as: SIMD4<Float>.self)
+                let v = UnsafeRawPointer(y + at + k).loadUnaligned(as: SIMD4<Float>.self)
+                let g = relu ? raw.replacing(with: 0, where: .!(v .> 0)) : raw
+                let taken = UnsafeRawPointer(argmax + at + k).loadUnaligned(as: SIMD4<Int32>.self)
+                let zero = SIMD4<Float>(repeating: 0)
+                UnsafeMutableRawPointer(top + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 0)),
+                                                            as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(top + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 1)),
+                                                                as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(top + line + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 2)),
+                                                                   as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(top + line + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 3)),
+                                                                       as: SIMD4<Float>.self)
+                let s = UnsafeMutableRawPointer(sums + k)
+                s.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self) + g, as: SIMD4<Float>.self)
+                k += 4
+            }
             while k < f {
                 let g = relu && !(y[at + k] > 0) ? 0 : dy[at + k]
                 let q = argmax[at + k]
