@@ -98,7 +98,7 @@ public struct Winograd3x3: Sendable {
                      && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if let bias { precondition(bias.count >= filters) }
-        transformKernel(kernel, into: u)
+        transformKernel(kernel, into: u, pool: pool)
         let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
             let vg = vp + first * inputTransformPerImage
@@ -171,7 +171,7 @@ public struct Winograd3x3: Sendable {
                 for j in 0..<filters { bg[j] += part[j] }
             }
         }
-        transformKernelGradient(du, into: dKernel)
+        transformKernelGradient(du, into: dKernel, pool: pool)
     }
 
     /// Runs `body(first, count, m, work, partialDU, partialBias)` for each block of images, the
@@ -203,42 +203,53 @@ public struct Winograd3x3: Sendable {
 
     // MARK: Kernel transforms (once per step, small)
 
-    /// U[ξ][c][f] = (G g Gᵀ)[ξ] for g = kernel[:, :, c, f].
-    public func transformKernel(_ kernel: FloatView, into u: FloatView) {
+    /// U[ξ][c][f] = (G g Gᵀ)[ξ] for g = kernel[:, :, c, f]; one chunk per input channel, 8
+    /// filters at a time.
+    public func transformKernel(_ kernel: FloatView, into u: FloatView, pool: ThreadPool? = nil) {
         precondition(kernel.count >= 9 * channels * filters && u.count >= kernelTransformCount)
-        let g = kernel.base, out = u.base, cf = channels * filters
-        for c in 0..<channels {
-            for f in 0..<filters {
+        let g = kernel.base, out = u.base, cf = channels * filters, f = filters
+        forEach(channels, pool: pool) { c in
+            for k in stride(from: 0, to: f, by: 8) {
+                let lanes = min(8, f - k)
                 // g[r][s] sits at ((r·3 + s)·C + c)·F + f.
-                func w(_ r: Int, _ s: Int) -> Float { g[((r * 3 + s) * channels + c) * filters + f] }
-                let c0 = kernelRow(w(0, 0), w(1, 0), w(2, 0))     // columns of G g: 6 × 3
-                let c1 = kernelRow(w(0, 1), w(1, 1), w(2, 1))
-                let c2 = kernelRow(w(0, 2), w(1, 2), w(2, 2))
-                for r in 0..<6 {
-                    let u = kernelRow(c0[r], c1[r], c2[r])          // row r of (G g) Gᵀ
-                    for s in 0..<6 { out[(r * 6 + s) * cf + c * filters + f] = u[s] }
+                @inline(__always) func w(_ r: Int, _ s: Int) -> SIMD8<Float> { load(g + ((r * 3 + s) * channels + c) * f + k, lanes) }
+                let c0 = kernelColumn(w(0, 0), w(1, 0), w(2, 0))     // columns of G g: 6 × 3
+                let c1 = kernelColumn(w(0, 1), w(1, 1), w(2, 1))
+                let c2 = kernelColumn(w(0, 2), w(1, 2), w(2, 2))
+                @inline(__always) func row(_ r: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>, _ d: SIMD8<Float>) {
+                    let o = kernelColumn(a, b, d)                   // row r of (G g) Gᵀ
+                    let at = out + r * 6 * cf + c * f + k
+                    store(o.0, at, lanes); store(o.1, at + cf, lanes); store(o.2, at + 2 * cf, lanes)
+                    store(o.3, at + 3 * cf, lanes); store(o.4, at + 4 * cf, lanes); store(o.5, at + 5 * cf, lanes)
                 }
+                row(0, c0.0, c1.0, c2.0); row(1, c0.1, c1.1, c2.1); row(2, c0.2, c1.2, c2.2)
+                row(3, c0.3, c1.3, c2.3); row(4, c0.4, c1.4, c2.4); row(5, c0.5, c1.5, c2.5)
             }
         }
     }
 
-    /// dKernel += Gᵀ dU G for every (c, f).
-    public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView) {
-        let dup = du.base, dk = dKernel.base, cf = channels * filters
-        for c in 0..<channels {
-            for f in 0..<filters {
+    /// dKernel += Gᵀ dU G for every (c, f); one chunk per input channel, 8 filters at a time.
+    public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView, pool: ThreadPool? = nil) {
+        let dup = du.base, dk = dKernel.base, cf = channels * filters, f = filters
+        forEach(channels, pool: pool) { c in
+            for k in stride(from: 0, to: f, by: 8) {
+                let lanes = min(8, f - k)
                 // dU[a][b] sits at (a·6 + b)·C·F + c·F + f; rows = dU G (6 × 3), then Gᵀ rows.
-                func d(_ a: Int, _ b: Int) -> Float { dup[(a * 6 + b) * cf + c * filters + f] }
-                let r0 = kernelAdjoint(d(0, 0), d(0, 1), d(0, 2), d(0, 3), d(0, 4), d(0, 5))
-                let r1 = kernelAdjoint(d(1, 0), d(1, 1), d(1, 2), d(1, 3), d(1, 4), d(1, 5))
-                let r2 = kernelAdjoint(d(2, 0), d(2, 1), d(2, 2), d(2, 3), d(2, 4), d(2, 5))
-                let r3 = kernelAdjoint(d(3, 0), d(3, 1), d(3, 2), d(3, 3), d(3, 4), d(3, 5))
-                let r4 = kernelAdjoint(d(4, 0), d(4, 1), d(4, 2), d(4, 3), d(4, 4), d(4, 5))
-                let r5 = kernelAdjoint(d(5, 0), d(5, 1), d(5, 2), d(5, 3), d(5, 4), d(5, 5))
-                for s in 0..<3 {
-                    let g = kernelAdjoint(r0[s], r1[s], r2[s], r3[s], r4[s], r5[s])
-                    for r in 0..<3 { dk[((r * 3 + s) * channels + c) * filters + f] += g[r] }
+                @inline(__always) func row(_ a: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                    let at = dup + a * 6 * cf + c * f + k
+                    return kernelAdjoint(load(at, lanes), load(at + cf, lanes), load(at + 2 * cf, lanes),
+                                         load(at + 3 * cf, lanes), load(at + 4 * cf, lanes), load(at + 5 * cf, lanes))
                 }
+                let r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5)
+                @inline(__always) func add(_ s: Int, _ d: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                    let at = dk + (s * channels + c) * f + k, row = 3 * channels * f   // r = 0, 1, 2
+                    store(load(at, lanes) + d.0, at, lanes)
+                    store(load(at + row, lanes) + d.1, at + row, lanes)
+                    store(load(at + 2 * row, lanes) + d.2, at + 2 * row, lanes)
+                }
+                add(0, kernelAdjoint(r0.0, r1.0, r2.0, r3.0, r4.0, r5.0))
+                add(1, kernelAdjoint(r0.1, r1.1, r2.1, r3.1, r4.1, r5.1))
+                add(2, kernelAdjoint(r0.2, r1.2, r2.2, r3.2, r4.2, r5.2))
             }
         }
     }
@@ -583,18 +594,24 @@ private func outputAdjoint(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Floa
     return (a, p + q, p - q, r + s, r - s, d)
 }
 
-/// u = G g for one 3-vector (G is 6×3).
+/// G g for one 3-vector (G is 6×3): (g0/4, −(g0 + g1 + g2)/6, −(g0 − g1 + g2)/6,
+/// g0/24 + g1/12 + g2/6, g0/24 − g1/12 + g2/6, g2).
 @inline(__always)
-private func kernelRow(_ g0: Float, _ g1: Float, _ g2: Float) -> SIMD8<Float> {
-    SIMD8(g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6,
-          g0 / 24 - g1 / 12 + g2 / 6, g2, 0, 0)
+private func kernelColumn(_ g0: SIMD8<Float>, _ g1: SIMD8<Float>, _ g2: SIMD8<Float>) -> Six {
+    let sum: SIMD8<Float> = g0 + g2
+    let a: SIMD8<Float> = g0 / 24 + g2 / 6, b: SIMD8<Float> = g1 / 12
+    let u1: SIMD8<Float> = -(sum + g1) / 6, u2: SIMD8<Float> = -(sum - g1) / 6
+    return (g0 / 4, u1, u2, a + b, a - b, g2)
 }
 
-/// dg = Gᵀ du for one 6-vector.
+/// Gᵀ d for one 6-vector, the adjoint of `kernelColumn`.
 @inline(__always)
-private func kernelAdjoint(_ d0: Float, _ d1: Float, _ d2: Float, _ d3: Float, _ d4: Float,
-                           _ d5: Float) -> SIMD4<Float> {
-    SIMD4(d0 / 4 - d1 / 6 - d2 / 6 + d3 / 24 + d4 / 24,
-          -d1 / 6 + d2 / 6 + d3 / 12 - d4 / 12,
-          -d1 / 6 - d2 / 6 + d3 / 6 + d4 / 6 + d5, 0)
+private func kernelAdjoint(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SIMD8<Float>, _ d3: SIMD8<Float>,
+                           _ d4: SIMD8<Float>, _ d5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let p: SIMD8<Float> = d1 + d2, q: SIMD8<Float> = d3 + d4
+    let m: SIMD8<Float> = d2 - d1, n: SIMD8<Float> = d3 - d4
+    let g0: SIMD8<Float> = d0 / 4 - p / 6 + q / 24
+    let g1: SIMD8<Float> = m / 6 + n / 12
+    let g2: SIMD8<Float> = (q - p) / 6 + d5
+    return (g0, g1, g2)
 }
