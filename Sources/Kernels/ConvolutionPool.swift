@@ -151,13 +151,12 @@ func pool2x2Gradient(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: 
 public struct PooledConvolution: Sendable {
     public let window: Window2D
     public let filters: Int
-    /// Samples per chunk: about 4,096 rows of the column matrix, so a chunk's columns and z stay in cache.
-    public let samplesPerChunk: Int
+    /// Rows of the column matrix per chunk, about: a chunk's columns and z stay in cache.
+    static let rowsPerChunk = 4_096
 
     public init(window: Window2D, filters: Int) {
         self.window = window
         self.filters = filters
-        samplesPerChunk = max(1, 4_096 / max(1, window.positions))
     }
 
     public var pooledHeight: Int { window.outHeight / 2 }
@@ -166,7 +165,20 @@ public struct PooledConvolution: Sendable {
     public var pooledCount: Int { pooledHeight * pooledWidth * filters }
     /// Floats of one sample's convolution output z.
     public var outputCount: Int { window.positions * filters }
-    public func chunks(_ n: Int) -> Int { (n + samplesPerChunk - 1) / samplesPerChunk }
+    /// Samples per chunk and chunks for a batch of n: about `rowsPerChunk` rows each, an even
+    /// number of chunks where that splits the batch more evenly (two threads get equal shares),
+    /// all from the shapes alone. Never more chunks than for a larger batch.
+    public func chunking(_ n: Int) -> (samples: Int, chunks: Int) {
+        var target = max(1, (n * window.positions + Self.rowsPerChunk - 1) / Self.rowsPerChunk)
+        if target % 2 == 1 && target < n { target += 1 }
+        let samples = max(1, (n + target - 1) / target)
+        return (samples, (n + samples - 1) / samples)
+    }
+    public func chunks(_ n: Int) -> Int { chunking(n).chunks }
+    /// Floats of partial sums per sample and fixed, enough for any batch:
+    /// chunks(n) · partialCount ≤ n · partialsPerSample + partialsFixed.
+    public var partialsPerSample: Int { (partialCount * window.positions + Self.rowsPerChunk - 1) / Self.rowsPerChunk }
+    public var partialsFixed: Int { 2 * partialCount }
     /// Floats per chunk of partial sums: dK (kh·kw·C × F), then db (F).
     public var partialCount: Int { window.patch * filters + filters }
 
@@ -179,8 +191,9 @@ public struct PooledConvolution: Sendable {
                      && y.count >= n * pooledCount && argmax.count >= n * pooledCount)
         BLAS.configure()
         let kp = kernel.base, bp = bias.map { UnsafePointer($0.base) }
-        forEach(chunks(n), pool: pool) { chunk in
-            let first = chunk * samplesPerChunk, count = min(samplesPerChunk, n - first)
+        let (perChunk, chunks) = chunking(n)
+        forEach(chunks, pool: pool) { chunk in
+            let first = chunk * perChunk, count = min(perChunk, n - first)
             let cp = cols.slice(first * rowsPerSample * patch, count * rowsPerSample * patch)
             im2col(x.slice(first * g.inputCount, count * g.inputCount), into: cp, window: g, batch: count, pool: nil)
             let zp = z.base + first * outputCount
@@ -201,13 +214,13 @@ public struct PooledConvolution: Sendable {
     public func backward(dy: FloatView, y: FloatView, argmax: FloatView, relu: Bool, kernel: FloatView,
                          cols: FloatView, z: FloatView, partials: FloatView, dKernel: FloatView,
                          biasGradient: FloatView?, dx: FloatView?, batch n: Int, pool: ThreadPool?) {
-        let g = window, f = filters, rowsPerSample = g.positions, patch = g.patch, chunks = chunks(n)
+        let g = window, f = filters, rowsPerSample = g.positions, patch = g.patch, (perChunk, chunks) = chunking(n)
         precondition(partials.count >= chunks * partialCount && z.count >= n * outputCount
                      && dy.count >= n * pooledCount && dKernel.count >= patch * f)
         BLAS.configure()
         let kp = kernel.base, pp = partials.base
         forEach(chunks, pool: pool) { chunk in
-            let first = chunk * samplesPerChunk, count = min(samplesPerChunk, n - first)
+            let first = chunk * perChunk, count = min(perChunk, n - first)
             let sums = pp + chunk * partialCount + patch * f
             sums.update(repeating: 0, count: f)
             argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in

@@ -152,13 +152,13 @@ public final class Conv2D: ActivatedLayer {
         if let w = winograd { return w.inputTransformPerImage + w.scratchPerImage + (fusedPool ? pooledCount : 0) }
         if let p = pooled {
             return window.positions * window.patch + p.outputCount + pooledCount
-                + (p.partialCount + p.samplesPerChunk - 1) / p.samplesPerChunk
+                + p.partialsPerSample
         }
         return window.positions * window.patch + workspaceShare
     }
     public var scratchFixed: Int {
         if let w = winograd { return w.scratchFixed + 2 * w.kernelTransformCount }
-        return pooled?.partialCount ?? 0
+        return pooled?.partialsFixed ?? 0
     }
     private var workspaceShare: Int {
         max(8 * filters, (gemmWorkspace(m: window.patch, n: filters) + 31) / 32)
@@ -183,7 +183,7 @@ public final class Conv2D: ActivatedLayer {
             z = scratch.slice(columnCount, maxBatch * p.outputCount)
             argmax = scratch.slice(columnCount + maxBatch * p.outputCount, maxBatch * pooledCount)
             let start = columnCount + maxBatch * (p.outputCount + pooledCount)
-            partials = scratch.slice(start, p.chunks(maxBatch) * p.partialCount)
+            partials = scratch.slice(start, maxBatch * p.partialsPerSample + p.partialsFixed)
             return
         }
         workspace = scratch.slice(columnCount, maxBatch * workspaceShare)
