@@ -81,13 +81,34 @@ public func im2col(_ x: FloatView, into cols: FloatView, window g: Window2D, bat
             for ow in 0..<g.outWidth {
                 let left = ow &* g.strideWidth &- g.padLeft
                 if rowsInside && left >= 0 && left &+ g.kernelWidth <= g.width {
-                    // Inside the image (almost every window): kh runs of kw·C floats.
+                    // Inside the image (almost every window): kh runs of kw·C floats. Short runs
+                    // (LeNet's 5, mnist_convnet's 3) are stored as one whole vector each, whose
+                    // extra lanes the next run overwrites; the last run is copied exactly. The
+                    // extra lanes read the next image row, which exists for all but the last run.
                     var source = image + (top &* g.width &+ left) &* c
-                    for _ in 0..<g.kernelHeight {
-                        copyRun(from: source, to: d, count: run)
-                        source += line
-                        d += run
+                    if run >= 4 && run < 8 && line >= 8 {
+                        for _ in 0..<g.kernelHeight - 1 {
+                            UnsafeMutableRawPointer(d).storeBytes(
+                                of: UnsafeRawPointer(source).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                            source += line
+                            d += run
+                        }
+                    } else if run >= 2 && run < 4 && line >= 4 {
+                        for _ in 0..<g.kernelHeight - 1 {
+                            UnsafeMutableRawPointer(d).storeBytes(
+                                of: UnsafeRawPointer(source).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                            source += line
+                            d += run
+                        }
+                    } else {
+                        for _ in 0..<g.kernelHeight - 1 {
+                            copyRun(from: source, to: d, count: run)
+                            source += line
+                            d += run
+                        }
                     }
+                    copyRun(from: source, to: d, count: run)
+                    d += run
                     continue
                 }
                 // Window columns j in first..<last fall inside the image; the rest is padding.
