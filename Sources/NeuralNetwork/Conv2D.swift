@@ -1,4 +1,5 @@
-// Conv2D: y = f(conv(x, K) + b), as im2col + one matrix product for the whole batch.
+// Conv2D: y = f(conv(x, K) + b), as im2col + one matrix product for the whole batch, or as
+// Winograd F(4×4, 3×3); with a 2×2 max pooling after it, the pooling too (`fuse`).
 // Layouts (NHWC images, Keras's (kh, kw, C, F) kernels, the column matrix) and the padding rules
 // are written down once, at the top of Sources/Kernels/Convolution.swift.
 import Kernels

@@ -116,7 +116,8 @@ public final class Sequential {
             layer.bind(parameters: values, gradients: grads)
         }
 
-        // Activations: a buffer per layer, except layers that reinterpret their input.
+        // Activations: a buffer per layer, except layers that reinterpret their input (flatten)
+        // or whose work the layer before them does (a pooling fused into its convolution).
         input = FloatStorage(count: maxBatch * inputShape.count)
         var owned: [FloatStorage] = []
         var outs: [FloatView] = []
