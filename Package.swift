@@ -51,6 +51,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Per-layer timings of a training step (bench/LayerBench/main.swift).
+        .executableTarget(name: "layer-bench", dependencies: ["Experiments", "NeuralNetwork", "Kernels"],
+                          path: "bench/LayerBench"),
+
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Kernels"],
                     // The PyTorch scripts that produced the golden values beside them.

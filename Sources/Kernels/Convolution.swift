@@ -81,13 +81,34 @@ public func im2col(_ x: FloatView, into cols: FloatView, window g: Window2D, bat
             for ow in 0..<g.outWidth {
                 let left = ow &* g.strideWidth &- g.padLeft
                 if rowsInside && left >= 0 && left &+ g.kernelWidth <= g.width {
-                    // Inside the image (almost every window): kh runs of kw·C floats.
+                    // Inside the image (almost every window): kh runs of kw·C floats. Short runs
+                    // (LeNet's 5, mnist_convnet's 3) are stored as one whole vector each, whose
+                    // extra lanes the next run overwrites; the last run is copied exactly. The
+                    // extra lanes read the next image row, which exists for all but the last run.
                     var source = image + (top &* g.width &+ left) &* c
-                    for _ in 0..<g.kernelHeight {
-                        copyRun(from: source, to: d, count: run)
-                        source += line
-                        d += run
+                    if run >= 4 && run < 8 && line >= 8 {
+                        for _ in 0..<g.kernelHeight - 1 {
+                            UnsafeMutableRawPointer(d).storeBytes(
+                                of: UnsafeRawPointer(source).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                            source += line
+                            d += run
+                        }
+                    } else if run >= 2 && run < 4 && line >= 4 {
+                        for _ in 0..<g.kernelHeight - 1 {
+                            UnsafeMutableRawPointer(d).storeBytes(
+                                of: UnsafeRawPointer(source).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                            source += line
+                            d += run
+                        }
+                    } else {
+                        for _ in 0..<g.kernelHeight - 1 {
+                            copyRun(from: source, to: d, count: run)
+                            source += line
+                            d += run
+                        }
                     }
+                    copyRun(from: source, to: d, count: run)
+                    d += run
                     continue
                 }
                 // Window columns j in first..<last fall inside the image; the rest is padding.
@@ -95,12 +116,12 @@ public func im2col(_ x: FloatView, into cols: FloatView, window g: Window2D, bat
                 for i in 0..<g.kernelHeight {
                     let h = top + i
                     if h < 0 || h >= g.height || first >= last {
-                        d.update(repeating: 0, count: run)
+                        zeroRun(d, count: run)
                     } else {
-                        if first > 0 { d.update(repeating: 0, count: first * c) }
+                        if first > 0 { zeroRun(d, count: first * c) }
                         copyRun(from: image + (h * g.width + left + first) * c, to: d + first * c,
                                 count: (last - first) * c)
-                        if last < g.kernelWidth { (d + last * c).update(repeating: 0, count: (g.kernelWidth - last) * c) }
+                        if last < g.kernelWidth { zeroRun(d + last * c, count: (g.kernelWidth - last) * c) }
                     }
                     d += run
                 }
@@ -176,6 +197,21 @@ func copyRun(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<
     if offset < end { target[offset] = source[offset]; offset += 1 }
     if offset < end { target[offset] = source[offset]; offset += 1 }
     if offset < end { target[offset] = source[offset] }
+}
+
+/// target[0..<count] = 0 for the short runs of a window over padding (a call to memset costs
+/// more than the few stores).
+@inline(__always)
+func zeroRun(_ target: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 4 <= count {
+        UnsafeMutableRawPointer(target + i).storeBytes(of: SIMD4<Float>(), as: SIMD4<Float>.self)
+        i += 4
+    }
+    while i < count {
+        target[i] = 0
+        i += 1
+    }
 }
 
 /// target[0..<count] += source[0..<count], vectorised the same way as `copyRun`.

@@ -14,9 +14,44 @@ public func dropoutForward(x: FloatView, y: FloatView, mask: FloatView, count: I
     precondition(stream.position % 4 == 0, "dropout stream must sit on a block boundary")
     let firstBlock = stream.position / 4
     let xp = x.base, yp = y.base, mp = mask.base
+    let wide = threshold < 1 << 32, cut = UInt32(truncatingIfNeeded: threshold)
     forEachChunk(count, pool: pool) { range in
         // Chunk bounds are multiples of 4, so element e always takes lane e % 4 of block e / 4.
         var e = range.lowerBound
+        // 32 elements (8 blocks) at a time: word w of block k decides element 4k + w. The masks
+        // are made 8 blocks at a time (in block order), put in element order through a small
+        // buffer, then y = x · mask 8 elements at a time.
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 4) { buffer in
+            let t = UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: Float.self)
+            // keep where w ≥ cut, i.e. where w − cut does not borrow: bit operations only, since
+            // an unsigned vector comparison compiles to a lane-by-lane loop on baseline x86-64.
+            let b = SIMD8<UInt32>(repeating: cut), keepBits = SIMD8<UInt32>(repeating: keep.bitPattern)
+            @inline(__always) func masks(_ a: SIMD8<UInt32>) -> SIMD8<Float> {
+                let borrow = ((~a & b) | (~(a ^ b) & (a &- b))) &>> 31
+                return unsafeBitCast(keepBits & ~(0 &- borrow), to: SIMD8<Float>.self)
+            }
+            while wide && e + 32 <= range.upperBound {
+                let (b0, b1, b2, b3) = stream.blocks8(firstBlock &+ UInt64(e / 4))
+                buffer[0] = masks(b0)
+                buffer[1] = masks(b1)
+                buffer[2] = masks(b2)
+                buffer[3] = masks(b3)
+                let m = mp + e
+                for k in 0..<8 {
+                    m[4 &* k] = t[k]
+                    m[4 &* k &+ 1] = t[8 &+ k]
+                    m[4 &* k &+ 2] = t[16 &+ k]
+                    m[4 &* k &+ 3] = t[24 &+ k]
+                }
+                for part in 0..<4 {
+                    let at = e &+ 8 &* part
+                    let xv = UnsafeRawPointer(xp + at).loadUnaligned(as: SIMD8<Float>.self)
+                    let mv = UnsafeRawPointer(mp + at).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(yp + at).storeBytes(of: xv * mv, as: SIMD8<Float>.self)
+                }
+                e += 32
+            }
+        }
         while e < range.upperBound {
             let b = stream.block(firstBlock &+ UInt64(e / 4))
             for lane in 0..<min(4, range.upperBound - e) {

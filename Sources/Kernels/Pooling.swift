@@ -82,12 +82,70 @@ public func maxPoolBackward(dy: FloatView, argmax: FloatView, dx: FloatView, win
     let outCount = g.positions * g.channels
     precondition(dx.count >= n * g.inputCount && dy.count >= n * outCount && argmax.count >= n * outCount)
     let dxp = dx.base, dyp = dy.base
+    if g.strideHeight == g.kernelHeight && g.strideWidth == g.kernelWidth && g.padTop == 0 && g.padLeft == 0
+        && g.channels % 8 == 0 {
+        disjointMaxPoolBackward(dy: dyp, argmax: argmax.base, dx: dxp, window: g, batch: n, pool: pool)
+        return
+    }
     argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
         forEach(n, pool: pool) { s in
             let image = dxp + s * g.inputCount
             image.update(repeating: 0, count: g.inputCount)
             let d = dyp + s * outCount, args = ap + s * outCount
             for o in 0..<outCount { image[Int(args[o])] += d[o] }
+        }
+    }
+}
+
+/// `maxPoolBackward` for windows that tile the image without overlapping (stride = pool size, no
+/// padding): every element of a window is written once, dy where it was the maximum and 0
+/// elsewhere, so dx needs no zeroing pass and no scattered adds (the same values: each element
+/// receives at most one gradient). Only the rows and columns no window covers are zeroed.
+private func disjointMaxPoolBackward(dy: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>,
+                                     dx: UnsafeMutablePointer<Float>, window g: Window2D, batch n: Int,
+                                     pool: ThreadPool?) {
+    let c = g.channels, outCount = g.positions * c, line = g.width * c
+    let coveredRows = g.outHeight * g.kernelHeight, coveredColumns = g.outWidth * g.kernelWidth
+    let lanes8 = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+    argmax.withMemoryRebound(to: Int32.self, capacity: n * outCount) { ap in
+        forEach(n, pool: pool) { s in
+            let image = dx + s * g.inputCount, d = dy + s * outCount, args = ap + s * outCount
+            for oh in 0..<g.outHeight {
+                for ow in 0..<g.outWidth {
+                    let out = (oh * g.outWidth + ow) * c
+                    var k = 0
+                    while k + 8 <= c {
+                        let taken = UnsafeRawPointer(args + out + k).loadUnaligned(as: SIMD8<Int32>.self)
+                        let grad = UnsafeRawPointer(d + out + k).loadUnaligned(as: SIMD8<Float>.self)
+                        for i in 0..<g.kernelHeight {
+                            for j in 0..<g.kernelWidth {
+                                let offset = ((oh * g.kernelHeight + i) * g.width + ow * g.kernelWidth + j) * c + k
+                                let v = SIMD8<Float>(repeating: 0)
+                                    .replacing(with: grad, where: taken .== lanes8 &+ Int32(offset))
+                                UnsafeMutableRawPointer(image + offset).storeBytes(of: v, as: SIMD8<Float>.self)
+                            }
+                        }
+                        k += 8
+                    }
+                    for k in k..<c {
+                        for i in 0..<g.kernelHeight {
+                            for j in 0..<g.kernelWidth {
+                                let offset = ((oh * g.kernelHeight + i) * g.width + ow * g.kernelWidth + j) * c + k
+                                image[offset] = Int(args[out + k]) == offset ? d[out + k] : 0
+                            }
+                        }
+                    }
+                }
+            }
+            // What no window covers: the right-hand columns of covered rows, then the bottom rows.
+            if coveredColumns < g.width {
+                for h in 0..<coveredRows {
+                    (image + h * line + coveredColumns * c).update(repeating: 0, count: (g.width - coveredColumns) * c)
+                }
+            }
+            if coveredRows < g.height {
+                (image + coveredRows * line).update(repeating: 0, count: (g.height - coveredRows) * line)
+            }
         }
     }
 }

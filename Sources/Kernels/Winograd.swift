@@ -4,16 +4,25 @@
 // independent matrix products, which go through single-threaded `cblas_sgemm` like every other
 // product in the project.
 //
-//   forward   Y = Aᵀ [ U ⊙ V ] A,   U = G g Gᵀ (kernel),  V = Bᵀ d B (6×6 input tile)
+//   forward   Y = f(Aᵀ [ U ⊙ V ] A + b),   U = G g Gᵀ (kernel),  V = Bᵀ d B (6×6 input tile)
 //   backward  the exact adjoints of the same three linear maps:
-//             dM = A dY Aᵀ;  dU = Σ_tiles V ⊙ dM → dg = Gᵀ dU G;  dV = U ⊙ dM → dd = B dV Bᵀ
+//             dZ = dY ⊙ f'; dM = A dZ Aᵀ;  dU = Σ_tiles V ⊙ dM → dg = Gᵀ dU G;  dV = U ⊙ dM → dd = B dV Bᵀ
 //
 // Layout: x (N, H, W, C) and y (N, OH, OW, F) channels last; kernel (3, 3, C, F) as Keras stores
-// it. Transformed tensors are (T, 36, ·) with T = N · tilesH · tilesW tiles, tile t = (n, i, j)
-// covering outputs [4i, 4i+4) × [4j, 4j+4) (cropped at the edges): a tile's 36 transformed
-// values are contiguous, so the transforms stream through memory, and the product for position ξ
-// reads rows 36 apart (OpenBLAS packs them anyway). Each of the 36 products is a chunk; transforms
-// are chunked by image. Every sum has a fixed order, so results do not depend on the thread count.
+// it. Images are processed in groups (`imagesPerGroup`, one thread each) of blocks
+// (`imagesPerBlock`); within a block of T tiles, tile t = (image, i, j) covers outputs
+// [4i, 4i+4) × [4j, 4j+4) (cropped at the edges), and the transformed tensors are
+// position-major: V (36, T, C), M and dM (36, T, F). So the product for
+// position ξ reads and writes contiguous (T × ·) matrices, and the tile transforms write (or read)
+// 36 runs of C (or F) floats per tile, 8 channels at a time in SIMD8 vectors.
+//
+// f is ReLU or the identity, with an optional bias b, applied inside the output transform (and
+// its derivative and the bias gradient inside the output-gradient transform), so the layer makes
+// no separate pass over y or dy.
+//
+// Every sum has a fixed order (tiles in order within a group, groups added in group order), so
+// results do not depend on the thread count.
+import CBLAS
 
 /// Shapes and buffer sizes of one Winograd convolution.
 public struct Winograd3x3: Sendable {
@@ -42,8 +51,10 @@ public struct Winograd3x3: Sendable {
     /// Floats per image of the transformed input V (tiles × 36 × C) and of M / dM (tiles × 36 × F).
     public var inputTransformPerImage: Int { 36 * tilesPerImage * channels }
     public var productPerImage: Int { 36 * tilesPerImage * filters }
-    /// Floats per image of working space for the tile transforms.
-    public var workPerImage: Int { max(72 * channels, 40 * filters) }
+    /// Floats of working space per group for the tile transforms (40 vectors of 8).
+    static let workPerGroup = 40 * 8
+    /// Floats (and Int32s of argmax) per image of the output after 2×2 max pooling.
+    public var pooledPerImage: Int { (outHeight / 2) * (outWidth / 2) * filters }
 
     /// Images per group. Each group goes through every step of a pass on one thread, so a core
     /// only ever touches its own images' tiles: handing the 36 products to threads by position
@@ -51,388 +62,556 @@ public struct Winograd3x3: Sendable {
     /// (this VM's two cores do not share a cache). 32 images keep a group's tiles in cache while
     /// the products stay large enough for sgemm.
     public static let imagesPerGroup = 32
+    /// Images per block within a group: each step of a pass runs on one block at a time, so the
+    /// block's V and M (0.5 MB for 4 images of cnn.yaml's second layer) stay in this core's
+    /// L2 cache between the transforms and the products, the group's kernel-gradient share is
+    /// accumulated block after block (in order), and M's memory is the same for every block.
+    public static let imagesPerBlock = 4
+
+    func groups(_ n: Int) -> Int { (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
 
     /// Floats of working space `forward`/`backward` need besides U, V and dU, for `n` images:
-    /// M (or dM) for every image, the tile transforms' scratch, and a partial dU per group.
+    /// M (or dM) for every image, and per group the transforms' scratch, a partial dU and a
+    /// partial bias gradient.
     public func scratchCount(images n: Int) -> Int {
-        let groups = (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup
-        return n * (productPerImage + workPerImage) + groups * kernelTransformCount
+        n * productPerImage + groups(n) * groupScratch
     }
+    private var groupScratch: Int { Self.workPerGroup + kernelTransformCount + filters }
+    /// A split of `scratchCount` into a part per image and a fixed part:
+    /// scratchCount(images: n) ≤ n · scratchPerImage + scratchFixed for every n.
+    public var scratchPerImage: Int { productPerImage + (groupScratch + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
+    public var scratchFixed: Int { groupScratch }
 
     // MARK: Drivers
 
-    /// y = conv(x, kernel) for images 0..<n. `u` receives the transformed kernel, `v` the
-    /// transformed input (n × inputTransformPerImage, kept for `backward`), `scratch` is
-    /// `scratchCount(images: n)` floats.
-    public func forward(_ x: FloatView, kernel: FloatView, images n: Int, u: FloatView, v: FloatView,
-                        scratch: FloatView, into y: FloatView, pool: ThreadPool?) {
-        transformKernel(kernel, into: u)
-        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, _ in
-            let vb = v.slice(first * inputTransformPerImage, count * inputTransformPerImage)
-            transformInput(x.slice(first * height * width * channels, count * height * width * channels),
-                           images: count, into: vb, work: work, pool: nil)
-            multiply(vb, u, images: count, into: m, pool: nil)
-            transformOutput(m, images: count, into: y.slice(first * outHeight * outWidth * filters,
-                                                             count * outHeight * outWidth * filters),
-                            work: work, pool: nil)
+    /// y = f(conv(x, kernel) + bias) for images 0..<n, f = ReLU when `relu`, else the identity.
+    /// `u` receives the transformed kernel, `v` the transformed input (n × inputTransformPerImage,
+    /// kept for `backward`), `scratch` is `scratchCount(images: n)` floats.
+    /// With `poolArgmax`, the output goes on through 2×2 max pooling (stride 2, valid) as in
+    /// ConvolutionPool.swift: y is the pooled (n, OH/2, OW/2, F) and poolArgmax (as many Int32s)
+    /// the position of each maximum in its window.
+    public func forward(_ x: FloatView, kernel: FloatView, bias: FloatView? = nil, relu: Bool = false,
+                        images n: Int, u: FloatView, v: FloatView, scratch: FloatView, into y: FloatView,
+                        poolArgmax: FloatView? = nil, pool: ThreadPool?) {
+        let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
+        precondition(x.count >= n * height * width * channels && v.count >= n * inputTransformPerImage
+                     && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
+        let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
+        if let bias { precondition(bias.count >= filters) }
+        transformKernel(kernel, into: u, pool: pool)
+        let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
+        forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
+            let vg = vp + first * inputTransformPerImage
+            transformInput(xp + first * height * width * channels, images: count, into: vg, work: work)
+            let t = count * tilesPerImage, c = channels, f = filters
+            for xi in 0..<36 {
+                sgemm(m: t, n: f, k: c, a: vg + xi * t * c, lda: c, b: up + xi * c * f, ldb: f,
+                      c: m + xi * t * f, ldc: f)
+            }
+            transformOutput(m, images: count, bias: bp, relu: relu, into: yp + first * perImage,
+                            argmax: argmax.map { $0 + first * perImage }, work: work)
         }
     }
 
-    /// dKernel += ∂L/∂kernel and, when dx is given, dx = ∂L/∂x, for dy = ∂L/∂y of the last
-    /// `forward` (whose `u` and `v` are passed back; `v` is overwritten). Each group's share of
-    /// the kernel gradient is kept apart and the shares are added in group order.
+    /// dKernel += ∂L/∂kernel, biasGradient += ∂L/∂bias (when given) and, when dx is given,
+    /// dx = ∂L/∂x, for dy = ∂L/∂y of the last `forward` (whose output `y`, `u` and `v` are passed
+    /// back; `v` is overwritten). `y` is needed only with `relu`. Each group's share of the kernel
+    /// and bias gradients is kept apart and the shares are added in group order.
     /// `du` is `kernelTransformCount` floats.
-    public func backward(_ dy: FloatView, images n: Int, u: FloatView, v: FloatView, scratch: FloatView,
-                         du: FloatView, dKernel: FloatView, dx: FloatView?, pool: ThreadPool?) {
-        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial in
-            let vb = v.slice(first * inputTransformPerImage, count * inputTransformPerImage)
-            transformOutputGradient(dy.slice(first * outHeight * outWidth * filters,
-                                             count * outHeight * outWidth * filters),
-                                    images: count, into: m, work: work, pool: nil)
-            productGradient(vb, m, images: count, into: partial)
-            if let dx {
-                inputGradient(m, u, images: count, scratch: vb,
-                              into: dx.slice(first * height * width * channels, count * height * width * channels),
-                              work: work, pool: nil)
+    /// With `poolArgmax` (of a pooled `forward`), dy and y are the pooled gradient and output.
+    public func backward(_ dy: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
+                         u: FloatView, v: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
+                         biasGradient: FloatView? = nil, dx: FloatView?, poolArgmax: FloatView? = nil,
+                         pool: ThreadPool?) {
+        let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
+        let outCount = n * perImage
+        let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
+        if poolArgmax != nil { precondition(y != nil && y!.count >= outCount && poolArgmax!.count >= outCount) }
+        precondition(dy.count >= outCount && v.count >= n * inputTransformPerImage)
+        if relu { precondition(y != nil && y!.count >= outCount) }
+        if let dx { precondition(dx.count >= n * height * width * channels) }
+        let dyp = dy.base, yp = relu || poolArgmax != nil ? y!.base : nil, vp = v.base, up = u.base, dxp = dx?.base
+        forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
+            let vg = vp + first * inputTransformPerImage
+            let offset = first * perImage, firstOfGroup = first % Self.imagesPerGroup == 0
+            if firstOfGroup { biasPartial.update(repeating: 0, count: filters) }
+            transformOutputGradient(dyp + offset, y: yp.map { $0 + offset }, relu: relu,
+                                    argmax: argmax.map { $0 + offset }, images: count, into: m,
+                                    biasSums: biasPartial, work: work)
+            let t = count * tilesPerImage, c = channels, f = filters
+            // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles: the first block's, then each
+            // next block's added.
+            for xi in 0..<36 {
+                sgemm(transA: true, m: c, n: f, k: t, a: vg + xi * t * c, lda: c, b: m + xi * t * f, ldb: f,
+                      beta: firstOfGroup ? 0 : 1, c: partial + xi * c * f, ldc: f)
             }
+            guard let dxp else { return }
+            // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
+            for xi in 0..<36 {
+                sgemm(transB: true, m: t, n: c, k: f, a: m + xi * t * f, lda: f, b: up + xi * c * f, ldb: f,
+                      c: vg + xi * t * c, ldc: c)
+            }
+            transformInputGradient(vg, images: count, into: dxp + first * height * width * channels, work: work)
         }
-        // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G.
-        let groups = (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup
-        let partials = scratch.slice(n * (productPerImage + workPerImage), groups * kernelTransformCount)
-        let total = kernelTransformCount, pp = partials.base, dup = du.base
+        // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G. Likewise the bias.
+        let groups = groups(n), total = kernelTransformCount, gs = groupScratch
+        let sp = scratch.base + n * productPerImage, dup = du.base
         forEachChunk(total, pool: pool) { range in
             for i in range {
-                var sum = pp[i]
-                for g in 1..<max(1, groups) { sum += pp[g * total + i] }
+                var sum = sp[Self.workPerGroup + i]
+                for g in 1..<max(1, groups) { sum += sp[g * gs + Self.workPerGroup + i] }
                 dup[i] = sum
             }
         }
-        transformKernelGradient(du, into: dKernel)
+        if let biasGradient {
+            precondition(biasGradient.count >= filters)
+            let bg = biasGradient.base
+            for g in 0..<groups {
+                let part = sp + g * gs + Self.workPerGroup + total
+                for j in 0..<filters { bg[j] += part[j] }
+            }
+        }
+        transformKernelGradient(du, into: dKernel, pool: pool)
     }
 
-    /// Runs `body(first, count, m, work, partialDU)` for each group of images on the pool.
+    /// Runs `body(first, count, m, work, partialDU, partialBias)` for each block of images, the
+    /// blocks of a group in order on one thread (with that group's scratch), the groups on the pool.
+    private func forEachBlock(_ n: Int, scratch: FloatView, pool: ThreadPool?,
+                              _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
+            for start in stride(from: first, to: first + count, by: Self.imagesPerBlock) {
+                body(start, min(Self.imagesPerBlock, first + count - start), m, work, partial, biasPartial)
+            }
+        }
+    }
+
+    /// Runs `body(first, count, m, work, partialDU, partialBias)` for each group of images on the pool.
     private func forEachGroup(_ n: Int, scratch: FloatView, pool: ThreadPool?,
-                              _ body: (Int, Int, FloatView, FloatView, FloatView) -> Void) {
+                              _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         precondition(scratch.count >= scratchCount(images: n))
-        let g = Self.imagesPerGroup, groups = (n + g - 1) / g
-        let products = scratch.slice(0, n * productPerImage)
-        let works = scratch.slice(n * productPerImage, n * workPerImage)
-        let partials = scratch.slice(n * (productPerImage + workPerImage), groups * kernelTransformCount)
+        let g = Self.imagesPerGroup, groups = groups(n)
+        let products = scratch.base, perGroup = products + n * productPerImage, gs = groupScratch
         forEach(groups, pool: pool) { group in
             let first = group * g, count = min(g, n - first)
-            body(first, count, products.slice(first * productPerImage, count * productPerImage),
-                 works.slice(first * workPerImage, count * workPerImage),
-                 partials.slice(group * kernelTransformCount, kernelTransformCount))
+            let own = perGroup + group * gs
+            body(first, count, products + first * productPerImage, own, own + Self.workPerGroup,
+                 own + Self.workPerGroup + kernelTransformCount)
         }
     }
 
-    // MARK: Forward
+    // MARK: Kernel transforms (once per step, small)
 
-    /// U[ξ][c][f] = (G g Gᵀ)[ξ] for g = kernel[:, :, c, f].
-    public func transformKernel(_ kernel: FloatView, into u: FloatView) {
+    /// U[ξ][c][f] = (G g Gᵀ)[ξ] for g = kernel[:, :, c, f]; one chunk per input channel, 8
+    /// filters at a time.
+    public func transformKernel(_ kernel: FloatView, into u: FloatView, pool: ThreadPool? = nil) {
         precondition(kernel.count >= 9 * channels * filters && u.count >= kernelTransformCount)
-        let g = kernel.base, out = u.base, cf = channels * filters
-        for c in 0..<channels {
-            for f in 0..<filters {
+        let g = kernel.base, out = u.base, cf = channels * filters, f = filters
+        forEach(channels, pool: pool) { c in
+            for k in stride(from: 0, to: f, by: 8) {
+                let lanes = min(8, f - k)
                 // g[r][s] sits at ((r·3 + s)·C + c)·F + f.
-                func w(_ r: Int, _ s: Int) -> Float { g[((r * 3 + s) * channels + c) * filters + f] }
-                let c0 = kernelRow(w(0, 0), w(1, 0), w(2, 0))     // columns of G g: 6 × 3
-                let c1 = kernelRow(w(0, 1), w(1, 1), w(2, 1))
-                let c2 = kernelRow(w(0, 2), w(1, 2), w(2, 2))
-                for r in 0..<6 {
-                    let u = kernelRow(c0[r], c1[r], c2[r])          // row r of (G g) Gᵀ
-                    for s in 0..<6 { out[(r * 6 + s) * cf + c * filters + f] = u[s] }
+                @inline(__always) func w(_ r: Int, _ s: Int) -> SIMD8<Float> { load(g + ((r * 3 + s) * channels + c) * f + k, lanes) }
+                let c0 = kernelColumn(w(0, 0), w(1, 0), w(2, 0))     // columns of G g: 6 × 3
+                let c1 = kernelColumn(w(0, 1), w(1, 1), w(2, 1))
+                let c2 = kernelColumn(w(0, 2), w(1, 2), w(2, 2))
+                @inline(__always) func row(_ r: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>, _ d: SIMD8<Float>) {
+                    let o = kernelColumn(a, b, d)                   // row r of (G g) Gᵀ
+                    let at = out + r * 6 * cf + c * f + k
+                    store(o.0, at, lanes); store(o.1, at + cf, lanes); store(o.2, at + 2 * cf, lanes)
+                    store(o.3, at + 3 * cf, lanes); store(o.4, at + 4 * cf, lanes); store(o.5, at + 5 * cf, lanes)
                 }
+                row(0, c0.0, c1.0, c2.0); row(1, c0.1, c1.1, c2.1); row(2, c0.2, c1.2, c2.2)
+                row(3, c0.3, c1.3, c2.3); row(4, c0.4, c1.4, c2.4); row(5, c0.5, c1.5, c2.5)
             }
         }
     }
 
-    /// V = Bᵀ d B for every tile of images 0..<n, into v (n·tiles, 36, C).
-    public func transformInput(_ x: FloatView, images n: Int, into v: FloatView, work: FloatView,
-                               pool: ThreadPool?) {
-        let t = n * tilesPerImage, c = channels
-        precondition(x.count >= n * height * width * c && v.count >= 36 * t * c && work.count >= n * workPerImage)
-        let xp = x.base, vp = v.base
-        forEach(n, pool: pool) { image in
-            // The 6×6×C patch and its rows transformed by Bᵀ, in this image's working space.
-            do {
-                let patch = work.base + image * workPerImage, rows = patch + 36 * c
-                for i in 0..<tilesH {
-                    for j in 0..<tilesW {
-                        let tile = (image * tilesH + i) * tilesW + j
-                        // Gather the 6×6×C patch with zeros outside the image.
-                        for r in 0..<6 {
-                            let y = i * 4 - pad + r
-                            for s in 0..<6 {
-                                let xx = j * 4 - pad + s
-                                let dst = patch + (r * 6 + s) * c
-                                if y >= 0 && y < height && xx >= 0 && xx < width {
-                                    dst.update(from: xp + ((image * height + y) * width + xx) * c, count: c)
-                                } else {
-                                    dst.update(repeating: 0, count: c)
-                                }
-                            }
-                        }
-                        // rows = Bᵀ · patch (over r), then V = rows · B (over s).
-                        for s in 0..<6 {
-                            inputColumn(patch, stride: 6 * c, offset: s * c, count: c, into: rows,
-                                        outStride: 6 * c, outOffset: s * c)
-                        }
-                        for r in 0..<6 {
-                            inputColumn(rows + r * 6 * c, stride: c, offset: 0, count: c,
-                                        into: vp + tile * 36 * c, outStride: c, outOffset: 0,
-                                        outBase: r * 6)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// M[ξ] = V[ξ] · U[ξ] for the 36 positions: (n·tiles × C) · (C × F).
-    public func multiply(_ v: FloatView, _ u: FloatView, images n: Int, into m: FloatView, pool: ThreadPool?) {
-        let t = n * tilesPerImage, c = channels, f = filters
-        forEach(36, pool: pool) { xi in
-            gemm(m: t, n: f, k: c, a: v.slice(xi * c, (t - 1) * 36 * c + c), lda: 36 * c,
-                 b: u.slice(xi * c * f, c * f), ldb: f,
-                 beta: 0, c: m.slice(xi * f, (t - 1) * 36 * f + f), ldc: 36 * f)
-        }
-    }
-
-    /// Y = Aᵀ M A for every tile, cropped to the output, into y (n, OH, OW, F).
-    public func transformOutput(_ m: FloatView, images n: Int, into y: FloatView, work: FloatView,
-                                pool: ThreadPool?) {
-        let t = n * tilesPerImage, f = filters
-        precondition(m.count >= 36 * t * f && y.count >= n * outHeight * outWidth * f && work.count >= n * workPerImage)
-        let mp = m.base, yp = y.base
-        forEach(n, pool: pool) { image in
-            do {
-                let rows = work.base + image * workPerImage, out = rows + 24 * f   // (Aᵀ M): 4×6, then 4×4
-                for i in 0..<tilesH {
-                    for j in 0..<tilesW {
-                        let tile = (image * tilesH + i) * tilesW + j
-                        // rows = Aᵀ · M over r (6 → 4), then out = rows · A over s.
-                        for s in 0..<6 {
-                            outputColumn(mp + tile * 36 * f + s * f, stride: 6 * f, count: f,
-                                         into: rows + s * f, outStride: 6 * f)
-                        }
-                        for r in 0..<4 {
-                            outputColumn(rows + r * 6 * f, stride: f, count: f, into: out + r * 4 * f, outStride: f)
-                        }
-                        for r in 0..<min(4, outHeight - i * 4) {
-                            for s in 0..<min(4, outWidth - j * 4) {
-                                (yp + ((image * outHeight + i * 4 + r) * outWidth + j * 4 + s) * f)
-                                    .update(from: out + (r * 4 + s) * f, count: f)
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    // MARK: Backward
-
-    /// dM = A dY Aᵀ for every tile (dY zero beyond the output's edge), into dm (n·tiles, 36, F).
-    public func transformOutputGradient(_ dy: FloatView, images n: Int, into dm: FloatView, work: FloatView,
-                                        pool: ThreadPool?) {
-        let t = n * tilesPerImage, f = filters
-        precondition(dy.count >= n * outHeight * outWidth * f && dm.count >= 36 * t * f && work.count >= n * workPerImage)
-        let dyp = dy.base, dmp = dm.base
-        forEach(n, pool: pool) { image in
-            do {
-                let tileGradient = work.base + image * workPerImage, cols = tileGradient + 16 * f   // 4×4, then 4×6
-                for i in 0..<tilesH {
-                    for j in 0..<tilesW {
-                        let tile = (image * tilesH + i) * tilesW + j
-                        for r in 0..<4 {
-                            for s in 0..<4 {
-                                let dst = tileGradient + (r * 4 + s) * f
-                                if i * 4 + r < outHeight && j * 4 + s < outWidth {
-                                    dst.update(from: dyp + ((image * outHeight + i * 4 + r) * outWidth + j * 4 + s) * f,
-                                               count: f)
-                                } else {
-                                    dst.update(repeating: 0, count: f)
-                                }
-                            }
-                        }
-                        // cols[r][·] = A · dY[r][·] over s (4 → 6), then dM = A · cols over r.
-                        for r in 0..<4 {
-                            outputAdjoint(tileGradient + r * 4 * f, stride: f, count: f, into: cols + r * 6 * f,
-                                          outStride: f)
-                        }
-                        for s in 0..<6 {
-                            outputAdjoint(cols + s * f, stride: 6 * f, count: f, into: dmp + tile * 36 * f + s * f,
-                                          outStride: 6 * f)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the tiles of images 0..<n (one sgemm per position).
-    public func productGradient(_ v: FloatView, _ dm: FloatView, images n: Int, into du: FloatView,
-                                pool: ThreadPool? = nil) {
-        let t = n * tilesPerImage, c = channels, f = filters
-        forEach(36, pool: pool) { xi in
-            gemm(transA: true, m: c, n: f, k: t, a: v.slice(xi * c, (t - 1) * 36 * c + c), lda: 36 * c,
-                 b: dm.slice(xi * f, (t - 1) * 36 * f + f), ldb: 36 * f,
-                 beta: 0, c: du.slice(xi * c * f, c * f), ldc: f)
-        }
-    }
-
-    /// dKernel += Gᵀ dU G for every (c, f).
-    public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView) {
-        let dup = du.base, dk = dKernel.base, cf = channels * filters
-        for c in 0..<channels {
-            for f in 0..<filters {
+    /// dKernel += Gᵀ dU G for every (c, f); one chunk per input channel, 8 filters at a time.
+    public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView, pool: ThreadPool? = nil) {
+        let dup = du.base, dk = dKernel.base, cf = channels * filters, f = filters
+        forEach(channels, pool: pool) { c in
+            for k in stride(from: 0, to: f, by: 8) {
+                let lanes = min(8, f - k)
                 // dU[a][b] sits at (a·6 + b)·C·F + c·F + f; rows = dU G (6 × 3), then Gᵀ rows.
-                func d(_ a: Int, _ b: Int) -> Float { dup[(a * 6 + b) * cf + c * filters + f] }
-                let r0 = kernelAdjoint(d(0, 0), d(0, 1), d(0, 2), d(0, 3), d(0, 4), d(0, 5))
-                let r1 = kernelAdjoint(d(1, 0), d(1, 1), d(1, 2), d(1, 3), d(1, 4), d(1, 5))
-                let r2 = kernelAdjoint(d(2, 0), d(2, 1), d(2, 2), d(2, 3), d(2, 4), d(2, 5))
-                let r3 = kernelAdjoint(d(3, 0), d(3, 1), d(3, 2), d(3, 3), d(3, 4), d(3, 5))
-                let r4 = kernelAdjoint(d(4, 0), d(4, 1), d(4, 2), d(4, 3), d(4, 4), d(4, 5))
-                let r5 = kernelAdjoint(d(5, 0), d(5, 1), d(5, 2), d(5, 3), d(5, 4), d(5, 5))
-                for s in 0..<3 {
-                    let g = kernelAdjoint(r0[s], r1[s], r2[s], r3[s], r4[s], r5[s])
-                    for r in 0..<3 { dk[((r * 3 + s) * channels + c) * filters + f] += g[r] }
+                @inline(__always) func row(_ a: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                    let at = dup + a * 6 * cf + c * f + k
+                    return kernelAdjoint(load(at, lanes), load(at + cf, lanes), load(at + 2 * cf, lanes),
+                                         load(at + 3 * cf, lanes), load(at + 4 * cf, lanes), load(at + 5 * cf, lanes))
+                }
+                let r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5)
+                @inline(__always) func add(_ s: Int, _ d: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                    let at = dk + (s * channels + c) * f + k, row = 3 * channels * f   // r = 0, 1, 2
+                    store(load(at, lanes) + d.0, at, lanes)
+                    store(load(at + row, lanes) + d.1, at + row, lanes)
+                    store(load(at + 2 * row, lanes) + d.2, at + 2 * row, lanes)
+                }
+                add(0, kernelAdjoint(r0.0, r1.0, r2.0, r3.0, r4.0, r5.0))
+                add(1, kernelAdjoint(r0.1, r1.1, r2.1, r3.1, r4.1, r5.1))
+                add(2, kernelAdjoint(r0.2, r1.2, r2.2, r3.2, r4.2, r5.2))
+            }
+        }
+    }
+
+    // MARK: Tile transforms of one group (tiles t = (image, i, j) in order, T of them)
+
+    /// Rows (or columns) r of a tile's 6 starting at `start` that fall inside 0..<size.
+    @inline(__always)
+    private static func inside(_ start: Int, _ size: Int) -> Range<Int> {
+        max(0, -start)..<max(0, min(6, size - start))
+    }
+
+    /// V (36, T, C) = Bᵀ d B for every tile of `images` images starting at x.
+    func transformInput(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+                        work: UnsafeMutablePointer<Float>) {
+        let c = channels, t = images * tilesPerImage, line = width * c
+        let rows = UnsafeMutableRawPointer(work)      // Bᵀ d, 6 × 6 vectors
+        var tile = 0
+        for image in 0..<images {
+            let base = x + image * height * line
+            for i in 0..<tilesH {
+                let top = i * 4 - pad, rr = Self.inside(top, height)
+                for j in 0..<tilesW {
+                    let left = j * 4 - pad, cr = Self.inside(left, width)
+                    let full = rr.count == 6 && cr.count == 6
+                    for k in stride(from: 0, to: c, by: 8) {
+                        let lanes = min(8, c - k)
+                        let corner = base + top * line + left * c + k
+                        // rows[·][s] = Bᵀ · d[·][s], column by column.
+                        for s in 0..<6 {
+                            @inline(__always) func d(_ r: Int) -> SIMD8<Float> {
+                                if full || (rr.contains(r) && cr.contains(s)) {
+                                    return load(corner + r * line + s * c, lanes)
+                                }
+                                return .zero
+                            }
+                            let o = inputTransform(d(0), d(1), d(2), d(3), d(4), d(5))
+                            put(rows, 0 * 6 + s, o.0); put(rows, 1 * 6 + s, o.1); put(rows, 2 * 6 + s, o.2)
+                            put(rows, 3 * 6 + s, o.3); put(rows, 4 * 6 + s, o.4); put(rows, 5 * 6 + s, o.5)
+                        }
+                        // V[r][·] = rows[r][·] · B, row by row, to positions ξ = 6r + s.
+                        for r in 0..<6 {
+                            let o = inputTransform(get(rows, r * 6), get(rows, r * 6 + 1), get(rows, r * 6 + 2),
+                                                   get(rows, r * 6 + 3), get(rows, r * 6 + 4), get(rows, r * 6 + 5))
+                            let out = v + ((r * 6) * t + tile) * c + k, step = t * c
+                            store(o.0, out, lanes); store(o.1, out + step, lanes)
+                            store(o.2, out + 2 * step, lanes); store(o.3, out + 3 * step, lanes)
+                            store(o.4, out + 4 * step, lanes); store(o.5, out + 5 * step, lanes)
+                        }
+                    }
+                    tile += 1
                 }
             }
         }
     }
 
-    /// dV[ξ] = dM[ξ] · U[ξ]ᵀ into v (which then no longer holds V), and dX = Σ_tiles B dV Bᵀ
-    /// (overlapping tiles added in tile order) into dx, which is overwritten.
-    public func inputGradient(_ dm: FloatView, _ u: FloatView, images n: Int, scratch v: FloatView,
-                              into dx: FloatView, work: FloatView, pool: ThreadPool?) {
-        let t = n * tilesPerImage, c = channels, f = filters
-        forEach(36, pool: pool) { xi in
-            gemm(transB: true, m: t, n: c, k: f, a: dm.slice(xi * f, (t - 1) * 36 * f + f), lda: 36 * f,
-                 b: u.slice(xi * c * f, c * f), ldb: f,
-                 beta: 0, c: v.slice(xi * c, (t - 1) * 36 * c + c), ldc: 36 * c)
-        }
-        precondition(dx.count >= n * height * width * c && work.count >= n * workPerImage)
-        let vp = v.base, dxp = dx.base
-        forEach(n, pool: pool) { image in
-            (dxp + image * height * width * c).update(repeating: 0, count: height * width * c)
-            do {
-                let rows = work.base + image * workPerImage, patch = rows + 36 * c
-                for i in 0..<tilesH {
-                    for j in 0..<tilesW {
-                        let tile = (image * tilesH + i) * tilesW + j
-                        // rows = dV · Bᵀ over s, then patch = B · rows over r.
-                        for r in 0..<6 {
-                            inputAdjoint(vp + tile * 36 * c + r * 6 * c, stride: c, count: c,
-                                         into: rows + r * 6 * c, outStride: c)
-                        }
+    /// y = f(Aᵀ M A + b) for every tile, cropped to the output, into `images` images at y; with
+    /// `argmax`, y = maxpool₂ₓ₂(f(Aᵀ M A + b)) (each pooling window lies inside one 4×4 tile).
+    func transformOutput(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?,
+                         relu: Bool, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
+                         work: UnsafeMutablePointer<Float>) {
+        let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
+        let ph = outHeight / 2, pw = outWidth / 2
+        let rows = UnsafeMutableRawPointer(work)      // Aᵀ M, 4 × 6 vectors; then the 4 × 4 outputs
+        var tile = 0
+        for image in 0..<images {
+            let base = y + image * (argmax == nil ? outHeight * line : ph * pw * f)
+            for i in 0..<tilesH {
+                let height = min(4, outHeight - i * 4)
+                for j in 0..<tilesW {
+                    let width = min(4, outWidth - j * 4)
+                    for k in stride(from: 0, to: f, by: 8) {
+                        let lanes = min(8, f - k)
+                        let b = bias.map { load($0 + k, lanes) } ?? .zero
+                        let mt = m + tile * f + k
                         for s in 0..<6 {
-                            inputAdjoint(rows + s * c, stride: 6 * c, count: c, into: patch + s * c,
-                                         outStride: 6 * c)
+                            let column = mt + s * step
+                            let o = outputTransform(load(column, lanes), load(column + 6 * step, lanes),
+                                                    load(column + 12 * step, lanes), load(column + 18 * step, lanes),
+                                                    load(column + 24 * step, lanes), load(column + 30 * step, lanes))
+                            put(rows, s, o.0); put(rows, 6 + s, o.1); put(rows, 12 + s, o.2); put(rows, 18 + s, o.3)
                         }
-                        for r in 0..<6 {
-                            let y = i * 4 - pad + r
-                            if y < 0 || y >= height { continue }
-                            for s in 0..<6 {
-                                let xx = j * 4 - pad + s
-                                if xx < 0 || xx >= width { continue }
-                                let dst = dxp + ((image * height + y) * width + xx) * c
-                                let src = patch + (r * 6 + s) * c
-                                for k in 0..<c { dst[k] += src[k] }
+                        for r in 0..<height {
+                            let o = outputTransform(get(rows, r * 6), get(rows, r * 6 + 1), get(rows, r * 6 + 2),
+                                                    get(rows, r * 6 + 3), get(rows, r * 6 + 4), get(rows, r * 6 + 5))
+                            let out = base + (i * 4 + r) * line + j * 4 * f + k
+                            @inline(__always) func emit(_ s: Int, _ value: SIMD8<Float>) {
+                                guard s < width else { return }
+                                var z = value + b
+                                if relu { z.replace(with: 0, where: z .< 0) }   // as Activation.relu
+                                if argmax == nil { store(z, out + s * f, lanes) } else { put(rows, 24 + r * 4 + s, z) }
+                            }
+                            emit(0, o.0); emit(1, o.1); emit(2, o.2); emit(3, o.3)
+                        }
+                        if let argmax {
+                            // The tile's 2×2 windows: maximum in scan order, strict (ties keep the first).
+                            for wr in 0..<2 where i * 2 + wr < ph {
+                                for wc in 0..<2 where j * 2 + wc < pw {
+                                    let z0 = 24 + wr * 8 + wc * 2
+                                    var best = get(rows, z0), taken = SIMD8<Int32>(repeating: 0)
+                                    keepLarger(&best, &taken, get(rows, z0 + 1), 1)
+                                    keepLarger(&best, &taken, get(rows, z0 + 4), 2)
+                                    keepLarger(&best, &taken, get(rows, z0 + 5), 3)
+                                    let at = ((i * 2 + wr) * pw + j * 2 + wc) * f + k
+                                    store(best, base + at, lanes)
+                                    let a = argmax + image * ph * pw * f + at
+                                    if lanes == 8 {
+                                        UnsafeMutableRawPointer(a).storeBytes(of: taken, as: SIMD8<Int32>.self)
+                                    } else {
+                                        for l in 0..<lanes { a[l] = taken[l] }
+                                    }
+                                }
                             }
                         }
                     }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// dM (36, T, F) = A dZ Aᵀ for every tile, dZ = dy ⊙ f'(y) (zero beyond the output's edge);
+    /// biasSums (F) += Σ dZ, in tile order.
+    /// With `argmax`, dy and y are pooled: dZ is dy at each window's maximum (where y > 0 with
+    /// `relu`) and 0 elsewhere.
+    func transformOutputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
+                                 argmax: UnsafeMutablePointer<Int32>?, images: Int,
+                                 into dm: UnsafeMutablePointer<Float>, biasSums: UnsafeMutablePointer<Float>,
+                                 work: UnsafeMutablePointer<Float>) {
+        let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
+        let ph = outHeight / 2, pw = outWidth / 2
+        let cols = UnsafeMutableRawPointer(work)      // dZ Aᵀ, 4 × 6 vectors; the pooled case's dZ after them
+        var tile = 0
+        for image in 0..<images {
+            let base = image * (argmax == nil ? outHeight * line : ph * pw * f)
+            for i in 0..<tilesH {
+                let height = min(4, outHeight - i * 4)
+                for j in 0..<tilesW {
+                    let width = min(4, outWidth - j * 4)
+                    for k in stride(from: 0, to: f, by: 8) {
+                        let lanes = min(8, f - k)
+                        var sum = load(biasSums + k, lanes)
+                        // dZ of the tile's 16 positions, after the cols' 24 vectors in the work area.
+                        if let argmax {
+                            // From the tile's 2×2 windows' gradients.
+                            for index in 24..<40 { put(cols, index, .zero) }
+                            for wr in 0..<2 where i * 2 + wr < ph {
+                                for wc in 0..<2 where j * 2 + wc < pw {
+                                    let at = base + ((i * 2 + wr) * pw + j * 2 + wc) * f + k
+                                    let raw = load(dy + at, lanes)
+                                    let g = relu ? raw.replacing(with: 0, where: .!(load(y! + at, lanes) .> 0)) : raw
+                                    sum += g
+                                    let taken = loadInt32(argmax + at, lanes)
+                                    let z0 = 24 + wr * 8 + wc * 2
+                                    put(cols, z0, SIMD8<Float>.zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 0)))
+                                    put(cols, z0 + 1, SIMD8<Float>.zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 1)))
+                                    put(cols, z0 + 4, SIMD8<Float>.zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 2)))
+                                    put(cols, z0 + 5, SIMD8<Float>.zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 3)))
+                                }
+                            }
+                        } else {
+                            for r in 0..<4 {
+                                for s in 0..<4 {
+                                    guard r < height && s < width else {
+                                        put(cols, 24 + r * 4 + s, .zero)
+                                        continue
+                                    }
+                                    let at = base + (i * 4 + r) * line + (j * 4 + s) * f + k
+                                    let raw = load(dy + at, lanes)
+                                    let d = relu ? raw.replacing(with: 0, where: .!(load(y! + at, lanes) .> 0)) : raw
+                                    sum += d
+                                    put(cols, 24 + r * 4 + s, d)
+                                }
+                            }
+                        }
+                        // cols[r][·] = A · dZ[r][·] over s (4 → 6).
+                        for r in 0..<4 {
+                            let o = outputAdjoint(get(cols, 24 + r * 4), get(cols, 25 + r * 4), get(cols, 26 + r * 4),
+                                                  get(cols, 27 + r * 4))
+                            put(cols, r * 6, o.0); put(cols, r * 6 + 1, o.1); put(cols, r * 6 + 2, o.2)
+                            put(cols, r * 6 + 3, o.3); put(cols, r * 6 + 4, o.4); put(cols, r * 6 + 5, o.5)
+                        }
+                        store(sum, biasSums + k, lanes)
+                        // dM[·][s] = A · cols[·][s] over r (4 → 6), to positions ξ = 6r + s.
+                        let out = dm + tile * f + k
+                        for s in 0..<6 {
+                            let o = outputAdjoint(get(cols, s), get(cols, 6 + s), get(cols, 12 + s), get(cols, 18 + s))
+                            let column = out + s * step
+                            store(o.0, column, lanes); store(o.1, column + 6 * step, lanes)
+                            store(o.2, column + 12 * step, lanes); store(o.3, column + 18 * step, lanes)
+                            store(o.4, column + 24 * step, lanes); store(o.5, column + 30 * step, lanes)
+                        }
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
+    /// dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order) for `images` images at dx,
+    /// which is overwritten; dV (36, T, C).
+    func transformInputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
+                                work: UnsafeMutablePointer<Float>) {
+        let c = channels, t = images * tilesPerImage, line = width * c, step = t * c
+        let rows = UnsafeMutableRawPointer(work)      // dV Bᵀ, 6 × 6 vectors
+        dx.update(repeating: 0, count: images * height * line)
+        var tile = 0
+        for image in 0..<images {
+            let base = dx + image * height * line
+            for i in 0..<tilesH {
+                let top = i * 4 - pad, rr = Self.inside(top, height)
+                for j in 0..<tilesW {
+                    let left = j * 4 - pad, cr = Self.inside(left, width)
+                    for k in stride(from: 0, to: c, by: 8) {
+                        let lanes = min(8, c - k)
+                        // rows[r][·] = B · dV[r][·] over s.
+                        let dt = dv + tile * c + k
+                        for r in 0..<6 {
+                            let at = dt + r * 6 * step
+                            let o = inputAdjoint(load(at, lanes), load(at + step, lanes), load(at + 2 * step, lanes),
+                                                 load(at + 3 * step, lanes), load(at + 4 * step, lanes),
+                                                 load(at + 5 * step, lanes))
+                            put(rows, r * 6, o.0); put(rows, r * 6 + 1, o.1); put(rows, r * 6 + 2, o.2)
+                            put(rows, r * 6 + 3, o.3); put(rows, r * 6 + 4, o.4); put(rows, r * 6 + 5, o.5)
+                        }
+                        // d[·][s] = B · rows[·][s] over r, added into dx where inside the image.
+                        let corner = base + top * line + left * c + k
+                        for s in cr {
+                            let o = inputAdjoint(get(rows, s), get(rows, 6 + s), get(rows, 12 + s), get(rows, 18 + s),
+                                                 get(rows, 24 + s), get(rows, 30 + s))
+                            @inline(__always) func add(_ r: Int, _ value: SIMD8<Float>) {
+                                guard rr.contains(r) else { return }
+                                let at = corner + r * line + s * c
+                                store(load(at, lanes) + value, at, lanes)
+                            }
+                            add(0, o.0); add(1, o.1); add(2, o.2); add(3, o.3); add(4, o.4); add(5, o.5)
+                        }
+                    }
+                    tile += 1
                 }
             }
         }
     }
 }
 
-// MARK: - The 1-D transforms, applied to `count` channels at once
-
-/// u = G g for one 3-vector (G is 6×3).
+/// Single-threaded C (m×n) = op(A) · op(B), row-major, on raw pointers (the caller splits the work).
 @inline(__always)
-private func kernelRow(_ g0: Float, _ g1: Float, _ g2: Float) -> SIMD8<Float> {
-    SIMD8(g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6,
-          g0 / 24 - g1 / 12 + g2 / 6, g2, 0, 0)
+func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+           a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
+           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    BLAS.configure()
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// dg = Gᵀ du for one 6-vector.
+// MARK: - Vectors of 8 channels
+
+/// `lanes` (≤ 8) floats at p, zero-filled.
 @inline(__always)
-private func kernelAdjoint(_ d0: Float, _ d1: Float, _ d2: Float, _ d3: Float, _ d4: Float,
-                           _ d5: Float) -> SIMD4<Float> {
-    SIMD4(d0 / 4 - d1 / 6 - d2 / 6 + d3 / 24 + d4 / 24,
-          -d1 / 6 + d2 / 6 + d3 / 12 - d4 / 12,
-          -d1 / 6 - d2 / 6 + d3 / 6 + d4 / 6 + d5, 0)
+private func load(_ p: UnsafeMutablePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
+    if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    var v = SIMD8<Float>()
+    for i in 0..<lanes { v[i] = p[i] }
+    return v
 }
 
-/// out = Bᵀ d, d_k at `src + offset + k·stride` (k < 6), each a run of `count` channels; the six
-/// results go to `dst + outOffset + (outBase + ·)·outStride`.
+/// The first `lanes` (≤ 8) lanes of v to p.
 @inline(__always)
-private func inputColumn(_ src: UnsafeMutablePointer<Float>, stride: Int, offset: Int, count: Int,
-                         into dst: UnsafeMutablePointer<Float>, outStride: Int, outOffset: Int, outBase: Int = 0) {
-    let d0 = src + offset, d1 = d0 + stride, d2 = d1 + stride, d3 = d2 + stride, d4 = d3 + stride, d5 = d4 + stride
-    let o = dst + outOffset + outBase * outStride
-    let o0 = o, o1 = o + outStride, o2 = o1 + outStride, o3 = o2 + outStride, o4 = o3 + outStride, o5 = o4 + outStride
-    for k in 0..<count {
-        let a = d0[k], b = d1[k], c = d2[k], d = d3[k], e = d4[k], f = d5[k]
-        o0[k] = 4 * a - 5 * c + e
-        o1[k] = -4 * b - 4 * c + d + e
-        o2[k] = 4 * b - 4 * c - d + e
-        o3[k] = -2 * b - c + 2 * d + e
-        o4[k] = 2 * b - c - 2 * d + e
-        o5[k] = 4 * b - 5 * d + f
+private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    if lanes == 8 {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+        return
     }
+    for i in 0..<lanes { p[i] = v[i] }
 }
 
-/// dd = B dr (the adjoint of `inputColumn`), six inputs `stride` apart → six outputs `outStride` apart.
+/// `lanes` (≤ 8) Int32s at p; the missing lanes are −1.
 @inline(__always)
-private func inputAdjoint(_ src: UnsafeMutablePointer<Float>, stride: Int, count: Int,
-                          into dst: UnsafeMutablePointer<Float>, outStride: Int) {
-    let r0 = src, r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride, r4 = r3 + stride, r5 = r4 + stride
-    let o0 = dst, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride, o4 = o3 + outStride,
-        o5 = o4 + outStride
-    for k in 0..<count {
-        let a = r0[k], b = r1[k], c = r2[k], d = r3[k], e = r4[k], f = r5[k]
-        o0[k] = 4 * a
-        o1[k] = -4 * b + 4 * c - 2 * d + 2 * e + 4 * f
-        o2[k] = -5 * a - 4 * b - 4 * c - d - e
-        o3[k] = b - c + 2 * d - 2 * e - 5 * f
-        o4[k] = a + b + c + d + e
-        o5[k] = f
-    }
+private func loadInt32(_ p: UnsafeMutablePointer<Int32>, _ lanes: Int) -> SIMD8<Int32> {
+    if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Int32>.self) }
+    var v = SIMD8<Int32>(repeating: -1)
+    for i in 0..<lanes { v[i] = p[i] }
+    return v
 }
 
-/// o = Aᵀ m (4 from 6), six inputs `stride` apart → four outputs `outStride` apart.
+/// One step of a max-pooling scan: where v > best (strict, so ties keep the earlier element),
+/// best = v and taken = q.
 @inline(__always)
-private func outputColumn(_ src: UnsafeMutablePointer<Float>, stride: Int, count: Int,
-                          into dst: UnsafeMutablePointer<Float>, outStride: Int) {
-    let m0 = src, m1 = m0 + stride, m2 = m1 + stride, m3 = m2 + stride, m4 = m3 + stride, m5 = m4 + stride
-    let o0 = dst, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride
-    for k in 0..<count {
-        let a = m0[k], b = m1[k], c = m2[k], d = m3[k], e = m4[k], f = m5[k]
-        o0[k] = a + b + c + d + e
-        o1[k] = b - c + 2 * d - 2 * e
-        o2[k] = b + c + 4 * d + 4 * e
-        o3[k] = b - c + 8 * d - 8 * e + f
-    }
+func keepLarger(_ best: inout SIMD8<Float>, _ taken: inout SIMD8<Int32>, _ v: SIMD8<Float>, _ q: Int32) {
+    let larger = v .> best
+    best.replace(with: v, where: larger)
+    taken.replace(with: SIMD8(repeating: q), where: larger)
 }
 
-/// dm = A do (6 from 4), four inputs `stride` apart → six outputs `outStride` apart.
+/// Vector `index` of a work area of vectors.
 @inline(__always)
-private func outputAdjoint(_ src: UnsafeMutablePointer<Float>, stride: Int, count: Int,
-                           into dst: UnsafeMutablePointer<Float>, outStride: Int) {
-    let d0 = src, d1 = d0 + stride, d2 = d1 + stride, d3 = d2 + stride
-    let o0 = dst, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride, o4 = o3 + outStride,
-        o5 = o4 + outStride
-    for k in 0..<count {
-        let a = d0[k], b = d1[k], c = d2[k], d = d3[k]
-        o0[k] = a
-        o1[k] = a + b + c + d
-        o2[k] = a - b + c - d
-        o3[k] = a + 2 * b + 4 * c + 8 * d
-        o4[k] = a - 2 * b + 4 * c - 8 * d
-        o5[k] = d
-    }
+private func put(_ work: UnsafeMutableRawPointer, _ index: Int, _ v: SIMD8<Float>) {
+    work.storeBytes(of: v, toByteOffset: index * 32, as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func get(_ work: UnsafeMutableRawPointer, _ index: Int) -> SIMD8<Float> {
+    work.loadUnaligned(fromByteOffset: index * 32, as: SIMD8<Float>.self)
+}
+
+// MARK: - The 1-D transforms (with their common subexpressions shared)
+
+typealias Six = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+typealias Four = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+/// Bᵀ d:  (4a − 5c + e, −4b − 4c + d + e, 4b − 4c − d + e, −2b − c + 2d + e, 2b − c − 2d + e, 4b − 5d + f)
+@inline(__always)
+private func inputTransform(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>,
+                            _ e: SIMD8<Float>, _ f: SIMD8<Float>) -> Six {
+    let ec = e - c, twice = 2 * (d - b)
+    return (4 * (a - c) + ec, (d + e) - 4 * (b + c), (e - d) + 4 * (b - c), ec + twice, ec - twice,
+            4 * (b - d) + (f - d))
+}
+
+/// B g, the adjoint of `inputTransform`:
+/// (4a, −4b + 4c − 2d + 2e + 4f, −5a − 4b − 4c − d − e, b − c + 2d − 2e − 5f, a + b + c + d + e, f)
+@inline(__always)
+private func inputAdjoint(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>,
+                          _ e: SIMD8<Float>, _ f: SIMD8<Float>) -> Six {
+    let p = b + c, q = d + e, m = c - b, n = e - d
+    return (4 * a, 4 * (m + f) + 2 * n, -(4 * (p + a) + (q + a)), -(m + 2 * n + 5 * f), a + p + q, f)
+}
+
+/// Aᵀ m (4 from 6):  (a + b + c + d + e, b − c + 2d − 2e, b + c + 4d + 4e, b − c + 8d − 8e + f)
+@inline(__always)
+private func outputTransform(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>,
+                             _ e: SIMD8<Float>, _ f: SIMD8<Float>) -> Four {
+    let p = b + c, q = d + e, r = b - c, s = d - e
+    return (a + p + q, r + 2 * s, p + 4 * q, r + 8 * s + f)
+}
+
+/// A g (6 from 4), the adjoint of `outputTransform`: (a, a + b + c + d, a − b + c − d,
+/// a + 2b + 4c + 8d, a − 2b + 4c − 8d, d)
+@inline(__always)
+private func outputAdjoint(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> Six {
+    let p = a + c, q = b + d, r = a + 4 * c, s = 2 * (b + 4 * d)
+    return (a, p + q, p - q, r + s, r - s, d)
+}
+
+/// G g for one 3-vector (G is 6×3): (g0/4, −(g0 + g1 + g2)/6, −(g0 − g1 + g2)/6,
+/// g0/24 + g1/12 + g2/6, g0/24 − g1/12 + g2/6, g2).
+@inline(__always)
+private func kernelColumn(_ g0: SIMD8<Float>, _ g1: SIMD8<Float>, _ g2: SIMD8<Float>) -> Six {
+    let sum: SIMD8<Float> = g0 + g2
+    let a: SIMD8<Float> = g0 / 24 + g2 / 6, b: SIMD8<Float> = g1 / 12
+    let u1: SIMD8<Float> = -(sum + g1) / 6, u2: SIMD8<Float> = -(sum - g1) / 6
+    return (g0 / 4, u1, u2, a + b, a - b, g2)
+}
+
+/// Gᵀ d for one 6-vector, the adjoint of `kernelColumn`.
+@inline(__always)
+private func kernelAdjoint(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SIMD8<Float>, _ d3: SIMD8<Float>,
+                           _ d4: SIMD8<Float>, _ d5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+    let p: SIMD8<Float> = d1 + d2, q: SIMD8<Float> = d3 + d4
+    let m: SIMD8<Float> = d2 - d1, n: SIMD8<Float> = d3 - d4
+    let g0: SIMD8<Float> = d0 / 4 - p / 6 + q / 24
+    let g1: SIMD8<Float> = m / 6 + n / 12
+    let g2: SIMD8<Float> = (q - p) / 6 + d5
+    return (g0, g1, g2)
 }

@@ -1,4 +1,5 @@
-// Conv2D: y = f(conv(x, K) + b), as im2col + one matrix product for the whole batch.
+// Conv2D: y = f(conv(x, K) + b), as im2col + one matrix product for the whole batch, or as
+// Winograd F(4×4, 3×3); with a 2×2 max pooling after it, the pooling too (`fuse`).
 // Layouts (NHWC images, Keras's (kh, kw, C, F) kernels, the column matrix) and the padding rules
 // are written down once, at the top of Sources/Kernels/Convolution.swift.
 import Kernels
@@ -79,6 +80,12 @@ public final class Conv2D: ActivatedLayer {
     /// where the transforms would cost more than they save.
     private let winograd: Winograd3x3?
     private var transformed: (v: FloatView, scratch: FloatView, u: FloatView, du: FloatView)?
+    /// Set by `fuse`: the 2×2 max pooling after this layer runs inside it, so y and dy are the
+    /// pooled output and gradient (Kernels/ConvolutionPool.swift). The im2col path then works in
+    /// chunks of samples (`pooled`); `argmax` holds the pooling's choices, `z` the unpooled output.
+    private var fusedPool = false
+    private var pooled: PooledConvolution?
+    private var argmax: FloatView?, z: FloatView?, partials: FloatView?
 
     public init(_ config: Config, inputShape: Shape, name: String = "conv2d") throws {
         window = try imageWindow("conv2d", input: inputShape, window: config.kernelSize, strides: config.strides,
@@ -97,6 +104,18 @@ public final class Conv2D: ActivatedLayer {
             winograd = nil
         }
     }
+
+    /// Whether `pool` (the next layer) can run inside this one: 2×2 max pooling after ReLU or no activation.
+    public func canFuse(_ pool: Pooling2D) -> Bool {
+        pool.isFusable && pool.inputShape == outputShape && (activation == .relu || activation == .linear)
+    }
+    /// Makes this layer compute the pooling after it (before the model allocates scratch).
+    func fuse(_ pool: Pooling2D) {
+        precondition(canFuse(pool))
+        fusedPool = true
+        if winograd == nil { pooled = PooledConvolution(window: window, filters: filters) }
+    }
+    private var pooledCount: Int { (window.outHeight / 2) * (window.outWidth / 2) * filters }
 
     public var configuredActivation: Activation { config.activation }
     public func detachActivation() { activation = .linear }
@@ -128,15 +147,20 @@ public final class Conv2D: ActivatedLayer {
     /// (≤ 8·F) and, for batches of 32 or more, dK's partial products over slices of the batch
     /// (`gemmWorkspace`): a share of 1/32 of that per sample keeps the full workspace out of the
     /// per-sample scratch, which the model multiplies by its largest batch.
+    /// Winograd: V for every sample and the transforms' scratch; U and dU are fixed.
+    /// Fused with pooling: also the pooling's argmax; im2col keeps z and per-chunk partial sums.
     public var scratchPerSample: Int {
-        if let w = winograd {
-            // V for the batch, then (at most) `scratchCount(images:)` per sample, and bias partials.
-            return w.inputTransformPerImage + w.productPerImage + w.workPerImage
-                + (w.kernelTransformCount + 31) / 32 + 8 * filters
+        if let w = winograd { return w.inputTransformPerImage + w.scratchPerImage + (fusedPool ? pooledCount : 0) }
+        if let p = pooled {
+            return window.positions * window.patch + p.outputCount + pooledCount
+                + p.partialsPerSample
         }
         return window.positions * window.patch + workspaceShare
     }
-    public var scratchFixed: Int { winograd.map { 3 * $0.kernelTransformCount } ?? 0 }
+    public var scratchFixed: Int {
+        if let w = winograd { return w.scratchFixed + 2 * w.kernelTransformCount }
+        return pooled?.partialsFixed ?? 0
+    }
     private var workspaceShare: Int {
         max(8 * filters, (gemmWorkspace(m: window.patch, n: filters) + 31) / 32)
     }
@@ -151,22 +175,41 @@ public final class Conv2D: ActivatedLayer {
             }
             transformed = (v: take(maxBatch * w.inputTransformPerImage), scratch: take(w.scratchCount(images: maxBatch)),
                            u: take(w.kernelTransformCount), du: take(w.kernelTransformCount))
-            workspace = take(maxBatch * 8 * filters)
+            if fusedPool { argmax = take(maxBatch * pooledCount) }
             return
         }
         let columnCount = maxBatch * window.positions * window.patch
         columns = scratch.slice(0, columnCount)
+        if let p = pooled {
+            z = scratch.slice(columnCount, maxBatch * p.outputCount)
+            argmax = scratch.slice(columnCount + maxBatch * p.outputCount, maxBatch * pooledCount)
+            let start = columnCount + maxBatch * (p.outputCount + pooledCount)
+            partials = scratch.slice(start, maxBatch * p.partialsPerSample + p.partialsFixed)
+            return
+        }
         workspace = scratch.slice(columnCount, maxBatch * workspaceShare)
     }
+
+    /// ReLU and the identity run inside the Winograd transforms; other activations take a pass of their own.
+    private var fusedActivation: Bool { activation == .relu || activation == .linear }
 
     // x: (N, H, W, C) → cols: (N·OH·OW, kh·kw·C) → y = f(cols·K + b): (N·OH·OW, F) = (N, OH, OW, F)
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
         let rows = n * window.positions, patch = window.patch
         if let w = winograd, let t = transformed {
-            // z = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, tile by tile, 36 GEMMs per block of images
-            w.forward(x, kernel: kernel!, images: n, u: t.u, v: t.v, scratch: t.scratch, into: y, pool: context.pool)
-            biasActivationForward(y, rows: rows, cols: filters, bias: bias, activation: activation,
-                                  pool: context.pool)                                 // y = f(z + b)
+            // y = f(Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A + b), tile by tile, 36 GEMMs per group of images
+            w.forward(x, kernel: kernel!, bias: bias, relu: activation == .relu, images: n, u: t.u, v: t.v,
+                      scratch: t.scratch, into: y, poolArgmax: argmax, pool: context.pool)
+            if !fusedActivation {
+                biasActivationForward(y, rows: rows, cols: filters, bias: nil, activation: activation,
+                                      pool: context.pool)
+            }
+            return
+        }
+        if let p = pooled {
+            // y = pool(f(cols·K + b)), chunk by chunk of samples
+            p.forward(x, kernel: kernel!, bias: bias, relu: activation == .relu, cols: columns!, z: z!, into: y,
+                      argmax: argmax!, batch: n, pool: context.pool)
             return
         }
         im2col(x, into: columns!, window: window, batch: n, pool: context.pool)
@@ -179,16 +222,28 @@ public final class Conv2D: ActivatedLayer {
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
         let rows = n * window.positions, patch = window.patch
-        let workspace = self.workspace!.slice(0, n * (winograd == nil ? workspaceShare : 8 * filters))
+        if let w = winograd, let t = transformed {
+            if !fusedActivation {
+                activationBackward(y: y, dy: dy, rows: rows, cols: filters, activation: activation,
+                                   biasGradient: nil, partials: dy, pool: context.pool)   // dz = dy ⊙ f'(z)
+            }
+            // dz = dy ⊙ relu'; db += Σ dz; dM = A dz Aᵀ;  dK += Gᵀ (Σ V ⊙ dM) G;  dx = B (U ⊙ dM) Bᵀ
+            w.backward(dy, y: y, relu: activation == .relu, images: n, u: t.u, v: t.v, scratch: t.scratch,
+                       du: t.du, dKernel: kernelGradient!, biasGradient: biasGradient, dx: dx, poolArgmax: argmax,
+                       pool: context.pool)
+            return
+        }
+        if let p = pooled {
+            // dz = dy routed through the pooling and ReLU; db += Σ dz; dK += colsᵀ·dz; dx = col2im(dz·Kᵀ)
+            p.backward(dy: dy, y: y, argmax: argmax!, relu: activation == .relu, kernel: kernel!, cols: columns!,
+                       z: z!, partials: partials!, dKernel: kernelGradient!, biasGradient: biasGradient, dx: dx,
+                       batch: n, pool: context.pool)
+            return
+        }
+        let workspace = self.workspace!.slice(0, n * workspaceShare)
         activationBackward(y: y, dy: dy, rows: rows, cols: filters, activation: activation,
                            biasGradient: biasGradient, partials: workspace,
                            pool: context.pool)                                        // dz = dy ⊙ f'(z); db += Σ dz
-        if let w = winograd, let t = transformed {
-            // dM = A dz Aᵀ;  dK += Gᵀ (Σ V ⊙ dM) G;  dx = B (U ⊙ dM) Bᵀ
-            w.backward(dy, images: n, u: t.u, v: t.v, scratch: t.scratch, du: t.du, dKernel: kernelGradient!,
-                       dx: dx, pool: context.pool)
-            return
-        }
         // dK += colsᵀ·dz, the sum over N·OH·OW split into fixed slices added in order (when the
         // workspace holds them; otherwise gemm splits K's rows and sums each over the whole batch).
         let split = workspace.count >= gemmWorkspace(m: patch, n: filters) ? workspace : nil

@@ -65,11 +65,26 @@ public final class Pooling2D: Layer {
         outputShape = Shape([window.outHeight, window.outWidth, window.channels])
     }
 
-    public var scratchPerSample: Int { reduction == .max ? outputShape.count : 0 }
+    /// True when the convolution before this layer computes the pooling (`Conv2D.fuse`): this
+    /// layer's output is then that layer's output memory, and its passes do nothing.
+    public private(set) var fusedIntoPrevious = false
+    public var aliasesInput: Bool { fusedIntoPrevious }
+    /// Whether a convolution may compute this layer: 2×2 max pooling, stride 2, valid.
+    public var isFusable: Bool {
+        reduction == .max && window.kernelHeight == 2 && window.kernelWidth == 2 && window.strideHeight == 2
+            && window.strideWidth == 2 && config.padding == .valid
+    }
+    func markFused() {
+        precondition(isFusable)
+        fusedIntoPrevious = true
+    }
+
+    public var scratchPerSample: Int { reduction == .max && !fusedIntoPrevious ? outputShape.count : 0 }
     public func bind(scratch: FloatView) { argmax = scratch }
 
     // x: (N, H, W, C) → y: (N, OH, OW, C)
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
+        if fusedIntoPrevious { return }
         switch reduction {
         case .max: maxPoolForward(x: x, y: y, argmax: argmax!, window: window, batch: n, pool: context.pool)
         case .average: averagePoolForward(x: x, y: y, window: window, batch: n, pool: context.pool)
@@ -78,7 +93,7 @@ public final class Pooling2D: Layer {
 
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
-        guard let dx else { return }
+        guard let dx, !fusedIntoPrevious else { return }
         switch reduction {
         case .max: maxPoolBackward(dy: dy, argmax: argmax!, dx: dx, window: window, batch: n, pool: context.pool)
         case .average: averagePoolBackward(dy: dy, dx: dx, window: window, batch: n, pool: context.pool)

@@ -48,7 +48,10 @@ public final class Sequential {
     public var trainableCount: Int { parameters.count }
 
     /// - Parameter layers: already built in order, each for the previous one's output shape.
-    public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64) throws {
+    /// - Parameter fuse: let a convolution compute the 2×2 max pooling after it (`Conv2D.fuse`);
+    ///   the same results up to the order of the bias gradient's sums, one pass less over memory.
+    public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64,
+                fuse: Bool = true) throws {
         precondition(maxBatch > 0)
         self.name = name
         self.inputShape = inputShape
@@ -68,6 +71,14 @@ public final class Sequential {
                                  hint: "layer names must be unique; rename one with `name:`")
             }
             shape = layer.outputShape
+        }
+        if fuse {
+            for (layer, next) in zip(layers, layers.dropFirst()) {
+                if let conv = layer as? Conv2D, let pool = next as? Pooling2D, conv.canFuse(pool) {
+                    conv.fuse(pool)
+                    pool.markFused()
+                }
+            }
         }
 
         // Trainable tensors and their gradients: one flat block each; state tensors: another.
@@ -105,7 +116,8 @@ public final class Sequential {
             layer.bind(parameters: values, gradients: grads)
         }
 
-        // Activations: a buffer per layer, except layers that reinterpret their input.
+        // Activations: a buffer per layer, except layers that reinterpret their input (flatten)
+        // or whose work the layer before them does (a pooling fused into its convolution).
         input = FloatStorage(count: maxBatch * inputShape.count)
         var owned: [FloatStorage] = []
         var outs: [FloatView] = []

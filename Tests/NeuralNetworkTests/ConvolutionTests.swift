@@ -32,7 +32,8 @@ func buildLayer(_ type: String, _ json: String = "{}", input: [Int], name: Strin
 }
 
 /// Layers given as (type, parameters), chained from `input` with Keras's automatic names.
-func buildModel(_ specs: [(String, String)], input: [Int], maxBatch: Int = 4, seed: UInt64 = 42) throws -> Sequential {
+func buildModel(_ specs: [(String, String)], input: [Int], maxBatch: Int = 4, seed: UInt64 = 42,
+                fuse: Bool = true) throws -> Sequential {
     var layers: [any Layer] = [], shape = input, counts: [String: Int] = [:]
     for (type, json) in specs {
         let n = counts[type, default: 0]
@@ -41,7 +42,8 @@ func buildModel(_ specs: [(String, String)], input: [Int], maxBatch: Int = 4, se
         layers.append(layer)
         shape = layer.outputShape.dims
     }
-    return try Sequential(name: "m", inputShape: Shape(input), layers: layers, maxBatch: maxBatch, seed: seed)
+    return try Sequential(name: "m", inputShape: Shape(input), layers: layers, maxBatch: maxBatch, seed: seed,
+                          fuse: fuse)
 }
 
 let mnistConvnet: [(String, String)] = [
@@ -80,6 +82,10 @@ struct ConvolutionGradientChecks {
         // 3×3 stride 1 over ≥ 8 channels: the Winograd path, valid and same, several tiles.
         ConvCase(input: [6, 7, 8], json: #"{"filters": 3, "kernel_size": 3}"#),
         ConvCase(input: [5, 9, 8], json: #"{"filters": 2, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
+        // Winograd with channels and filters beyond one vector of 8, and an activation that is
+        // not fused into the transforms.
+        ConvCase(input: [6, 9, 9], json: #"{"filters": 10, "kernel_size": 3, "activation": "relu"}"#),
+        ConvCase(input: [7, 5, 9], json: #"{"filters": 10, "kernel_size": 3, "padding": "same", "activation": "tanh"}"#),
     ])
     func conv2d(_ c: ConvCase) throws {
         let layer = try buildLayer("conv2d", c.json, input: c.input)
@@ -90,6 +96,10 @@ struct ConvolutionGradientChecks {
         ConvCase(input: [4, 5, 2], json: "{}"),
         ConvCase(input: [5, 5, 3], json: #"{"pool_size": 3, "strides": 2, "padding": "same"}"#),
         ConvCase(input: [5, 4, 2], json: #"{"pool_size": [3, 2], "strides": 1}"#),
+        // Disjoint windows over a multiple of 8 channels (the vector backward), an odd height
+        // and width leaving a row and a column no window covers.
+        ConvCase(input: [5, 7, 16], json: "{}"),
+        ConvCase(input: [7, 6, 8], json: #"{"pool_size": 3}"#),
     ])
     func maxPooling(_ c: ConvCase) throws {
         let layer = try buildLayer("max_pooling2d", c.json, input: c.input)
@@ -317,6 +327,68 @@ struct ConvModelTests {
         let limit = Float((6.0 / Double(9 * 32 + 9 * 64)).squareRoot())
         let kernel = model.parameters.view(offset: entry.offset, count: entry.count).array
         #expect(kernel.allSatisfy { abs($0) <= limit } && kernel.contains { abs($0) > limit * 0.99 })
+    }
+}
+
+// MARK: - Fusion
+
+@Suite("A convolution computes the 2×2 max pooling after it")
+struct ConvPoolFusionTests {
+    /// Output and parameter gradients of one training step (as `ConvolutionDeterminismTests.step`).
+    func step(_ model: Sequential, batch: Int, threads: Int) -> (output: [Float], gradients: [Float]) {
+        BLAS.configure()
+        let context = PassContext(training: true, seed: 9, step: 1, pool: ThreadPool(threadCount: threads))
+        let input = model.input.view
+        for i in 0..<batch * model.inputShape.count { input[i] = Float(sin(Double(i) * 0.37)) }
+        let output = model.forward(batch: batch, context: context).array
+        let gradient = model.outputGradient
+        for i in 0..<batch * model.outputCount { gradient[i] = Float(cos(Double(i) * 0.13)) }
+        model.zeroGradients(pool: context.pool)
+        model.backward(batch: batch, context: context)
+        return (output, model.gradients.array)
+    }
+
+    @Test("fused and separate layers agree (im2col and Winograd, ReLU and linear, odd sizes, a fused layer inside)",
+          arguments: [
+        [("conv2d", #"{"filters": 10, "kernel_size": 3, "activation": "relu"}"#), ("max_pooling2d", "{}"),
+         ("conv2d", #"{"filters": 12, "kernel_size": 3, "activation": "relu"}"#), ("max_pooling2d", "{}"),
+         ("flatten", "{}"), ("dense", #"{"units": 5}"#)],
+        [("conv2d", #"{"filters": 9, "kernel_size": 5, "padding": "same"}"#), ("max_pooling2d", "{}"),
+         ("conv2d", #"{"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
+         ("max_pooling2d", #"{"pool_size": 2}"#), ("flatten", "{}"), ("dense", #"{"units": 3}"#)],
+    ])
+    func agree(_ specs: [(String, String)]) throws {
+        for batch in [3, 11] {
+            let fused = try buildModel(specs, input: [15, 13, 2], maxBatch: 11)
+            let separate = try buildModel(specs, input: [15, 13, 2], maxBatch: 11, fuse: false)
+            let pools = fused.layers.compactMap { $0 as? Pooling2D }
+            #expect(pools.count == 2 && pools.allSatisfy { $0.fusedIntoPrevious })
+            #expect(!separate.layers.contains { ($0 as? Pooling2D)?.fusedIntoPrevious == true })
+            let a = step(fused, batch: batch, threads: 2), b = step(separate, batch: batch, threads: 1)
+            func worst(_ x: [Float], _ y: [Float]) -> Float {
+                zip(x, y).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            }
+            #expect(a.output.count == b.output.count && worst(a.output, b.output) < 1e-5)
+            #expect(worst(a.gradients, b.gradients) < 1e-4)
+            #expect(a.gradients.contains { $0 != 0 })
+            #expect(step(fused, batch: batch, threads: 3).gradients == a.gradients)
+        }
+    }
+
+    @Test("only 2×2 max pooling with stride 2 and valid padding after ReLU or no activation is fused")
+    func fusable() throws {
+        let cases: [([(String, String)], Bool)] = [
+            ([("conv2d", #"{"filters": 4, "kernel_size": 3, "activation": "relu"}"#), ("max_pooling2d", "{}")], true),
+            ([("conv2d", #"{"filters": 4, "kernel_size": 3, "activation": "tanh"}"#), ("max_pooling2d", "{}")], false),
+            ([("conv2d", #"{"filters": 4, "kernel_size": 3}"#), ("average_pooling2d", "{}")], false),
+            ([("conv2d", #"{"filters": 4, "kernel_size": 3}"#), ("max_pooling2d", #"{"pool_size": 3}"#)], false),
+            ([("conv2d", #"{"filters": 4, "kernel_size": 3}"#), ("max_pooling2d", #"{"strides": 1}"#)], false),
+            ([("conv2d", #"{"filters": 4, "kernel_size": 3}"#), ("max_pooling2d", #"{"padding": "same"}"#)], false),
+        ]
+        for (specs, expected) in cases {
+            let model = try buildModel(specs, input: [9, 9, 2])
+            #expect(model.layers[1].aliasesInput == expected, "\(specs)")
+        }
     }
 }
 

@@ -1,0 +1,252 @@
+// A convolution followed by 2×2 max pooling (stride 2, valid), computed as one step: the
+// convolution's full output never leaves the cache, and the pooled output is the only tensor
+// written. The same for the gradient: the pooled gradient is routed to each window's maximum and
+// through the ReLU in the same pass that feeds the kernel's matrix product.
+//
+//   forward   z = cols·K (im2col + GEMM);  y = maxpool₂ₓ₂(f(z + b)), argmax ∈ 0..<4 per output
+//   backward  dz = dy at the window's argmax where y > 0 (ReLU), 0 elsewhere; db += Σ dz;
+//             dK += colsᵀ·dz;  dx = col2im(dz·Kᵀ)
+//
+// Layout as in Convolution.swift; pooled y (N, OH/2, OW/2, F) and argmax (same shape, Int32: the
+// position of the maximum in its window in scan order: 0 top left, 1 top right, 2, 3). Rows and
+// columns of z past the last whole window (an odd OH or OW) are dropped, as pooling drops them.
+//
+// Work is cut into fixed chunks of samples (from the shapes alone); each chunk runs im2col, its
+// products and the pooling on one thread. dK and db are summed per chunk, then the chunks in
+// order: the same bits on any number of threads.
+
+/// 2×2 max pooling (with bias and ReLU) of a (OH, OW, F) image z into (OH/2, OW/2, F), one sample.
+/// y and argmax as described above; with `relu`, y = max(0, ·) before the comparison.
+@inline(__always)
+func biasReluPool2x2(_ z: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool, height: Int, width: Int,
+                     filters f: Int, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+    let ph = height / 2, pw = width / 2, line = width * f
+    for i in 0..<ph {
+        for j in 0..<pw {
+            let top = z + (2 * i * width + 2 * j) * f, out = (i * pw + j) * f
+            let vectorEnd = f - f % 8
+            for k in stride(from: 0, to: vectorEnd, by: 8) {
+                let b = bias.map { UnsafeRawPointer($0 + k).loadUnaligned(as: SIMD8<Float>.self) } ?? .zero
+                let v0 = biasRelu(top + k, b, relu), v1 = biasRelu(top + f + k, b, relu)
+                let v2 = biasRelu(top + line + k, b, relu), v3 = biasRelu(top + line + f + k, b, relu)
+                var best = v0, taken = SIMD8<Int32>(repeating: 0)
+                keepLarger(&best, &taken, v1, 1)
+                keepLarger(&best, &taken, v2, 2)
+                keepLarger(&best, &taken, v3, 3)
+                UnsafeMutableRawPointer(y + out + k).storeBytes(of: best, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(argmax + out + k).storeBytes(of: taken, as: SIMD8<Int32>.self)
+            }
+            var k = vectorEnd
+            if k + 4 <= f {
+                // 4 more channels (LeNet's 6 filters: one vector of 4, then two scalars).
+                let b = bias.map { UnsafeRawPointer($0 + k).loadUnaligned(as: SIMD4<Float>.self) } ?? .zero
+                @inline(__always) func value(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+                    let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) + b
+                    return relu ? v.replacing(with: 0, where: v .< 0) : v
+                }
+                let v1 = value(top + f + k), v2 = value(top + line + k), v3 = value(top + line + f + k)
+                var best = value(top + k), taken = SIMD4<Int32>(repeating: 0)
+                var larger = v1 .> best
+                best.replace(with: v1, where: larger)
+                taken.replace(with: SIMD4(repeating: 1), where: larger)
+                larger = v2 .> best
+                best.replace(with: v2, where: larger)
+                taken.replace(with: SIMD4(repeating: 2), where: larger)
+                larger = v3 .> best
+                best.replace(with: v3, where: larger)
+                taken.replace(with: SIMD4(repeating: 3), where: larger)
+                UnsafeMutableRawPointer(y + out + k).storeBytes(of: best, as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(argmax + out + k).storeBytes(of: taken, as: SIMD4<Int32>.self)
+                k += 4
+            }
+            while k < f {
+                let b = bias?[k] ?? 0
+                let v0 = top[k] + b, v1 = top[f + k] + b, v2 = top[line + k] + b, v3 = top[line + f + k] + b
+                let r0 = relu && v0 < 0 ? 0 : v0, r1 = relu && v1 < 0 ? 0 : v1
+                let r2 = relu && v2 < 0 ? 0 : v2, r3 = relu && v3 < 0 ? 0 : v3
+                var best = r0, taken: Int32 = 0
+                if r1 > best { best = r1; taken = 1 }
+                if r2 > best { best = r2; taken = 2 }
+                if r3 > best { best = r3; taken = 3 }
+                y[out + k] = best
+                argmax[out + k] = taken
+                k += 1
+            }
+        }
+    }
+}
+
+/// f(z + b) for 8 channels at p (f = ReLU or the identity).
+@inline(__always)
+private func biasRelu(_ p: UnsafePointer<Float>, _ b: SIMD8<Float>, _ relu: Bool) -> SIMD8<Float> {
+    let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) + b
+    return relu ? v.replacing(with: 0, where: v .< 0) : v                 // as Activation.relu
+}
+
+/// The adjoint of `biasReluPool2x2` for one sample: dz (OH, OW, F) = dy routed to each window's
+/// argmax (where y > 0 with `relu`), zero elsewhere; sums[j] += Σ dz[·, j] in window order.
+@inline(__always)
+func pool2x2Gradient(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, relu: Bool,
+                     height: Int, width: Int, filters f: Int, into dz: UnsafeMutablePointer<Float>,
+                     sums: UnsafeMutablePointer<Float>) {
+    let ph = height / 2, pw = width / 2, line = width * f
+    // Rows and columns no window covers get no gradient.
+    if pw * 2 < width {
+        for r in 0..<ph * 2 { (dz + r * line + pw * 2 * f).update(repeating: 0, count: f) }
+    }
+    if ph * 2 < height { (dz + ph * 2 * line).update(repeating: 0, count: line) }
+    for i in 0..<ph {
+        for j in 0..<pw {
+            let top = dz + (2 * i * width + 2 * j) * f, at = (i * pw + j) * f
+            let vectorEnd = f - f % 8
+            for k in stride(from: 0, to: vectorEnd, by: 8) {
+                let raw = UnsafeRawPointer(dy + at + k).loadUnaligned(as: SIMD8<Float>.self)
+                let v = UnsafeRawPointer(y + at + k).loadUnaligned(as: SIMD8<Float>.self)
+                let g = relu ? raw.replacing(with: 0, where: .!(v .> 0)) : raw     // as Activation.relu: NaN → 0
+                let taken = UnsafeRawPointer(argmax + at + k).loadUnaligned(as: SIMD8<Int32>.self)
+                let zero = SIMD8<Float>(repeating: 0)
+                UnsafeMutableRawPointer(top + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 0)),
+                                                            as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(top + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 1)),
+                                                                as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(top + line + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 2)),
+                                                                   as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(top + line + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 3)),
+                                                                       as: SIMD8<Float>.self)
+                let s = UnsafeMutableRawPointer(sums + k)
+                s.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self) + g, as: SIMD8<Float>.self)
+            }
+            var k = vectorEnd
+            if k + 4 <= f {
+                let raw = UnsafeRawPointer(dy + at + k).loadUnaligned(as: SIMD4<Float>.self)
+                let v = UnsafeRawPointer(y + at + k).loadUnaligned(as: SIMD4<Float>.self)
+                let g = relu ? raw.replacing(with: 0, where: .!(v .> 0)) : raw
+                let taken = UnsafeRawPointer(argmax + at + k).loadUnaligned(as: SIMD4<Int32>.self)
+                let zero = SIMD4<Float>(repeating: 0)
+                UnsafeMutableRawPointer(top + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 0)),
+                                                            as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(top + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 1)),
+                                                                as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(top + line + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 2)),
+                                                                   as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(top + line + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 3)),
+                                                                       as: SIMD4<Float>.self)
+                let s = UnsafeMutableRawPointer(sums + k)
+                s.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self) + g, as: SIMD4<Float>.self)
+                k += 4
+            }
+            while k < f {
+                let g = relu && !(y[at + k] > 0) ? 0 : dy[at + k]
+                let q = argmax[at + k]
+                top[k] = q == 0 ? g : 0; top[f + k] = q == 1 ? g : 0
+                top[line + k] = q == 2 ? g : 0; top[line + f + k] = q == 3 ? g : 0
+                sums[k] += g
+                k += 1
+            }
+        }
+    }
+}
+
+/// Shapes and buffer sizes of a convolution (im2col + GEMM) fused with the 2×2 max pooling after it.
+public struct PooledConvolution: Sendable {
+    public let window: Window2D
+    public let filters: Int
+    /// Rows of the column matrix per chunk, about: a chunk's columns and z stay in cache.
+    static let rowsPerChunk = 4_096
+
+    public init(window: Window2D, filters: Int) {
+        self.window = window
+        self.filters = filters
+    }
+
+    public var pooledHeight: Int { window.outHeight / 2 }
+    public var pooledWidth: Int { window.outWidth / 2 }
+    /// Floats of one sample's pooled output (and Int32s of its argmax).
+    public var pooledCount: Int { pooledHeight * pooledWidth * filters }
+    /// Floats of one sample's convolution output z.
+    public var outputCount: Int { window.positions * filters }
+    /// Samples per chunk and chunks for a batch of n: about `rowsPerChunk` rows each, an even
+    /// number of chunks where that splits the batch more evenly (two threads get equal shares),
+    /// all from the shapes alone. Never more chunks than for a larger batch.
+    public func chunking(_ n: Int) -> (samples: Int, chunks: Int) {
+        var target = max(1, (n * window.positions + Self.rowsPerChunk - 1) / Self.rowsPerChunk)
+        if target % 2 == 1 && target < n { target += 1 }
+        let samples = max(1, (n + target - 1) / target)
+        return (samples, (n + samples - 1) / samples)
+    }
+    public func chunks(_ n: Int) -> Int { chunking(n).chunks }
+    /// Floats of partial sums per sample and fixed, enough for any batch:
+    /// chunks(n) · partialCount ≤ n · partialsPerSample + partialsFixed.
+    public var partialsPerSample: Int { (partialCount * window.positions + Self.rowsPerChunk - 1) / Self.rowsPerChunk }
+    public var partialsFixed: Int { 2 * partialCount }
+    /// Floats per chunk of partial sums: dK (kh·kw·C × F), then db (F).
+    public var partialCount: Int { window.patch * filters + filters }
+
+    /// y (pooled), argmax = pool(f(x ∗ K + b)) for samples 0..<n. `cols` holds n samples' columns
+    /// (kept for `backward`), `z` n samples' convolution outputs.
+    public func forward(_ x: FloatView, kernel: FloatView, bias: FloatView?, relu: Bool, cols: FloatView,
+                        z: FloatView, into y: FloatView, argmax: FloatView, batch n: Int, pool: ThreadPool?) {
+        let g = window, f = filters, rowsPerSample = g.positions, patch = g.patch
+        precondition(cols.count >= n * rowsPerSample * patch && z.count >= n * outputCount
+                     && y.count >= n * pooledCount && argmax.count >= n * pooledCount)
+        BLAS.configure()
+        let kp = kernel.base, bp = bias.map { UnsafePointer($0.base) }
+        let (perChunk, chunks) = chunking(n)
+        forEach(chunks, pool: pool) { chunk in
+            let first = chunk * perChunk, count = min(perChunk, n - first)
+            let cp = cols.slice(first * rowsPerSample * patch, count * rowsPerSample * patch)
+            im2col(x.slice(first * g.inputCount, count * g.inputCount), into: cp, window: g, batch: count, pool: nil)
+            let zp = z.base + first * outputCount
+            sgemm(m: count * rowsPerSample, n: f, k: patch, a: cp.base, lda: patch, b: kp, ldb: f, c: zp, ldc: f)
+            argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
+                for s in first..<first + count {
+                    biasReluPool2x2(z.base + s * outputCount, bias: bp, relu: relu, height: g.outHeight,
+                                    width: g.outWidth, filters: f, into: y.base + s * pooledCount,
+                                    argmax: ap + s * pooledCount)
+                }
+            }
+        }
+    }
+
+    /// dKernel += ∂L/∂K, biasGradient += ∂L/∂b and (when given) dx = ∂L/∂x, from the pooled
+    /// gradient dy and the last `forward`'s y, argmax and cols (cols is overwritten when dx is
+    /// wanted; z serves as dz). `partials` is `chunks(n) · partialCount` floats.
+    public func backward(dy: FloatView, y: FloatView, argmax: FloatView, relu: Bool, kernel: FloatView,
+                         cols: FloatView, z: FloatView, partials: FloatView, dKernel: FloatView,
+                         biasGradient: FloatView?, dx: FloatView?, batch n: Int, pool: ThreadPool?) {
+        let g = window, f = filters, rowsPerSample = g.positions, patch = g.patch, (perChunk, chunks) = chunking(n)
+        precondition(partials.count >= chunks * partialCount && z.count >= n * outputCount
+                     && dy.count >= n * pooledCount && dKernel.count >= patch * f)
+        BLAS.configure()
+        let kp = kernel.base, pp = partials.base
+        forEach(chunks, pool: pool) { chunk in
+            let first = chunk * perChunk, count = min(perChunk, n - first)
+            let sums = pp + chunk * partialCount + patch * f
+            sums.update(repeating: 0, count: f)
+            argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
+                for s in first..<first + count {
+                    pool2x2Gradient(dy: dy.base + s * pooledCount, y: y.base + s * pooledCount,
+                                    argmax: ap + s * pooledCount, relu: relu, height: g.outHeight, width: g.outWidth,
+                                    filters: f, into: z.base + s * outputCount, sums: sums)
+                }
+            }
+            let rows = count * rowsPerSample, cp = cols.base + first * rowsPerSample * patch
+            let dz = z.base + first * outputCount
+            sgemm(transA: true, m: patch, n: f, k: rows, a: cp, lda: patch, b: dz, ldb: f,
+                  c: pp + chunk * partialCount, ldc: f)                                    // dK_chunk = colsᵀ·dz
+            guard let dx else { return }
+            sgemm(transB: true, m: rows, n: patch, k: f, a: dz, lda: f, b: kp, ldb: f, c: cp, ldc: patch)
+            col2im(cols.slice(first * rowsPerSample * patch, rows * patch),
+                   into: dx.slice(first * g.inputCount, count * g.inputCount), window: g, batch: count, pool: nil)
+        }
+        // dK += Σ_chunks, db += Σ_chunks, in chunk order.
+        let dk = dKernel.base
+        for chunk in 0..<chunks {
+            let part = pp + chunk * partialCount
+            for i in 0..<patch * f { dk[i] += part[i] }
+            if let biasGradient {
+                for j in 0..<f { biasGradient.base[j] += part[patch * f + j] }
+            }
+        }
+    }
+}
