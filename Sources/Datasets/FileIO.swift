@@ -42,11 +42,15 @@ public enum FileIO {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
     }
 
-    static func createDirectories(_ path: String) throws(DatasetError) {
+    /// `mkdir -p`, with the system's reason when it fails ("Not a directory", "Permission denied").
+    public static func createDirectories(_ path: String) throws(DatasetError) {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw .fileSystem(path: path, reason: "cannot create directory: \(error.localizedDescription)")
+            let underlying = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
+            let reason = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
+                ?? error.localizedDescription
+            throw .fileSystem(path: path, reason: "cannot create directory: \(reason)")
         }
     }
 

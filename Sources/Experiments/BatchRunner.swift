@@ -8,6 +8,7 @@
 // <comparison>/logs/<name>-<hash>.log. Children get their own process group (a Ctrl-C reaches the
 // batch, which passes one SIGTERM on: each child checkpoints and exits 130) and
 // $RUNNER_BATCH_PARENT, so that they checkpoint and stop if the batch dies without telling them.
+import Datasets
 import Foundation
 import Kernels
 import Training
@@ -65,7 +66,7 @@ public enum BatchRunner {
             .appendingPathComponent("comparisons/" + batch.slug + (options.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? ""))
         let fm = FileManager.default
         for sub in ["points", "logs"] {
-            try fm.createDirectory(atPath: (folder as NSString).appendingPathComponent(sub), withIntermediateDirectories: true)
+            try FileIO.createDirectories((folder as NSString).appendingPathComponent(sub))
         }
         let mine = batch.entries.filter { options.shard?.owns($0.index) ?? true }
         let pointCount = batch.entries.count

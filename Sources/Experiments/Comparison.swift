@@ -3,6 +3,7 @@
 // keys that differ between runs. Written as comparison.json (everything, and what `--from` merges),
 // comparison.csv (one line per run) and comparison.md, and printed; the console and Markdown
 // tables are the same cells.
+import Datasets
 import Foundation
 import NeuralNetwork
 
@@ -493,7 +494,7 @@ extension Comparison {
 
     /// Writes comparison.json, .csv and .md into `folder`.
     public func write(to folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileIO.createDirectories(folder)
         func put(_ name: String, _ data: Data) throws {
             try data.write(to: URL(fileURLWithPath: folder).appendingPathComponent(name), options: .atomic)
         }

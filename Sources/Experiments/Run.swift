@@ -433,7 +433,7 @@ public enum ExperimentRunner {
 
     /// results/<name>/<UTC time>[-n]: created atomically, so parallel runs never share a folder.
     static func makeRunDirectory(in root: String, started: Date) throws -> (String, String) {
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileIO.createDirectories(root)
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")

@@ -208,7 +208,7 @@ struct CheckpointFolder {
     /// Creates the folder, or clears out what a killed writer left in it (its temporary files:
     /// the checkpoints themselves are only ever renamed into place whole).
     func create() throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileIO.createDirectories(path)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         where name.hasPrefix(".") && name.contains(".ckpt.partial-") {
             unlink((path as NSString).appendingPathComponent(name))

@@ -157,6 +157,20 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: scratch("results")), "\(result)")
     }
 
+    @Test("a --results-dir that is a file is a runtime error (exit 1) with the system's reason")
+    func resultsDirectoryIsAFile() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let file = try scratch.write("not a folder", to: "results")
+        for arguments in [["experiments/mlp.yaml"], ["compare", "experiments/mlp.yaml"]] {
+            let result = try runner(arguments + ["--data-dir", Paths.mnist, "--results-dir", file, "--epochs", "1"],
+                                    scratch: scratch)
+            #expect(result.exited(1), "\(result)")
+            #expect(result.stderr.contains(file + "/") && result.stderr.contains("cannot create directory: Not a directory"),
+                    "\(result)")
+        }
+    }
+
     @Test("a --data-dir that does not exist is a runtime error (exit 1) naming the folder")
     func missingDataDirectory() throws {
         let scratch = try TemporaryDirectory()
