@@ -29,4 +29,14 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
                                  int outHeight, int outWidth, int filters, int tilesH, int tilesW,
                                  float *dm, float *biasSums);
 
+/// C (rows × n) = A (rows × k, row-major, lda = k) · B (k × n, ldb = n), ldc = n, for a narrow
+/// product: 1 ≤ n ≤ 32, k·⌈n/8⌉·8 ≤ 4096. Each element is summed over k in order, one FMA a
+/// term. (OpenBLAS packs both operands on every call, which costs more than the product itself
+/// when n is a convolution's few filters.)
+void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c);
+
+/// C (k × n) = Aᵀ · D for A (rows × k, lda = k) and D (rows × n, ldd = n), ldc = n, with the same
+/// limits as ck_gemm_narrow: each element is summed over the rows in order, one FMA a term.
+void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c);
+
 #endif
