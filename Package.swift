@@ -25,7 +25,7 @@ let package = Package(
         // The CPU's spin-wait hint (x86 PAUSE, ARM YIELD), header only.
         .systemLibrary(name: "CSpinWait", path: "Sources/CSpinWait"),
 
-        // AVX2/FMA versions of the Winograd tile transforms, chosen at run time by Kernels
+        // AVX2/FMA Winograd tile transforms and narrow products, chosen at run time by Kernels
         // (the package itself builds for baseline x86-64).
         .target(name: "CKernels"),
         // The only code with unsafe pointers and BLAS calls.

@@ -1,7 +1,8 @@
-// AVX2/FMA versions of the Winograd F(4×4, 3×3) tile transforms (Sources/Kernels/Winograd.swift
-// has the layout, the formulas and the portable fallback). The Swift package builds for baseline
-// x86-64, which has neither 8-float vectors nor FMA; these functions are compiled for AVX2+FMA
-// alone and called only when `ck_has_avx2_fma()` says the CPU has both.
+// AVX2/FMA kernels: the Winograd F(4×4, 3×3) tile transforms (Sources/Kernels/Winograd.swift has
+// the layout, the formulas and the portable fallback) and narrow matrix products for the pooled
+// convolution. The Swift package builds for baseline x86-64, which has neither 8-float vectors
+// nor FMA; these functions are compiled for AVX2+FMA alone and called only when
+// `ck_has_avx2_fma()` says the CPU has both.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 

@@ -1,7 +1,9 @@
-// AVX2/FMA tile transforms of Winograd F(4×4, 3×3): the same loops as the Swift fallback in
-// Sources/Kernels/Winograd.swift, 8 channels per vector. With FMA the products and sums round
-// differently from the fallback (the tests compare both to a tolerance), but each function has
-// one fixed order of operations, so results still do not depend on the thread count.
+// AVX2/FMA kernels, compiled for AVX2+FMA alone (function attributes) and called only when
+// ck_has_avx2_fma() is true: the tile transforms of Winograd F(4×4, 3×3) (the same loops as the
+// Swift fallback in Sources/Kernels/Winograd.swift, 8 channels per vector) and the narrow
+// products of a pooled convolution (Sources/Kernels/ConvolutionPool.swift). With FMA, products
+// and sums round differently from the fallbacks (the tests compare both to a tolerance), but each
+// function has one fixed order of operations, so results do not depend on the thread count.
 #include "ckernels.h"
 #include <string.h>
 #if defined(__x86_64__)
