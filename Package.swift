@@ -25,10 +25,13 @@ let package = Package(
         // The CPU's spin-wait hint (x86 PAUSE, ARM YIELD), header only.
         .systemLibrary(name: "CSpinWait", path: "Sources/CSpinWait"),
 
+        // AVX2/FMA Winograd tile transforms and narrow products, chosen at run time by Kernels
+        // (the package itself builds for baseline x86-64).
+        .target(name: "CKernels"),
         // The only code with unsafe pointers and BLAS calls.
         // -fno-math-errno: without it Float.squareRoot() compiles to sqrtss plus an errno check
         // and blocks vectorisation of the optimizer loops (measured: Adam was 34% of a step).
-        .target(name: "Kernels", dependencies: ["CBLAS", "CSpinWait"],
+        .target(name: "Kernels", dependencies: ["CBLAS", "CSpinWait", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-fno-math-errno"])]),
         // Tensors' shapes, layers, losses, initializers, the sequential model.
         .target(name: "NeuralNetwork", dependencies: ["Kernels"]),

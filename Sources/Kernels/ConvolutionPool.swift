@@ -14,6 +14,7 @@
 // Work is cut into fixed chunks of samples (from the shapes alone); each chunk runs im2col, its
 // products and the pooling on one thread. dK and db are summed per chunk, then the chunks in
 // order: the same bits on any number of threads.
+import CKernels
 
 /// 2×2 max pooling (with bias and ReLU) of a (OH, OW, F) image z into (OH/2, OW/2, F), one sample.
 /// y and argmax as described above; with `relu`, y = max(0, ·) before the comparison.
@@ -154,9 +155,17 @@ public struct PooledConvolution: Sendable {
     /// Rows of the column matrix per chunk, about: a chunk's columns and z stay in cache.
     static let rowsPerChunk = 4_096
 
-    public init(window: Window2D, filters: Int) {
+    /// Whether the products z = cols·K and dK = colsᵀ·dz go through the AVX2/FMA kernels
+    /// `ck_gemm_narrow(_tn)` (when the CPU has AVX2 and FMA and K is narrow: at most 32 filters)
+    /// instead of OpenBLAS, which packs both operands on every call.
+    public let narrowProduct: Bool
+
+    /// `avx2: false` keeps every product in OpenBLAS (the tests compare the two).
+    public init(window: Window2D, filters: Int, avx2: Bool = Winograd3x3.avx2Available) {
         self.window = window
         self.filters = filters
+        narrowProduct = avx2 && Winograd3x3.avx2Available && filters <= 32
+            && window.patch * ((filters + 7) / 8) * 8 <= 4096
     }
 
     public var pooledHeight: Int { window.outHeight / 2 }
@@ -197,7 +206,11 @@ public struct PooledConvolution: Sendable {
             let cp = cols.slice(first * rowsPerSample * patch, count * rowsPerSample * patch)
             im2col(x.slice(first * g.inputCount, count * g.inputCount), into: cp, window: g, batch: count, pool: nil)
             let zp = z.base + first * outputCount
-            sgemm(m: count * rowsPerSample, n: f, k: patch, a: cp.base, lda: patch, b: kp, ldb: f, c: zp, ldc: f)
+            if narrowProduct {
+                ck_gemm_narrow(count * rowsPerSample, Int32(patch), Int32(f), cp.base, kp, zp)
+            } else {
+                sgemm(m: count * rowsPerSample, n: f, k: patch, a: cp.base, lda: patch, b: kp, ldb: f, c: zp, ldc: f)
+            }
             argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
                 for s in first..<first + count {
                     biasReluPool2x2(z.base + s * outputCount, bias: bp, relu: relu, height: g.outHeight,
@@ -232,8 +245,12 @@ public struct PooledConvolution: Sendable {
             }
             let rows = count * rowsPerSample, cp = cols.base + first * rowsPerSample * patch
             let dz = z.base + first * outputCount
-            sgemm(transA: true, m: patch, n: f, k: rows, a: cp, lda: patch, b: dz, ldb: f,
-                  c: pp + chunk * partialCount, ldc: f)                                    // dK_chunk = colsᵀ·dz
+            if narrowProduct {                                                              // dK_chunk = colsᵀ·dz
+                ck_gemm_narrow_tn(rows, Int32(patch), Int32(f), cp, dz, pp + chunk * partialCount)
+            } else {
+                sgemm(transA: true, m: patch, n: f, k: rows, a: cp, lda: patch, b: dz, ldb: f,
+                      c: pp + chunk * partialCount, ldc: f)
+            }
             guard let dx else { return }
             sgemm(transB: true, m: rows, n: patch, k: f, a: dz, lda: f, b: kp, ldb: f, c: cp, ldc: patch)
             col2im(cols.slice(first * rowsPerSample * patch, rows * patch),

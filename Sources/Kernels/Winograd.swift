@@ -22,7 +22,13 @@
 //
 // Every sum has a fixed order (tiles in order within a group, groups added in group order), so
 // results do not depend on the thread count.
+//
+// On CPUs with AVX2 and FMA the four tile transforms run in C (Sources/CKernels,
+// compiled for AVX2+FMA only) instead of the SIMD8 code here, which is compiled for baseline
+// x86-64 (4-float SSE vectors, no FMA). The choice is made once per convolution, so a run uses
+// one code path throughout and stays independent of the thread count.
 import CBLAS
+import CKernels
 
 /// Shapes and buffer sizes of one Winograd convolution.
 public struct Winograd3x3: Sendable {
@@ -31,8 +37,17 @@ public struct Winograd3x3: Sendable {
     public let pad: Int
     public let outHeight: Int, outWidth: Int
     public let tilesH: Int, tilesW: Int
+    /// Whether the tile transforms that have an AVX2/FMA version use it.
+    public let avx2: Bool
 
-    public init(height: Int, width: Int, channels: Int, filters: Int, same: Bool) {
+    /// True when this CPU has AVX2 and FMA.
+    public static let avx2Available = ck_has_avx2_fma() != 0
+
+    /// `avx2: false` forces the portable transforms (the tests compare the two).
+    public init(height: Int, width: Int, channels: Int, filters: Int, same: Bool,
+                avx2: Bool = Winograd3x3.avx2Available) {
+        precondition(!avx2 || Self.avx2Available, "AVX2/FMA transforms asked for on a CPU without them")
+        self.avx2 = avx2
         self.height = height
         self.width = width
         self.channels = channels
@@ -265,6 +280,11 @@ public struct Winograd3x3: Sendable {
     /// V (36, T, C) = Bᵀ d B for every tile of `images` images starting at x.
     func transformInput(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                         work: UnsafeMutablePointer<Float>) {
+        if avx2 {
+            ck_winograd_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                              Int32(tilesH), Int32(tilesW), v)
+            return
+        }
         let c = channels, t = images * tilesPerImage, line = width * c
         let rows = UnsafeMutableRawPointer(work)      // Bᵀ d, 6 × 6 vectors
         var tile = 0
@@ -311,6 +331,11 @@ public struct Winograd3x3: Sendable {
     func transformOutput(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?,
                          relu: Bool, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
                          work: UnsafeMutablePointer<Float>) {
+        if avx2 {
+            ck_winograd_output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
+                               Int32(tilesW), bias, relu ? 1 : 0, y, argmax)
+            return
+        }
         let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
         let ph = outHeight / 2, pw = outWidth / 2
         let rows = UnsafeMutableRawPointer(work)      // Aᵀ M, 4 × 6 vectors; then the 4 × 4 outputs
@@ -379,6 +404,11 @@ public struct Winograd3x3: Sendable {
                                  argmax: UnsafeMutablePointer<Int32>?, images: Int,
                                  into dm: UnsafeMutablePointer<Float>, biasSums: UnsafeMutablePointer<Float>,
                                  work: UnsafeMutablePointer<Float>) {
+        if avx2 {
+            ck_winograd_output_gradient(dy, y, relu ? 1 : 0, argmax, Int32(images), Int32(outHeight), Int32(outWidth),
+                                        Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums)
+            return
+        }
         let f = filters, t = images * tilesPerImage, line = outWidth * f, step = t * f
         let ph = outHeight / 2, pw = outWidth / 2
         let cols = UnsafeMutableRawPointer(work)      // dZ Aᵀ, 4 × 6 vectors; the pooled case's dZ after them
@@ -453,6 +483,11 @@ public struct Winograd3x3: Sendable {
     /// which is overwritten; dV (36, T, C).
     func transformInputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
                                 work: UnsafeMutablePointer<Float>) {
+        if avx2 {
+            ck_winograd_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                                       Int32(tilesH), Int32(tilesW), dx)
+            return
+        }
         let c = channels, t = images * tilesPerImage, line = width * c, step = t * c
         let rows = UnsafeMutableRawPointer(work)      // dV Bᵀ, 6 × 6 vectors
         dx.update(repeating: 0, count: images * height * line)

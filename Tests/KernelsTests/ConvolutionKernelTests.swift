@@ -97,3 +97,44 @@ struct ConvolutionKernelTests {
         }
     }
 }
+
+@Suite("The AVX2/FMA narrow products of a pooled convolution")
+struct NarrowProductTests {
+    /// Forward and backward of a pooled convolution with bias and ReLU; outputs as arrays.
+    func run(_ c: PooledConvolution, n: Int) -> (y: [Float], dk: [Float], db: [Float], dx: [Float]) {
+        let g = c.window, f = c.filters
+        var stream = RandomStream(seed: 11, name: "narrow")
+        let x = FloatStorage((0..<n * g.inputCount).map { _ in stream.nextNormal() })
+        let k = FloatStorage((0..<g.patch * f).map { _ in stream.nextNormal() * 0.3 })
+        let b = FloatStorage((0..<f).map { _ in stream.nextNormal() * 0.1 })
+        let dy = FloatStorage((0..<n * c.pooledCount).map { _ in stream.nextNormal() })
+        let cols = FloatStorage(count: n * g.positions * g.patch), z = FloatStorage(count: n * c.outputCount)
+        let y = FloatStorage(count: n * c.pooledCount), argmax = FloatStorage(count: n * c.pooledCount)
+        let partials = FloatStorage(count: c.chunks(n) * c.partialCount)
+        let dk = FloatStorage(count: g.patch * f), db = FloatStorage(count: f), dx = FloatStorage(count: n * g.inputCount)
+        let pool = ThreadPool(threadCount: 2)
+        c.forward(x.view, kernel: k.view, bias: b.view, relu: true, cols: cols.view, z: z.view, into: y.view,
+                  argmax: argmax.view, batch: n, pool: pool)
+        c.backward(dy: dy.view, y: y.view, argmax: argmax.view, relu: true, kernel: k.view, cols: cols.view, z: z.view,
+                   partials: partials.view, dKernel: dk.view, biasGradient: db.view, dx: dx.view, batch: n, pool: pool)
+        return (y.array, dk.array, db.array, dx.array)
+    }
+
+    @Test("agree with OpenBLAS's products", .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          arguments: [(28, 1, 5, 6, true), (28, 1, 3, 32, false), (12, 6, 5, 16, false), (9, 3, 3, 20, true),
+                      (7, 2, 3, 3, false)])
+    func matchesOpenBLAS(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
+        let g = Window2D(height: size, width: size, channels: channels, kernel: (kernel, kernel), stride: (1, 1), same: same)
+        let fast = PooledConvolution(window: g, filters: filters)
+        let reference = PooledConvolution(window: g, filters: filters, avx2: false)
+        #expect(fast.narrowProduct && !reference.narrowProduct)
+        let a = run(fast, n: 7), b = run(reference, n: 7)
+        func worst(_ p: [Float], _ q: [Float]) -> Float {
+            zip(p, q).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        }
+        #expect(worst(a.y, b.y) < 1e-5)
+        #expect(worst(a.dk, b.dk) < 1e-4)
+        #expect(worst(a.db, b.db) < 1e-5)
+        #expect(worst(a.dx, b.dx) < 1e-5)
+    }
+}

@@ -79,4 +79,52 @@ struct WinogradTests {
         let single = run(x, k, dy, s, g, threads: 1)
         #expect(single.y == got.y && single.dx == got.dx && single.dk == got.dk)
     }
+
+    /// Forward (with bias and ReLU, pooled or not) and backward of `g`, outputs as arrays.
+    func runFull(_ g: Winograd3x3, n: Int, pooled: Bool, seed: UInt64)
+        -> (y: [Float], argmax: [Float], dx: [Float], dk: [Float], db: [Float]) {
+        var stream = RandomStream(seed: seed, name: "winograd-avx2")
+        let outCount = n * (pooled ? g.pooledPerImage : g.outHeight * g.outWidth * g.filters)
+        let x = FloatStorage((0..<n * g.height * g.width * g.channels).map { _ in stream.nextNormal() })
+        let k = FloatStorage((0..<9 * g.channels * g.filters).map { _ in stream.nextNormal() * 0.3 })
+        let b = FloatStorage((0..<g.filters).map { _ in stream.nextNormal() * 0.1 })
+        let dy = FloatStorage((0..<outCount).map { _ in stream.nextNormal() })
+        let u = FloatStorage(count: g.kernelTransformCount), du = FloatStorage(count: g.kernelTransformCount)
+        let v = FloatStorage(count: n * g.inputTransformPerImage)
+        let scratch = FloatStorage(count: g.scratchCount(images: n))
+        let y = FloatStorage(count: outCount), argmax = FloatStorage(count: pooled ? outCount : 0)
+        let dx = FloatStorage(count: n * g.height * g.width * g.channels)
+        let dk = FloatStorage(count: 9 * g.channels * g.filters), db = FloatStorage(count: g.filters)
+        let pool = ThreadPool(threadCount: 2)
+        g.forward(x.view, kernel: k.view, bias: b.view, relu: true, images: n, u: u.view, v: v.view,
+                  scratch: scratch.view, into: y.view, poolArgmax: pooled ? argmax.view : nil, pool: pool)
+        g.backward(dy.view, y: y.view, relu: true, images: n, u: u.view, v: v.view, scratch: scratch.view,
+                   du: du.view, dKernel: dk.view, biasGradient: db.view, dx: dx.view,
+                   poolArgmax: pooled ? argmax.view : nil, pool: pool)
+        return (y.array, argmax.array, dx.array, dk.array, db.array)
+    }
+
+    @Test("the AVX2/FMA tile transforms agree with the portable ones",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
+        Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer
+        Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),        // partial vectors, edge tiles
+        Case(n: 2, h: 8, w: 8, c: 12, f: 20, same: false),
+    ])
+    func avx2MatchesPortable(_ s: Case) {
+        for pooled in [false, true] {
+            let fast = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true)
+            let portable = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: false)
+            let a = runFull(fast, n: s.n, pooled: pooled, seed: 9), b = runFull(portable, n: s.n, pooled: pooled, seed: 9)
+            func worst(_ p: [Float], _ q: [Float]) -> Float {
+                zip(p, q).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            }
+            #expect(worst(a.y, b.y) < 1e-5)
+            #expect(worst(a.dx, b.dx) < 1e-5)
+            #expect(worst(a.dk, b.dk) < 1e-4)
+            #expect(worst(a.db, b.db) < 1e-5)
+            // Rounding can only reorder windows' elements whose values are within rounding.
+            let differing = zip(a.argmax, b.argmax).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing * 1000 <= a.argmax.count)
+        }
+    }
 }

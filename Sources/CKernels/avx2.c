@@ -1,0 +1,403 @@
+// AVX2/FMA kernels, compiled for AVX2+FMA alone (function attributes) and called only when
+// ck_has_avx2_fma() is true: the tile transforms of Winograd F(4×4, 3×3) (the same loops as the
+// Swift fallback in Sources/Kernels/Winograd.swift, 8 channels per vector) and the narrow
+// products of a pooled convolution (Sources/Kernels/ConvolutionPool.swift). With FMA, products
+// and sums round differently from the fallbacks (the tests compare both to a tolerance), but each
+// function has one fixed order of operations, so results do not depend on the thread count.
+#include "ckernels.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#if defined(__x86_64__)
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));   // for unaligned loads and stores
+#define AVX __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline)) AVX
+#define SPLAT(x) ((v8){x, x, x, x, x, x, x, x})
+
+int ck_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/// `lanes` (≤ 8) floats at p, zero-filled.
+INLINE v8 load(const float *p, int lanes) {
+    if (lanes == 8) return *(const v8u *)p;
+    v8 v = SPLAT(0.0f);
+    for (int l = 0; l < lanes; l++) v[l] = p[l];
+    return v;
+}
+
+INLINE void store(v8 v, float *p, int lanes) {
+    if (lanes == 8) {
+        *(v8u *)p = v;
+        return;
+    }
+    for (int l = 0; l < lanes; l++) p[l] = v[l];
+}
+
+/// Bᵀ d: (4a − 5c + e, −4b − 4c + d + e, 4b − 4c − d + e, −2b − c + 2d + e, 2b − c − 2d + e, 4b − 5d + f)
+INLINE void input_transform(v8 a, v8 b, v8 c, v8 d, v8 e, v8 f, v8 o[6]) {
+    v8 ec = e - c, twice = SPLAT(2.0f) * (d - b);
+    o[0] = SPLAT(4.0f) * (a - c) + ec;
+    o[1] = (d + e) - SPLAT(4.0f) * (b + c);
+    o[2] = (e - d) + SPLAT(4.0f) * (b - c);
+    o[3] = ec + twice;
+    o[4] = ec - twice;
+    o[5] = SPLAT(4.0f) * (b - d) + (f - d);
+}
+
+/// B g, the adjoint of input_transform.
+INLINE void input_adjoint(v8 a, v8 b, v8 c, v8 d, v8 e, v8 f, v8 o[6]) {
+    v8 p = b + c, q = d + e, m = c - b, n = e - d;
+    o[0] = SPLAT(4.0f) * a;
+    o[1] = SPLAT(4.0f) * (m + f) + SPLAT(2.0f) * n;
+    o[2] = -(SPLAT(4.0f) * (p + a) + (q + a));
+    o[3] = -(m + SPLAT(2.0f) * n + SPLAT(5.0f) * f);
+    o[4] = a + p + q;
+    o[5] = f;
+}
+
+static inline int max_int(int a, int b) { return a > b ? a : b; }
+static inline int min_int(int a, int b) { return a < b ? a : b; }
+
+AVX void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
+                           int tilesH, int tilesW, float *v) {
+    const long c = channels, t = (long)images * tilesH * tilesW, line = (long)width * c, step = t * c;
+    long tile = 0;
+    for (int image = 0; image < images; image++) {
+        const float *base = x + image * height * line;
+        for (int i = 0; i < tilesH; i++) {
+            const int top = i * 4 - pad, r0 = max_int(0, -top), r1 = max_int(0, min_int(6, height - top));
+            for (int j = 0; j < tilesW; j++) {
+                const int left = j * 4 - pad, s0 = max_int(0, -left), s1 = max_int(0, min_int(6, width - left));
+                const int full = r0 == 0 && r1 == 6 && s0 == 0 && s1 == 6;
+                for (long k = 0; k < c; k += 8) {
+                    const int lanes = (int)(c - k < 8 ? c - k : 8);
+                    const float *corner = base + top * line + left * c + k;
+                    v8 rows[36];
+                    // rows[·][s] = Bᵀ · d[·][s], column by column.
+                    for (int s = 0; s < 6; s++) {
+                        v8 d[6], o[6];
+                        for (int r = 0; r < 6; r++) {
+                            d[r] = full || (r >= r0 && r < r1 && s >= s0 && s < s1)
+                                ? load(corner + r * line + s * c, lanes) : SPLAT(0.0f);
+                        }
+                        input_transform(d[0], d[1], d[2], d[3], d[4], d[5], o);
+                        for (int r = 0; r < 6; r++) rows[r * 6 + s] = o[r];
+                    }
+                    // V[r][·] = rows[r][·] · B, to positions ξ = 6r + s.
+                    for (int r = 0; r < 6; r++) {
+                        v8 o[6];
+                        const v8 *q = rows + r * 6;
+                        input_transform(q[0], q[1], q[2], q[3], q[4], q[5], o);
+                        float *out = v + ((r * 6) * t + tile) * c + k;
+                        for (int s = 0; s < 6; s++) store(o[s], out + s * step, lanes);
+                    }
+                }
+                tile++;
+            }
+        }
+    }
+}
+
+AVX void ck_winograd_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
+                                    int tilesH, int tilesW, float *dx) {
+    const long c = channels, t = (long)images * tilesH * tilesW, line = (long)width * c, step = t * c;
+    memset(dx, 0, sizeof(float) * images * height * line);
+    long tile = 0;
+    for (int image = 0; image < images; image++) {
+        float *base = dx + image * height * line;
+        for (int i = 0; i < tilesH; i++) {
+            const int top = i * 4 - pad, r0 = max_int(0, -top), r1 = max_int(0, min_int(6, height - top));
+            for (int j = 0; j < tilesW; j++) {
+                const int left = j * 4 - pad, s0 = max_int(0, -left), s1 = max_int(0, min_int(6, width - left));
+                for (long k = 0; k < c; k += 8) {
+                    const int lanes = (int)(c - k < 8 ? c - k : 8);
+                    v8 rows[36];
+                    // rows[r][·] = B · dV[r][·] over s.
+                    const float *dt = dv + tile * c + k;
+                    for (int r = 0; r < 6; r++) {
+                        const float *at = dt + r * 6 * step;
+                        input_adjoint(load(at, lanes), load(at + step, lanes), load(at + 2 * step, lanes),
+                                      load(at + 3 * step, lanes), load(at + 4 * step, lanes),
+                                      load(at + 5 * step, lanes), rows + r * 6);
+                    }
+                    // d[·][s] = B · rows[·][s] over r, added into dx where inside the image.
+                    float *corner = base + top * line + left * c + k;
+                    for (int s = s0; s < s1; s++) {
+                        v8 o[6];
+                        input_adjoint(rows[s], rows[6 + s], rows[12 + s], rows[18 + s], rows[24 + s], rows[30 + s], o);
+                        for (int r = r0; r < r1; r++) {
+                            float *at = corner + r * line + s * c;
+                            store(load(at, lanes) + o[r], at, lanes);
+                        }
+                    }
+                }
+                tile++;
+            }
+        }
+    }
+}
+
+typedef int vi8 __attribute__((vector_size(32)));
+typedef int vi8u __attribute__((vector_size(32), aligned(4)));
+
+/// Aᵀ m (4 from 6): (a + b + c + d + e, b − c + 2d − 2e, b + c + 4d + 4e, b − c + 8d − 8e + f)
+INLINE void output_transform(v8 a, v8 b, v8 c, v8 d, v8 e, v8 f, v8 o[4]) {
+    v8 p = b + c, q = d + e, r = b - c, s = d - e;
+    o[0] = a + p + q;
+    o[1] = r + SPLAT(2.0f) * s;
+    o[2] = p + SPLAT(4.0f) * q;
+    o[3] = r + SPLAT(8.0f) * s + f;
+}
+
+/// A g (6 from 4), the adjoint of output_transform.
+INLINE void output_adjoint(v8 a, v8 b, v8 c, v8 d, v8 o[6]) {
+    v8 p = a + c, q = b + d, r = a + SPLAT(4.0f) * c, s = SPLAT(2.0f) * (b + SPLAT(4.0f) * d);
+    o[0] = a;
+    o[1] = p + q;
+    o[2] = p - q;
+    o[3] = r + s;
+    o[4] = r - s;
+    o[5] = d;
+}
+
+INLINE v8 select8(vi8 mask, v8 yes, v8 no) { return (v8)(((vi8)yes & mask) | ((vi8)no & ~mask)); }
+
+AVX void ck_winograd_output(const float *m, int images, int outHeight, int outWidth, int filters,
+                            int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax) {
+    const long f = filters, t = (long)images * tilesH * tilesW, line = (long)outWidth * f, step = t * f;
+    const int ph = outHeight / 2, pw = outWidth / 2;
+    long tile = 0;
+    for (int image = 0; image < images; image++) {
+        const long imageOffset = image * (argmax == NULL ? outHeight * line : (long)ph * pw * f);
+        float *base = y + imageOffset;
+        for (int i = 0; i < tilesH; i++) {
+            const int height = min_int(4, outHeight - i * 4);
+            for (int j = 0; j < tilesW; j++) {
+                const int width = min_int(4, outWidth - j * 4);
+                for (long k = 0; k < f; k += 8) {
+                    const int lanes = (int)(f - k < 8 ? f - k : 8);
+                    const v8 b = bias ? load(bias + k, lanes) : SPLAT(0.0f);
+                    const float *mt = m + tile * f + k;
+                    v8 rows[24], z[16];
+                    for (int s = 0; s < 6; s++) {
+                        const float *column = mt + s * step;
+                        v8 o[4];
+                        output_transform(load(column, lanes), load(column + 6 * step, lanes),
+                                         load(column + 12 * step, lanes), load(column + 18 * step, lanes),
+                                         load(column + 24 * step, lanes), load(column + 30 * step, lanes), o);
+                        rows[s] = o[0]; rows[6 + s] = o[1]; rows[12 + s] = o[2]; rows[18 + s] = o[3];
+                    }
+                    for (int r = 0; r < height; r++) {
+                        v8 o[4];
+                        const v8 *q = rows + r * 6;
+                        output_transform(q[0], q[1], q[2], q[3], q[4], q[5], o);
+                        float *out = base + (i * 4 + r) * line + j * 4 * f + k;
+                        for (int s = 0; s < width; s++) {
+                            v8 value = o[s] + b;
+                            if (relu) value = (v8)((vi8)value & ~(value < SPLAT(0.0f)));   // as Activation.relu
+                            if (argmax == NULL) store(value, out + s * f, lanes); else z[r * 4 + s] = value;
+                        }
+                    }
+                    if (argmax == NULL) continue;
+                    // The tile's 2×2 windows: maximum in scan order, strict (ties keep the first).
+                    for (int wr = 0; wr < 2 && i * 2 + wr < ph; wr++) {
+                        for (int wc = 0; wc < 2 && j * 2 + wc < pw; wc++) {
+                            const int z0 = wr * 8 + wc * 2;
+                            v8 best = z[z0];
+                            vi8 taken = {0, 0, 0, 0, 0, 0, 0, 0};
+                            static const int offsets[3] = {1, 4, 5};
+                            for (int q = 0; q < 3; q++) {
+                                const v8 candidate = z[z0 + offsets[q]];
+                                const vi8 larger = candidate > best;
+                                best = select8(larger, candidate, best);
+                                taken = (taken & ~larger) | ((vi8){q + 1, q + 1, q + 1, q + 1, q + 1, q + 1, q + 1, q + 1} & larger);
+                            }
+                            const long at = ((long)(i * 2 + wr) * pw + j * 2 + wc) * f + k;
+                            store(best, base + at, lanes);
+                            if (lanes == 8) *(vi8u *)(argmax + imageOffset + at) = taken;
+                            else for (int l = 0; l < lanes; l++) argmax[imageOffset + at + l] = taken[l];
+                        }
+                    }
+                }
+                tile++;
+            }
+        }
+    }
+}
+
+AVX void ck_winograd_output_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
+                                     int outHeight, int outWidth, int filters, int tilesH, int tilesW,
+                                     float *dm, float *biasSums) {
+    const long f = filters, t = (long)images * tilesH * tilesW, line = (long)outWidth * f, step = t * f;
+    const int ph = outHeight / 2, pw = outWidth / 2;
+    long tile = 0;
+    for (int image = 0; image < images; image++) {
+        const long base = image * (argmax == NULL ? outHeight * line : (long)ph * pw * f);
+        for (int i = 0; i < tilesH; i++) {
+            const int height = min_int(4, outHeight - i * 4);
+            for (int j = 0; j < tilesW; j++) {
+                const int width = min_int(4, outWidth - j * 4);
+                for (long k = 0; k < f; k += 8) {
+                    const int lanes = (int)(f - k < 8 ? f - k : 8);
+                    v8 sum = load(biasSums + k, lanes);
+                    v8 dz[16], cols[24];
+                    for (int q = 0; q < 16; q++) dz[q] = SPLAT(0.0f);
+                    if (argmax != NULL) {
+                        // From the tile's 2×2 windows' gradients.
+                        for (int wr = 0; wr < 2 && i * 2 + wr < ph; wr++) {
+                            for (int wc = 0; wc < 2 && j * 2 + wc < pw; wc++) {
+                                const long at = base + ((long)(i * 2 + wr) * pw + j * 2 + wc) * f + k;
+                                v8 g = load(dy + at, lanes);
+                                if (relu) g = (v8)((vi8)g & (load(y + at, lanes) > SPLAT(0.0f)));
+                                sum += g;
+                                vi8 taken = {-1, -1, -1, -1, -1, -1, -1, -1};
+                                if (lanes == 8) taken = *(const vi8u *)(argmax + at);
+                                else for (int l = 0; l < lanes; l++) taken[l] = argmax[at + l];
+                                const int z0 = wr * 8 + wc * 2;
+                                static const int offsets[4] = {0, 1, 4, 5};
+                                for (int q = 0; q < 4; q++) {
+                                    const vi8 hit = taken == (vi8){q, q, q, q, q, q, q, q};
+                                    dz[z0 + offsets[q]] = (v8)((vi8)g & hit);
+                                }
+                            }
+                        }
+                    } else {
+                        for (int r = 0; r < height; r++) {
+                            for (int s = 0; s < width; s++) {
+                                const long at = base + (i * 4 + r) * line + (j * 4 + s) * f + k;
+                                v8 d = load(dy + at, lanes);
+                                if (relu) d = (v8)((vi8)d & (load(y + at, lanes) > SPLAT(0.0f)));
+                                sum += d;
+                                dz[r * 4 + s] = d;
+                            }
+                        }
+                    }
+                    // cols[r][·] = A · dZ[r][·] over s (4 → 6).
+                    for (int r = 0; r < 4; r++) {
+                        output_adjoint(dz[r * 4], dz[r * 4 + 1], dz[r * 4 + 2], dz[r * 4 + 3], cols + r * 6);
+                    }
+                    store(sum, biasSums + k, lanes);
+                    // dM[·][s] = A · cols[·][s] over r (4 → 6), to positions ξ = 6r + s.
+                    float *out = dm + tile * f + k;
+                    for (int s = 0; s < 6; s++) {
+                        v8 o[6];
+                        output_adjoint(cols[s], cols[6 + s], cols[12 + s], cols[18 + s], o);
+                        float *column = out + s * step;
+                        for (int r = 0; r < 6; r++) store(o[r], column + r * 6 * step, lanes);
+                    }
+                }
+                tile++;
+            }
+        }
+    }
+}
+
+/// `R` rows of C from A and the zero-padded B (k × nv·8).
+INLINE void narrow_rows(const int R, const int nv, int k, int n, const float *a, const float *bp, float *c,
+                        __m256i tail) {
+    v8 acc[8][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = SPLAT(0.0f);
+    for (int t = 0; t < k; t++) {
+        v8 bv[4];
+        for (int v = 0; v < nv; v++) bv[v] = *(const v8 *)(bp + (t * nv + v) * 8);
+        for (int r = 0; r < R; r++) {
+            const v8 x = SPLAT(a[r * k + t]);
+            for (int v = 0; v < nv; v++) acc[r][v] = x * bv[v] + acc[r][v];
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int v = 0; v < nv - 1; v++) *(v8u *)(c + r * n + v * 8) = acc[r][v];
+        _mm256_maskstore_ps(c + r * n + (nv - 1) * 8, tail, (__m256)acc[r][nv - 1]);
+    }
+}
+
+INLINE void narrow_all(const int R, const int nv, long rows, int k, int n, const float *a, const float *bp,
+                       float *c, __m256i tail) {
+    long p = 0;
+    for (; p + R <= rows; p += R) narrow_rows(R, nv, k, n, a + p * k, bp, c + p * n, tail);
+    for (; p < rows; p++) narrow_rows(1, nv, k, n, a + p * k, bp, c + p * n, tail);
+}
+
+AVX void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) {
+    const int nv = (n + 7) / 8;
+    float bp[4096] __attribute__((aligned(32)));
+    for (int t = 0; t < k; t++)
+        for (int j = 0; j < nv * 8; j++) bp[t * nv * 8 + j] = j < n ? b[t * n + j] : 0.0f;
+    const int last = n - (nv - 1) * 8;
+    const __m256i tail = _mm256_setr_epi32(last > 0 ? -1 : 0, last > 1 ? -1 : 0, last > 2 ? -1 : 0,
+                                           last > 3 ? -1 : 0, last > 4 ? -1 : 0, last > 5 ? -1 : 0,
+                                           last > 6 ? -1 : 0, last > 7 ? -1 : 0);
+    // Rows at a time so that enough independent FMA chains are in flight (8 or 12 accumulators).
+    switch (nv) {
+    case 1: narrow_all(8, 1, rows, k, n, a, bp, c, tail); break;
+    case 2: narrow_all(4, 2, rows, k, n, a, bp, c, tail); break;
+    case 3: narrow_all(4, 3, rows, k, n, a, bp, c, tail); break;
+    default: narrow_all(3, 4, rows, k, n, a, bp, c, tail); break;
+    }
+}
+
+/// Taps t0 ..< t0 + T of C = Aᵀ · D: T·nv accumulators, every row added in order.
+INLINE void narrow_tn_taps(const int T, const int nv, int t0, long rows, int k, int n, const float *a,
+                           const float *d, float *c, __m256i tail) {
+    v8 acc[12][4];
+    for (int t = 0; t < T; t++)
+        for (int v = 0; v < nv; v++) acc[t][v] = SPLAT(0.0f);
+    for (long p = 0; p < rows; p++) {
+        v8 dv[4];
+        for (int v = 0; v < nv - 1; v++) dv[v] = *(const v8u *)(d + p * n + v * 8);
+        dv[nv - 1] = (v8)_mm256_maskload_ps(d + p * n + (nv - 1) * 8, tail);
+        for (int t = 0; t < T; t++) {
+            const v8 x = SPLAT(a[p * k + t0 + t]);
+            for (int v = 0; v < nv; v++) acc[t][v] = x * dv[v] + acc[t][v];
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        for (int v = 0; v < nv - 1; v++) *(v8u *)(c + (t0 + t) * n + v * 8) = acc[t][v];
+        _mm256_maskstore_ps(c + (t0 + t) * n + (nv - 1) * 8, tail, (__m256)acc[t][nv - 1]);
+    }
+}
+
+INLINE void narrow_tn_all(const int T, const int nv, long rows, int k, int n, const float *a, const float *d,
+                          float *c, __m256i tail) {
+    int t = 0;
+    for (; t + T <= k; t += T) narrow_tn_taps(T, nv, t, rows, k, n, a, d, c, tail);
+    for (; t < k; t++) narrow_tn_taps(1, nv, t, rows, k, n, a, d, c, tail);
+}
+
+AVX void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c) {
+    const int nv = (n + 7) / 8, last = n - (nv - 1) * 8;
+    const __m256i tail = _mm256_setr_epi32(last > 0 ? -1 : 0, last > 1 ? -1 : 0, last > 2 ? -1 : 0,
+                                           last > 3 ? -1 : 0, last > 4 ? -1 : 0, last > 5 ? -1 : 0,
+                                           last > 6 ? -1 : 0, last > 7 ? -1 : 0);
+    // Taps at a time: 12 accumulators (12 independent FMA chains).
+    switch (nv) {
+    case 1: narrow_tn_all(12, 1, rows, k, n, a, d, c, tail); break;
+    case 2: narrow_tn_all(6, 2, rows, k, n, a, d, c, tail); break;
+    case 3: narrow_tn_all(4, 3, rows, k, n, a, d, c, tail); break;
+    default: narrow_tn_all(3, 4, rows, k, n, a, d, c, tail); break;
+    }
+}
+
+#else
+
+int ck_has_avx2_fma(void) { return 0; }
+void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
+                       int tilesH, int tilesW, float *v) { __builtin_trap(); }
+void ck_winograd_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
+                                int tilesH, int tilesW, float *dx) { __builtin_trap(); }
+void ck_winograd_output(const float *m, int images, int outHeight, int outWidth, int filters,
+                        int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax) { __builtin_trap(); }
+void ck_winograd_output_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
+                                 int outHeight, int outWidth, int filters, int tilesH, int tilesW,
+                                 float *dm, float *biasSums) { __builtin_trap(); }
+void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }
+void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c) { __builtin_trap(); }
+
+#endif

@@ -1,0 +1,43 @@
+// AVX2/FMA kernels: the Winograd F(4×4, 3×3) tile transforms (Sources/Kernels/Winograd.swift has
+// the layout, the formulas and the portable fallback) and narrow matrix products for the pooled
+// convolution. The Swift package builds for baseline x86-64, which has neither 8-float vectors
+// nor FMA; these functions are compiled for AVX2+FMA alone and called only when
+// `ck_has_avx2_fma()` says the CPU has both.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+/// 1 when the CPU has AVX2 and FMA (x86-64 only), else 0.
+int ck_has_avx2_fma(void);
+
+/// V (36, T, C) = Bᵀ d B for every tile of `images` images (N, H, W, C) at x; T = images·tilesH·tilesW.
+void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
+                       int tilesH, int tilesW, float *v);
+
+/// dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order), dx overwritten; dV (36, T, C).
+void ck_winograd_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
+                                int tilesH, int tilesW, float *dx);
+
+/// y = f(Aᵀ M A + b) for every tile of M (36, T, F), cropped to the (outHeight, outWidth) output,
+/// f = ReLU when `relu`; `bias` may be NULL. With `argmax` (not NULL), y is the 2×2 max pooling of
+/// that output and argmax the position of each window's maximum (0…3, ties keep the first).
+void ck_winograd_output(const float *m, int images, int outHeight, int outWidth, int filters,
+                        int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax);
+
+/// dM (36, T, F) = A dZ Aᵀ for every tile, dZ = dy ⊙ f'(y), zero beyond the output's edge
+/// (`y` may be NULL without `relu`); biasSums (F) += Σ dZ in tile order. With `argmax`, dy and y are
+/// pooled and dZ is dy at each window's maximum.
+void ck_winograd_output_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
+                                 int outHeight, int outWidth, int filters, int tilesH, int tilesW,
+                                 float *dm, float *biasSums);
+
+/// C (rows × n) = A (rows × k, row-major, lda = k) · B (k × n, ldb = n), ldc = n, for a narrow
+/// product: 1 ≤ n ≤ 32, k·⌈n/8⌉·8 ≤ 4096. Each element is summed over k in order, one FMA a
+/// term. (OpenBLAS packs both operands on every call, which costs more than the product itself
+/// when n is a convolution's few filters.)
+void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c);
+
+/// C (k × n) = Aᵀ · D for A (rows × k, lda = k) and D (rows × n, ldd = n), ldc = n, with the same
+/// limits as ck_gemm_narrow: each element is summed over the rows in order, one FMA a term.
+void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c);
+
+#endif
