@@ -14,4 +14,12 @@ public enum Checksum {
     public static func sha256(_ buffer: UnsafeRawBufferPointer) -> String {
         hex(SHA256.hash(data: buffer))
     }
+
+    /// The SHA-256 of `bytes` as its 32 raw bytes (to store in a file).
+    public static func sha256Digest(_ bytes: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: bytes))
+    }
+
+    /// Lower-case hex, two digits per byte (as `sha256sum` prints digests).
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String { Datasets.hex(bytes) }
 }

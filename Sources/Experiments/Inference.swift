@@ -66,8 +66,8 @@ extension Sequential {
             var hasher = SHA256()
             hasher.update(bufferPointer: parameters)
             hasher.update(bufferPointer: state)
-            return hasher.finalize()
-        }.map { String(format: "%02x", $0) }.joined()
+            return Checksum.hex(hasher.finalize())
+        }
     }
 }
 

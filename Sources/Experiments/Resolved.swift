@@ -2,6 +2,7 @@
 // override applied. It is itself a valid experiment file (`runner results/…/experiment.yaml`
 // re-runs it), and its SHA-256 identifies the experiment.
 import Crypto
+import Datasets
 import Foundation
 import NeuralNetwork
 import Training
@@ -73,7 +74,7 @@ extension ExperimentSpec {
 }
 
 func experimentHash(_ text: String) -> String {
-    SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    Checksum.hex(SHA256.hash(data: Data(text.utf8)))
 }
 
 extension ExperimentSpec {

@@ -123,7 +123,7 @@ public struct CheckpointFile<Header: CheckpointHeader> {
         guard bytes.count == expected else {
             throw fail(.corrupt, "\(bytes.count - expected) bytes after the end its lengths give")
         }
-        let stored = bytes[(expected - Self.digestLength)...].map { String(format: "%02x", $0) }.joined()
+        let stored = Checksum.hex(bytes[(expected - Self.digestLength)...])
         let computed = bytes.withUnsafeBytes { Checksum.sha256(UnsafeRawBufferPointer(rebasing: $0[..<(expected - Self.digestLength)])) }
         guard stored == computed else {
             throw fail(.corrupt, "SHA-256 mismatch: stored \(stored.prefix(16))…, contents hash to \(computed.prefix(16))…",
@@ -184,13 +184,7 @@ public struct CheckpointFile<Header: CheckpointHeader> {
         for view in tensors {
             for i in 0..<view.count { append(view[i].bitPattern, to: &bytes) }
         }
-        let digest = Checksum.sha256(bytes)
-        var index = digest.startIndex
-        for _ in 0..<digestLength {
-            let next = digest.index(index, offsetBy: 2)
-            bytes.append(UInt8(digest[index..<next], radix: 16)!)
-            index = next
-        }
+        bytes.append(contentsOf: Checksum.sha256Digest(bytes))
         do {
             try FileIO.writeAtomically(bytes, to: path)
         } catch {

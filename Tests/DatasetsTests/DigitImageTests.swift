@@ -38,10 +38,11 @@ func inkBox(_ image: GrayImage, threshold: UInt8 = 25) -> (Int, Int) {
 }
 
 @Suite("Digit images")
-struct DigitImageTests {
+final class DigitImageTests {
     let scratch = NSTemporaryDirectory() + "digit-image-tests-" + UUID().uuidString
 
     init() throws { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(atPath: scratch) }
 
     func path(_ name: String) -> String { scratch + "/" + name }
 

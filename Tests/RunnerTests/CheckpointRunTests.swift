@@ -111,11 +111,11 @@ struct CheckpointRunTests {
                 finished = try child.wait()
             }
             // Whatever the moment, every checkpoint on disk reads and verifies.
+            let newest = String(format: "step-%010d.ckpt", newestStep(in: results))
             for path in checkpoints(in: results) {
                 #expect(throws: Never.self, "after kill \(kills): \(path)") {
                     let checkpoint = try CheckpointFile<RunCheckpoint>(path: path)
-                    if path.hasSuffix(String(format: "step-%010d.ckpt", newestStep(in: results))),
-                       checkpoint.header.training.batch != 0 { midEpoch += 1 }
+                    if path.hasSuffix(newest), checkpoint.header.training.batch != 0 { midEpoch += 1 }
                 }
             }
             log.append("kill \(kills) after +\(String(format: "%.3f", delay)) s: newest step \(newestStep(in: results))")

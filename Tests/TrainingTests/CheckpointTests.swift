@@ -106,15 +106,8 @@ struct CheckpointFileTests {
 
     /// Rewrites the SHA-256 trailer so a damaged file passes the checksum (to reach later checks).
     static func resealed(_ bytes: [UInt8]) -> [UInt8] {
-        var body = Array(bytes.dropLast(32))
-        let digest = Checksum.sha256(body)
-        var index = digest.startIndex
-        for _ in 0..<32 {
-            let next = digest.index(index, offsetBy: 2)
-            body.append(UInt8(digest[index..<next], radix: 16)!)
-            index = next
-        }
-        return body
+        let body = Array(bytes.dropLast(32))
+        return body + Checksum.sha256Digest(body)
     }
 
     static func headerLength(_ bytes: [UInt8]) -> Int { Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16 }
