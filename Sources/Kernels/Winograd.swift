@@ -1,8 +1,8 @@
 // 3×3, stride-1 convolution by Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray, 2015):
 // each 4×4 block of outputs is computed from a 6×6 block of inputs with 36 multiplications per
 // (input channel, filter) instead of 144. Batched over tiles, the multiplications become 36
-// independent matrix products, which go through single-threaded `cblas_sgemm` like every other
-// product in the project.
+// independent matrix products: single-threaded `cblas_sgemm` on the portable path, our own
+// AVX2/FMA kernels (Sources/CKernels/wgemm.c) where the CPU has them.
 //
 //   forward   Y = f(Aᵀ [ U ⊙ V ] A + b),   U = G g Gᵀ (kernel),  V = Bᵀ d B (6×6 input tile)
 //   backward  the exact adjoints of the same three linear maps:
@@ -25,7 +25,11 @@
 //
 // On CPUs with AVX2 and FMA the four tile transforms run in C (Sources/CKernels,
 // compiled for AVX2+FMA only) instead of the SIMD8 code here, which is compiled for baseline
-// x86-64 (4-float SSE vectors, no FMA). The choice is made once per convolution, so a run uses
+// x86-64 (4-float SSE vectors, no FMA). So do the 36 products: OpenBLAS packs both operands on
+// every call, which for products this small (cnn.yaml's second layer: 36 × 32 times 32 × 64 per
+// position and block) costs a third as much as the arithmetic, and its kernels ran at ~70% of
+// this CPU's FMA peak where wgemm.c's run at ~90%. dV = dM · Uᵀ becomes a plain product too,
+// with Uᵀ transposed once per backward. The choice is made once per convolution, so a run uses
 // one code path throughout and stays independent of the thread count.
 import CBLAS
 import CKernels
@@ -39,15 +43,20 @@ public struct Winograd3x3: Sendable {
     public let tilesH: Int, tilesW: Int
     /// Whether the tile transforms that have an AVX2/FMA version use it.
     public let avx2: Bool
+    /// Whether the 36 products use the AVX2/FMA kernels of wgemm.c instead of `cblas_sgemm`.
+    public let avx2Products: Bool
 
     /// True when this CPU has AVX2 and FMA.
     public static let avx2Available = ck_has_avx2_fma() != 0
 
-    /// `avx2: false` forces the portable transforms (the tests compare the two).
+    /// `avx2: false` forces the portable transforms and OpenBLAS products; `avx2Products` (by
+    /// default the same as `avx2`) chooses the products alone (the tests compare the paths).
     public init(height: Int, width: Int, channels: Int, filters: Int, same: Bool,
-                avx2: Bool = Winograd3x3.avx2Available) {
+                avx2: Bool = Winograd3x3.avx2Available, avx2Products: Bool? = nil) {
         precondition(!avx2 || Self.avx2Available, "AVX2/FMA transforms asked for on a CPU without them")
+        precondition(!(avx2Products ?? false) || Self.avx2Available, "AVX2/FMA products asked for on a CPU without them")
         self.avx2 = avx2
+        self.avx2Products = avx2Products ?? avx2
         self.height = height
         self.width = width
         self.channels = channels
@@ -81,7 +90,10 @@ public struct Winograd3x3: Sendable {
     /// block's V and M (0.5 MB for 4 images of cnn.yaml's second layer) stay in this core's
     /// L2 cache between the transforms and the products, the group's kernel-gradient share is
     /// accumulated block after block (in order), and M's memory is the same for every block.
-    public static let imagesPerBlock = 4
+    /// With wgemm.c's products, which repack nothing per call, 2 images (18 rows a product) are
+    /// as fast forward and 4% faster backward than 4 (layer-bench, cnn.yaml, 1 and 2 threads;
+    /// 8 images were 10% slower backward); OpenBLAS keeps 4 for its larger products.
+    public var imagesPerBlock: Int { avx2Products ? 2 : 4 }
 
     func groups(_ n: Int) -> Int { (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
 
@@ -120,8 +132,13 @@ public struct Winograd3x3: Sendable {
             transformInput(xp + first * height * width * channels, images: count, into: vg, work: work)
             let t = count * tilesPerImage, c = channels, f = filters
             for xi in 0..<36 {
-                sgemm(m: t, n: f, k: c, a: vg + xi * t * c, lda: c, b: up + xi * c * f, ldb: f,
-                      c: m + xi * t * f, ldc: f)
+                if avx2Products {
+                    ck_wgemm_nn(Int32(t), Int32(f), Int32(c), vg + xi * t * c, Int32(c), up + xi * c * f, Int32(f),
+                                m + xi * t * f, Int32(f), 0)
+                } else {
+                    sgemm(m: t, n: f, k: c, a: vg + xi * t * c, lda: c, b: up + xi * c * f, ldb: f,
+                          c: m + xi * t * f, ldc: f)
+                }
             }
             transformOutput(m, images: count, bias: bp, relu: relu, into: yp + first * perImage,
                             argmax: argmax.map { $0 + first * perImage }, work: work)
@@ -145,7 +162,17 @@ public struct Winograd3x3: Sendable {
         precondition(dy.count >= outCount && v.count >= n * inputTransformPerImage)
         if relu { precondition(y != nil && y!.count >= outCount) }
         if let dx { precondition(dx.count >= n * height * width * channels) }
+        precondition(du.count >= kernelTransformCount)
         let dyp = dy.base, yp = relu || poolArgmax != nil ? y!.base : nil, vp = v.base, up = u.base, dxp = dx?.base
+        // With our products, dV = dM · Uᵀ reads Uᵀ (36, F, C), made here in du's memory, which
+        // receives dU only after the blocks.
+        let ut = du.base
+        if avx2Products && dx != nil {
+            let c = channels, f = filters
+            forEach(36, pool: pool) { xi in
+                ck_transpose(Int32(c), Int32(f), up + xi * c * f, Int32(f), ut + xi * c * f, Int32(c))
+            }
+        }
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
             let vg = vp + first * inputTransformPerImage
             let offset = first * perImage, firstOfGroup = first % Self.imagesPerGroup == 0
@@ -157,14 +184,24 @@ public struct Winograd3x3: Sendable {
             // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles: the first block's, then each
             // next block's added.
             for xi in 0..<36 {
-                sgemm(transA: true, m: c, n: f, k: t, a: vg + xi * t * c, lda: c, b: m + xi * t * f, ldb: f,
-                      beta: firstOfGroup ? 0 : 1, c: partial + xi * c * f, ldc: f)
+                if avx2Products {
+                    ck_wgemm_tn(Int32(c), Int32(f), Int32(t), vg + xi * t * c, Int32(c), m + xi * t * f, Int32(f),
+                                partial + xi * c * f, Int32(f), firstOfGroup ? 0 : 1)
+                } else {
+                    sgemm(transA: true, m: c, n: f, k: t, a: vg + xi * t * c, lda: c, b: m + xi * t * f, ldb: f,
+                          beta: firstOfGroup ? 0 : 1, c: partial + xi * c * f, ldc: f)
+                }
             }
             guard let dxp else { return }
             // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
             for xi in 0..<36 {
-                sgemm(transB: true, m: t, n: c, k: f, a: m + xi * t * f, lda: f, b: up + xi * c * f, ldb: f,
-                      c: vg + xi * t * c, ldc: c)
+                if avx2Products {
+                    ck_wgemm_nn(Int32(t), Int32(c), Int32(f), m + xi * t * f, Int32(f), ut + xi * c * f, Int32(c),
+                                vg + xi * t * c, Int32(c), 0)
+                } else {
+                    sgemm(transB: true, m: t, n: c, k: f, a: m + xi * t * f, lda: f, b: up + xi * c * f, ldb: f,
+                          c: vg + xi * t * c, ldc: c)
+                }
             }
             transformInputGradient(vg, images: count, into: dxp + first * height * width * channels, work: work)
         }
@@ -195,8 +232,8 @@ public struct Winograd3x3: Sendable {
                               _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
                                        UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
-            for start in stride(from: first, to: first + count, by: Self.imagesPerBlock) {
-                body(start, min(Self.imagesPerBlock, first + count - start), m, work, partial, biasPartial)
+            for start in stride(from: first, to: first + count, by: imagesPerBlock) {
+                body(start, min(imagesPerBlock, first + count - start), m, work, partial, biasPartial)
             }
         }
     }
@@ -527,6 +564,22 @@ public struct Winograd3x3: Sendable {
                 }
             }
         }
+    }
+}
+
+extension Winograd3x3 {
+    /// C (m×n) = op(A) · B, or C += op(A) · B with `accumulate`, by the AVX2/FMA kernels of the
+    /// products (wgemm.c), row-major; op(A) is m×k (A is k×m with `transA`), B is k×n. Each
+    /// element is a sum over k, one FMA per term in k order, then added to C's value with
+    /// `accumulate`. Exposed for the tests.
+    public static func product(transA: Bool = false, m: Int, n: Int, k: Int, a: FloatView, lda: Int,
+                               b: FloatView, ldb: Int, accumulate: Bool, c: FloatView, ldc: Int) {
+        precondition(avx2Available, "AVX2/FMA products asked for on a CPU without them")
+        precondition(m > 0 && n > 0 && k > 0)
+        precondition(a.count >= (transA ? (k - 1) * lda + m : (m - 1) * lda + k), "A too small")
+        precondition(b.count >= (k - 1) * ldb + n && c.count >= (m - 1) * ldc + n, "B or C too small")
+        (transA ? ck_wgemm_tn : ck_wgemm_nn)(Int32(m), Int32(n), Int32(k), a.base, Int32(lda), b.base, Int32(ldb),
+                                             c.base, Int32(ldc), accumulate ? 1 : 0)
     }
 }
 

@@ -112,7 +112,9 @@ struct WinogradTests {
     ])
     func avx2MatchesPortable(_ s: Case) {
         for pooled in [false, true] {
-            let fast = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true)
+            // OpenBLAS products on both sides: this compares the transforms alone.
+            let fast = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
+                                   avx2Products: false)
             let portable = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: false)
             let a = runFull(fast, n: s.n, pooled: pooled, seed: 9), b = runFull(portable, n: s.n, pooled: pooled, seed: 9)
             func worst(_ p: [Float], _ q: [Float]) -> Float {
@@ -125,6 +127,50 @@ struct WinogradTests {
             // Rounding can only reorder windows' elements whose values are within rounding.
             let differing = zip(a.argmax, b.argmax).filter { $0.bitPattern != $1.bitPattern }.count
             #expect(differing * 1000 <= a.argmax.count)
+        }
+    }
+
+    @Test("the AVX2/FMA products are as accurate as OpenBLAS's and agree with them",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
+        Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer
+        Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),        // masked columns, partial tiles of rows
+        Case(n: 37, h: 8, w: 8, c: 12, f: 20, same: false),     // two groups, an odd block at the end
+    ])
+    func avx2ProductsMatchBLAS(_ s: Case) {
+        // Both use the AVX2 tile transforms; only the 36 products differ.
+        let ours = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true)
+        let blas = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
+                               avx2Products: false)
+        #expect(ours.avx2Products && !blas.avx2Products)
+        var stream = RandomStream(seed: 6, name: "winograd-products")
+        let x = (0..<s.n * s.h * s.w * s.c).map { _ in stream.nextNormal() }
+        let k = (0..<9 * s.c * s.f).map { _ in stream.nextNormal() * 0.3 }
+        let dy = (0..<s.n * ours.outHeight * ours.outWidth * s.f).map { _ in stream.nextNormal() }
+        let expected = direct(x, k, dy, s, ours)
+        let a = run(x, k, dy, s, ours, threads: 2), b = run(x, k, dy, s, blas, threads: 2)
+        func errors(_ p: [Float], _ q: [Double]) -> [Double] { zip(p, q).map { abs(Double($0) - $1) / max(1, abs($1)) } }
+        func rms(_ e: [Double]) -> Double { (e.map { $0 * $0 }.reduce(0, +) / Double(max(1, e.count))).squareRoot() }
+        // Winograd's transforms amplify rounding (coefficients up to 8 in each direction), so two
+        // summation orders differ by more than a plain product's would: what matters is that ours
+        // are as close to the exact result as OpenBLAS's (whose largest error on cnn.yaml's shape
+        // is 1.5e-4 of dk).
+        for (p, q, e) in [(a.y, b.y, expected.y), (a.dx, b.dx, expected.dx), (a.dk, b.dk, expected.dk)] {
+            let ourErrors = errors(p, e), blasErrors = errors(q, e)
+            #expect(ourErrors.max()! < 3e-4)
+            #expect(rms(ourErrors) <= 1.25 * rms(blasErrors), "RMS \(rms(ourErrors)) vs OpenBLAS's \(rms(blasErrors))")
+        }
+        // The fused path (bias, ReLU, pooling) through both products.
+        for pooled in [false, true] {
+            let p = runFull(ours, n: s.n, pooled: pooled, seed: 5), q = runFull(blas, n: s.n, pooled: pooled, seed: 5)
+            func worst(_ u: [Float], _ v: [Float]) -> Float {
+                zip(u, v).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            }
+            #expect(worst(p.y, q.y) < 2e-4)
+            #expect(worst(p.dx, q.dx) < 2e-4)
+            #expect(worst(p.dk, q.dk) < 5e-4)
+            #expect(worst(p.db, q.db) < 1e-5)
+            let differing = zip(p.argmax, q.argmax).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing * 1000 <= p.argmax.count)
         }
     }
 }
