@@ -235,7 +235,7 @@ public final class Conv2D: ActivatedLayer {
         }
         if let p = pooled {
             // dz = dy routed through the pooling and ReLU; db += Σ dz; dK += colsᵀ·dz; dx = col2im(dz·Kᵀ)
-            p.backward(dy: dy, y: y, argmax: argmax!, relu: activation == .relu, kernel: kernel!, cols: columns!,
+            p.backward(x: x, dy: dy, y: y, argmax: argmax!, relu: activation == .relu, kernel: kernel!, cols: columns!,
                        z: z!, partials: partials!, dKernel: kernelGradient!, biasGradient: biasGradient, dx: dx,
                        batch: n, pool: context.pool)
             return
