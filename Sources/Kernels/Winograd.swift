@@ -27,6 +27,12 @@
 // compiled for AVX2+FMA only) instead of the SIMD8 code here, which is compiled for baseline
 // x86-64 (4-float SSE vectors, no FMA). The choice is made once per convolution, so a run uses
 // one code path throughout and stays independent of the thread count.
+//
+// A layer whose output goes on through 2×2 max pooling may instead use F(5×5, 3×3)
+// (Sources/CKernels/winograd5.c, AVX2/FMA only: 7×7 tiles, 49 positions) when that computes
+// fewer products for the outputs the pooling reads: cnn.yaml's second layer needs 10×10
+// outputs, four 5×5 tiles (4·49 = 196 products per channel and filter) against nine 4×4 ones
+// (9·36 = 324). `tile` says which; everything below with 36 positions has `positions` of them.
 import CBLAS
 import CKernels
 
@@ -39,13 +45,17 @@ public struct Winograd3x3: Sendable {
     public let tilesH: Int, tilesW: Int
     /// Whether the tile transforms that have an AVX2/FMA version use it.
     public let avx2: Bool
+    /// Outputs per tile side: 4 for F(4×4, 3×3), 5 for F(5×5, 3×3) (pooled layers, AVX2 only).
+    public let tile: Int
 
     /// True when this CPU has AVX2 and FMA.
     public static let avx2Available = ck_has_avx2_fma() != 0
 
-    /// `avx2: false` forces the portable transforms (the tests compare the two).
+    /// `avx2: false` forces the portable transforms (the tests compare the two). With `pooled`
+    /// (the output goes on through 2×2 max pooling) and AVX2, F(5×5, 3×3) is taken when it
+    /// needs fewer products for the pooled outputs, unless `tile` says otherwise (4 or 5).
     public init(height: Int, width: Int, channels: Int, filters: Int, same: Bool,
-                avx2: Bool = Winograd3x3.avx2Available) {
+                avx2: Bool = Winograd3x3.avx2Available, pooled: Bool = false, tile: Int? = nil) {
         precondition(!avx2 || Self.avx2Available, "AVX2/FMA transforms asked for on a CPU without them")
         self.avx2 = avx2
         self.height = height
@@ -55,17 +65,31 @@ public struct Winograd3x3: Sendable {
         pad = same ? 1 : 0
         outHeight = same ? height : height - 2
         outWidth = same ? width : width - 2
-        tilesH = (outHeight + 3) / 4
-        tilesW = (outWidth + 3) / 4
+        // F(5×5): tiles over the outputs the pooling reads (2·⌊OH/2⌋ × 2·⌊OW/2⌋).
+        let needH = outHeight / 2 * 2, needW = outWidth / 2 * 2
+        let (fiveH, fiveW) = ((needH + 4) / 5, (needW + 4) / 5)
+        let four = ((outHeight + 3) / 4) * ((outWidth + 3) / 4) * 36, five = fiveH * fiveW * 49
+        let fiveFits = avx2 && pooled && needH > 0 && needW > 0 && ck_wino5_supported(Int32(fiveH), Int32(fiveW)) != 0
+        precondition(tile != 5 || fiveFits, "F(5×5, 3×3) asked for where it does not apply")
+        self.tile = tile ?? (fiveFits && five < four ? 5 : 4)
+        if self.tile == 5 {
+            (tilesH, tilesW) = (fiveH, fiveW)
+        } else {
+            tilesH = (outHeight + 3) / 4
+            tilesW = (outWidth + 3) / 4
+        }
     }
+
+    /// Transformed positions per tile: (tile + 2)², 36 or 49.
+    public var positions: Int { (tile + 2) * (tile + 2) }
 
     /// Tiles per image.
     public var tilesPerImage: Int { tilesH * tilesW }
-    /// Floats of the transformed kernel U (and of its gradient dU): 36 × C × F.
-    public var kernelTransformCount: Int { 36 * channels * filters }
-    /// Floats per image of the transformed input V (tiles × 36 × C) and of M / dM (tiles × 36 × F).
-    public var inputTransformPerImage: Int { 36 * tilesPerImage * channels }
-    public var productPerImage: Int { 36 * tilesPerImage * filters }
+    /// Floats of the transformed kernel U (and of its gradient dU): positions × C × F.
+    public var kernelTransformCount: Int { positions * channels * filters }
+    /// Floats per image of the transformed input V (tiles × positions × C) and of M / dM (tiles × positions × F).
+    public var inputTransformPerImage: Int { positions * tilesPerImage * channels }
+    public var productPerImage: Int { positions * tilesPerImage * filters }
     /// Floats of working space per group for the tile transforms (40 vectors of 8).
     static let workPerGroup = 40 * 8
     /// Floats (and Int32s of argmax) per image of the output after 2×2 max pooling.
@@ -113,13 +137,14 @@ public struct Winograd3x3: Sendable {
                      && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if let bias { precondition(bias.count >= filters) }
+        precondition(tile == 4 || argmax != nil, "F(5×5, 3×3) computes pooled outputs only")
         transformKernel(kernel, into: u, pool: pool)
         let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
             let vg = vp + first * inputTransformPerImage
             transformInput(xp + first * height * width * channels, images: count, into: vg, work: work)
             let t = count * tilesPerImage, c = channels, f = filters
-            for xi in 0..<36 {
+            for xi in 0..<positions {
                 sgemm(m: t, n: f, k: c, a: vg + xi * t * c, lda: c, b: up + xi * c * f, ldb: f,
                       c: m + xi * t * f, ldc: f)
             }
@@ -156,13 +181,13 @@ public struct Winograd3x3: Sendable {
             let t = count * tilesPerImage, c = channels, f = filters
             // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles: the first block's, then each
             // next block's added.
-            for xi in 0..<36 {
+            for xi in 0..<positions {
                 sgemm(transA: true, m: c, n: f, k: t, a: vg + xi * t * c, lda: c, b: m + xi * t * f, ldb: f,
                       beta: firstOfGroup ? 0 : 1, c: partial + xi * c * f, ldc: f)
             }
             guard let dxp else { return }
             // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
-            for xi in 0..<36 {
+            for xi in 0..<positions {
                 sgemm(transB: true, m: t, n: c, k: f, a: m + xi * t * f, lda: f, b: up + xi * c * f, ldb: f,
                       c: vg + xi * t * c, ldc: c)
             }
@@ -223,6 +248,10 @@ public struct Winograd3x3: Sendable {
     public func transformKernel(_ kernel: FloatView, into u: FloatView, pool: ThreadPool? = nil) {
         precondition(kernel.count >= 9 * channels * filters && u.count >= kernelTransformCount)
         let g = kernel.base, out = u.base, cf = channels * filters, f = filters
+        if tile == 5 {
+            forEach(channels, pool: pool) { c in ck_wino5_kernel(g, Int32(channels), Int32(f), Int32(c), Int32(c + 1), out) }
+            return
+        }
         forEach(channels, pool: pool) { c in
             for k in stride(from: 0, to: f, by: 8) {
                 let lanes = min(8, f - k)
@@ -246,6 +275,12 @@ public struct Winograd3x3: Sendable {
     /// dKernel += Gᵀ dU G for every (c, f); one chunk per input channel, 8 filters at a time.
     public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView, pool: ThreadPool? = nil) {
         let dup = du.base, dk = dKernel.base, cf = channels * filters, f = filters
+        if tile == 5 {
+            forEach(channels, pool: pool) { c in
+                ck_wino5_kernel_gradient(dup, Int32(channels), Int32(f), Int32(c), Int32(c + 1), dk)
+            }
+            return
+        }
         forEach(channels, pool: pool) { c in
             for k in stride(from: 0, to: f, by: 8) {
                 let lanes = min(8, f - k)
@@ -280,6 +315,11 @@ public struct Winograd3x3: Sendable {
     /// V (36, T, C) = Bᵀ d B for every tile of `images` images starting at x.
     func transformInput(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                         work: UnsafeMutablePointer<Float>) {
+        if tile == 5 {
+            ck_wino5_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                           Int32(tilesH), Int32(tilesW), v)
+            return
+        }
         if avx2 {
             ck_winograd_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
                               Int32(tilesH), Int32(tilesW), v)
@@ -331,6 +371,11 @@ public struct Winograd3x3: Sendable {
     func transformOutput(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?,
                          relu: Bool, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
                          work: UnsafeMutablePointer<Float>) {
+        if tile == 5 {
+            ck_wino5_output_pool(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
+                                 Int32(tilesW), bias, relu ? 1 : 0, y, argmax!)
+            return
+        }
         if avx2 {
             ck_winograd_output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
                                Int32(tilesW), bias, relu ? 1 : 0, y, argmax)
@@ -404,6 +449,11 @@ public struct Winograd3x3: Sendable {
                                  argmax: UnsafeMutablePointer<Int32>?, images: Int,
                                  into dm: UnsafeMutablePointer<Float>, biasSums: UnsafeMutablePointer<Float>,
                                  work: UnsafeMutablePointer<Float>) {
+        if tile == 5 {
+            ck_wino5_output_pool_gradient(dy, y, relu ? 1 : 0, argmax!, Int32(images), Int32(outHeight),
+                                          Int32(outWidth), Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums)
+            return
+        }
         if avx2 {
             ck_winograd_output_gradient(dy, y, relu ? 1 : 0, argmax, Int32(images), Int32(outHeight), Int32(outWidth),
                                         Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums)
@@ -483,6 +533,11 @@ public struct Winograd3x3: Sendable {
     /// which is overwritten; dV (36, T, C).
     func transformInputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
                                 work: UnsafeMutablePointer<Float>) {
+        if tile == 5 {
+            ck_wino5_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                                    Int32(tilesH), Int32(tilesW), dx)
+            return
+        }
         if avx2 {
             ck_winograd_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
                                        Int32(tilesH), Int32(tilesW), dx)

@@ -6,6 +6,8 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
+#include "winograd5.h"
+
 /// 1 when the CPU has AVX2 and FMA (x86-64 only), else 0.
 int ck_has_avx2_fma(void);
 
