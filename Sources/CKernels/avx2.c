@@ -385,6 +385,262 @@ AVX void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float 
     }
 }
 
+// MARK: Single-channel convolution with 2×2 max pooling, direct
+//
+// A first layer sees one channel: im2col would copy each pixel kh·kw times to feed a product
+// whose inner dimension is only kh·kw. These kernels read a zero-padded copy of each image
+// instead and keep a 2×4 block of outputs (two pooling windows) in registers, so neither the
+// columns nor the unpooled output z exist. Each output is summed over the taps in the order
+// r·kw + s from zero, one FMA a term, and the kernel gradient over the pixels in scan order:
+// the same operations as im2col + ck_gemm_narrow(_tn), so the results are the same bits.
+
+/// Largest padded image (rows × columns) the direct kernels take.
+#define CONV1_MAX_PADDED 4096
+
+int ck_conv1_pool_supported(int height, int width, int kh, int kw, int padT, int padL, int outHeight,
+                            int outWidth, int filters) {
+    if (!((kh == 3 && kw == 3) || (kh == 5 && kw == 5)) || filters < 1 || outHeight < 2 || outWidth < 2) return 0;
+    const int rows = (outHeight / 2) * 2 + kh - 1, cols = (outWidth / 2) * 2 + kw - 1;
+    return rows * cols <= CONV1_MAX_PADDED && padT >= 0 && padL >= 0 && padT < kh && padL < kw
+        && height >= 1 && width >= 1;
+}
+
+/// xp (rows × cols) = the image's pixels at (i − padT, j − padL), zero outside it.
+INLINE void conv1_pad(const float *x, int height, int width, int padT, int padL, int rows, int cols,
+                             float *xp) {
+    for (int i = 0; i < rows; i++) {
+        const int si = i - padT;
+        float *row = xp + i * cols;
+        if (si < 0 || si >= height) { memset(row, 0, sizeof(float) * cols); continue; }
+        for (int j = 0; j < cols; j++) {
+            const int sj = j - padL;
+            row[j] = sj >= 0 && sj < width ? x[si * width + sj] : 0.0f;
+        }
+    }
+}
+
+INLINE __m256i lanes_mask(int lanes) {
+    return _mm256_setr_epi32(lanes > 0 ? -1 : 0, lanes > 1 ? -1 : 0, lanes > 2 ? -1 : 0, lanes > 3 ? -1 : 0,
+                             lanes > 4 ? -1 : 0, lanes > 5 ? -1 : 0, lanes > 6 ? -1 : 0, lanes > 7 ? -1 : 0);
+}
+
+/// NW (1 or 2) pooling windows side by side: the 2 × 2·NW outputs of one 8-filter group, then
+/// bias, ReLU and the window maximum, stored at y/argmax (one window after the other, stride f).
+INLINE void conv1_windows(const int KH, const int KW, const int NW, const int FULL, const float *xp, int cols,
+                          const v8 *w, v8 b, int relu, float *y, int *argmax, long f, __m256i mask) {
+    v8 acc[2][4];
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT(0.0f);
+    for (int r = 0; r < KH; r++)
+        for (int s = 0; s < KW; s++) {
+            const v8 wv = w[r * KW + s];
+            for (int a = 0; a < 2; a++)
+                for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT(xp[(a + r) * cols + c + s]) * wv + acc[a][c];
+        }
+    for (int q = 0; q < NW; q++) {
+        v8 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
+        if (relu)
+            for (int p = 0; p < 4; p++) v[p] = (v8)((vi8)v[p] & ~(v[p] < SPLAT(0.0f)));   // as Activation.relu
+        v8 best = v[0];
+        vi8 taken = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int p = 1; p < 4; p++) {
+            const vi8 larger = v[p] > best;
+            best = select8(larger, v[p], best);
+            taken = (taken & ~larger) | ((vi8){p, p, p, p, p, p, p, p} & larger);
+        }
+        if (FULL) {                                   // (masked stores of whole vectors cost more)
+            *(v8u *)(y + q * f) = best;
+            *(vi8u *)(argmax + q * f) = taken;
+        } else {
+            _mm256_maskstore_ps(y + q * f, mask, (__m256)best);
+            _mm256_maskstore_epi32(argmax + q * f, mask, (__m256i)taken);
+        }
+    }
+}
+
+INLINE void conv1_pool(const int KH, const int KW, const float *x, int images, int height, int width, int padT,
+                       int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
+                       int relu, float *y, int *argmax) {
+    const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
+    const long f = filters, perImage = (long)ph * pw * f;
+    float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
+    for (int image = 0; image < images; image++) {
+        conv1_pad(x + (long)image * height * width, height, width, padT, padL, rows, cols, xp);
+        for (int k = 0; k < filters; k += 8) {
+            const int lanes = filters - k < 8 ? filters - k : 8;
+            const __m256i mask = lanes_mask(lanes);
+            v8 w[KH * KW];
+            for (int t = 0; t < KH * KW; t++) w[t] = (v8)_mm256_maskload_ps(kernel + t * f + k, mask);
+            const v8 b = bias ? (v8)_mm256_maskload_ps(bias + k, mask) : SPLAT(0.0f);
+            float *out = y + image * perImage + k;
+            int *taken = argmax + image * perImage + k;
+            for (int i = 0; i < ph; i++) {
+                const float *top = xp + 2 * i * cols;
+                const long at = (long)i * pw * f;
+                int j = 0;
+#define WINDOWS(NW, FULL) conv1_windows(KH, KW, NW, FULL, top + 2 * j, cols, w, b, relu, out + at + j * f, \
+                                        taken + at + j * f, f, mask)
+                if (lanes == 8) {
+                    for (; j + 2 <= pw; j += 2) WINDOWS(2, 1);
+                    if (j < pw) WINDOWS(1, 1);
+                } else {
+                    for (; j + 2 <= pw; j += 2) WINDOWS(2, 0);
+                    if (j < pw) WINDOWS(1, 0);
+                }
+#undef WINDOWS
+            }
+        }
+    }
+}
+
+AVX void ck_conv1_pool(const float *x, int images, int height, int width, int kh, int kw, int padT, int padL,
+                       int outHeight, int outWidth, int filters, const float *kernel, const float *bias, int relu,
+                       float *y, int *argmax) {
+    if (kh == 3) conv1_pool(3, 3, x, images, height, width, padT, padL, outHeight, outWidth, filters, kernel, bias,
+                            relu, y, argmax);
+    else conv1_pool(5, 5, x, images, height, width, padT, padL, outHeight, outWidth, filters, kernel, bias,
+                    relu, y, argmax);
+}
+
+/// Kernel rows r0 ..< r0 + NR of the gradient of NG (1 or 2) adjacent 8-filter groups over one
+/// image: acc[g][(r − r0)·KW + s] += x[R + r][c + s] · dz[R][c] for every pixel (R, c) a window
+/// covers, in scan order. With `sums`, also sums += each window's gradient (window order).
+/// Without FULL (the last group has fewer than 8 filters), loads are masked by masks[g].
+INLINE void conv1_gradient_rows(const int KH, const int KW, const int NR, const int NG, const int FULL, int r0,
+                                const float *xp, int cols, int ph, int pw, const float *dy, const float *y,
+                                const int *argmax, int relu, long f, const __m256i *masks, v8 *acc0, v8 *acc1,
+                                float *sums) {
+    v8 a[2][10], total[2];
+    v8 *acc[2] = {acc0, acc1};
+    for (int g = 0; g < NG; g++) {
+        for (int t = 0; t < NR * KW; t++) a[g][t] = acc[g][t];
+        total[g] = sums ? (v8)_mm256_maskload_ps(sums + 8 * g, masks[g]) : SPLAT(0.0f);
+    }
+    for (int R = 0; R < 2 * ph; R++) {
+        const int i = R >> 1, top = (R & 1) * 2;
+        const vi8 first = {top, top, top, top, top, top, top, top}, second = first + 1;
+        for (int j = 0; j < pw; j++) {
+            v8 d0[2], d1[2];
+            for (int g = 0; g < NG; g++) {
+                const long at = ((long)i * pw + j) * f + 8 * g;
+                v8 dz = FULL ? *(const v8u *)(dy + at) : (v8)_mm256_maskload_ps(dy + at, masks[g]);
+                if (relu) {
+                    const v8 out = FULL ? *(const v8u *)(y + at) : (v8)_mm256_maskload_ps(y + at, masks[g]);
+                    dz = (v8)((vi8)dz & (out > SPLAT(0.0f)));                                   // NaN → 0
+                }
+                if (sums && top == 0) total[g] += dz;
+                const vi8 q = FULL ? *(const vi8u *)(argmax + at)
+                                   : (vi8)_mm256_maskload_epi32(argmax + at, masks[g]);
+                d0[g] = (v8)((vi8)dz & (q == first));
+                d1[g] = (v8)((vi8)dz & (q == second));
+            }
+            const float *px = xp + (R + r0) * cols + 2 * j;
+            for (int r = 0; r < NR; r++)
+                for (int s = 0; s < KW; s++) {
+                    const v8 x = SPLAT(px[r * cols + s]);
+                    for (int g = 0; g < NG; g++) a[g][r * KW + s] = x * d0[g] + a[g][r * KW + s];
+                }
+            for (int r = 0; r < NR; r++)
+                for (int s = 0; s < KW; s++) {
+                    const v8 x = SPLAT(px[r * cols + s + 1]);
+                    for (int g = 0; g < NG; g++) a[g][r * KW + s] = x * d1[g] + a[g][r * KW + s];
+                }
+        }
+    }
+    for (int g = 0; g < NG; g++) {
+        for (int t = 0; t < NR * KW; t++) acc[g][t] = a[g][t];
+        if (sums) _mm256_maskstore_ps(sums + 8 * g, masks[g], (__m256)total[g]);
+    }
+}
+
+/// NG: 8-filter groups a pass takes (2 with 32 vector registers, 1 with 16).
+INLINE void conv1_pool_gradient(const int KH, const int KW, const int NG, const float *x, int images, int height,
+                                int width, int padT, int padL, int outHeight, int outWidth, int filters,
+                                const float *dy, const float *y, const int *argmax, int relu, float *dk,
+                                float *biasSums) {
+    const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
+    const int perSet = 10 / KW;                       // kernel rows a pass keeps in registers
+    const long f = filters, perImage = (long)ph * pw * f;
+    float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
+    v8 acc[4][KH * KW];                               // 8-filter groups × taps, summed over the images
+    const int groups = (filters + 7) / 8;
+    for (int g = 0; g < groups && g < 4; g++)
+        for (int t = 0; t < KH * KW; t++) acc[g][t] = SPLAT(0.0f);
+    for (int g0 = 0; g0 < groups; g0 += 4) {          // (more than 32 filters: four groups a round)
+        const int g1 = groups < g0 + 4 ? groups : g0 + 4;
+        for (int image = 0; image < images; image++) {
+            conv1_pad(x + (long)image * height * width, height, width, padT, padL, rows, cols, xp);
+            for (int g = g0; g < g1; g += NG) {
+                const int n = g + NG <= g1 ? NG : 1;  // groups this pass
+                const long k = g * 8;
+                const int lanes = filters - k - 8 * (n - 1) < 8 ? (int)(filters - k - 8 * (n - 1)) : 8;
+                const __m256i masks[2] = {n == 1 ? lanes_mask(lanes) : lanes_mask(8), lanes_mask(lanes)};
+                const long offset = image * perImage + k;
+                for (int r0 = 0; r0 < KH; r0 += perSet) {
+                    float *sums = biasSums && r0 == 0 ? biasSums + k : NULL;
+                    v8 *a0 = acc[g - g0] + r0 * KW, *a1 = n == 2 ? acc[g - g0 + 1] + r0 * KW : a0;
+#define ROWS(NR, N, FULL) conv1_gradient_rows(KH, KW, NR, N, FULL, r0, xp, cols, ph, pw, dy + offset, y + offset, \
+                                              argmax + offset, relu, f, masks, a0, a1, sums)
+#define ROWS_N(NR) do {                                                                  \
+        if (n == 2) { if (lanes == 8) ROWS(NR, 2, 1); else ROWS(NR, 2, 0); }             \
+        else { if (lanes == 8) ROWS(NR, 1, 1); else ROWS(NR, 1, 0); }                    \
+    } while (0)
+                    if (KH - r0 >= perSet) ROWS_N(perSet); else ROWS_N(1);
+#undef ROWS_N
+#undef ROWS
+                }
+            }
+        }
+        for (int g = g0; g < g1; g++) {
+            const long k = g * 8;
+            const __m256i mask = lanes_mask(filters - k < 8 ? (int)(filters - k) : 8);
+            for (int t = 0; t < KH * KW; t++) {
+                _mm256_maskstore_ps(dk + t * f + k, mask, (__m256)acc[g - g0][t]);
+                acc[g - g0][t] = SPLAT(0.0f);
+            }
+        }
+    }
+}
+
+// The same code compiled twice: with AVX-512VL the compiler has 32 vector registers instead of 16,
+// enough to keep two filter groups' accumulators in registers a pass (with 16 one group's already
+// spill); each accumulator sees the same FMAs in the same order, so the bits are the same.
+#define CONV1_GRADIENT_BODY(NG)                                                                                  \
+    if (kh == 3) conv1_pool_gradient(3, 3, NG, x, images, height, width, padT, padL, outHeight, outWidth,       \
+                                     filters, dy, y, argmax, relu, dk, biasSums);                               \
+    else conv1_pool_gradient(5, 5, NG, x, images, height, width, padT, padL, outHeight, outWidth, filters, dy,  \
+                             y, argmax, relu, dk, biasSums);
+
+__attribute__((target("avx2,fma,avx512f,avx512vl")))
+static void conv1_pool_kernel_gradient_512(const float *x, int images, int height, int width, int kh, int kw,
+                                           int padT, int padL, int outHeight, int outWidth, int filters,
+                                           const float *dy, const float *y, const int *argmax, int relu, float *dk,
+                                           float *biasSums) {
+    CONV1_GRADIENT_BODY(2)
+}
+
+AVX static void conv1_pool_kernel_gradient_256(const float *x, int images, int height, int width, int kh, int kw,
+                                               int padT, int padL, int outHeight, int outWidth, int filters,
+                                               const float *dy, const float *y, const int *argmax, int relu,
+                                               float *dk, float *biasSums) {
+    CONV1_GRADIENT_BODY(1)
+}
+
+int ck_has_avx512vl(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+}
+
+AVX void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int width, int kh, int kw, int padT,
+                                       int padL, int outHeight, int outWidth, int filters, const float *dy,
+                                       const float *y, const int *argmax, int relu, int wide, float *dk,
+                                       float *biasSums) {
+    if (wide && ck_has_avx512vl()) conv1_pool_kernel_gradient_512(x, images, height, width, kh, kw, padT, padL, outHeight, outWidth,
+                                             filters, dy, y, argmax, relu, dk, biasSums);
+    else conv1_pool_kernel_gradient_256(x, images, height, width, kh, kw, padT, padL, outHeight, outWidth, filters,
+                                        dy, y, argmax, relu, dk, biasSums);
+}
+
 #else
 
 int ck_has_avx2_fma(void) { return 0; }
@@ -399,5 +655,18 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
                                  float *dm, float *biasSums) { __builtin_trap(); }
 void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }
 void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c) { __builtin_trap(); }
+
+void ck_conv1_pool(const float *x, int images, int height, int width, int kh, int kw, int padT, int padL,
+                   int outHeight, int outWidth, int filters, const float *kernel, const float *bias, int relu,
+                   float *y, int *argmax) { __builtin_trap(); }
+void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int width, int kh, int kw, int padT,
+                                   int padL, int outHeight, int outWidth, int filters, const float *dy,
+                                   const float *y, const int *argmax, int relu, int wide, float *dk,
+                                   float *biasSums) {
+    __builtin_trap();
+}
+int ck_has_avx512vl(void) { return 0; }
+int ck_conv1_pool_supported(int height, int width, int kh, int kw, int padT, int padL, int outHeight,
+                            int outWidth, int filters) { return 0; }
 
 #endif

@@ -160,12 +160,31 @@ public struct PooledConvolution: Sendable {
     /// instead of OpenBLAS, which packs both operands on every call.
     public let narrowProduct: Bool
 
-    /// `avx2: false` keeps every product in OpenBLAS (the tests compare the two).
-    public init(window: Window2D, filters: Int, avx2: Bool = Winograd3x3.avx2Available) {
+    /// Whether the layer skips im2col and z altogether (`ck_conv1_pool(_kernel_gradient)`): a
+    /// single-channel input (a first layer), a 3×3 or 5×5 kernel, stride 1, on a CPU with AVX2
+    /// and FMA. Its results are the same bits as the narrow products'; only dx (which a first
+    /// layer does not need) still goes through im2col, made in `backward` when asked for.
+    public let direct: Bool
+
+    /// Whether the direct kernel gradient runs the code compiled for AVX-512VL's 32 registers
+    /// (when the CPU has them): the same operations as the AVX2 code, so the same bits.
+    public let wideRegisters: Bool
+
+    /// `avx2: false` keeps every product in OpenBLAS, `direct: false` the narrow products on
+    /// im2col's columns, `wide: false` the direct kernels to AVX2's 16 registers (the tests
+    /// compare them).
+    public init(window: Window2D, filters: Int, avx2: Bool = Winograd3x3.avx2Available, direct: Bool = true,
+                wide: Bool = true) {
         self.window = window
         self.filters = filters
+        wideRegisters = wide
         narrowProduct = avx2 && Winograd3x3.avx2Available && filters <= 32
             && window.patch * ((filters + 7) / 8) * 8 <= 4096
+        let g = window
+        self.direct = direct && narrowProduct && g.channels == 1 && g.strideHeight == 1 && g.strideWidth == 1
+            && ck_conv1_pool_supported(Int32(g.height), Int32(g.width), Int32(g.kernelHeight), Int32(g.kernelWidth),
+                                       Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight), Int32(g.outWidth),
+                                       Int32(filters)) != 0
     }
 
     public var pooledHeight: Int { window.outHeight / 2 }
@@ -210,6 +229,15 @@ public struct PooledConvolution: Sendable {
         let (perChunk, chunks) = chunking(n)
         forEach(chunks, pool: pool) { chunk in
             let first = chunk * perChunk, count = min(perChunk, n - first)
+            if direct {
+                argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
+                    ck_conv1_pool(x.base + first * g.inputCount, Int32(count), Int32(g.height), Int32(g.width),
+                                  Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.padTop), Int32(g.padLeft),
+                                  Int32(g.outHeight), Int32(g.outWidth), Int32(f), kp, bp, relu ? 1 : 0,
+                                  y.base + first * pooledCount, ap + first * pooledCount)
+                }
+                return
+            }
             let cp = cols.slice(first * rowsPerSample * patch, count * rowsPerSample * patch)
             im2col(x.slice(first * g.inputCount, count * g.inputCount), into: cp, window: g, batch: count, pool: nil)
             let zp = z.base + first * outputCount
@@ -229,9 +257,9 @@ public struct PooledConvolution: Sendable {
     }
 
     /// dKernel += ∂L/∂K, biasGradient += ∂L/∂b and (when given) dx = ∂L/∂x, from the pooled
-    /// gradient dy and the last `forward`'s y, argmax and cols (cols is overwritten when dx is
-    /// wanted; z serves as dz). `partials` is `chunks(n) · partialCount` floats.
-    public func backward(dy: FloatView, y: FloatView, argmax: FloatView, relu: Bool, kernel: FloatView,
+    /// gradient dy and the last `forward`'s input x, y, argmax and cols (cols is overwritten when
+    /// dx is wanted; z serves as dz). `partials` is `chunks(n) · partialCount` floats.
+    public func backward(x: FloatView, dy: FloatView, y: FloatView, argmax: FloatView, relu: Bool, kernel: FloatView,
                          cols: FloatView, z: FloatView, partials: FloatView, dKernel: FloatView,
                          biasGradient: FloatView?, dx: FloatView?, batch n: Int, pool: ThreadPool?) {
         let g = window, f = filters, rowsPerSample = g.positions, patch = g.patch, (perChunk, chunks) = chunking(n)
@@ -243,6 +271,22 @@ public struct PooledConvolution: Sendable {
             let first = chunk * perChunk, count = min(perChunk, n - first)
             let sums = pp + chunk * partialCount + patch * f
             sums.update(repeating: 0, count: f)
+            if direct && dx == nil {                    // dK_chunk and the bias sums straight from x
+                argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
+                    ck_conv1_pool_kernel_gradient(
+                        x.base + first * g.inputCount, Int32(count), Int32(g.height), Int32(g.width),
+                        Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.padTop), Int32(g.padLeft),
+                        Int32(g.outHeight), Int32(g.outWidth), Int32(f), dy.base + first * pooledCount,
+                        y.base + first * pooledCount, ap + first * pooledCount, relu ? 1 : 0,
+                        wideRegisters ? 1 : 0, pp + chunk * partialCount, sums)
+                }
+                return
+            }
+            if direct {                                 // forward made no columns
+                im2col(x.slice(first * g.inputCount, count * g.inputCount),
+                       into: cols.slice(first * rowsPerSample * patch, count * rowsPerSample * patch),
+                       window: g, batch: count, pool: nil)
+            }
             argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
                 for s in first..<first + count {
                     pool2x2Gradient(dy: dy.base + s * pooledCount, y: y.base + s * pooledCount,

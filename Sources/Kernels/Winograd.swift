@@ -25,12 +25,18 @@
 //
 // On CPUs with AVX2 and FMA the four tile transforms run in C (Sources/CKernels,
 // compiled for AVX2+FMA only) instead of the SIMD8 code here, which is compiled for baseline
-// x86-64 (4-float SSE vectors, no FMA). So do the 36 products: OpenBLAS packs both operands on
-// every call, which for products this small (cnn.yaml's second layer: 36 × 32 times 32 × 64 per
-// position and block) costs a third as much as the arithmetic, and its kernels ran at ~70% of
+// x86-64 (4-float SSE vectors, no FMA). So do the products: OpenBLAS packs both operands on
+// every call, which for products this small (cnn.yaml's second layer under F(4×4) in blocks of 4
+// images: 36 × 32 times 32 × 64) costs a third as much as the arithmetic, and its kernels ran at ~70% of
 // this CPU's FMA peak where wgemm.c's run at ~90%. dV = dM · Uᵀ becomes a plain product too,
 // with Uᵀ transposed once per backward. The choice is made once per convolution, so a run uses
 // one code path throughout and stays independent of the thread count.
+//
+// A layer whose output goes on through 2×2 max pooling may instead use F(5×5, 3×3)
+// (Sources/CKernels/winograd5.c, AVX2/FMA only: 7×7 tiles, 49 positions) when that computes
+// fewer products for the outputs the pooling reads: cnn.yaml's second layer needs 10×10
+// outputs, four 5×5 tiles (4·49 = 196 products per channel and filter) against nine 4×4 ones
+// (9·36 = 324). `tile` says which; everything below with 36 positions has `positions` of them.
 import CBLAS
 import CKernels
 
@@ -43,16 +49,21 @@ public struct Winograd3x3: Sendable {
     public let tilesH: Int, tilesW: Int
     /// Whether the tile transforms that have an AVX2/FMA version use it.
     public let avx2: Bool
-    /// Whether the 36 products use the AVX2/FMA kernels of wgemm.c instead of `cblas_sgemm`.
+    /// Whether the products use the AVX2/FMA kernels of wgemm.c instead of `cblas_sgemm`.
     public let avx2Products: Bool
+    /// Outputs per tile side: 4 for F(4×4, 3×3), 5 for F(5×5, 3×3) (pooled layers, AVX2 only).
+    public let tile: Int
 
     /// True when this CPU has AVX2 and FMA.
     public static let avx2Available = ck_has_avx2_fma() != 0
 
     /// `avx2: false` forces the portable transforms and OpenBLAS products; `avx2Products` (by
     /// default the same as `avx2`) chooses the products alone (the tests compare the paths).
+    /// With `pooled` (the output goes on through 2×2 max pooling) and AVX2, F(5×5, 3×3) is taken
+    /// when it needs fewer products for the pooled outputs, unless `tile` says otherwise (4 or 5).
     public init(height: Int, width: Int, channels: Int, filters: Int, same: Bool,
-                avx2: Bool = Winograd3x3.avx2Available, avx2Products: Bool? = nil) {
+                avx2: Bool = Winograd3x3.avx2Available, avx2Products: Bool? = nil, pooled: Bool = false,
+                tile: Int? = nil) {
         precondition(!avx2 || Self.avx2Available, "AVX2/FMA transforms asked for on a CPU without them")
         precondition(!(avx2Products ?? false) || Self.avx2Available, "AVX2/FMA products asked for on a CPU without them")
         self.avx2 = avx2
@@ -64,17 +75,31 @@ public struct Winograd3x3: Sendable {
         pad = same ? 1 : 0
         outHeight = same ? height : height - 2
         outWidth = same ? width : width - 2
-        tilesH = (outHeight + 3) / 4
-        tilesW = (outWidth + 3) / 4
+        // F(5×5): tiles over the outputs the pooling reads (2·⌊OH/2⌋ × 2·⌊OW/2⌋).
+        let needH = outHeight / 2 * 2, needW = outWidth / 2 * 2
+        let (fiveH, fiveW) = ((needH + 4) / 5, (needW + 4) / 5)
+        let four = ((outHeight + 3) / 4) * ((outWidth + 3) / 4) * 36, five = fiveH * fiveW * 49
+        let fiveFits = avx2 && pooled && needH > 0 && needW > 0 && ck_wino5_supported(Int32(fiveH), Int32(fiveW)) != 0
+        precondition(tile != 5 || fiveFits, "F(5×5, 3×3) asked for where it does not apply")
+        self.tile = tile ?? (fiveFits && five < four ? 5 : 4)
+        if self.tile == 5 {
+            (tilesH, tilesW) = (fiveH, fiveW)
+        } else {
+            tilesH = (outHeight + 3) / 4
+            tilesW = (outWidth + 3) / 4
+        }
     }
+
+    /// Transformed positions per tile: (tile + 2)², 36 or 49.
+    public var positions: Int { (tile + 2) * (tile + 2) }
 
     /// Tiles per image.
     public var tilesPerImage: Int { tilesH * tilesW }
-    /// Floats of the transformed kernel U (and of its gradient dU): 36 × C × F.
-    public var kernelTransformCount: Int { 36 * channels * filters }
-    /// Floats per image of the transformed input V (tiles × 36 × C) and of M / dM (tiles × 36 × F).
-    public var inputTransformPerImage: Int { 36 * tilesPerImage * channels }
-    public var productPerImage: Int { 36 * tilesPerImage * filters }
+    /// Floats of the transformed kernel U (and of its gradient dU): positions × C × F.
+    public var kernelTransformCount: Int { positions * channels * filters }
+    /// Floats per image of the transformed input V (tiles × positions × C) and of M / dM (tiles × positions × F).
+    public var inputTransformPerImage: Int { positions * tilesPerImage * channels }
+    public var productPerImage: Int { positions * tilesPerImage * filters }
     /// Floats of working space per group for the tile transforms (40 vectors of 8).
     static let workPerGroup = 40 * 8
     /// Floats (and Int32s of argmax) per image of the output after 2×2 max pooling.
@@ -90,10 +115,15 @@ public struct Winograd3x3: Sendable {
     /// block's V and M (0.5 MB for 4 images of cnn.yaml's second layer) stay in this core's
     /// L2 cache between the transforms and the products, the group's kernel-gradient share is
     /// accumulated block after block (in order), and M's memory is the same for every block.
-    /// With wgemm.c's products, which repack nothing per call, 2 images (18 rows a product) are
-    /// as fast forward and 4% faster backward than 4 (layer-bench, cnn.yaml, 1 and 2 threads;
-    /// 8 images were 10% slower backward); OpenBLAS keeps 4 for its larger products.
-    public var imagesPerBlock: Int { avx2Products ? 2 : 4 }
+    /// With wgemm.c's products, which repack nothing per call, smaller blocks are faster as long
+    /// as their T rows fill whole 6-row register tiles: the fewest images (up to 4) that do, else 2.
+    /// Measured (layer-bench, cnn.yaml's second layer, 1 thread): F(4×4), 9 tiles an image, 2
+    /// images (18 rows) as fast forward as 4 and 4% faster backward, 8 were 10% slower; F(5×5),
+    /// 4 tiles an image, 3 images (12 rows) 7% faster forward and 10% backward than 2 (8 rows),
+    /// 5% than 6. OpenBLAS keeps 4 for its larger products.
+    public var imagesPerBlock: Int {
+        avx2Products ? (1...4).first { $0 * tilesPerImage % 6 == 0 } ?? 2 : 4
+    }
 
     func groups(_ n: Int) -> Int { (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
 
@@ -125,13 +155,14 @@ public struct Winograd3x3: Sendable {
                      && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if let bias { precondition(bias.count >= filters) }
+        precondition(tile == 4 || argmax != nil, "F(5×5, 3×3) computes pooled outputs only")
         transformKernel(kernel, into: u, pool: pool)
         let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
             let vg = vp + first * inputTransformPerImage
             transformInput(xp + first * height * width * channels, images: count, into: vg, work: work)
             let t = count * tilesPerImage, c = channels, f = filters
-            for xi in 0..<36 {
+            for xi in 0..<positions {
                 if avx2Products {
                     ck_wgemm_nn(Int32(t), Int32(f), Int32(c), vg + xi * t * c, Int32(c), up + xi * c * f, Int32(f),
                                 m + xi * t * f, Int32(f), 0)
@@ -164,12 +195,12 @@ public struct Winograd3x3: Sendable {
         if let dx { precondition(dx.count >= n * height * width * channels) }
         precondition(du.count >= kernelTransformCount)
         let dyp = dy.base, yp = relu || poolArgmax != nil ? y!.base : nil, vp = v.base, up = u.base, dxp = dx?.base
-        // With our products, dV = dM · Uᵀ reads Uᵀ (36, F, C), made here in du's memory, which
-        // receives dU only after the blocks.
+        // With our products, dV = dM · Uᵀ reads Uᵀ (positions, F, C), made here in du's memory,
+        // which receives dU only after the blocks.
         let ut = du.base
         if avx2Products && dx != nil {
             let c = channels, f = filters
-            forEach(36, pool: pool) { xi in
+            forEach(positions, pool: pool) { xi in
                 ck_transpose(Int32(c), Int32(f), up + xi * c * f, Int32(f), ut + xi * c * f, Int32(c))
             }
         }
@@ -183,7 +214,7 @@ public struct Winograd3x3: Sendable {
             let t = count * tilesPerImage, c = channels, f = filters
             // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles: the first block's, then each
             // next block's added.
-            for xi in 0..<36 {
+            for xi in 0..<positions {
                 if avx2Products {
                     ck_wgemm_tn(Int32(c), Int32(f), Int32(t), vg + xi * t * c, Int32(c), m + xi * t * f, Int32(f),
                                 partial + xi * c * f, Int32(f), firstOfGroup ? 0 : 1)
@@ -194,7 +225,7 @@ public struct Winograd3x3: Sendable {
             }
             guard let dxp else { return }
             // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
-            for xi in 0..<36 {
+            for xi in 0..<positions {
                 if avx2Products {
                     ck_wgemm_nn(Int32(t), Int32(c), Int32(f), m + xi * t * f, Int32(f), ut + xi * c * f, Int32(c),
                                 vg + xi * t * c, Int32(c), 0)
@@ -260,6 +291,10 @@ public struct Winograd3x3: Sendable {
     public func transformKernel(_ kernel: FloatView, into u: FloatView, pool: ThreadPool? = nil) {
         precondition(kernel.count >= 9 * channels * filters && u.count >= kernelTransformCount)
         let g = kernel.base, out = u.base, cf = channels * filters, f = filters
+        if tile == 5 {
+            forEach(channels, pool: pool) { c in ck_wino5_kernel(g, Int32(channels), Int32(f), Int32(c), Int32(c + 1), out) }
+            return
+        }
         forEach(channels, pool: pool) { c in
             for k in stride(from: 0, to: f, by: 8) {
                 let lanes = min(8, f - k)
@@ -283,6 +318,12 @@ public struct Winograd3x3: Sendable {
     /// dKernel += Gᵀ dU G for every (c, f); one chunk per input channel, 8 filters at a time.
     public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView, pool: ThreadPool? = nil) {
         let dup = du.base, dk = dKernel.base, cf = channels * filters, f = filters
+        if tile == 5 {
+            forEach(channels, pool: pool) { c in
+                ck_wino5_kernel_gradient(dup, Int32(channels), Int32(f), Int32(c), Int32(c + 1), dk)
+            }
+            return
+        }
         forEach(channels, pool: pool) { c in
             for k in stride(from: 0, to: f, by: 8) {
                 let lanes = min(8, f - k)
@@ -317,6 +358,11 @@ public struct Winograd3x3: Sendable {
     /// V (36, T, C) = Bᵀ d B for every tile of `images` images starting at x.
     func transformInput(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                         work: UnsafeMutablePointer<Float>) {
+        if tile == 5 {
+            ck_wino5_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                           Int32(tilesH), Int32(tilesW), v)
+            return
+        }
         if avx2 {
             ck_winograd_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
                               Int32(tilesH), Int32(tilesW), v)
@@ -368,6 +414,11 @@ public struct Winograd3x3: Sendable {
     func transformOutput(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?,
                          relu: Bool, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
                          work: UnsafeMutablePointer<Float>) {
+        if tile == 5 {
+            ck_wino5_output_pool(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
+                                 Int32(tilesW), bias, relu ? 1 : 0, y, argmax!)
+            return
+        }
         if avx2 {
             ck_winograd_output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
                                Int32(tilesW), bias, relu ? 1 : 0, y, argmax)
@@ -441,6 +492,11 @@ public struct Winograd3x3: Sendable {
                                  argmax: UnsafeMutablePointer<Int32>?, images: Int,
                                  into dm: UnsafeMutablePointer<Float>, biasSums: UnsafeMutablePointer<Float>,
                                  work: UnsafeMutablePointer<Float>) {
+        if tile == 5 {
+            ck_wino5_output_pool_gradient(dy, y, relu ? 1 : 0, argmax!, Int32(images), Int32(outHeight),
+                                          Int32(outWidth), Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums)
+            return
+        }
         if avx2 {
             ck_winograd_output_gradient(dy, y, relu ? 1 : 0, argmax, Int32(images), Int32(outHeight), Int32(outWidth),
                                         Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums)
@@ -520,6 +576,11 @@ public struct Winograd3x3: Sendable {
     /// which is overwritten; dV (36, T, C).
     func transformInputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
                                 work: UnsafeMutablePointer<Float>) {
+        if tile == 5 {
+            ck_wino5_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                                    Int32(tilesH), Int32(tilesW), dx)
+            return
+        }
         if avx2 {
             ck_winograd_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
                                        Int32(tilesH), Int32(tilesW), dx)

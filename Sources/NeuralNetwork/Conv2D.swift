@@ -78,7 +78,7 @@ public final class Conv2D: ActivatedLayer {
     /// 3×3 stride-1 convolutions over ≥ 8 channels run as Winograd F(4×4, 3×3): 2.25–4× fewer
     /// multiplications (Kernels/Winograd.swift). Smaller channel counts stay on im2col + GEMM,
     /// where the transforms would cost more than they save.
-    private let winograd: Winograd3x3?
+    private var winograd: Winograd3x3?
     private var transformed: (v: FloatView, scratch: FloatView, u: FloatView, du: FloatView)?
     /// Set by `fuse`: the 2×2 max pooling after this layer runs inside it, so y and dy are the
     /// pooled output and gradient (Kernels/ConvolutionPool.swift). The im2col path then works in
@@ -113,7 +113,13 @@ public final class Conv2D: ActivatedLayer {
     func fuse(_ pool: Pooling2D) {
         precondition(canFuse(pool))
         fusedPool = true
-        if winograd == nil { pooled = PooledConvolution(window: window, filters: filters) }
+        if let w = winograd {
+            // The pooling reads only 2·⌊OH/2⌋ × 2·⌊OW/2⌋ outputs: F(5×5, 3×3) may compute them with fewer products.
+            winograd = Winograd3x3(height: w.height, width: w.width, channels: w.channels, filters: w.filters,
+                                   same: w.pad == 1, pooled: true)
+        } else {
+            pooled = PooledConvolution(window: window, filters: filters)
+        }
     }
     private var pooledCount: Int { (window.outHeight / 2) * (window.outWidth / 2) * filters }
 
@@ -235,7 +241,7 @@ public final class Conv2D: ActivatedLayer {
         }
         if let p = pooled {
             // dz = dy routed through the pooling and ReLU; db += Σ dz; dK += colsᵀ·dz; dx = col2im(dz·Kᵀ)
-            p.backward(dy: dy, y: y, argmax: argmax!, relu: activation == .relu, kernel: kernel!, cols: columns!,
+            p.backward(x: x, dy: dy, y: y, argmax: argmax!, relu: activation == .relu, kernel: kernel!, cols: columns!,
                        z: z!, partials: partials!, dKernel: kernelGradient!, biasGradient: biasGradient, dx: dx,
                        batch: n, pool: context.pool)
             return

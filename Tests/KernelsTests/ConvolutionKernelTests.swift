@@ -101,7 +101,8 @@ struct ConvolutionKernelTests {
 @Suite("The AVX2/FMA narrow products of a pooled convolution")
 struct NarrowProductTests {
     /// Forward and backward of a pooled convolution with bias and ReLU; outputs as arrays.
-    func run(_ c: PooledConvolution, n: Int) -> (y: [Float], dk: [Float], db: [Float], dx: [Float]) {
+    func run(_ c: PooledConvolution, n: Int, wantDx: Bool = true)
+        -> (y: [Float], argmax: [Float], dk: [Float], db: [Float], dx: [Float]) {
         let g = c.window, f = c.filters
         var stream = RandomStream(seed: 11, name: "narrow")
         let x = FloatStorage((0..<n * g.inputCount).map { _ in stream.nextNormal() })
@@ -115,9 +116,36 @@ struct NarrowProductTests {
         let pool = ThreadPool(threadCount: 2)
         c.forward(x.view, kernel: k.view, bias: b.view, relu: true, cols: cols.view, z: z.view, into: y.view,
                   argmax: argmax.view, batch: n, pool: pool)
-        c.backward(dy: dy.view, y: y.view, argmax: argmax.view, relu: true, kernel: k.view, cols: cols.view, z: z.view,
-                   partials: partials.view, dKernel: dk.view, biasGradient: db.view, dx: dx.view, batch: n, pool: pool)
-        return (y.array, dk.array, db.array, dx.array)
+        c.backward(x: x.view, dy: dy.view, y: y.view, argmax: argmax.view, relu: true, kernel: k.view, cols: cols.view,
+                   z: z.view, partials: partials.view, dKernel: dk.view, biasGradient: db.view,
+                   dx: wantDx ? dx.view : nil, batch: n, pool: pool)
+        return (y.array, argmax.array, dk.array, db.array, dx.array)
+    }
+
+    @Test("single-channel layers skip im2col with the same bits (forward, dK, db; dx through im2col)",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          arguments: [(28, 5, 6, true), (28, 3, 32, false), (9, 3, 20, true), (11, 5, 13, false), (13, 3, 9, false),
+                      (6, 5, 8, true)])
+    func directSameBits(_ size: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
+        let g = Window2D(height: size, width: size, channels: 1, kernel: (kernel, kernel), stride: (1, 1), same: same)
+        let direct = PooledConvolution(window: g, filters: filters)
+        let narrowRegisters = PooledConvolution(window: g, filters: filters, wide: false)
+        let columns = PooledConvolution(window: g, filters: filters, direct: false)
+        #expect(direct.direct && narrowRegisters.direct && !columns.direct && columns.narrowProduct)
+        for wantDx in [false, true] {
+            let b = run(columns, n: 13, wantDx: wantDx)
+            for a in [run(direct, n: 13, wantDx: wantDx), run(narrowRegisters, n: 13, wantDx: wantDx)] {
+                #expect(a.y == b.y && a.argmax == b.argmax)
+                #expect(a.dk == b.dk && a.db == b.db)
+                #expect(a.dx == b.dx)
+                #expect(a.dk.contains { $0 != 0 } && a.y.contains { $0 > 0 })
+            }
+        }
+        // Shapes the direct kernels do not take stay on im2col.
+        let strided = Window2D(height: size, width: size, channels: 1, kernel: (kernel, kernel), stride: (2, 2), same: same)
+        #expect(!PooledConvolution(window: strided, filters: filters).direct)
+        let twoChannels = Window2D(height: size, width: size, channels: 2, kernel: (kernel, kernel), stride: (1, 1), same: same)
+        #expect(!PooledConvolution(window: twoChannels, filters: filters).direct)
     }
 
     @Test("agree with OpenBLAS's products", .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),

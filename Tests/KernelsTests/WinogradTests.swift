@@ -81,7 +81,7 @@ struct WinogradTests {
     }
 
     /// Forward (with bias and ReLU, pooled or not) and backward of `g`, outputs as arrays.
-    func runFull(_ g: Winograd3x3, n: Int, pooled: Bool, seed: UInt64)
+    func runFull(_ g: Winograd3x3, n: Int, pooled: Bool, seed: UInt64, threads: Int = 2)
         -> (y: [Float], argmax: [Float], dx: [Float], dk: [Float], db: [Float]) {
         var stream = RandomStream(seed: seed, name: "winograd-avx2")
         let outCount = n * (pooled ? g.pooledPerImage : g.outHeight * g.outWidth * g.filters)
@@ -95,7 +95,7 @@ struct WinogradTests {
         let y = FloatStorage(count: outCount), argmax = FloatStorage(count: pooled ? outCount : 0)
         let dx = FloatStorage(count: n * g.height * g.width * g.channels)
         let dk = FloatStorage(count: 9 * g.channels * g.filters), db = FloatStorage(count: g.filters)
-        let pool = ThreadPool(threadCount: 2)
+        let pool = ThreadPool(threadCount: threads)
         g.forward(x.view, kernel: k.view, bias: b.view, relu: true, images: n, u: u.view, v: v.view,
                   scratch: scratch.view, into: y.view, poolArgmax: pooled ? argmax.view : nil, pool: pool)
         g.backward(dy.view, y: y.view, relu: true, images: n, u: u.view, v: v.view, scratch: scratch.view,
@@ -172,5 +172,83 @@ struct WinogradTests {
             let differing = zip(p.argmax, q.argmax).filter { $0.bitPattern != $1.bitPattern }.count
             #expect(differing * 1000 <= p.argmax.count)
         }
+        // F(5×5, 3×3), where it applies (pooled layers), through both products.
+        let five = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
+                               pooled: true)
+        let fiveBLAS = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
+                                   avx2Products: false, pooled: true)
+        if five.tile == 5 {
+            let p = runFull(five, n: s.n, pooled: true, seed: 5), q = runFull(fiveBLAS, n: s.n, pooled: true, seed: 5)
+            func worst(_ u: [Float], _ v: [Float]) -> Float {
+                zip(u, v).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            }
+            #expect(worst(p.y, q.y) < 2e-4)
+            #expect(worst(p.dx, q.dx) < 2e-4)
+            #expect(worst(p.dk, q.dk) < 5e-4)
+            #expect(worst(p.db, q.db) < 1e-5)
+        }
+    }
+
+    @Test("F(5×5, 3×3) with pooling equals the direct computation, pooled in Double",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
+        Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer
+        Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),        // partial vectors, edge tiles past the input
+        Case(n: 2, h: 12, w: 12, c: 12, f: 20, same: false),
+        Case(n: 70, h: 7, w: 7, c: 2, f: 3, same: false),      // three groups of images, one tile each
+    ])
+    func fiveMatchesDirect(_ s: Case) {
+        let g = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, pooled: true)
+        #expect(g.tile == 5 && g.positions == 49)
+        #expect(Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same).tile == 4)
+        let got = runFull(g, n: s.n, pooled: true, seed: 21)
+        // The same inputs as runFull draws, in Double.
+        var stream = RandomStream(seed: 21, name: "winograd-avx2")
+        let n = s.n, outCount = n * g.pooledPerImage
+        let x = (0..<n * s.h * s.w * s.c).map { _ in stream.nextNormal() }
+        let k = (0..<9 * s.c * s.f).map { _ in stream.nextNormal() * 0.3 }
+        let b = (0..<s.f).map { _ in stream.nextNormal() * 0.1 }
+        let dy = (0..<outCount).map { _ in stream.nextNormal() }
+        let z = direct(x, k, [Float](repeating: 0, count: n * g.outHeight * g.outWidth * s.f), s, g).y
+        let ph = g.outHeight / 2, pw = g.outWidth / 2
+        // Pooled forward in Double; the backward routes dy through the run's own argmax (ties
+        // within rounding may pick another element of a window) and checks dx, dK, db.
+        var dz = [Double](repeating: 0, count: z.count), db = [Double](repeating: 0, count: s.f)
+        var worstY = 0.0, argmaxDiffers = 0
+        for image in 0..<n {
+            for i in 0..<ph {
+                for j in 0..<pw {
+                    for f in 0..<s.f {
+                        func at(_ p: Int) -> Int { ((image * g.outHeight + 2 * i + p / 2) * g.outWidth + 2 * j + p % 2) * s.f + f }
+                        let values = (0..<4).map { max(0, z[at($0)] + Double(b[f])) }
+                        var best = 0
+                        for p in 1..<4 where values[p] > values[best] { best = p }
+                        let o = ((image * ph + i) * pw + j) * s.f + f
+                        worstY = max(worstY, abs(Double(got.y[o]) - values[best]) / max(1, abs(values[best])))
+                        let taken = Int(got.argmax[o].bitPattern)
+                        if taken != best { argmaxDiffers += 1 }
+                        if got.y[o] > 0 {
+                            dz[at(taken)] = Double(dy[o])
+                            db[f] += Double(dy[o])
+                        }
+                    }
+                }
+            }
+        }
+        #expect(worstY < 1e-4)
+        #expect(argmaxDiffers * 1000 <= outCount)
+        let expected = direct(x, k, dz.map { Float($0) }, s, g)
+        // Errors relative to the largest magnitude (Winograd's error grows with the tile: F(5×5)'s
+        // is about twice F(4×4)'s, ≈1e-4 of the largest kernel-gradient element here).
+        func worst(_ a: [Float], _ e: [Double]) -> Double {
+            let scale = max(1, e.map(abs).max() ?? 0)
+            return (zip(a, e).map { abs(Double($0) - $1) }.max() ?? 0) / scale
+        }
+        #expect(worst(got.dx, expected.dx) < 2e-5)
+        #expect(worst(got.dk, expected.dk) < 2e-5)
+        #expect(worst(got.db, db) < 1e-5)
+        #expect(got.dk.contains { $0 != 0 } && got.dx.contains { $0 != 0 })
+        // Thread counts: the same bits.
+        let g1 = runFull(g, n: s.n, pooled: true, seed: 21, threads: 1)
+        #expect(g1.y == got.y && g1.dx == got.dx && g1.dk == got.dk && g1.db == got.db)
     }
 }

@@ -6,6 +6,8 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
+#include "winograd5.h"
+
 /// 1 when the CPU has AVX2 and FMA (x86-64 only), else 0.
 int ck_has_avx2_fma(void);
 
@@ -39,5 +41,30 @@ void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, flo
 /// C (k × n) = Aᵀ · D for A (rows × k, lda = k) and D (rows × n, ldd = n), ldc = n, with the same
 /// limits as ck_gemm_narrow: each element is summed over the rows in order, one FMA a term.
 void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c);
+
+/// 1 when ck_conv1_pool(_kernel_gradient) take this single-channel convolution: a 3×3 or 5×5
+/// kernel, stride 1, padding before of padT rows and padL columns (Keras same/valid), an output
+/// of at least 2×2 and a padded image of at most 4096 floats.
+int ck_conv1_pool_supported(int height, int width, int kh, int kw, int padT, int padL, int outHeight,
+                            int outWidth, int filters);
+
+/// y, argmax = the 2×2 max pooling of f(x ∗ K + b) for `images` single-channel images x (N, H, W),
+/// kernel (kh·kw, F), f = ReLU when `relu`, `bias` may be NULL; y and argmax (N, OH/2, OW/2, F)
+/// as ck_winograd_output's. The same bits as im2col + ck_gemm_narrow + the Swift pooling.
+void ck_conv1_pool(const float *x, int images, int height, int width, int kh, int kw, int padT, int padL,
+                   int outHeight, int outWidth, int filters, const float *kernel, const float *bias, int relu,
+                   float *y, int *argmax);
+
+/// dk (kh·kw, F) = Σ x-windows ⊗ dz over the images' pixels in scan order (overwritten), dz = the
+/// pooled gradient dy at each window's argmax (where y > 0 with `relu`); biasSums (F) += Σ dz in
+/// window order. The same bits as the Swift pooling gradient + ck_gemm_narrow_tn. With `wide` on a
+/// CPU with AVX-512VL, the code compiled for 32 vector registers runs (the same operations, faster).
+void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int width, int kh, int kw, int padT,
+                                   int padL, int outHeight, int outWidth, int filters, const float *dy,
+                                   const float *y, const int *argmax, int relu, int wide, float *dk,
+                                   float *biasSums);
+
+/// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0.
+int ck_has_avx512vl(void);
 
 #endif
