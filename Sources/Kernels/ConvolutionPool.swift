@@ -166,6 +166,13 @@ public struct PooledConvolution: Sendable {
     /// layer does not need) still goes through im2col, made in `backward` when asked for.
     public let direct: Bool
 
+    /// Whether the backward visits only the (window, filter) pairs with a gradient
+    /// (`ck_pool_sparse_gradient`): after the pooling and ReLU, three quarters or more of a dense
+    /// dz are zeros, which dK = colsᵀ·dz and dx = col2im(dz·Kᵀ) multiply all the same. Taken for
+    /// stride-1 layers with a kernel row of at most 32 floats (kw·C ≤ 32: LeNet-5's second layer,
+    /// 5·6) on a CPU with AVX2 and FMA, when not `direct`. The forward stays on im2col + narrow.
+    public let sparseGradient: Bool
+
     /// Whether the direct kernel gradient runs the code compiled for AVX-512VL's 32 registers
     /// (when the CPU has them): the same operations as the AVX2 code, so the same bits.
     public let wideRegisters: Bool
@@ -174,7 +181,7 @@ public struct PooledConvolution: Sendable {
     /// im2col's columns, `wide: false` the direct kernels to AVX2's 16 registers (the tests
     /// compare them).
     public init(window: Window2D, filters: Int, avx2: Bool = Winograd3x3.avx2Available, direct: Bool = true,
-                wide: Bool = true) {
+                wide: Bool = true, sparse: Bool = true) {
         self.window = window
         self.filters = filters
         wideRegisters = wide
@@ -185,7 +192,15 @@ public struct PooledConvolution: Sendable {
             && ck_conv1_pool_supported(Int32(g.height), Int32(g.width), Int32(g.kernelHeight), Int32(g.kernelWidth),
                                        Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight), Int32(g.outWidth),
                                        Int32(filters)) != 0
+        sparseGradient = sparse && narrowProduct && !self.direct && g.strideHeight == 1 && g.strideWidth == 1
+            && ck_pool_sparse_supported(Int32(g.channels), Int32(g.kernelHeight), Int32(g.kernelWidth),
+                                        Int32(g.outHeight), Int32(g.outWidth)) != 0
     }
+
+    /// Floats of Kᵀ in kernel rows of 32 (F, kh, 32), kept after the chunks' partial sums.
+    var sparseKernelCount: Int { sparseGradient ? filters * window.kernelHeight * 32 : 0 }
+    /// Floats of `partials` `backward` needs for a batch of n.
+    public func partialsCount(batch n: Int) -> Int { chunks(n) * partialCount + sparseKernelCount }
 
     public var pooledHeight: Int { window.outHeight / 2 }
     public var pooledWidth: Int { window.outWidth / 2 }
@@ -210,12 +225,14 @@ public struct PooledConvolution: Sendable {
     }
     public func chunks(_ n: Int) -> Int { chunking(n).chunks }
     /// Floats of partial sums per sample and fixed, enough for any batch:
-    /// chunks(n) · partialCount ≤ n · partialsPerSample + partialsFixed.
+    /// partialsCount(batch: n) ≤ n · partialsPerSample + partialsFixed.
     /// (Chunks of at least half of `rowsPerChunk` rows: at most 2·n·positions/rowsPerChunk + 2.)
     public var partialsPerSample: Int { (2 * partialCount * window.positions + Self.rowsPerChunk - 1) / Self.rowsPerChunk }
-    public var partialsFixed: Int { 2 * partialCount }
-    /// Floats per chunk of partial sums: dK (kh·kw·C × F), then db (F).
-    public var partialCount: Int { window.patch * filters + filters }
+    public var partialsFixed: Int { 2 * partialCount + sparseKernelCount }
+    /// Floats per chunk of partial sums: dK (kh·kw·C × F; with `sparseGradient` dKᵀ in rows of
+    /// 32, F × kh × 32), then db (F).
+    public var partialCount: Int { (sparseGradient ? sparseKernelCount : window.patch * filters) + filters }
+    private var kernelPartialCount: Int { partialCount - filters }
 
     /// y (pooled), argmax = pool(f(x ∗ K + b)) for samples 0..<n. `cols` holds n samples' columns
     /// (kept for `backward`), `z` n samples' convolution outputs.
@@ -258,7 +275,7 @@ public struct PooledConvolution: Sendable {
 
     /// dKernel += ∂L/∂K, biasGradient += ∂L/∂b and (when given) dx = ∂L/∂x, from the pooled
     /// gradient dy and the last `forward`'s input x, y, argmax and cols (cols is overwritten when
-    /// dx is wanted; z serves as dz). `partials` is `chunks(n) · partialCount` floats.
+    /// dx is wanted; z serves as dz). `partials` is `partialsCount(batch: n)` floats.
     public func backward(x: FloatView, dy: FloatView, y: FloatView, argmax: FloatView, relu: Bool, kernel: FloatView,
                          cols: FloatView, z: FloatView, partials: FloatView, dKernel: FloatView,
                          biasGradient: FloatView?, dx: FloatView?, batch n: Int, pool: ThreadPool?) {
@@ -266,11 +283,31 @@ public struct PooledConvolution: Sendable {
         precondition(partials.count >= chunks * partialCount && z.count >= n * outputCount
                      && dy.count >= n * pooledCount && dKernel.count >= patch * f)
         BLAS.configure()
-        let kp = kernel.base, pp = partials.base
+        precondition(partials.count >= partialsCount(batch: n))
+        let kp = kernel.base, pp = partials.base, kh = g.kernelHeight, run = g.kernelWidth * g.channels
+        let kT = pp + chunks * partialCount                     // (sparse) Kᵀ in rows of 32
+        if sparseGradient {
+            for j in 0..<f {
+                for r in 0..<kh {
+                    for i in 0..<32 { kT[(j * kh + r) * 32 + i] = i < run ? kp[(r * run + i) * f + j] : 0 }
+                }
+            }
+        }
         forEach(chunks, pool: pool) { chunk in
             let first = chunk * perChunk, count = min(perChunk, n - first)
-            let sums = pp + chunk * partialCount + patch * f
+            let sums = pp + chunk * partialCount + kernelPartialCount
             sums.update(repeating: 0, count: f)
+            if sparseGradient {                         // dKᵀ_chunk, the bias sums and dx from the nonzero g only
+                argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
+                    ck_pool_sparse_gradient(
+                        x.base + first * g.inputCount, Int32(count), Int32(g.height), Int32(g.width), Int32(g.channels),
+                        Int32(kh), Int32(g.kernelWidth), Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight),
+                        Int32(g.outWidth), Int32(f), kT, dy.base + first * pooledCount, y.base + first * pooledCount,
+                        ap + first * pooledCount, relu ? 1 : 0, pp + chunk * partialCount, sums,
+                        dx.map { $0.base + first * g.inputCount })
+                }
+                return
+            }
             if direct && dx == nil {                    // dK_chunk and the bias sums straight from x
                 argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
                     ck_conv1_pool_kernel_gradient(
@@ -307,13 +344,21 @@ public struct PooledConvolution: Sendable {
             col2im(cols.slice(first * rowsPerSample * patch, rows * patch),
                    into: dx.slice(first * g.inputCount, count * g.inputCount), window: g, batch: count, pool: nil)
         }
-        // dK += Σ_chunks, db += Σ_chunks, in chunk order.
+        // dK += Σ_chunks, db += Σ_chunks, in chunk order (dKᵀ's rows of 32 back to (kh, kw, C, F)).
         let dk = dKernel.base
         for chunk in 0..<chunks {
             let part = pp + chunk * partialCount
-            for i in 0..<patch * f { dk[i] += part[i] }
+            if sparseGradient {
+                for j in 0..<f {
+                    for r in 0..<kh {
+                        for i in 0..<run { dk[(r * run + i) * f + j] += part[(j * kh + r) * 32 + i] }
+                    }
+                }
+            } else {
+                for i in 0..<patch * f { dk[i] += part[i] }
+            }
             if let biasGradient {
-                for j in 0..<f { biasGradient.base[j] += part[patch * f + j] }
+                for j in 0..<f { biasGradient.base[j] += part[kernelPartialCount + j] }
             }
         }
     }

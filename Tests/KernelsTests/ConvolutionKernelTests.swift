@@ -111,7 +111,7 @@ struct NarrowProductTests {
         let dy = FloatStorage((0..<n * c.pooledCount).map { _ in stream.nextNormal() })
         let cols = FloatStorage(count: n * g.positions * g.patch), z = FloatStorage(count: n * c.outputCount)
         let y = FloatStorage(count: n * c.pooledCount), argmax = FloatStorage(count: n * c.pooledCount)
-        let partials = FloatStorage(count: c.chunks(n) * c.partialCount)
+        let partials = FloatStorage(count: c.partialsCount(batch: n))
         let dk = FloatStorage(count: g.patch * f), db = FloatStorage(count: f), dx = FloatStorage(count: n * g.inputCount)
         let pool = ThreadPool(threadCount: 2)
         c.forward(x.view, kernel: k.view, bias: b.view, relu: true, cols: cols.view, z: z.view, into: y.view,
@@ -122,6 +122,32 @@ struct NarrowProductTests {
         return (y.array, argmax.array, dk.array, db.array, dx.array)
     }
 
+    @Test("the sparse pooled gradient equals the dense one (dK, db, dx)",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          arguments: [(14, 6, 5, 16, false), (12, 3, 3, 20, true), (9, 2, 3, 7, true), (11, 4, 5, 9, false),
+                      (13, 8, 4, 32, true), (8, 16, 2, 24, false)])
+    func sparseMatchesDense(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
+        let g = Window2D(height: size, width: size, channels: channels, kernel: (kernel, kernel), stride: (1, 1), same: same)
+        let sparse = PooledConvolution(window: g, filters: filters)
+        let dense = PooledConvolution(window: g, filters: filters, sparse: false)
+        #expect(sparse.sparseGradient && !dense.sparseGradient && dense.narrowProduct)
+        for wantDx in [false, true] {
+            let a = run(sparse, n: 13, wantDx: wantDx), b = run(dense, n: 13, wantDx: wantDx)
+            #expect(a.y == b.y && a.argmax == b.argmax)                 // the forward is the same code
+            func worst(_ p: [Float], _ q: [Float]) -> Float {
+                let scale = max(1, q.map(abs).max() ?? 0)
+                return (zip(p, q).map { abs($0 - $1) }.max() ?? 0) / scale
+            }
+            #expect(worst(a.dk, b.dk) < 1e-5)
+            #expect(worst(a.db, b.db) < 1e-5)
+            #expect(worst(a.dx, b.dx) < 1e-5)
+            #expect(a.dk.contains { $0 != 0 } && (!wantDx || a.dx.contains { $0 != 0 }))
+        }
+        // A kernel row wider than 32 floats stays dense.
+        let wide = Window2D(height: size, width: size, channels: 12, kernel: (3, 3), stride: (1, 1), same: same)
+        #expect(!PooledConvolution(window: wide, filters: filters).sparseGradient)
+    }
+
     @Test("single-channel layers skip im2col with the same bits (forward, dK, db; dx through im2col)",
           .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(28, 5, 6, true), (28, 3, 32, false), (9, 3, 20, true), (11, 5, 13, false), (13, 3, 9, false),
@@ -130,7 +156,7 @@ struct NarrowProductTests {
         let g = Window2D(height: size, width: size, channels: 1, kernel: (kernel, kernel), stride: (1, 1), same: same)
         let direct = PooledConvolution(window: g, filters: filters)
         let narrowRegisters = PooledConvolution(window: g, filters: filters, wide: false)
-        let columns = PooledConvolution(window: g, filters: filters, direct: false)
+        let columns = PooledConvolution(window: g, filters: filters, direct: false, sparse: false)
         #expect(direct.direct && narrowRegisters.direct && !columns.direct && columns.narrowProduct)
         for wantDx in [false, true] {
             let b = run(columns, n: 13, wantDx: wantDx)

@@ -67,4 +67,19 @@ void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int w
 /// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0.
 int ck_has_avx512vl(void);
 
+/// 1 when ck_pool_sparse_gradient takes a pooled convolution: a kernel row of at most 32 floats
+/// (kw·C ≤ 32) and a padded image of at most 16,384 floats.
+int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth);
+
+/// The gradients of a stride-1 convolution (N, H, W, C) → (OH, OW, F) with 2×2 max pooling after
+/// it, from the pooled dy, y and argmax, visiting only the (window, filter) pairs whose gradient
+/// g (dy, zero where y ≤ 0 with `relu`) is not zero: dkT (F, kh, 32) = Σ g · x's kh×kw×C patch at
+/// the window's argmax, row r of the patch at [f][r][0 ..< kw·C] (overwritten; windows in scan
+/// order, images in order); biasSums (F) += Σ g; with dx (not NULL), dx = Σ g · kT[f] added at the
+/// patch (overwritten). kT (F, kh, 32) is the kernel, Kᵀ rows zero past kw·C.
+void ck_pool_sparse_gradient(const float *x, int images, int height, int width, int channels, int kh, int kw,
+                             int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
+                             const float *dy, const float *y, const int *argmax, int relu, float *dkT,
+                             float *biasSums, float *dx);
+
 #endif
