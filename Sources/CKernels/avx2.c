@@ -480,7 +480,10 @@ INLINE void conv1_pool(const int KH, const int KW, const float *x, int images, i
                 int j = 0;
 #define WINDOWS(NW, FULL) conv1_windows(KH, KW, NW, FULL, top + 2 * j, cols, w, b, relu, out + at + j * f, \
                                         taken + at + j * f, f, mask)
-                if (lanes == 8) {
+                // Fewer than 8 filters in all: whole vectors too, each one's extra lanes landing on
+                // the next window, which is stored after it, except in the call's last row.
+                const int overhang = filters < 8 && !(image == images - 1 && i == ph - 1);
+                if (lanes == 8 || overhang) {
                     for (; j + 2 <= pw; j += 2) WINDOWS(2, 1);
                     if (j < pw) WINDOWS(1, 1);
                 } else {
