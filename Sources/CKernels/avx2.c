@@ -397,24 +397,33 @@ AVX void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float 
 /// Largest padded image (rows × columns) the direct kernels take.
 #define CONV1_MAX_PADDED 4096
 
-int ck_conv1_pool_supported(int height, int width, int kh, int kw, int padT, int padL, int outHeight,
-                            int outWidth, int filters) {
+int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, int padT, int padL, int outHeight,
+                           int outWidth, int filters) {
     if (!((kh == 3 && kw == 3) || (kh == 5 && kw == 5)) || filters < 1 || outHeight < 2 || outWidth < 2) return 0;
     const int rows = (outHeight / 2) * 2 + kh - 1, cols = (outWidth / 2) * 2 + kw - 1;
-    return rows * cols <= CONV1_MAX_PADDED && padT >= 0 && padL >= 0 && padT < kh && padL < kw
-        && height >= 1 && width >= 1;
+    return channels >= 1 && channels <= 32 && rows * cols * channels <= CONV1_MAX_PADDED && padT >= 0 && padL >= 0
+        && padT < kh && padL < kw && height >= 1 && width >= 1;
 }
 
-/// xp (rows × cols) = the image's pixels at (i − padT, j − padL), zero outside it.
-INLINE void conv1_pad(const float *x, int height, int width, int padT, int padL, int rows, int cols,
-                             float *xp) {
+/// xp (rows × cols × C) = the image's pixels at (i − padT, j − padL), zero outside it.
+INLINE void conv1_pad(const float *x, int height, int width, int channels, int padT, int padL, int rows, int cols,
+                      float *xp) {
+    const long c = channels;
     for (int i = 0; i < rows; i++) {
         const int si = i - padT;
-        float *row = xp + i * cols;
-        if (si < 0 || si >= height) { memset(row, 0, sizeof(float) * cols); continue; }
+        float *row = xp + i * cols * c;
+        if (si < 0 || si >= height) { memset(row, 0, sizeof(float) * cols * c); continue; }
+        if (c == 1) {
+            for (int j = 0; j < cols; j++) {
+                const int sj = j - padL;
+                row[j] = sj >= 0 && sj < width ? x[si * width + sj] : 0.0f;
+            }
+            continue;
+        }
         for (int j = 0; j < cols; j++) {
             const int sj = j - padL;
-            row[j] = sj >= 0 && sj < width ? x[si * width + sj] : 0.0f;
+            if (sj >= 0 && sj < width) memcpy(row + j * c, x + (si * width + sj) * c, sizeof(float) * c);
+            else memset(row + j * c, 0, sizeof(float) * c);
         }
     }
 }
@@ -426,17 +435,22 @@ INLINE __m256i lanes_mask(int lanes) {
 
 /// NW (1 or 2) pooling windows side by side: the 2 × 2·NW outputs of one 8-filter group, then
 /// bias, ReLU and the window maximum, stored at y/argmax (one window after the other, stride f).
-INLINE void conv1_windows(const int KH, const int KW, const int NW, const int FULL, const float *xp, int cols,
-                          const v8 *w, v8 b, int relu, float *y, int *argmax, long f, __m256i mask) {
+/// CH channels (CH = 0: `channels`, known at run time); the terms in im2col's order r, s, c.
+INLINE void conv1_windows(const int KH, const int KW, const int CH, int channels, const int NW, const int FULL,
+                          const float *xp, int cols, const v8 *w, v8 b, int relu, float *y, int *argmax, long f,
+                          __m256i mask) {
+    const int C = CH ? CH : channels;
     v8 acc[2][4];
     for (int a = 0; a < 2; a++)
         for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT(0.0f);
     for (int r = 0; r < KH; r++)
-        for (int s = 0; s < KW; s++) {
-            const v8 wv = w[r * KW + s];
-            for (int a = 0; a < 2; a++)
-                for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT(xp[(a + r) * cols + c + s]) * wv + acc[a][c];
-        }
+        for (int s = 0; s < KW; s++)
+            for (int ch = 0; ch < C; ch++) {
+                const v8 wv = w[(r * KW + s) * C + ch];
+                for (int a = 0; a < 2; a++)
+                    for (int c = 0; c < 2 * NW; c++)
+                        acc[a][c] = SPLAT(xp[((a + r) * cols + c + s) * C + ch]) * wv + acc[a][c];
+            }
     for (int q = 0; q < NW; q++) {
         v8 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
         if (relu)
@@ -458,28 +472,28 @@ INLINE void conv1_windows(const int KH, const int KW, const int NW, const int FU
     }
 }
 
-INLINE void conv1_pool(const int KH, const int KW, const float *x, int images, int height, int width, int padT,
-                       int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
-                       int relu, float *y, int *argmax) {
+INLINE void conv1_pool(const int KH, const int KW, const int CH, const float *x, int images, int height, int width,
+                       int channels, int padT, int padL, int outHeight, int outWidth, int filters, const float *kernel,
+                       const float *bias, int relu, float *y, int *argmax) {
     const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
     const long f = filters, perImage = (long)ph * pw * f;
     float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
+    v8 w[5 * 5 * 32];                                 // the group's kernel: kh·kw·C vectors
     for (int image = 0; image < images; image++) {
-        conv1_pad(x + (long)image * height * width, height, width, padT, padL, rows, cols, xp);
+        conv1_pad(x + (long)image * height * width * channels, height, width, channels, padT, padL, rows, cols, xp);
         for (int k = 0; k < filters; k += 8) {
             const int lanes = filters - k < 8 ? filters - k : 8;
             const __m256i mask = lanes_mask(lanes);
-            v8 w[KH * KW];
-            for (int t = 0; t < KH * KW; t++) w[t] = (v8)_mm256_maskload_ps(kernel + t * f + k, mask);
+            for (int t = 0; t < KH * KW * channels; t++) w[t] = (v8)_mm256_maskload_ps(kernel + t * f + k, mask);
             const v8 b = bias ? (v8)_mm256_maskload_ps(bias + k, mask) : SPLAT(0.0f);
             float *out = y + image * perImage + k;
             int *taken = argmax + image * perImage + k;
             for (int i = 0; i < ph; i++) {
-                const float *top = xp + 2 * i * cols;
+                const float *top = xp + 2 * i * cols * channels;
                 const long at = (long)i * pw * f;
                 int j = 0;
-#define WINDOWS(NW, FULL) conv1_windows(KH, KW, NW, FULL, top + 2 * j, cols, w, b, relu, out + at + j * f, \
-                                        taken + at + j * f, f, mask)
+#define WINDOWS(NW, FULL) conv1_windows(KH, KW, CH, channels, NW, FULL, top + 2 * j * channels, cols, w, b, relu, \
+                                        out + at + j * f, taken + at + j * f, f, mask)
                 // Fewer than 8 filters in all: whole vectors too, each one's extra lanes landing on
                 // the next window, which is stored after it, except in the call's last row.
                 const int overhang = filters < 8 && !(image == images - 1 && i == ph - 1);
@@ -496,13 +510,40 @@ INLINE void conv1_pool(const int KH, const int KW, const float *x, int images, i
     }
 }
 
-AVX void ck_conv1_pool(const float *x, int images, int height, int width, int kh, int kw, int padT, int padL,
-                       int outHeight, int outWidth, int filters, const float *kernel, const float *bias, int relu,
-                       float *y, int *argmax) {
-    if (kh == 3) conv1_pool(3, 3, x, images, height, width, padT, padL, outHeight, outWidth, filters, kernel, bias,
-                            relu, y, argmax);
-    else conv1_pool(5, 5, x, images, height, width, padT, padL, outHeight, outWidth, filters, kernel, bias,
-                    relu, y, argmax);
+// Compiled twice like the kernel gradient below: with AVX-512VL's 32 registers a 5×5 kernel's
+// 25 weight vectors stay in registers (the same operations, so the same bits).
+#define CONV_POOL_BODY                                                                                           \
+    if (kh == 3) { if (channels == 1) POOL(3, 1); else POOL(3, 0); }                                             \
+    else { if (channels == 1) POOL(5, 1); else POOL(5, 0); }
+#define POOL(KH, CH) conv1_pool(KH, KH, CH, x, images, height, width, channels, padT, padL, outHeight, outWidth,   \
+                                filters, kernel, bias, relu, y, argmax)
+
+__attribute__((target("avx2,fma,avx512f,avx512vl")))
+static void conv_pool_512(const float *x, int images, int height, int width, int channels, int kh, int padT,
+                          int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
+                          int relu, float *y, int *argmax) {
+    CONV_POOL_BODY
+}
+
+AVX static void conv_pool_256(const float *x, int images, int height, int width, int channels, int kh, int padT,
+                              int padL, int outHeight, int outWidth, int filters, const float *kernel,
+                              const float *bias, int relu, float *y, int *argmax) {
+    CONV_POOL_BODY
+}
+#undef POOL
+#undef CONV_POOL_BODY
+
+int ck_has_avx512vl(void);
+
+AVX void ck_conv_pool(const float *x, int images, int height, int width, int channels, int kh, int kw, int padT,
+                      int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
+                      int relu, int wide, float *y, int *argmax) {
+    if (wide && ck_has_avx512vl())
+        conv_pool_512(x, images, height, width, channels, kh, padT, padL, outHeight, outWidth, filters, kernel, bias,
+                      relu, y, argmax);
+    else
+        conv_pool_256(x, images, height, width, channels, kh, padT, padL, outHeight, outWidth, filters, kernel, bias,
+                      relu, y, argmax);
 }
 
 /// Kernel rows r0 ..< r0 + NR of the gradient of NG (1 or 2) adjacent 8-filter groups over one
@@ -572,7 +613,7 @@ INLINE void conv1_pool_gradient(const int KH, const int KW, const int NG, const 
     for (int g0 = 0; g0 < groups; g0 += 4) {          // (more than 32 filters: four groups a round)
         const int g1 = groups < g0 + 4 ? groups : g0 + 4;
         for (int image = 0; image < images; image++) {
-            conv1_pad(x + (long)image * height * width, height, width, padT, padL, rows, cols, xp);
+            conv1_pad(x + (long)image * height * width, height, width, 1, padT, padL, rows, cols, xp);
             for (int g = g0; g < g1; g += NG) {
                 const int n = g + NG <= g1 ? NG : 1;  // groups this pass
                 const long k = g * 8;
@@ -754,9 +795,9 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
 void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }
 void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c) { __builtin_trap(); }
 
-void ck_conv1_pool(const float *x, int images, int height, int width, int kh, int kw, int padT, int padL,
-                   int outHeight, int outWidth, int filters, const float *kernel, const float *bias, int relu,
-                   float *y, int *argmax) { __builtin_trap(); }
+void ck_conv_pool(const float *x, int images, int height, int width, int channels, int kh, int kw, int padT,
+                  int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
+                  int relu, int wide, float *y, int *argmax) { __builtin_trap(); }
 void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int width, int kh, int kw, int padT,
                                    int padL, int outHeight, int outWidth, int filters, const float *dy,
                                    const float *y, const int *argmax, int relu, int wide, float *dk,
@@ -764,8 +805,8 @@ void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int w
     __builtin_trap();
 }
 int ck_has_avx512vl(void) { return 0; }
-int ck_conv1_pool_supported(int height, int width, int kh, int kw, int padT, int padL, int outHeight,
-                            int outWidth, int filters) { return 0; }
+int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, int padT, int padL, int outHeight,
+                           int outWidth, int filters) { return 0; }
 
 int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth) { return 0; }
 void ck_pool_sparse_gradient(const float *x, int images, int height, int width, int channels, int kh, int kw,

@@ -160,11 +160,15 @@ public struct PooledConvolution: Sendable {
     /// instead of OpenBLAS, which packs both operands on every call.
     public let narrowProduct: Bool
 
-    /// Whether the layer skips im2col and z altogether (`ck_conv1_pool(_kernel_gradient)`): a
-    /// single-channel input (a first layer), a 3×3 or 5×5 kernel, stride 1, on a CPU with AVX2
+    /// Whether the layer skips im2col and z altogether (`ck_conv_pool`, `ck_conv1_pool_kernel_gradient`):
+    /// a single-channel input (a first layer), a 3×3 or 5×5 kernel, stride 1, on a CPU with AVX2
     /// and FMA. Its results are the same bits as the narrow products'; only dx (which a first
     /// layer does not need) still goes through im2col, made in `backward` when asked for.
     public let direct: Bool
+    /// Whether the forward convolves from the images (`ck_conv_pool`, the same bits as im2col +
+    /// narrow products) instead of im2col's columns: `direct` layers, and layers with more
+    /// channels whose backward needs no columns either (`sparseGradient`) and a 3×3 or 5×5 kernel.
+    public let directForward: Bool
 
     /// Whether the backward visits only the (window, filter) pairs with a gradient
     /// (`ck_pool_sparse_gradient`): after the pooling and ReLU, three quarters or more of a dense
@@ -173,8 +177,9 @@ public struct PooledConvolution: Sendable {
     /// 5·6) on a CPU with AVX2 and FMA, when not `direct`. The forward stays on im2col + narrow.
     public let sparseGradient: Bool
 
-    /// Whether the direct kernel gradient runs the code compiled for AVX-512VL's 32 registers
-    /// (when the CPU has them): the same operations as the AVX2 code, so the same bits.
+    /// Whether the direct kernels (`ck_conv_pool`, `ck_conv1_pool_kernel_gradient`) run the code
+    /// compiled for AVX-512VL's 32 registers (when the CPU has them): the same operations as the
+    /// AVX2 code, so the same bits.
     public let wideRegisters: Bool
 
     /// `avx2: false` keeps every product in OpenBLAS, `direct: false` the narrow products on
@@ -189,12 +194,16 @@ public struct PooledConvolution: Sendable {
             && window.patch * ((filters + 7) / 8) * 8 <= 4096
         let g = window
         self.direct = direct && narrowProduct && g.channels == 1 && g.strideHeight == 1 && g.strideWidth == 1
-            && ck_conv1_pool_supported(Int32(g.height), Int32(g.width), Int32(g.kernelHeight), Int32(g.kernelWidth),
-                                       Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight), Int32(g.outWidth),
-                                       Int32(filters)) != 0
+            && ck_conv_pool_supported(Int32(g.height), Int32(g.width), 1, Int32(g.kernelHeight), Int32(g.kernelWidth),
+                                      Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight), Int32(g.outWidth),
+                                      Int32(filters)) != 0
         sparseGradient = sparse && narrowProduct && !self.direct && g.strideHeight == 1 && g.strideWidth == 1
             && ck_pool_sparse_supported(Int32(g.channels), Int32(g.kernelHeight), Int32(g.kernelWidth),
                                         Int32(g.outHeight), Int32(g.outWidth)) != 0
+        directForward = self.direct || (sparseGradient && direct
+            && ck_conv_pool_supported(Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernelHeight),
+                                      Int32(g.kernelWidth), Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight),
+                                      Int32(g.outWidth), Int32(filters)) != 0)
     }
 
     /// Floats of Kᵀ in kernel rows of 32 (F, kh, 32), kept after the chunks' partial sums.
@@ -246,12 +255,13 @@ public struct PooledConvolution: Sendable {
         let (perChunk, chunks) = chunking(n)
         forEach(chunks, pool: pool) { chunk in
             let first = chunk * perChunk, count = min(perChunk, n - first)
-            if direct {
+            if directForward {
                 argmax.base.withMemoryRebound(to: Int32.self, capacity: argmax.count) { ap in
-                    ck_conv1_pool(x.base + first * g.inputCount, Int32(count), Int32(g.height), Int32(g.width),
-                                  Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.padTop), Int32(g.padLeft),
-                                  Int32(g.outHeight), Int32(g.outWidth), Int32(f), kp, bp, relu ? 1 : 0,
-                                  y.base + first * pooledCount, ap + first * pooledCount)
+                    ck_conv_pool(x.base + first * g.inputCount, Int32(count), Int32(g.height), Int32(g.width),
+                                 Int32(g.channels), Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.padTop),
+                                 Int32(g.padLeft), Int32(g.outHeight), Int32(g.outWidth), Int32(f), kp, bp,
+                                 relu ? 1 : 0, wideRegisters ? 1 : 0, y.base + first * pooledCount,
+                                 ap + first * pooledCount)
                 }
                 return
             }

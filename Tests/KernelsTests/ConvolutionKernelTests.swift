@@ -130,10 +130,14 @@ struct NarrowProductTests {
         let g = Window2D(height: size, width: size, channels: channels, kernel: (kernel, kernel), stride: (1, 1), same: same)
         let sparse = PooledConvolution(window: g, filters: filters)
         let dense = PooledConvolution(window: g, filters: filters, sparse: false)
-        #expect(sparse.sparseGradient && !dense.sparseGradient && dense.narrowProduct)
+        #expect(sparse.sparseGradient && !dense.sparseGradient && dense.narrowProduct && !dense.directForward)
+        #expect(sparse.directForward == (kernel == 3 || kernel == 5))
         for wantDx in [false, true] {
             let a = run(sparse, n: 13, wantDx: wantDx), b = run(dense, n: 13, wantDx: wantDx)
-            #expect(a.y == b.y && a.argmax == b.argmax)                 // the forward is the same code
+            // The direct forward (both register counts) gives im2col + narrow products' bits.
+            #expect(a.y == b.y && a.argmax == b.argmax)
+            let narrow = run(PooledConvolution(window: g, filters: filters, wide: false), n: 13, wantDx: wantDx)
+            #expect(narrow.y == b.y && narrow.argmax == b.argmax)
             func worst(_ p: [Float], _ q: [Float]) -> Float {
                 let scale = max(1, q.map(abs).max() ?? 0)
                 return (zip(p, q).map { abs($0 - $1) }.max() ?? 0) / scale

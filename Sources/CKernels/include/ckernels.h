@@ -42,18 +42,21 @@ void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, flo
 /// limits as ck_gemm_narrow: each element is summed over the rows in order, one FMA a term.
 void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c);
 
-/// 1 when ck_conv1_pool(_kernel_gradient) take this single-channel convolution: a 3×3 or 5×5
-/// kernel, stride 1, padding before of padT rows and padL columns (Keras same/valid), an output
-/// of at least 2×2 and a padded image of at most 4096 floats.
-int ck_conv1_pool_supported(int height, int width, int kh, int kw, int padT, int padL, int outHeight,
-                            int outWidth, int filters);
+/// 1 when ck_conv_pool takes this convolution: a 3×3 or 5×5 kernel, stride 1, 1 to 32 channels,
+/// padding before of padT rows and padL columns (Keras same/valid), an output of at least 2×2
+/// and a padded image of at most 4096 floats. (ck_conv1_pool_kernel_gradient: the same with one
+/// channel.)
+int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, int padT, int padL, int outHeight,
+                           int outWidth, int filters);
 
-/// y, argmax = the 2×2 max pooling of f(x ∗ K + b) for `images` single-channel images x (N, H, W),
-/// kernel (kh·kw, F), f = ReLU when `relu`, `bias` may be NULL; y and argmax (N, OH/2, OW/2, F)
-/// as ck_winograd_output's. The same bits as im2col + ck_gemm_narrow + the Swift pooling.
-void ck_conv1_pool(const float *x, int images, int height, int width, int kh, int kw, int padT, int padL,
-                   int outHeight, int outWidth, int filters, const float *kernel, const float *bias, int relu,
-                   float *y, int *argmax);
+/// y, argmax = the 2×2 max pooling of f(x ∗ K + b) for `images` images x (N, H, W, C), kernel
+/// (kh·kw·C, F), f = ReLU when `relu`, `bias` may be NULL; y and argmax (N, OH/2, OW/2, F) as
+/// ck_winograd_output's. Each output summed over (r, s, c) in im2col's order from zero, one FMA
+/// a term: the same bits as im2col + ck_gemm_narrow + the Swift pooling. With `wide` on a CPU
+/// with AVX-512VL, the code compiled for 32 vector registers runs (the same operations).
+void ck_conv_pool(const float *x, int images, int height, int width, int channels, int kh, int kw, int padT,
+                  int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
+                  int relu, int wide, float *y, int *argmax);
 
 /// dk (kh·kw, F) = Σ x-windows ⊗ dz over the images' pixels in scan order (overwritten), dz = the
 /// pooled gradient dy at each window's argmax (where y > 0 with `relu`); biasSums (F) += Σ dz in
