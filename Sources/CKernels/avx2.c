@@ -5,38 +5,14 @@
 // and sums round differently from the fallbacks (the tests compare both to a tolerance), but each
 // function has one fixed order of operations, so results do not depend on the thread count.
 #include "ckernels.h"
+#include "vec.h"
 #include <string.h>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #if defined(__x86_64__)
-
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4)));   // for unaligned loads and stores
-#define AVX __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline)) AVX
-#define SPLAT(x) ((v8){x, x, x, x, x, x, x, x})
 
 int ck_has_avx2_fma(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-/// `lanes` (≤ 8) floats at p, zero-filled.
-INLINE v8 load(const float *p, int lanes) {
-    if (lanes == 8) return *(const v8u *)p;
-    v8 v = SPLAT(0.0f);
-    for (int l = 0; l < lanes; l++) v[l] = p[l];
-    return v;
-}
-
-INLINE void store(v8 v, float *p, int lanes) {
-    if (lanes == 8) {
-        *(v8u *)p = v;
-        return;
-    }
-    for (int l = 0; l < lanes; l++) p[l] = v[l];
 }
 
 /// Bᵀ d: (4a − 5c + e, −4b − 4c + d + e, 4b − 4c − d + e, −2b − c + 2d + e, 2b − c − 2d + e, 4b − 5d + f)
@@ -143,8 +119,6 @@ AVX void ck_winograd_input_gradient(const float *dv, int images, int height, int
     }
 }
 
-typedef int vi8 __attribute__((vector_size(32)));
-typedef int vi8u __attribute__((vector_size(32), aligned(4)));
 
 /// Aᵀ m (4 from 6): (a + b + c + d + e, b − c + 2d − 2e, b + c + 4d + 4e, b − c + 8d − 8e + f)
 INLINE void output_transform(v8 a, v8 b, v8 c, v8 d, v8 e, v8 f, v8 o[4]) {
@@ -165,8 +139,6 @@ INLINE void output_adjoint(v8 a, v8 b, v8 c, v8 d, v8 o[6]) {
     o[4] = r - s;
     o[5] = d;
 }
-
-INLINE v8 select8(vi8 mask, v8 yes, v8 no) { return (v8)(((vi8)yes & mask) | ((vi8)no & ~mask)); }
 
 AVX void ck_winograd_output(const float *m, int images, int outHeight, int outWidth, int filters,
                             int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax) {
@@ -200,7 +172,7 @@ AVX void ck_winograd_output(const float *m, int images, int outHeight, int outWi
                         float *out = base + (i * 4 + r) * line + j * 4 * f + k;
                         for (int s = 0; s < width; s++) {
                             v8 value = o[s] + b;
-                            if (relu) value = (v8)((vi8)value & ~(value < SPLAT(0.0f)));   // as Activation.relu
+                            if (relu) value = relu8(value);
                             if (argmax == NULL) store(value, out + s * f, lanes); else z[r * 4 + s] = value;
                         }
                     }
@@ -209,15 +181,10 @@ AVX void ck_winograd_output(const float *m, int images, int outHeight, int outWi
                     for (int wr = 0; wr < 2 && i * 2 + wr < ph; wr++) {
                         for (int wc = 0; wc < 2 && j * 2 + wc < pw; wc++) {
                             const int z0 = wr * 8 + wc * 2;
-                            v8 best = z[z0];
-                            vi8 taken = {0, 0, 0, 0, 0, 0, 0, 0};
-                            static const int offsets[3] = {1, 4, 5};
-                            for (int q = 0; q < 3; q++) {
-                                const v8 candidate = z[z0 + offsets[q]];
-                                const vi8 larger = candidate > best;
-                                best = select8(larger, candidate, best);
-                                taken = (taken & ~larger) | ((vi8){q + 1, q + 1, q + 1, q + 1, q + 1, q + 1, q + 1, q + 1} & larger);
-                            }
+                            const v8 window[4] = {z[z0], z[z0 + 1], z[z0 + 4], z[z0 + 5]};
+                            v8 best;
+                            vi8 taken;
+                            window_max(window, &best, &taken);
                             const long at = ((long)(i * 2 + wr) * pw + j * 2 + wc) * f + k;
                             store(best, base + at, lanes);
                             if (lanes == 8) *(vi8u *)(argmax + imageOffset + at) = taken;
@@ -454,14 +421,10 @@ INLINE void conv1_windows(const int KH, const int KW, const int CH, int channels
     for (int q = 0; q < NW; q++) {
         v8 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
         if (relu)
-            for (int p = 0; p < 4; p++) v[p] = (v8)((vi8)v[p] & ~(v[p] < SPLAT(0.0f)));   // as Activation.relu
-        v8 best = v[0];
-        vi8 taken = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int p = 1; p < 4; p++) {
-            const vi8 larger = v[p] > best;
-            best = select8(larger, v[p], best);
-            taken = (taken & ~larger) | ((vi8){p, p, p, p, p, p, p, p} & larger);
-        }
+            for (int p = 0; p < 4; p++) v[p] = relu8(v[p]);
+        v8 best;
+        vi8 taken;
+        window_max(v, &best, &taken);
         if (FULL) {                                   // (masked stores of whole vectors cost more)
             *(v8u *)(y + q * f) = best;
             *(vi8u *)(argmax + q * f) = taken;

@@ -13,18 +13,11 @@
 // additions. The tiles do not line up with the 2×2 pooling windows (5 is odd), so the output
 // transform writes an image's outputs for 8 filters into a small buffer and pools from there.
 #include "ckernels.h"
+#include "vec.h"
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4)));
-typedef int vi8 __attribute__((vector_size(32)));
-typedef int vi8u __attribute__((vector_size(32), aligned(4)));
-#define AVX __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline)) AVX
-#define SPLAT(x) ((v8){x, x, x, x, x, x, x, x})
 #define UNROLL _Pragma("clang loop unroll(full)")
 
 static const float BT[7][7] = {
@@ -75,21 +68,6 @@ INLINE v8 term(v8 acc, float c, v8 x) {
             if (M[i_][j_] != 0.0f) acc_ = term(acc_, M[i_][j_], (in)[i_]);                         \
         (o)[j_] = acc_;                                                                            \
     }
-
-INLINE v8 load(const float *p, int lanes) {
-    if (lanes == 8) return *(const v8u *)p;
-    v8 v = SPLAT(0.0f);
-    for (int l = 0; l < lanes; l++) v[l] = p[l];
-    return v;
-}
-
-INLINE void store(v8 v, float *p, int lanes) {
-    if (lanes == 8) {
-        *(v8u *)p = v;
-        return;
-    }
-    for (int l = 0; l < lanes; l++) p[l] = v[l];
-}
 
 static inline int max_int(int a, int b) { return a > b ? a : b; }
 static inline int min_int(int a, int b) { return a < b ? a : b; }
@@ -178,8 +156,6 @@ AVX void ck_wino5_input_gradient(const float *dv, int images, int height, int wi
     }
 }
 
-INLINE v8 select8(vi8 mask, v8 yes, v8 no) { return (v8)(((vi8)yes & mask) | ((vi8)no & ~mask)); }
-
 AVX void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
                               int tilesW, const float *bias, int relu, float *y, int *argmax) {
     const long f = filters, t = (long)images * tilesH * tilesW, step = t * f;
@@ -213,14 +189,10 @@ AVX void ck_wino5_output_pool(const float *m, int images, int outHeight, int out
                     const v8 *w = z + 2 * pi * zw + 2 * pj;
                     v8 v[4] = {w[0] + bv, w[1] + bv, w[zw] + bv, w[zw + 1] + bv};
                     if (relu)
-                        for (int p = 0; p < 4; p++) v[p] = (v8)((vi8)v[p] & ~(v[p] < SPLAT(0.0f)));   // as Activation.relu
-                    v8 best = v[0];
-                    vi8 taken = {0, 0, 0, 0, 0, 0, 0, 0};
-                    for (int p = 1; p < 4; p++) {
-                        const vi8 larger = v[p] > best;
-                        best = select8(larger, v[p], best);
-                        taken = (taken & ~larger) | ((vi8){p, p, p, p, p, p, p, p} & larger);
-                    }
+                        for (int p = 0; p < 4; p++) v[p] = relu8(v[p]);
+                    v8 best;
+                    vi8 taken;
+                    window_max(v, &best, &taken);
                     const long at = (long)image * ph * pw * f + ((long)pi * pw + pj) * f + k;
                     store(best, y + at, lanes);
                     if (lanes == 8) *(vi8u *)(argmax + at) = taken;

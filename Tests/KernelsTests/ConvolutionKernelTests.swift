@@ -138,13 +138,9 @@ struct NarrowProductTests {
             #expect(a.y == b.y && a.argmax == b.argmax)
             let narrow = run(PooledConvolution(window: g, filters: filters, wide: false), n: 13, wantDx: wantDx)
             #expect(narrow.y == b.y && narrow.argmax == b.argmax)
-            func worst(_ p: [Float], _ q: [Float]) -> Float {
-                let scale = max(1, q.map(abs).max() ?? 0)
-                return (zip(p, q).map { abs($0 - $1) }.max() ?? 0) / scale
-            }
-            #expect(worst(a.dk, b.dk) < 1e-5)
-            #expect(worst(a.db, b.db) < 1e-5)
-            #expect(worst(a.dx, b.dx) < 1e-5)
+            #expect(worstScaled(a.dk, b.dk) < 1e-5)
+            #expect(worstScaled(a.db, b.db) < 1e-5)
+            #expect(worstScaled(a.dx, b.dx) < 1e-5)
             #expect(a.dk.contains { $0 != 0 } && (!wantDx || a.dx.contains { $0 != 0 }))
         }
         // A kernel row wider than 32 floats stays dense.
@@ -187,12 +183,9 @@ struct NarrowProductTests {
         let reference = PooledConvolution(window: g, filters: filters, avx2: false)
         #expect(fast.narrowProduct && !reference.narrowProduct)
         let a = run(fast, n: 7), b = run(reference, n: 7)
-        func worst(_ p: [Float], _ q: [Float]) -> Float {
-            zip(p, q).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-        }
-        #expect(worst(a.y, b.y) < 1e-5)
-        #expect(worst(a.dk, b.dk) < 1e-4)
-        #expect(worst(a.db, b.db) < 1e-5)
-        #expect(worst(a.dx, b.dx) < 1e-5)
+        #expect(worstRelative(a.y, b.y) < 1e-5)
+        #expect(worstRelative(a.dk, b.dk) < 1e-4)
+        #expect(worstRelative(a.db, b.db) < 1e-5)
+        #expect(worstRelative(a.dx, b.dx) < 1e-5)
     }
 }

@@ -29,9 +29,6 @@ struct WinogradProductTests {
         let at = FloatStorage((0..<s.k * ldaT).map { _ in stream.nextNormal() })
         let b = FloatStorage((0..<s.k * ldb).map { _ in stream.nextNormal() })
         let start = (0..<s.m * ldc).map { _ in stream.nextNormal() }
-        func worst(_ p: [Float], _ q: [Float]) -> Float {
-            zip(p, q).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-        }
         for transA in [false, true] {
             for accumulate in [false, true] {
                 let ours = FloatStorage(start), blas = FloatStorage(start)
@@ -40,12 +37,12 @@ struct WinogradProductTests {
                                     accumulate: accumulate, c: ours.view, ldc: ldc)
                 gemm(transA: transA, m: s.m, n: s.n, k: s.k, a: av, lda: l, b: b.view, ldb: ldb,
                      beta: accumulate ? 1 : 0, c: blas.view, ldc: ldc)
-                #expect(worst(ours.array, blas.array) < 1e-5, "transA \(transA), accumulate \(accumulate)")
+                #expect(worstRelative(ours.array, blas.array) < 1e-5, "transA \(transA), accumulate \(accumulate)")
                 // The columns between n and ldc are not C's: still the start values.
                 let padding = (0..<s.m).flatMap { i in (s.n..<ldc).map { i * ldc + $0 } }
                 #expect(padding.allSatisfy { ours.array[$0] == start[$0] }, "transA \(transA)")
                 // And the product is not trivially the start (or zero).
-                #expect(worst(ours.array, start) > 1e-3 || s.k == 0)
+                #expect(worstRelative(ours.array, start) > 1e-3 || s.k == 0)
             }
         }
     }

@@ -117,13 +117,10 @@ struct WinogradTests {
                                    avx2Products: false)
             let portable = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: false)
             let a = runFull(fast, n: s.n, pooled: pooled, seed: 9), b = runFull(portable, n: s.n, pooled: pooled, seed: 9)
-            func worst(_ p: [Float], _ q: [Float]) -> Float {
-                zip(p, q).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-            }
-            #expect(worst(a.y, b.y) < 1e-5)
-            #expect(worst(a.dx, b.dx) < 1e-5)
-            #expect(worst(a.dk, b.dk) < 1e-4)
-            #expect(worst(a.db, b.db) < 1e-5)
+            #expect(worstRelative(a.y, b.y) < 1e-5)
+            #expect(worstRelative(a.dx, b.dx) < 1e-5)
+            #expect(worstRelative(a.dk, b.dk) < 1e-4)
+            #expect(worstRelative(a.db, b.db) < 1e-5)
             // Rounding can only reorder windows' elements whose values are within rounding.
             let differing = zip(a.argmax, b.argmax).filter { $0.bitPattern != $1.bitPattern }.count
             #expect(differing * 1000 <= a.argmax.count)
@@ -162,13 +159,10 @@ struct WinogradTests {
         // The fused path (bias, ReLU, pooling) through both products.
         for pooled in [false, true] {
             let p = runFull(ours, n: s.n, pooled: pooled, seed: 5), q = runFull(blas, n: s.n, pooled: pooled, seed: 5)
-            func worst(_ u: [Float], _ v: [Float]) -> Float {
-                zip(u, v).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-            }
-            #expect(worst(p.y, q.y) < 2e-4)
-            #expect(worst(p.dx, q.dx) < 2e-4)
-            #expect(worst(p.dk, q.dk) < 5e-4)
-            #expect(worst(p.db, q.db) < 1e-5)
+            #expect(worstRelative(p.y, q.y) < 2e-4)
+            #expect(worstRelative(p.dx, q.dx) < 2e-4)
+            #expect(worstRelative(p.dk, q.dk) < 5e-4)
+            #expect(worstRelative(p.db, q.db) < 1e-5)
             let differing = zip(p.argmax, q.argmax).filter { $0.bitPattern != $1.bitPattern }.count
             #expect(differing * 1000 <= p.argmax.count)
         }
@@ -179,13 +173,10 @@ struct WinogradTests {
                                    avx2Products: false, pooled: true)
         if five.tile == 5 {
             let p = runFull(five, n: s.n, pooled: true, seed: 5), q = runFull(fiveBLAS, n: s.n, pooled: true, seed: 5)
-            func worst(_ u: [Float], _ v: [Float]) -> Float {
-                zip(u, v).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-            }
-            #expect(worst(p.y, q.y) < 2e-4)
-            #expect(worst(p.dx, q.dx) < 2e-4)
-            #expect(worst(p.dk, q.dk) < 5e-4)
-            #expect(worst(p.db, q.db) < 1e-5)
+            #expect(worstRelative(p.y, q.y) < 2e-4)
+            #expect(worstRelative(p.dx, q.dx) < 2e-4)
+            #expect(worstRelative(p.dk, q.dk) < 5e-4)
+            #expect(worstRelative(p.db, q.db) < 1e-5)
         }
     }
 

@@ -1,0 +1,53 @@
+// What the AVX2/FMA kernels of this target share (x86-64 only; not part of the module's API):
+// 8-float vectors, the target attribute, partial-vector loads and stores, and the 2×2 pooling
+// window's maximum.
+#ifndef CKERNELS_VEC_H
+#define CKERNELS_VEC_H
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));   // for unaligned loads and stores
+typedef int vi8 __attribute__((vector_size(32)));
+typedef int vi8u __attribute__((vector_size(32), aligned(4)));
+#define AVX __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline)) AVX
+#define SPLAT(x) ((v8){x, x, x, x, x, x, x, x})
+
+/// `lanes` (≤ 8) floats at p, zero-filled.
+INLINE v8 load(const float *p, int lanes) {
+    if (lanes == 8) return *(const v8u *)p;
+    v8 v = SPLAT(0.0f);
+    for (int l = 0; l < lanes; l++) v[l] = p[l];
+    return v;
+}
+
+INLINE void store(v8 v, float *p, int lanes) {
+    if (lanes == 8) {
+        *(v8u *)p = v;
+        return;
+    }
+    for (int l = 0; l < lanes; l++) p[l] = v[l];
+}
+
+INLINE v8 select8(vi8 mask, v8 yes, v8 no) { return (v8)(((vi8)yes & mask) | ((vi8)no & ~mask)); }
+
+/// max(v, 0) as Activation.relu (NaN stays NaN).
+INLINE v8 relu8(v8 v) { return (v8)((vi8)v & ~(v < SPLAT(0.0f))); }
+
+/// A 2×2 pooling window's maximum of v[0…3] (scan order) and its position, strict: ties keep
+/// the first.
+INLINE void window_max(const v8 v[4], v8 *best, vi8 *taken) {
+    v8 b = v[0];
+    vi8 t = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int p = 1; p < 4; p++) {
+        const vi8 larger = v[p] > b;
+        b = select8(larger, v[p], b);
+        t = (t & ~larger) | ((vi8){p, p, p, p, p, p, p, p} & larger);
+    }
+    *best = b;
+    *taken = t;
+}
+
+#endif
+#endif
