@@ -1,5 +1,7 @@
-// Matrix products: every one in the project goes through `gemm`, which calls single-threaded
-// OpenBLAS `cblas_sgemm` on a fixed partition of the output.
+// Matrix products: the dense layers' and im2col convolutions' go through `gemm`, which calls
+// single-threaded OpenBLAS `cblas_sgemm` on a fixed partition of the output. (On CPUs with AVX2
+// and FMA the convolutions' many small products — Winograd's per position, a pooled layer's with
+// at most 32 filters — run in Sources/CKernels instead: OpenBLAS packs both operands every call.)
 //
 // Why our own partition instead of OpenBLAS threads: OpenBLAS's threaded sgemm does not give the
 // same bits for 1 and 2 threads (measured: a 32×128×784 product differs in the last bits). Here the
