@@ -435,19 +435,82 @@ INLINE void conv1_windows(const int KH, const int KW, const int CH, int channels
     }
 }
 
-INLINE void conv1_pool(const int KH, const int KW, const int CH, const float *x, int images, int height, int width,
+/// conv1_windows for two full 8-filter groups at once (w and w2, b and b2; outputs at y and
+/// y + 8): each broadcast input feeds 16 FMAs instead of 8. The same FMAs per output, so the
+/// same bits; for 32 vector registers (16 accumulators).
+INLINE void conv1_windows2(const int KH, const int KW, const int CH, int channels, const int NW, const float *xp,
+                           int cols, const v8 *w, const v8 *w2, v8 b, v8 b2, int relu, float *y, int *argmax,
+                           long f) {
+    const int C = CH ? CH : channels;
+    v8 acc[2][2][4];
+    for (int g = 0; g < 2; g++)
+        for (int a = 0; a < 2; a++)
+            for (int c = 0; c < 2 * NW; c++) acc[g][a][c] = SPLAT(0.0f);
+    for (int r = 0; r < KH; r++)
+        for (int s = 0; s < KW; s++)
+            for (int ch = 0; ch < C; ch++) {
+                const int t = (r * KW + s) * C + ch;
+                const v8 wv = w[t], wv2 = w2[t];
+                for (int a = 0; a < 2; a++)
+                    for (int c = 0; c < 2 * NW; c++) {
+                        const v8 xv = SPLAT(xp[((a + r) * cols + c + s) * C + ch]);
+                        acc[0][a][c] = xv * wv + acc[0][a][c];
+                        acc[1][a][c] = xv * wv2 + acc[1][a][c];
+                    }
+            }
+    for (int g = 0; g < 2; g++) {
+        const v8 bg = g ? b2 : b;
+        for (int q = 0; q < NW; q++) {
+            v8 v[4] = {acc[g][0][2 * q] + bg, acc[g][0][2 * q + 1] + bg, acc[g][1][2 * q] + bg, acc[g][1][2 * q + 1] + bg};
+            if (relu)
+                for (int p = 0; p < 4; p++) v[p] = relu8(v[p]);
+            v8 best;
+            vi8 taken;
+            window_max(v, &best, &taken);
+            *(v8u *)(y + q * f + 8 * g) = best;
+            *(vi8u *)(argmax + q * f + 8 * g) = taken;
+        }
+    }
+}
+
+/// PAIRS: whether whole pairs of full 8-filter groups go through conv1_windows2 (32 registers).
+INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS, const float *x, int images,
+                       int height, int width,
                        int channels, int padT, int padL, int outHeight, int outWidth, int filters, const float *kernel,
                        const float *bias, int relu, float *y, int *argmax) {
     const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
     const long f = filters, perImage = (long)ph * pw * f;
     float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
-    v8 w[5 * 5 * 32];                                 // the group's kernel: kh·kw·C vectors
+    v8 w[5 * 5 * 32], w2[5 * 5 * 32];                 // a group's kernel (two with PAIRS): kh·kw·C vectors
+    const int taps = KH * KW * channels;
     for (int image = 0; image < images; image++) {
         conv1_pad(x + (long)image * height * width * channels, height, width, channels, padT, padL, rows, cols, xp);
-        for (int k = 0; k < filters; k += 8) {
+        int k = 0;
+        for (; PAIRS && k + 16 <= filters; k += 16) {
+            for (int t = 0; t < taps; t++) {
+                w[t] = *(const v8u *)(kernel + t * f + k);
+                w2[t] = *(const v8u *)(kernel + t * f + k + 8);
+            }
+            const v8 b = bias ? *(const v8u *)(bias + k) : SPLAT(0.0f);
+            const v8 b2 = bias ? *(const v8u *)(bias + k + 8) : SPLAT(0.0f);
+            float *out = y + image * perImage + k;
+            int *taken = argmax + image * perImage + k;
+            for (int i = 0; i < ph; i++) {
+                const float *top = xp + 2 * i * cols * channels;
+                const long at = (long)i * pw * f;
+                int j = 0;
+                for (; j + 2 <= pw; j += 2)
+                    conv1_windows2(KH, KW, CH, channels, 2, top + 2 * j * channels, cols, w, w2, b, b2, relu,
+                                   out + at + j * f, taken + at + j * f, f);
+                if (j < pw)
+                    conv1_windows2(KH, KW, CH, channels, 1, top + 2 * j * channels, cols, w, w2, b, b2, relu,
+                                   out + at + j * f, taken + at + j * f, f);
+            }
+        }
+        for (; k < filters; k += 8) {
             const int lanes = filters - k < 8 ? filters - k : 8;
             const __m256i mask = lanes_mask(lanes);
-            for (int t = 0; t < KH * KW * channels; t++) w[t] = (v8)_mm256_maskload_ps(kernel + t * f + k, mask);
+            for (int t = 0; t < taps; t++) w[t] = (v8)_mm256_maskload_ps(kernel + t * f + k, mask);
             const v8 b = bias ? (v8)_mm256_maskload_ps(bias + k, mask) : SPLAT(0.0f);
             float *out = y + image * perImage + k;
             int *taken = argmax + image * perImage + k;
@@ -473,25 +536,25 @@ INLINE void conv1_pool(const int KH, const int KW, const int CH, const float *x,
     }
 }
 
-// Compiled twice like the kernel gradient below: with AVX-512VL's 32 registers a 5×5 kernel's
-// 25 weight vectors stay in registers (the same operations, so the same bits).
-#define CONV_POOL_BODY                                                                                           \
-    if (kh == 3) { if (channels == 1) POOL(3, 1); else POOL(3, 0); }                                             \
-    else { if (channels == 1) POOL(5, 1); else POOL(5, 0); }
-#define POOL(KH, CH) conv1_pool(KH, KH, CH, x, images, height, width, channels, padT, padL, outHeight, outWidth,   \
-                                filters, kernel, bias, relu, y, argmax)
+// Compiled twice like the kernel gradient below: with AVX-512VL's 32 registers two filter groups
+// go through each pass (the same operations per output, so the same bits).
+#define CONV_POOL_BODY(PAIRS)                                                                                    \
+    if (kh == 3) { if (channels == 1) POOL(3, 1, PAIRS); else POOL(3, 0, PAIRS); }                               \
+    else { if (channels == 1) POOL(5, 1, PAIRS); else POOL(5, 0, PAIRS); }
+#define POOL(KH, CH, PAIRS) conv1_pool(KH, KH, CH, PAIRS, x, images, height, width, channels, padT, padL,          \
+                                       outHeight, outWidth, filters, kernel, bias, relu, y, argmax)
 
 __attribute__((target("avx2,fma,avx512f,avx512vl")))
 static void conv_pool_512(const float *x, int images, int height, int width, int channels, int kh, int padT,
                           int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
                           int relu, float *y, int *argmax) {
-    CONV_POOL_BODY
+    CONV_POOL_BODY(1)
 }
 
 AVX static void conv_pool_256(const float *x, int images, int height, int width, int channels, int kh, int padT,
                               int padL, int outHeight, int outWidth, int filters, const float *kernel,
                               const float *bias, int relu, float *y, int *argmax) {
-    CONV_POOL_BODY
+    CONV_POOL_BODY(0)
 }
 #undef POOL
 #undef CONV_POOL_BODY
