@@ -64,7 +64,6 @@ public enum BatchRunner {
         let batch = Batch(files: files, epochs: options.epochs, batchSize: options.batchSize)
         let folder = options.output ?? (options.resultsDirectory as NSString)
             .appendingPathComponent("comparisons/" + batch.slug + (options.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? ""))
-        let fm = FileManager.default
         for sub in ["points", "logs"] {
             try FileIO.createDirectories((folder as NSString).appendingPathComponent(sub))
         }
