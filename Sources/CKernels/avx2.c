@@ -297,10 +297,7 @@ AVX void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b,
     float bp[4096] __attribute__((aligned(32)));
     for (int t = 0; t < k; t++)
         for (int j = 0; j < nv * 8; j++) bp[t * nv * 8 + j] = j < n ? b[t * n + j] : 0.0f;
-    const int last = n - (nv - 1) * 8;
-    const __m256i tail = _mm256_setr_epi32(last > 0 ? -1 : 0, last > 1 ? -1 : 0, last > 2 ? -1 : 0,
-                                           last > 3 ? -1 : 0, last > 4 ? -1 : 0, last > 5 ? -1 : 0,
-                                           last > 6 ? -1 : 0, last > 7 ? -1 : 0);
+    const __m256i tail = lanes_mask(n - (nv - 1) * 8);
     // Rows at a time so that enough independent FMA chains are in flight (8 or 12 accumulators).
     switch (nv) {
     case 1: narrow_all(8, 1, rows, k, n, a, bp, c, tail); break;
@@ -339,10 +336,8 @@ INLINE void narrow_tn_all(const int T, const int nv, long rows, int k, int n, co
 }
 
 AVX void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c) {
-    const int nv = (n + 7) / 8, last = n - (nv - 1) * 8;
-    const __m256i tail = _mm256_setr_epi32(last > 0 ? -1 : 0, last > 1 ? -1 : 0, last > 2 ? -1 : 0,
-                                           last > 3 ? -1 : 0, last > 4 ? -1 : 0, last > 5 ? -1 : 0,
-                                           last > 6 ? -1 : 0, last > 7 ? -1 : 0);
+    const int nv = (n + 7) / 8;
+    const __m256i tail = lanes_mask(n - (nv - 1) * 8);
     // Taps at a time: 12 accumulators (12 independent FMA chains).
     switch (nv) {
     case 1: narrow_tn_all(12, 1, rows, k, n, a, d, c, tail); break;
@@ -393,11 +388,6 @@ INLINE void conv1_pad(const float *x, int height, int width, int channels, int p
             else memset(row + j * c, 0, sizeof(float) * c);
         }
     }
-}
-
-INLINE __m256i lanes_mask(int lanes) {
-    return _mm256_setr_epi32(lanes > 0 ? -1 : 0, lanes > 1 ? -1 : 0, lanes > 2 ? -1 : 0, lanes > 3 ? -1 : 0,
-                             lanes > 4 ? -1 : 0, lanes > 5 ? -1 : 0, lanes > 6 ? -1 : 0, lanes > 7 ? -1 : 0);
 }
 
 /// NW (1 or 2) pooling windows side by side: the 2 × 2·NW outputs of one 8-filter group, then
@@ -757,9 +747,7 @@ AVX void ck_pool_sparse_gradient(const float *x, int images, int height, int wid
                 const long at = image * perImage + ((long)i * pw + j) * f;
                 for (long k = 0; k < f; k += 8) {
                     const int lanes = f - k < 8 ? (int)(f - k) : 8;
-                    const __m256i mask = _mm256_setr_epi32(lanes > 0 ? -1 : 0, lanes > 1 ? -1 : 0, lanes > 2 ? -1 : 0,
-                                                           lanes > 3 ? -1 : 0, lanes > 4 ? -1 : 0, lanes > 5 ? -1 : 0,
-                                                           lanes > 6 ? -1 : 0, lanes > 7 ? -1 : 0);
+                    const __m256i mask = lanes_mask(lanes);
                     v8 g = (v8)_mm256_maskload_ps(dy + at + k, mask);
                     if (relu) g = (v8)((vi8)g & ((v8)_mm256_maskload_ps(y + at + k, mask) > SPLAT(0.0f)));   // NaN → 0
                     const vi8 q = (vi8)_mm256_maskload_epi32(argmax + at + k, mask);

@@ -30,6 +30,12 @@ INLINE void store(v8 v, float *p, int lanes) {
     for (int l = 0; l < lanes; l++) p[l] = v[l];
 }
 
+/// A mask of the first `lanes` (0…8) lanes, for the masked loads and stores of a last vector.
+INLINE __m256i lanes_mask(int lanes) {
+    return _mm256_setr_epi32(lanes > 0 ? -1 : 0, lanes > 1 ? -1 : 0, lanes > 2 ? -1 : 0, lanes > 3 ? -1 : 0,
+                             lanes > 4 ? -1 : 0, lanes > 5 ? -1 : 0, lanes > 6 ? -1 : 0, lanes > 7 ? -1 : 0);
+}
+
 INLINE v8 select8(vi8 mask, v8 yes, v8 no) { return (v8)(((vi8)yes & mask) | ((vi8)no & ~mask)); }
 
 /// max(v, 0) as Activation.relu (NaN stays NaN).

@@ -11,9 +11,16 @@
 // position of the maximum in its window in scan order: 0 top left, 1 top right, 2, 3). Rows and
 // columns of z past the last whole window (an odd OH or OW) are dropped, as pooling drops them.
 //
+// On CPUs with AVX2 and FMA (Sources/CKernels) two paths skip parts of this, chosen from the shapes:
+//   direct  3×3 or 5×5 kernels: the forward convolves from a zero-padded copy of each image with
+//           the outputs in registers (no cols, no z), summing in im2col's order, so the bits are
+//           those of im2col + the narrow products; for one input channel the kernel gradient too.
+//   sparse  kernel rows of at most 32 floats (kw·C ≤ 32): the backward visits only the (window,
+//           filter) pairs whose gradient is not zero, adding g·x[patch] to dK and g·K to dx[patch].
+//
 // Work is cut into fixed chunks of samples (from the shapes alone); each chunk runs im2col, its
-// products and the pooling on one thread. dK and db are summed per chunk, then the chunks in
-// order: the same bits on any number of threads.
+// products and the pooling (or the direct kernels) on one thread. dK and db are summed per chunk,
+// then the chunks in order: the same bits on any number of threads.
 import CKernels
 
 /// 2×2 max pooling (with bias and ReLU) of a (OH, OW, F) image z into (OH/2, OW/2, F), one sample.
