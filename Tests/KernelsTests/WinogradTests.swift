@@ -149,12 +149,16 @@ struct WinogradTests {
         func rms(_ e: [Double]) -> Double { (e.map { $0 * $0 }.reduce(0, +) / Double(max(1, e.count))).squareRoot() }
         // Winograd's transforms amplify rounding (coefficients up to 8 in each direction), so two
         // summation orders differ by more than a plain product's would: what matters is that ours
-        // are as close to the exact result as OpenBLAS's (whose largest error on cnn.yaml's shape
-        // is 1.5e-4 of dk).
+        // are about as close to the exact result as OpenBLAS's (whose largest error on cnn.yaml's
+        // shape is 1.5e-4 of dk). OpenBLAS's own kernels differ here: on cnn.yaml's shape the RMS
+        // error of dx is 3.6e-6 with its Haswell kernel and 2.2e-6 with its Cooperlake one (the
+        // one it picks on this Zen 4 machine without OPENBLAS_CORETYPE); ours, 4.0e-6, sums each
+        // element in one FMA chain, as the Haswell kernel does. Hence the factor 2.
         for (p, q, e) in [(a.y, b.y, expected.y), (a.dx, b.dx, expected.dx), (a.dk, b.dk, expected.dk)] {
             let ourErrors = errors(p, e), blasErrors = errors(q, e)
             #expect(ourErrors.max()! < 3e-4)
-            #expect(rms(ourErrors) <= 1.25 * rms(blasErrors), "RMS \(rms(ourErrors)) vs OpenBLAS's \(rms(blasErrors))")
+            #expect(rms(ourErrors) < 1e-5)
+            #expect(rms(ourErrors) <= 2 * rms(blasErrors), "RMS \(rms(ourErrors)) vs OpenBLAS's \(rms(blasErrors))")
         }
         // The fused path (bias, ReLU, pooling) through both products.
         for pooled in [false, true] {
