@@ -390,24 +390,10 @@ INLINE void conv1_pad(const float *x, int height, int width, int channels, int p
     }
 }
 
-/// NW (1 or 2) pooling windows side by side: the 2 × 2·NW outputs of one 8-filter group, then
-/// bias, ReLU and the window maximum, stored at y/argmax (one window after the other, stride f).
-/// CH channels (CH = 0: `channels`, known at run time); the terms in im2col's order r, s, c.
-INLINE void conv1_windows(const int KH, const int KW, const int CH, int channels, const int NW, const int FULL,
-                          const float *xp, int cols, const v8 *w, v8 b, int relu, float *y, int *argmax, long f,
+/// The bias, ReLU and window maximum of NW pooling windows whose 2 × 2·NW outputs are in acc,
+/// stored at y/argmax one window after the other (stride f); masked to `mask` unless FULL.
+INLINE void windows_store(const int NW, const int FULL, v8 acc[2][8], v8 b, int relu, float *y, int *argmax, long f,
                           __m256i mask) {
-    const int C = CH ? CH : channels;
-    v8 acc[2][4];
-    for (int a = 0; a < 2; a++)
-        for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT(0.0f);
-    for (int r = 0; r < KH; r++)
-        for (int s = 0; s < KW; s++)
-            for (int ch = 0; ch < C; ch++) {
-                const v8 wv = w[(r * KW + s) * C + ch];
-                for (int a = 0; a < 2; a++)
-                    for (int c = 0; c < 2 * NW; c++)
-                        acc[a][c] = SPLAT(xp[((a + r) * cols + c + s) * C + ch]) * wv + acc[a][c];
-            }
     for (int q = 0; q < NW; q++) {
         v8 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
         if (relu)
@@ -423,6 +409,60 @@ INLINE void conv1_windows(const int KH, const int KW, const int CH, int channels
             _mm256_maskstore_epi32(argmax + q * f, mask, (__m256i)taken);
         }
     }
+}
+
+/// NW (1 or 2) pooling windows side by side: the 2 × 2·NW outputs of one 8-filter group, then
+/// bias, ReLU and the window maximum, stored at y/argmax (one window after the other, stride f).
+/// CH channels (CH = 0: `channels`, known at run time); the terms in im2col's order r, s, c.
+INLINE void conv1_windows(const int KH, const int KW, const int CH, int channels, const int NW, const int FULL,
+                          const float *xp, int cols, const v8 *w, v8 b, int relu, float *y, int *argmax, long f,
+                          __m256i mask) {
+    const int C = CH ? CH : channels;
+    v8 acc[2][8];
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT(0.0f);
+    for (int r = 0; r < KH; r++)
+        for (int s = 0; s < KW; s++)
+            for (int ch = 0; ch < C; ch++) {
+                const v8 wv = w[(r * KW + s) * C + ch];
+                for (int a = 0; a < 2; a++)
+                    for (int c = 0; c < 2 * NW; c++)
+                        acc[a][c] = SPLAT(xp[((a + r) * cols + c + s) * C + ch]) * wv + acc[a][c];
+            }
+    windows_store(NW, FULL, acc, b, relu, y, argmax, f, mask);
+}
+
+/// conv1_windows for one channel (CH = 1) and 32 vector registers, sweeping input rows instead
+/// of taps: for each of the K + 1 rows the two output rows read, the K weight vectors of the
+/// kernel row each output row needs stay in registers, and each pixel is broadcast once for
+/// every tap that reads it (up to 2·K FMAs) instead of once per FMA, which bound conv1_windows
+/// on the broadcasts. Each output still sums its terms in the order r, s, so the same bits.
+INLINE void conv1_rows(const int K, const int NW, const int FULL, const float *xp, int cols, const v8 *w, v8 b,
+                       int relu, float *y, int *argmax, long f, __m256i mask) {
+    const int NC = 2 * NW;
+    v8 acc[2][8];
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < NC; c++) acc[a][c] = SPLAT(0.0f);
+#pragma clang loop unroll(full)
+    for (int u = 0; u <= K; u++) {
+        v8 top[5], bottom[5];                         // kernel row u (output row 0), u − 1 (row 1)
+        for (int t = 0; t < K; t++) {
+            if (u < K) top[t] = w[u * K + t];
+            if (u > 0) bottom[t] = w[(u - 1) * K + t];
+        }
+#pragma clang loop unroll(full)
+        for (int p = 0; p < NC + K - 1; p++) {
+            const v8 xv = SPLAT(xp[u * cols + p]);
+#pragma clang loop unroll(full)
+            for (int t = 0; t < K; t++) {
+                const int c = p - t;
+                if (c < 0 || c >= NC) continue;
+                if (u < K) acc[0][c] = xv * top[t] + acc[0][c];
+                if (u > 0) acc[1][c] = xv * bottom[t] + acc[1][c];
+            }
+        }
+    }
+    windows_store(NW, FULL, acc, b, relu, y, argmax, f, mask);
 }
 
 /// conv1_windows for two full 8-filter groups at once (w and w2, b and b2; outputs at y and
@@ -508,17 +548,23 @@ INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS
                 const float *top = xp + 2 * i * cols * channels;
                 const long at = (long)i * pw * f;
                 int j = 0;
-#define WINDOWS(NW, FULL) conv1_windows(KH, KW, CH, channels, NW, FULL, top + 2 * j * channels, cols, w, b, relu, \
-                                        out + at + j * f, taken + at + j * f, f, mask)
+#define WINDOWS(NW, FULL)                                                                                      \
+    if (PAIRS && CH == 1)                                                                                      \
+        conv1_rows(KH, NW, FULL, top + 2 * j, cols, w, b, relu, out + at + j * f, taken + at + j * f, f, mask);  \
+    else                                                                                                       \
+        conv1_windows(KH, KW, CH, channels, NW, FULL, top + 2 * j * channels, cols, w, b, relu,                \
+                      out + at + j * f, taken + at + j * f, f, mask)
                 // Fewer than 8 filters in all: whole vectors too, each one's extra lanes landing on
                 // the next window, which is stored after it, except in the call's last row.
                 const int overhang = filters < 8 && !(image == images - 1 && i == ph - 1);
                 if (lanes == 8 || overhang) {
-                    for (; j + 2 <= pw; j += 2) WINDOWS(2, 1);
-                    if (j < pw) WINDOWS(1, 1);
+                    if (PAIRS && CH == 1) for (; j + 4 <= pw; j += 4) { WINDOWS(4, 1); }
+                    for (; j + 2 <= pw; j += 2) { WINDOWS(2, 1); }
+                    if (j < pw) { WINDOWS(1, 1); }
                 } else {
-                    for (; j + 2 <= pw; j += 2) WINDOWS(2, 0);
-                    if (j < pw) WINDOWS(1, 0);
+                    if (PAIRS && CH == 1) for (; j + 4 <= pw; j += 4) { WINDOWS(4, 0); }
+                    for (; j + 2 <= pw; j += 2) { WINDOWS(2, 0); }
+                    if (j < pw) { WINDOWS(1, 0); }
                 }
 #undef WINDOWS
             }
