@@ -315,7 +315,6 @@ public enum ExperimentRunner {
 
         let watcher = InterruptWatcher()
         defer { watcher.stop() }
-        var last: BatchProgress?
         var lastSaved: (step: Int, path: String)?
         var saveError: Error?
         var history: FitHistory?
@@ -326,7 +325,6 @@ public enum ExperimentRunner {
                 earlyStopping: spec.train.earlyStopping, from: state, snapshot: snapshot,
                 progress: { p in
                     if p.batch == 1 && console.mode == .terminal { console.line("Epoch \(p.epoch + 1)/\(spec.train.epochs)") }
-                    last = p
                     console.progress(p)
                 },
                 afterStep: { s in
@@ -339,9 +337,9 @@ public enum ExperimentRunner {
                 },
                 epochEnd: { e, s in
                     let imagesPerSecond = Double(training.count) / e.seconds
-                    let shown = last.flatMap { $0.epoch == e.epoch ? $0 : nil }
-                        ?? BatchProgress(epoch: e.epoch, batch: stepsPerEpoch, batches: stepsPerEpoch, metrics: e.training,
-                                         seconds: e.seconds)
+                    // The epoch's time with its validation pass, as Keras's final bar shows it.
+                    let shown = BatchProgress(epoch: e.epoch, batch: stepsPerEpoch, batches: stepsPerEpoch,
+                                              metrics: e.training, seconds: e.seconds)
                     console.epochDone(shown, epochs: spec.train.epochs, validation: e.validation,
                                       learningRate: learningRate.isScheduled ? e.learningRate : nil,
                                       imagesPerSecond: imagesPerSecond)

@@ -59,7 +59,8 @@ public struct EpochSummary: Sendable, Codable, Equatable {
     public let validation: Evaluation?
     /// The rate of the epoch's first step (what Keras's LearningRateScheduler logs).
     public let learningRate: Float
-    /// Training time of the epoch (validation excluded).
+    /// Wall time of the epoch: its training steps and then its validation pass, as Keras counts an
+    /// epoch (a resumed epoch adds the time before the interruption).
     public let seconds: Double
     enum CodingKeys: String, CodingKey { case epoch, training, validation, learningRate = "learning_rate", seconds }
 
@@ -367,9 +368,11 @@ public final class Trainer {
             state.epochSeconds = before + monotonicSeconds() - start
             if stopped { return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: nil, state: state) }
 
+            // An epoch's time includes its validation pass, as Keras's progress bar counts it.
+            let validationStart = monotonicSeconds()
             let val = validation.map { evaluate($0, batchSize: validationBatchSize ?? batchSize) }
             let summary = EpochSummary(epoch: epoch, training: pass.metrics, validation: val, learningRate: rate,
-                                       seconds: state.epochSeconds)
+                                       seconds: state.epochSeconds + monotonicSeconds() - validationStart)
             state.history.append(summary)
             state.epoch += 1
             state.batch = 0
