@@ -13,7 +13,6 @@ categorical_crossentropy computes). PyTorch's default NCHW layout, as a PyTorch 
 
   python bench/pytorch_cnn.py DATA_DIR cnn|lenet5 THREADS EPOCHS
 """
-import gzip
 import statistics
 import sys
 import time
@@ -22,13 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+from pytorch_mlp import idx     # the IDX reader (this folder is on the path when run as a script)
 
 
 def model_and_batch(name):
