@@ -100,8 +100,9 @@ struct RunningRunner {
         let id = UUID().uuidString
         outPath = scratch("stdout-\(id)")
         errPath = scratch("stderr-\(id)")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        // (FileHandle(forWritingTo:) below throws if either was not created.)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         process.standardOutput = out

@@ -31,7 +31,9 @@ func storage(_ values: [Float]) -> FloatStorage {
 
 @Suite("Checkpoint files")
 struct CheckpointFileTests {
-    static let values: [Float] = [0, -0.0, 1, -1.5, .pi, 1e-40, -Float.greatestFiniteMagnitude, .infinity, 0.1]
+    // Float(bitPattern: 0x116c2): the subnormal nearest 1e-40 (a literal 1e-40 warns that it underflows).
+    static let values: [Float] = [0, -0.0, 1, -1.5, .pi, Float(bitPattern: 0x0001_16c2), -Float.greatestFiniteMagnitude,
+                                  .infinity, 0.1]
 
     /// A checkpoint with two tensors and a FitState holding awkward doubles.
     func sample() -> (TestHeader, [FloatStorage]) {
