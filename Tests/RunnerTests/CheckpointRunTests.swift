@@ -14,7 +14,7 @@ import Glibc
 
 /// A small MLP with dropout (a random stream), a validation split (best.ckpt), early stopping
 /// that keeps the best epoch's weights (its tracker and copy are in every checkpoint) and a
-/// checkpoint every 50 steps: 3 epochs of 844 steps.
+/// checkpoint every 50 steps: 3 epochs of 844 steps (the kill test runs 5).
 let killTestYAML = """
     name: kill-test
     seed: 7
@@ -76,7 +76,13 @@ struct CheckpointRunTests {
     func killTest() throws {
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
-        let file = try scratch.write(killTestYAML, to: "kill-test.yaml")
+        // 5 epochs (4,220 steps) and a kill 0-50 ms after each new checkpoint (every 50 steps):
+        // the tenth kill came at step 750-1,050 in six runs here (so across the first epoch's
+        // end, a quarter of the way through), leaving room for a machine several times faster.
+        // (With 3 epochs and 0-150 ms, the faster steps of this session's build let runs finish
+        // after 7-9 kills, 2 times in 5.)
+        let yaml = killTestYAML.replacingOccurrences(of: "epochs: 3", with: "epochs: 5")
+        let file = try scratch.write(yaml, to: "kill-test.yaml")
         let reference = try uninterruptedHash(file, scratch: scratch)
 
         let results = scratch("killed")
@@ -97,7 +103,7 @@ struct CheckpointRunTests {
                     usleep(5_000)
                 }
             }
-            let delay = Double.random(in: 0...(kills == 0 ? 0.4 : 0.15), using: &generator)
+            let delay = Double.random(in: 0...(kills == 0 ? 0.4 : 0.05), using: &generator)
             usleep(UInt32(delay * 1_000_000))
             if child.process.isRunning {
                 kill(child.pid, SIGKILL)
