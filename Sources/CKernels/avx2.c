@@ -557,15 +557,14 @@ INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS
                 // the next window, which is stored after it, except in the call's last row.
                 const int overhang = filters < 8 && !(image == images - 1 && i == ph - 1);
                 // One channel with 32 registers: four windows (16 accumulators) a pass where they fit.
-                if (lanes == 8 || overhang) {
-                    if (PAIRS && CH == 1) for (; j + 4 <= pw; j += 4) { WINDOWS(4, 1); }
-                    for (; j + 2 <= pw; j += 2) { WINDOWS(2, 1); }
-                    if (j < pw) { WINDOWS(1, 1); }
-                } else {
-                    if (PAIRS && CH == 1) for (; j + 4 <= pw; j += 4) { WINDOWS(4, 0); }
-                    for (; j + 2 <= pw; j += 2) { WINDOWS(2, 0); }
-                    if (j < pw) { WINDOWS(1, 0); }
-                }
+#define ROW(FULL) do {                                                                                         \
+        if (PAIRS && CH == 1) for (; j + 4 <= pw; j += 4) { WINDOWS(4, FULL); }                               \
+        for (; j + 2 <= pw; j += 2) { WINDOWS(2, FULL); }                                                      \
+        if (j < pw) { WINDOWS(1, FULL); }                                                                      \
+    } while (0)
+                if (lanes == 8 || overhang) ROW(1);
+                else ROW(0);
+#undef ROW
 #undef WINDOWS
             }
         }

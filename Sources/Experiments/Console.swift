@@ -1,6 +1,7 @@
 // What a run prints: Keras-style progress bars on a terminal, one plain line per epoch otherwise
 // (CI logs, pipes), nothing but errors and the final result with --quiet.
 import Foundation
+import Kernels
 import NeuralNetwork
 import Training
 

@@ -40,7 +40,8 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
         case .relu:
             // f'(x) = 1 where x > 0, i.e. where y > 0; the kink at 0 takes the derivative 0.
             // Eight at a time with a select: the scalar `y > 0 ? d : 0` compiled to a branch
-            // that a ReLU's signs mispredict half the time (3 ns an element: 1.5% of a LeNet step).
+            // on the sign, which a ReLU's outputs make unpredictable (1.5% of a LeNet-5 run's
+            // profile samples, serial on the calling thread).
             let vectors = count / 8, yr = UnsafeRawPointer(y), dr = UnsafeMutableRawPointer(d)
             for offset in stride(from: 0, to: vectors * 32, by: 32) {
                 let g = dr.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)

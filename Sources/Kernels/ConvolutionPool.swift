@@ -297,10 +297,9 @@ public struct PooledConvolution: Sendable {
                          cols: FloatView, z: FloatView, partials: FloatView, dKernel: FloatView,
                          biasGradient: FloatView?, dx: FloatView?, batch n: Int, pool: ThreadPool?) {
         let g = window, f = filters, rowsPerSample = g.positions, patch = g.patch, (perChunk, chunks) = chunking(n)
-        precondition(partials.count >= chunks * partialCount && z.count >= n * outputCount
+        precondition(partials.count >= partialsCount(batch: n) && z.count >= n * outputCount
                      && dy.count >= n * pooledCount && dKernel.count >= patch * f)
         BLAS.configure()
-        precondition(partials.count >= partialsCount(batch: n))
         let kp = kernel.base, pp = partials.base, kh = g.kernelHeight, run = g.kernelWidth * g.channels
         let kT = pp + chunks * partialCount                     // (sparse) Kᵀ in rows of 32
         if sparseGradient {

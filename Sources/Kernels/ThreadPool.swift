@@ -162,20 +162,13 @@ private final class PoolCore: @unchecked Sendable {
     /// (a worker) when a newer loop has begun.
     private func finish(_ index: Int, generation: UInt64, chunks: Int) {
         var spins = 0
-        var since: Double? = nil
+        let start = monotonicSeconds()
         while unfinished.load(ordering: .acquiring) > 0 {
             if index != 0 && state.load(ordering: .acquiring) >> 32 != generation { return }
             spins += 1
-            if spins % 64 == 0 {
-                let now = monotonicNow()
-                if let start = since {
-                    if now - start >= Self.stealAfter {
-                        for owner in 0..<threadCount where owner != index {
-                            runClaimed(owner, generation: generation, chunks: chunks)
-                        }
-                    }
-                } else {
-                    since = now
+            if spins % 64 == 0 && monotonicSeconds() - start >= Self.stealAfter {
+                for owner in 0..<threadCount where owner != index {
+                    runClaimed(owner, generation: generation, chunks: chunks)
                 }
             }
             // Spin briefly, then yield: when the machine is oversubscribed (tests in parallel,
@@ -236,8 +229,8 @@ private final class PoolCore: @unchecked Sendable {
     }
 }
 
-/// Seconds on the monotonic clock (a vDSO call: tens of nanoseconds).
-private func monotonicNow() -> Double {
+/// Seconds on a clock that never goes backwards (a vDSO call: tens of nanoseconds).
+public func monotonicSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9

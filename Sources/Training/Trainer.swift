@@ -368,11 +368,10 @@ public final class Trainer {
             state.epochSeconds = before + monotonicSeconds() - start
             if stopped { return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: nil, state: state) }
 
-            // An epoch's time includes its validation pass, as Keras's progress bar counts it.
-            let validationStart = monotonicSeconds()
             let val = validation.map { evaluate($0, batchSize: validationBatchSize ?? batchSize) }
+            // An epoch's time includes its validation pass, as Keras's progress bar counts it.
             let summary = EpochSummary(epoch: epoch, training: pass.metrics, validation: val, learningRate: rate,
-                                       seconds: state.epochSeconds + monotonicSeconds() - validationStart)
+                                       seconds: before + monotonicSeconds() - start)
             state.history.append(summary)
             state.epoch += 1
             state.batch = 0
@@ -423,9 +422,3 @@ extension EpochSummary {
     }
 }
 
-/// Seconds on a clock that never goes backwards.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}

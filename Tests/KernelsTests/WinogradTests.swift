@@ -104,6 +104,23 @@ struct WinogradTests {
         return (y.array, argmax.array, dx.array, dk.array, db.array)
     }
 
+    typealias FullRun = (y: [Float], argmax: [Float], dx: [Float], dk: [Float], db: [Float])
+
+    /// Two runs of runFull agree: y, dx, dK and db within these relative tolerances and, with
+    /// `argmax`, at most one pooled window in a thousand taking another element (rounding can only
+    /// reorder elements whose values are within rounding of each other).
+    func expectAgree(_ a: FullRun, _ b: FullRun, y: Float, dx: Float, dk: Float, db: Float, argmax: Bool = true,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(worstRelative(a.y, b.y) < y, sourceLocation: sourceLocation)
+        #expect(worstRelative(a.dx, b.dx) < dx, sourceLocation: sourceLocation)
+        #expect(worstRelative(a.dk, b.dk) < dk, sourceLocation: sourceLocation)
+        #expect(worstRelative(a.db, b.db) < db, sourceLocation: sourceLocation)
+        if argmax {
+            let differing = zip(a.argmax, b.argmax).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing * 1000 <= a.argmax.count, sourceLocation: sourceLocation)
+        }
+    }
+
     @Test("the AVX2/FMA tile transforms agree with the portable ones",
           .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
         Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer
@@ -116,14 +133,8 @@ struct WinogradTests {
             let fast = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
                                    avx2Products: false)
             let portable = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: false)
-            let a = runFull(fast, n: s.n, pooled: pooled, seed: 9), b = runFull(portable, n: s.n, pooled: pooled, seed: 9)
-            #expect(worstRelative(a.y, b.y) < 1e-5)
-            #expect(worstRelative(a.dx, b.dx) < 1e-5)
-            #expect(worstRelative(a.dk, b.dk) < 1e-4)
-            #expect(worstRelative(a.db, b.db) < 1e-5)
-            // Rounding can only reorder windows' elements whose values are within rounding.
-            let differing = zip(a.argmax, b.argmax).filter { $0.bitPattern != $1.bitPattern }.count
-            #expect(differing * 1000 <= a.argmax.count)
+            expectAgree(runFull(fast, n: s.n, pooled: pooled, seed: 9), runFull(portable, n: s.n, pooled: pooled, seed: 9),
+                        y: 1e-5, dx: 1e-5, dk: 1e-4, db: 1e-5)
         }
     }
 
@@ -162,13 +173,8 @@ struct WinogradTests {
         }
         // The fused path (bias, ReLU, pooling) through both products.
         for pooled in [false, true] {
-            let p = runFull(ours, n: s.n, pooled: pooled, seed: 5), q = runFull(blas, n: s.n, pooled: pooled, seed: 5)
-            #expect(worstRelative(p.y, q.y) < 2e-4)
-            #expect(worstRelative(p.dx, q.dx) < 2e-4)
-            #expect(worstRelative(p.dk, q.dk) < 5e-4)
-            #expect(worstRelative(p.db, q.db) < 1e-5)
-            let differing = zip(p.argmax, q.argmax).filter { $0.bitPattern != $1.bitPattern }.count
-            #expect(differing * 1000 <= p.argmax.count)
+            expectAgree(runFull(ours, n: s.n, pooled: pooled, seed: 5), runFull(blas, n: s.n, pooled: pooled, seed: 5),
+                        y: 2e-4, dx: 2e-4, dk: 5e-4, db: 1e-5)
         }
         // F(5×5, 3×3), where it applies (pooled layers), through both products.
         let five = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
@@ -176,11 +182,8 @@ struct WinogradTests {
         let fiveBLAS = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
                                    avx2Products: false, pooled: true)
         if five.tile == 5 {
-            let p = runFull(five, n: s.n, pooled: true, seed: 5), q = runFull(fiveBLAS, n: s.n, pooled: true, seed: 5)
-            #expect(worstRelative(p.y, q.y) < 2e-4)
-            #expect(worstRelative(p.dx, q.dx) < 2e-4)
-            #expect(worstRelative(p.dk, q.dk) < 5e-4)
-            #expect(worstRelative(p.db, q.db) < 1e-5)
+            expectAgree(runFull(five, n: s.n, pooled: true, seed: 5), runFull(fiveBLAS, n: s.n, pooled: true, seed: 5),
+                        y: 2e-4, dx: 2e-4, dk: 5e-4, db: 1e-5, argmax: false)
         }
     }
 
