@@ -52,10 +52,8 @@ public final class ThreadPool: @unchecked Sendable {
         for thread in threads { pthread_join(thread, nil) }
     }
 
-    /// The number of cores the operating system reports.
-    public static var availableCores: Int {
-        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    }
+    /// The CPUs this process may use (affinity mask and cgroup quota; see `CPUAllowance`).
+    public static var availableCores: Int { CPUAllowance.current().usable }
 
     /// Runs `body(0) … body(chunks-1)`, spread over the pool's threads; returns when all are done.
     /// Each chunk must write only memory that no other chunk touches. Not reentrant: `body` must
