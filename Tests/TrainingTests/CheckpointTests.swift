@@ -207,8 +207,9 @@ struct FitResumeTests {
         let (training, validation) = Subset.split(data, validationFraction: 0.2)
         let stopping = EarlyStopping.Config(monitor: .valLoss, patience: 5)
         func fit(_ trainer: Trainer, from state: FitState? = nil, stop: Int? = nil) -> FitHistory {
-            trainer.fit(training, validation: validation, epochs: 3, batchSize: 16, earlyStopping: stopping, from: state,
-                        afterStep: { $0.step == stop ? .stop : .proceed })
+            trainer.fit(training, validation: validation,
+                        FitOptions(epochs: 3, batchSize: 16, earlyStopping: stopping, resumedState: state),
+                        callbacks: FitCallbacks(afterStep: { $0.step == stop ? .stop : .proceed }))
         }
         let whole = try makeTrainer(seed: 9, threads: 2)
         let reference = fit(whole)

@@ -33,7 +33,7 @@ public struct RunFigures: Sendable, Equatable, Codable {
         let path = (directory as NSString).appendingPathComponent("report.json")
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         // JSONDecoder, not JSONSerialization: on Linux the latter misreads the last digit of some doubles.
-        return try JSONDecoder().decode(ReportFile.self, from: data).figures
+        return try JSONDecoder().decode(StoredReport.self, from: data).figures
     }
 
     public func value(of metric: Expectation.Metric) -> Double? {
@@ -85,7 +85,7 @@ extension RunFigures {
 }
 
 /// The parts of report.json that RunFigures holds.
-private struct ReportFile: Decodable {
+private struct StoredReport: Decodable {
     struct Epoch: Decodable {
         let accuracy, loss: Double
         let valAccuracy, valLoss: Double?
