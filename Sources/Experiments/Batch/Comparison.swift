@@ -256,14 +256,14 @@ extension Comparison {
         for row in sortedRows {
             var cells = [row.label, row.status.rawValue]
             if let f = row.results {
-                cells += [Sequential.grouped(f.parameters), String(f.epochs), Format.percent(f.testAccuracy),
+                cells += [Format.grouped(f.parameters), String(f.epochs), Format.percent(f.testAccuracy),
                           Format.fixed(f.testLoss, 4), Format.fixed(f.trainSeconds, 2), Format.fixed(f.secondsPerEpoch, 2),
-                          Sequential.grouped(Int(f.imagesPerSecond.rounded())), Sequential.bytes(f.peakMemoryBytes),
+                          Format.grouped(Int(f.imagesPerSecond.rounded())), Format.bytes(f.peakMemoryBytes),
                           String(f.weightSHA256.prefix(hashDigits))]
             } else {
                 cells += Array(repeating: "–", count: 9)
             }
-            if withExpect { cells.append(Format.expect(row.expect)) }
+            if withExpect { cells.append(row.expect?.summary ?? "–") }
             table.rows.append(cells)
         }
         return table
@@ -287,12 +287,12 @@ extension Comparison {
                     return text(s.mean) + (s.std.map { " ± " + text($0) } ?? "")
                 }
                 let epochs = Set(done.compactMap(\.results?.epochs))
-                cells += [Sequential.grouped(first.parameters),
+                cells += [Format.grouped(first.parameters),
                           epochs.count == 1 ? String(first.epochs) : stat({ Double($0.epochs) }, { Format.fixed($0, 1) }),
                           stat(\.testAccuracy, Format.percent), stat(\.testLoss, { Format.fixed($0, 4) }),
                           stat(\.trainSeconds, { Format.fixed($0, 2) }), stat(\.secondsPerEpoch, { Format.fixed($0, 2) }),
-                          stat(\.imagesPerSecond, { Sequential.grouped(Int($0.rounded())) }),
-                          stat({ Double($0.peakMemoryBytes) }, { Sequential.bytes(Int($0.rounded())) })]
+                          stat(\.imagesPerSecond, { Format.grouped(Int($0.rounded())) }),
+                          stat({ Double($0.peakMemoryBytes) }, { Format.bytes(Int($0.rounded())) })]
             } else {
                 cells += Array(repeating: "–", count: 8)
             }
@@ -501,15 +501,5 @@ extension Comparison {
         try put("comparison.json", try json())
         try put("comparison.csv", Data(csv().utf8))
         try put("comparison.md", Data(markdown().utf8))
-    }
-}
-
-/// Numbers as the comparison shows them.
-enum Format {
-    static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
-    static func percent(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
-    static func expect(_ result: ExpectationResult?) -> String {
-        guard let result else { return "–" }
-        return result.passed ? "met" : "MISSED " + result.missed.map { "\($0.metric) \($0.condition)" }.joined(separator: ", ")
     }
 }

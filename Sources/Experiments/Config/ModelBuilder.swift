@@ -134,7 +134,7 @@ extension ExperimentSpec {
     /// `maxBatch` samples, against this machine's memory. Counted in Double, which cannot overflow.
     private func checkMemory(_ layers: [any Layer], input: Shape, maxBatch: Int) throws {
         func count(_ dims: [Int]) -> Double { dims.reduce(1) { $0 * Double($1) } }
-        func gb(_ bytes: Double) -> String { String(format: "%.3g GB", bytes / 1e9) }
+        func gb(_ bytes: Double) -> String { Format.significant(bytes / 1e9, 3) + " GB" }
         let budget = Double(ProcessInfo.processInfo.physicalMemory)
         let parameters = layers.map { $0.parameterSpecs.reduce(0) { $0 + count($1.shape) } }
         // Value, gradient and up to two optimizer moments per parameter.
@@ -147,8 +147,8 @@ extension ExperimentSpec {
         guard parameterBytes + activationBytes > budget else { return }
         if parameterBytes >= activationBytes,
            let i = parameters.indices.max(by: { parameters[$0] < parameters[$1] }) {
-            let n = parameters[i] < 1e15 ? Sequential.grouped(Int(parameters[i]))
-                : String(format: "%.3g", parameters[i])
+            let n = parameters[i] < 1e15 ? Format.grouped(Int(parameters[i]))
+                : Format.significant(parameters[i], 3)
             throw layerError(ModelError(layerIndex: i, message:
                 "\(n) parameters need \(gb(16 * parameters[i])) with their gradients and optimizer state, "
                 + "more than this machine's \(gb(budget)) of memory", hint: "use fewer units"),
@@ -156,7 +156,7 @@ extension ExperimentSpec {
         }
         let section = maxBatch == train.batchSize ? "train" : "evaluate"
         throw ConfigError(codingPath: [NameKey(section), NameKey("batch_size")], message:
-            "batches of \(Sequential.grouped(maxBatch)) images need \(gb(activationBytes)) for activations, "
+            "batches of \(Format.grouped(maxBatch)) images need \(gb(activationBytes)) for activations, "
             + "more than this machine's \(gb(budget)) of memory", hint: "use a smaller batch_size")
     }
 

@@ -99,6 +99,11 @@ public struct ExpectationResult: Codable, Sendable, Equatable {
     }
 
     public var missed: [ExpectationCheck] { checks.filter { !$0.passed } }
+
+    /// The comparison's `expect` cell: "met", or "MISSED" and the conditions missed.
+    public var summary: String {
+        passed ? "met" : "MISSED " + missed.map { "\($0.metric) \($0.condition)" }.joined(separator: ", ")
+    }
 }
 
 /// `expect:` as written: a mapping of metric names to conditions.

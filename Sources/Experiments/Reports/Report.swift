@@ -230,20 +230,18 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
 
     /// report.md: the run at a glance, then the details.
     public func markdown() -> String {
-        func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
-        func f(_ x: Double, _ d: Int = 4) -> String { String(format: "%.\(d)f", x) }
         var md = """
         # \(name) — run \(runID)
 
         | | |
         |---|---|
-        | **test accuracy** | **\(pct(test.accuracy))** (\(Sequential.grouped(test.images)) images) |
-        | test loss | \(f(test.loss)) |
-        | parameters | \(Sequential.grouped(parameters)) |
+        | **test accuracy** | **\(Format.percent(test.accuracy))** (\(Format.grouped(test.images)) images) |
+        | test loss | \(Format.fixed(test.loss, 4)) |
+        | parameters | \(Format.grouped(parameters)) |
         | epochs | \(epochs.count) |
-        | seconds per epoch (median) | \(f(timing.secondsPerEpochMedian, 2)) |
-        | training images per second | \(Sequential.grouped(Int(timing.imagesPerSecond.rounded()))) |
-        | peak memory | \(Sequential.bytes(peakMemoryBytes)) |
+        | seconds per epoch (median) | \(Format.fixed(timing.secondsPerEpochMedian, 2)) |
+        | training images per second | \(Format.grouped(Int(timing.imagesPerSecond.rounded()))) |
+        | peak memory | \(Format.bytes(peakMemoryBytes)) |
         | weight hash (SHA-256) | `\(weightSHA256)` |
         | experiment | `\(experimentFile)` (SHA-256 `\(experimentSHA256.prefix(16))…`) |
         | seed | \(seed) |
@@ -254,13 +252,13 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
                 + "(\(check.value.map { jsonNumber($0) } ?? "not measured")) |\n"
         }
         if preprocessing.standardize, let mean = preprocessing.mean, let std = preprocessing.std {
-            md += "| standardized with | mean \(f(mean)), std \(f(std)) (training images) |\n"
+            md += "| standardized with | mean \(Format.fixed(mean, 4)), std \(Format.fixed(std, 4)) (training images) |\n"
         }
         if let stopping = earlyStopping {
             md += "| early stopping (\(stopping.monitor)) | "
                 + (stopping.stoppedEpoch.map { "stopped after epoch \($0)" } ?? "ran every epoch")
                 + (stopping.bestEpoch.map { "; best epoch \($0)" } ?? "")
-                + (stopping.bestValue.map { " (\(f($0)))" } ?? "")
+                + (stopping.bestValue.map { " (\(Format.fixed($0, 4)))" } ?? "")
                 + (stopping.restoredBestWeights ? ", its weights restored" : "") + " |\n"
         }
         let rateHeader = learningRateScheduled ? " learning rate |" : ""
@@ -273,10 +271,10 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
 
         """
         for e in epochs {
-            md += "| \(e.epoch) | \(f(e.loss)) | \(f(e.accuracy)) | \(e.valLoss.map { f($0) } ?? "–") | "
-                + "\(e.valAccuracy.map { f($0) } ?? "–") | "
-                + (learningRateScheduled ? "\(String(format: "%.4g", e.learningRate)) | " : "")
-                + "\(f(e.seconds, 2)) | \(Sequential.grouped(Int(e.imagesPerSecond.rounded()))) |\n"
+            md += "| \(e.epoch) | \(Format.fixed(e.loss, 4)) | \(Format.fixed(e.accuracy, 4)) | \(e.valLoss.map { Format.fixed($0, 4) } ?? "–") | "
+                + "\(e.valAccuracy.map { Format.fixed($0, 4) } ?? "–") | "
+                + (learningRateScheduled ? "\(Format.significant(e.learningRate, 4)) | " : "")
+                + "\(Format.fixed(e.seconds, 2)) | \(Format.grouped(Int(e.imagesPerSecond.rounded()))) |\n"
         }
         md += "\n## Confusion matrix (test set; rows: true label, columns: predicted)\n\n"
         md += "| | " + test.classNames.joined(separator: " | ") + " | recall |\n"
@@ -285,7 +283,7 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
             let total = row.reduce(0, +)
             let cells = row.enumerated().map { j, n in j == i ? "**\(n)**" : (n == 0 ? "·" : "\(n)") }
             md += "| **\(test.classNames[i])** | " + cells.joined(separator: " | ")
-                + " | \(total == 0 ? "–" : pct(Double(row[i]) / Double(total))) |\n"
+                + " | \(total == 0 ? "–" : Format.percent(Double(row[i]) / Double(total))) |\n"
         }
         md += """
 
@@ -296,15 +294,15 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
 
         """
         for l in layers {
-            md += "| \(l.name) | \(l.type) | \(Shape(l.outputShape)) | \(Sequential.grouped(l.parameters)) |\n"
+            md += "| \(l.name) | \(l.type) | \(Shape(l.outputShape)) | \(Format.grouped(l.parameters)) |\n"
         }
         md += """
 
         ## Data and provenance
 
         - dataset: \(dataset.name) from `\(dataset.directory)` (\(dataset.origin)); \
-        \(Sequential.grouped(dataset.trainImages)) training, \(Sequential.grouped(dataset.validationImages)) \
-        validation, \(Sequential.grouped(dataset.testImages)) test images; SHA-256 verified
+        \(Format.grouped(dataset.trainImages)) training, \(Format.grouped(dataset.validationImages)) \
+        validation, \(Format.grouped(dataset.testImages)) test images; SHA-256 verified
         - runner commit: `\(versions.runnerCommit)`, Swift \(versions.swift)
         - OpenBLAS: \(versions.openblasConfig) — kernel \(versions.openblasCore)
         - CPU: \(versions.cpu), \(versions.cores) cores, \(versions.threads) threads used

@@ -64,7 +64,7 @@ public enum ExperimentRunner {
             for var point in points {
                 options.overrides.apply(to: &point)
                 let model = try point.compile(maxBatch: point.maxBatch).model
-                console.line("  \(point.label): \(Sequential.grouped(model.parameterCount)) parameters, "
+                console.line("  \(point.label): \(Format.grouped(model.parameterCount)) parameters, "
                              + "\(point.train.epochs) epoch\(point.train.epochs == 1 ? "" : "s"), batch \(point.train.batchSize)")
             }
         }

@@ -106,12 +106,12 @@ extension ExperimentRunner {
         }
         let result = trained.evaluate(Subset(dataset.test))
         console.line("Dataset \(dataset.name) from \(dataset.source.directory) (\(dataset.source.origin.rawValue)), "
-                     + "SHA-256 verified: \(Sequential.grouped(dataset.test.count)) test images")
+                     + "SHA-256 verified: \(Format.grouped(dataset.test.count)) test images")
         console.line()
         console.line(confusionTable(result.confusion, classNames: dataset.classNames))
         console.line()
-        console.result("Test accuracy: \(Console.fixed(result.accuracy * 100, 2))% - loss: \(Console.fixed(result.loss, 4)) "
-                       + "(\(Sequential.grouped(result.samples)) images)")
+        console.result("Test accuracy: \(Format.fixed(result.accuracy * 100, 2))% - loss: \(Format.fixed(result.loss, 4)) "
+                       + "(\(Format.grouped(result.samples)) images)")
         return result
     }
 
@@ -137,7 +137,7 @@ extension ExperimentRunner {
             let prediction = Prediction(path: path, label: ranked[0].label, ranked: ranked, input: inputs[i])
             predictions.append(prediction)
             if show { console.line(inputs[i].asciiArt) }
-            let alternatives = ranked.prefix(max(1, top)).map { "\(names[$0.label]) \(Console.fixed(Double($0.probability) * 100, 1))%" }
+            let alternatives = ranked.prefix(max(1, top)).map { "\(names[$0.label]) \(Format.fixed(Double($0.probability) * 100, 1))%" }
             console.result("\(path): \(names[prediction.label])  (" + alternatives.joined(separator: ", ") + ")")
         }
         return predictions
@@ -152,7 +152,7 @@ extension ExperimentRunner {
                      cell("") + " " + labels.map(cell).joined(separator: " ") + "  recall"]
         for (i, row) in matrix.enumerated() {
             let total = row.reduce(0, +)
-            let recall = total == 0 ? "–" : Console.fixed(Double(row[i]) / Double(total) * 100, 1) + "%"
+            let recall = total == 0 ? "–" : Format.fixed(Double(row[i]) / Double(total) * 100, 1) + "%"
             lines.append(cell(labels[i]) + " " + row.map { cell($0 == 0 ? "·" : String($0)) }.joined(separator: " ")
                          + "  " + recall)
         }

@@ -82,12 +82,12 @@ extension ExperimentRunner {
     static func printResults(_ report: RunReport, files: [ReportFile], directory: String, console: Console) {
         let test = report.test, timing = report.timing
         console.line()
-        console.result("Test accuracy: \(Console.fixed(test.accuracy * 100, 2))% - loss: \(Console.fixed(test.loss, 4)) "
-                       + "(\(Sequential.grouped(test.images)) images)")
+        console.result("Test accuracy: \(Format.fixed(test.accuracy * 100, 2))% - loss: \(Format.fixed(test.loss, 4)) "
+                       + "(\(Format.grouped(test.images)) images)")
         console.result("Weight hash: \(report.weightSHA256)")
-        console.line("Time: \(Console.fixed(timing.secondsPerEpochMedian, 2)) s/epoch (median), "
-                     + "\(Sequential.grouped(Int(timing.imagesPerSecond.rounded()))) images/s; "
-                     + "peak memory \(Sequential.bytes(report.peakMemoryBytes))")
+        console.line("Time: \(Format.fixed(timing.secondsPerEpochMedian, 2)) s/epoch (median), "
+                     + "\(Format.grouped(Int(timing.imagesPerSecond.rounded()))) images/s; "
+                     + "peak memory \(Format.bytes(report.peakMemoryBytes))")
         for check in report.expect?.checks ?? [] {
             console.result("Expect \(check.metric) \(check.condition): \(check.passed ? "met" : "MISSED") "
                            + "(\(check.value.map { jsonNumber($0) } ?? "not measured"))")

@@ -93,9 +93,9 @@ extension ExperimentRunner {
         let dataset = try spec.locator(path: launch.file, options: options, console: console).load(spec.data.dataset)
         let (training, validation) = Subset.split(dataset.train, validationFraction: spec.train.validationSplit)
         console.line("Dataset \(dataset.name) from \(dataset.source.directory) (\(dataset.source.origin.rawValue)), "
-                     + "SHA-256 verified: \(Sequential.grouped(training.count)) training, "
-                     + "\(Sequential.grouped(validation?.count ?? 0)) validation, "
-                     + "\(Sequential.grouped(dataset.test.count)) test images of "
+                     + "SHA-256 verified: \(Format.grouped(training.count)) training, "
+                     + "\(Format.grouped(validation?.count ?? 0)) validation, "
+                     + "\(Format.grouped(dataset.test.count)) test images of "
                      + "\(dataset.train.rows)×\(dataset.train.cols)")
         console.line()
         console.line(launch.compiled.model.summary())
@@ -106,8 +106,8 @@ extension ExperimentRunner {
         let transform = statistics.map { PixelTransform(scale: scale, standardizingWith: $0) }
             ?? PixelTransform(scale: 1 / scale)
         if let statistics {
-            console.line("Standardized with the training images' mean \(Console.fixed(statistics.mean(scale: scale), 4)) "
-                         + "and std \(Console.fixed(statistics.std(scale: scale), 4)) (after / \(floatText(scale)))")
+            console.line("Standardized with the training images' mean \(Format.fixed(statistics.mean(scale: scale), 4)) "
+                         + "and std \(Format.fixed(statistics.std(scale: scale), 4)) (after / \(floatText(scale)))")
         }
         let preprocessing = PreprocessingRecord(
             scale: Double(scale), standardize: spec.preprocess.standardize,
