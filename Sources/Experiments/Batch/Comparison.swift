@@ -49,25 +49,6 @@ public struct ComparisonRow: Codable, Sendable {
         case settings
     }
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index)
-        try c.encode(label, forKey: .label)
-        try c.encode(group, forKey: .group)
-        try c.encode(groupSHA256, forKey: .groupSHA256)
-        try c.encode(name, forKey: .name)
-        try c.encode(file, forKey: .file)
-        try c.encode(status, forKey: .status)
-        try c.encode(experimentSHA256, forKey: .experimentSHA256)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(results, forKey: .results)
-        try c.encode(expect, forKey: .expect)
-        try c.encode(runDirectory, forKey: .runDirectory)
-        try c.encode(log, forKey: .log)
-        try c.encode(error, forKey: .error)
-        try c.encode(settings, forKey: .settings)
-    }
-
     /// Missed its `expect:` conditions (a completed run only).
     public var missedExpectations: Bool { expect.map { !$0.passed } ?? false }
 
@@ -136,12 +117,6 @@ public struct Comparison: Sendable {
             public let label: String
             public let experimentSHA256: String?
             enum CodingKeys: String, CodingKey { case index, label, experimentSHA256 = "experiment_sha256" }
-            public func encode(to encoder: Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(index, forKey: .index)
-                try c.encode(label, forKey: .label)
-                try c.encode(experimentSHA256, forKey: .experimentSHA256)
-            }
         }
         public var sha256: String
         public var slug: String
@@ -152,16 +127,7 @@ public struct Comparison: Sendable {
         public var shard: String?
         /// The folders a merge read.
         public var mergedFrom: [String]?
-        enum CodingKeys: String, CodingKey { case sha256, slug, files, points, shard, mergedFrom = "merged_from" }
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(sha256, forKey: .sha256)
-            try c.encode(slug, forKey: .slug)
-            try c.encode(files, forKey: .files)
-            try c.encode(shard, forKey: .shard)
-            try c.encode(mergedFrom, forKey: .mergedFrom)
-            try c.encode(points, forKey: .points)
-        }
+        enum CodingKeys: String, CodingKey { case sha256, slug, files, shard, mergedFrom = "merged_from", points }
     }
 
     public var batch: BatchInfo
@@ -444,11 +410,6 @@ extension Comparison {
         struct Statistic: Codable {
             let mean: Double
             let std: Double?
-            func encode(to encoder: Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(mean, forKey: .mean)
-                try c.encode(std, forKey: .std)
-            }
         }
         let label: String
         let runs: Int
@@ -475,20 +436,6 @@ extension Comparison {
             secondsPerEpoch = stat(\.secondsPerEpoch)
             imagesPerSecond = stat(\.imagesPerSecond)
             peakMemoryBytes = stat { Double($0.peakMemoryBytes) }
-        }
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(label, forKey: .label)
-            try c.encode(runs, forKey: .runs)
-            try c.encode(completed, forKey: .completed)
-            try c.encode(seeds, forKey: .seeds)
-            try c.encode(testAccuracy, forKey: .testAccuracy)
-            try c.encode(testLoss, forKey: .testLoss)
-            try c.encode(trainSeconds, forKey: .trainSeconds)
-            try c.encode(secondsPerEpoch, forKey: .secondsPerEpoch)
-            try c.encode(imagesPerSecond, forKey: .imagesPerSecond)
-            try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
         }
     }
 

@@ -72,14 +72,6 @@ public struct ExpectationCheck: Codable, Sendable, Equatable {
     public let value: Double?
     public let passed: Bool
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(metric, forKey: .metric)
-        try c.encode(condition, forKey: .condition)
-        try c.encode(value, forKey: .value)
-        try c.encode(passed, forKey: .passed)
-    }
-
     /// "test_accuracy = 0.9548, expected >= 0.97"
     public var description: String {
         "\(metric) = \(value.map { jsonNumber($0) } ?? "not measured"), expected \(condition)"

@@ -4,7 +4,8 @@ import Foundation
 import NeuralNetwork
 import Training
 
-public struct EpochRecord: Codable, Sendable {
+/// Without validation an epoch has no val_loss and val_accuracy keys, as in Keras's history.
+public struct EpochRecord: Codable, Sendable, OmitsAbsentKeys {
     /// From 1, as progress lines show it (metrics.csv counts from 0, like Keras's CSVLogger).
     public let epoch: Int
     public let loss: Double
@@ -36,6 +37,7 @@ public struct PreprocessingRecord: Codable, Sendable {
         case scale, standardize, mean, std, inputScale = "input_scale", inputShift = "input_shift"
     }
 
+    /// mean and std null when absent in checkpoint headers too, which JSONEncoder writes.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(scale, forKey: .scale)
@@ -74,17 +76,6 @@ public struct EarlyStoppingRecord: Codable, Sendable {
         bestValue = tracker.best.isFinite ? tracker.best : nil
         wait = tracker.wait
         restoredBestWeights = restoredEpoch != nil
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(monitor, forKey: .monitor)
-        try c.encode(mode, forKey: .mode)
-        try c.encode(stoppedEpoch, forKey: .stoppedEpoch)
-        try c.encode(bestEpoch, forKey: .bestEpoch)
-        try c.encode(bestValue, forKey: .bestValue)
-        try c.encode(wait, forKey: .wait)
-        try c.encode(restoredBestWeights, forKey: .restoredBestWeights)
     }
 }
 
@@ -174,39 +165,13 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
     /// Each time the run was resumed from a checkpoint (step and time); empty for a run in one go.
     public let resumes: [RunCheckpoint.Resume]
 
+    /// report.json's keys, in this order (learning_rate_scheduled is not one: metrics.csv shows it).
     enum CodingKeys: String, CodingKey {
         case name, runID = "run_id", experimentFile = "experiment_file"
         case experimentSHA256 = "experiment_sha256", seed, startedAt = "started_at"
         case finishedAt = "finished_at", configuration, dataset, preprocessing, parameters, layers, epochs
-        case earlyStopping = "early_stopping", test, expect
-        case weightSHA256 = "weight_sha256", timing, peakMemoryBytes = "peak_memory_bytes", versions
-        case checkpoint, resumes
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(runID, forKey: .runID)
-        try c.encode(experimentFile, forKey: .experimentFile)
-        try c.encode(experimentSHA256, forKey: .experimentSHA256)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(finishedAt, forKey: .finishedAt)
-        try c.encode(configuration, forKey: .configuration)
-        try c.encode(dataset, forKey: .dataset)
-        try c.encode(preprocessing, forKey: .preprocessing)
-        try c.encode(parameters, forKey: .parameters)
-        try c.encode(layers, forKey: .layers)
-        try c.encode(epochs, forKey: .epochs)
-        try c.encode(earlyStopping, forKey: .earlyStopping)
-        try c.encode(test, forKey: .test)
-        try c.encode(expect, forKey: .expect)
-        try c.encode(weightSHA256, forKey: .weightSHA256)
-        try c.encode(checkpoint, forKey: .checkpoint)
-        try c.encode(resumes, forKey: .resumes)
-        try c.encode(timing, forKey: .timing)
-        try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
-        try c.encode(versions, forKey: .versions)
+        case earlyStopping = "early_stopping", test, expect, weightSHA256 = "weight_sha256", checkpoint, resumes
+        case timing, peakMemoryBytes = "peak_memory_bytes", versions
     }
 
     /// report.json

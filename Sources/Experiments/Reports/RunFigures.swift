@@ -6,7 +6,7 @@ import Foundation
 import Training
 
 /// A finished run at a glance: what the comparison table shows and what `expect:` can test.
-public struct RunFigures: Sendable, Equatable, Codable {
+public struct RunFigures: Sendable, Equatable, Codable, OmitsAbsentKeys {
     public var name: String
     public var runID: String
     public var experimentSHA256: String
@@ -16,7 +16,8 @@ public struct RunFigures: Sendable, Equatable, Codable {
     public var epochs: Int
     public var testAccuracy: Double
     public var testLoss: Double
-    /// The last epoch's training and validation figures (validation: nil without a split).
+    /// The last epoch's training and validation figures (validation: nil, and no key in
+    /// comparison.json, without a split).
     public var accuracy: Double?
     public var loss: Double?
     public var valAccuracy: Double?
