@@ -91,7 +91,7 @@ extension ExperimentSpec {
             optimizerEntry.parameters)
         try optimizerEntry.decoder.checkUnknownKeys()
 
-        try checkMemory(layers, input: input, maxBatch: maxBatch)
+        try checkMemory(layers, input: input, maxBatch: maxBatch, optimizer: optimizer)
 
         let sequential: Sequential
         do {
@@ -130,15 +130,16 @@ extension ExperimentSpec {
     }
 
     /// Refuses models whose buffers could not be allocated (Sequential would trap): parameters with
-    /// their gradients and optimizer state, and activations with their gradients and scratch for
-    /// `maxBatch` samples, against this machine's memory. Counted in Double, which cannot overflow.
-    private func checkMemory(_ layers: [any Layer], input: Shape, maxBatch: Int) throws {
+    /// their gradients and the optimizer's state, and activations with their gradients and scratch
+    /// for `maxBatch` samples, against this machine's memory. Counted in Double, which cannot overflow.
+    private func checkMemory(_ layers: [any Layer], input: Shape, maxBatch: Int, optimizer: any Optimizer) throws {
         func count(_ dims: [Int]) -> Double { dims.reduce(1) { $0 * Double($1) } }
         func gb(_ bytes: Double) -> String { Format.significant(bytes / 1e9, 3) + " GB" }
         let budget = Double(ProcessInfo.processInfo.physicalMemory)
         let parameters = layers.map { $0.parameterSpecs.reduce(0) { $0 + count($1.shape) } }
-        // Value, gradient and up to two optimizer moments per parameter.
-        let parameterBytes = 16 * parameters.reduce(0, +)
+        // Value, gradient and the optimizer's state (moments, velocity) per parameter, 4 bytes each.
+        let bytesPerParameter = 4 * Double(2 + optimizer.statePerParameter)
+        let parameterBytes = bytesPerParameter * parameters.reduce(0, +)
         // Per sample: the input, each output, gradients (two buffers at most) and scratch.
         let perSample = count(input.dims) + layers.reduce(0) {
             $0 + 3 * count($1.outputShape.dims) + Double($1.scratchPerSample) + Double($1.scratchFixed) / Double(max(1, maxBatch))
@@ -150,7 +151,7 @@ extension ExperimentSpec {
             let n = parameters[i] < 1e15 ? Format.grouped(Int(parameters[i]))
                 : Format.significant(parameters[i], 3)
             throw layerError(ModelError(layerIndex: i, message:
-                "\(n) parameters need \(gb(16 * parameters[i])) with their gradients and optimizer state, "
+                "\(n) parameters need \(gb(bytesPerParameter * parameters[i])) with their gradients and optimizer state, "
                 + "more than this machine's \(gb(budget)) of memory", hint: "use fewer units"),
                 entry: model.layers[i], name: layers[i].name)
         }
