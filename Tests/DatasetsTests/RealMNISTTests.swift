@@ -17,6 +17,7 @@ import Testing
         #expect(mnist.source == DataSource(directory: Fixtures.mnistDirectory, origin: .explicit))
         #expect((mnist.train.count, mnist.train.rows, mnist.train.cols) == (60000, 28, 28))
         #expect((mnist.test.count, mnist.test.rows, mnist.test.cols) == (10000, 28, 28))
+        #expect([mnist.train.rows, mnist.train.cols] == Catalog.mnist.imageShape, "the catalog's image shape is the files'")
         #expect(mnist.train.pixels.count == 60000 * 784 && mnist.test.pixels.count == 10000 * 784)
         #expect(mnist.train.labels.allSatisfy { $0 < 10 } && mnist.test.labels.allSatisfy { $0 < 10 })
         #expect(Set(mnist.train.labels).count == 10)

@@ -23,7 +23,7 @@ extension ExperimentSpec {
     /// Image shape and class count of the dataset the spec names (known without loading it).
     var datasetShape: (image: [Int], classes: Int) {
         let entry = Catalog.entries.first { $0.name == data.dataset } ?? Catalog.mnist
-        return ([28, 28], entry.classNames.count)
+        return (entry.imageShape, entry.classNames.count)
     }
 
     /// The input shape: `model.input_shape`, or the dataset's image shape.
@@ -48,7 +48,7 @@ extension ExperimentSpec {
                 "input_shape \(input.dims) holds \(values.map(String.init) ?? "more than \(Int.max)") values, "
                 + "but \(data.dataset) images have "
                 + "\(image.reduce(1, *)) (\(image.map(String.init).joined(separator: "×")))",
-                hint: "use [28, 28], or [28, 28, 1] for convolutions")
+                hint: "use \(image), or \(image + [1]) for convolutions")
         }
 
         var layers: [any Layer] = []

@@ -50,7 +50,7 @@ public struct TrainedModel {
         trainer.evaluate(data, batchSize: spec.evaluationBatchSize)
     }
 
-    /// Class probabilities of each image (28×28 bytes, light digit on black, as MNIST's).
+    /// Class probabilities of each image (bytes of the model's input size, light digit on black, as MNIST's).
     public func predict(_ images: [GrayImage]) -> [[Float]] {
         let shape = model.inputShape.dims
         let set = ImageSet(count: images.count, rows: shape[0], cols: shape.count > 1 ? shape[1] : 1,
@@ -76,7 +76,7 @@ public struct Prediction: Sendable {
     public let path: String
     public let label: Int
     public let ranked: [(label: Int, probability: Float)]
-    /// The 28×28 image the model saw.
+    /// The image the model saw (made MNIST-like by `GrayImage.mnistStyle`).
     public let input: GrayImage
 }
 
@@ -120,9 +120,10 @@ extension ExperimentRunner {
                                options: RunOptions, console: Console) throws -> [Prediction] {
         let trained = try TrainedModel(target, threads: options.threads)
         let shape = trained.model.inputShape.dims
-        guard shape.count >= 2, shape[0] == 28, shape[1] == 28, shape.count == 2 || shape[2] == 1 else {
+        let image = try Catalog.entry(named: trained.header.dataset).imageShape
+        guard shape.count >= 2, Array(shape.prefix(2)) == image, shape.count == 2 || shape[2] == 1 else {
             throw ExperimentError(message: "the model takes inputs of shape \(trained.model.inputShape), "
-                                      + "not 28×28 grayscale images")
+                                      + "not \(image[0])×\(image[1]) grayscale images")
         }
         let inputs = try paths.map { path throws(ImageError) in
             try GrayImage(contentsOf: path).mnistStyle(path: path)
