@@ -232,7 +232,7 @@ struct ErrorTests {
     func check(_ c: BadFile, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         let path = "experiments/bad.yaml"
         var parsed: ExperimentSpec?
-        let error = caught {
+        let error = #expect(throws: ExperimentError.self) {
             let spec = try ExperimentSpec.parse(c.yaml, path: path)
             parsed = spec
             _ = try spec.compile(maxBatch: max(spec.train.batchSize, spec.evaluate.batchSize ?? 0))
