@@ -58,15 +58,19 @@ let package = Package(
         .executableTarget(name: "layer-bench", dependencies: ["Experiments", "NeuralNetwork", "Kernels"],
                           path: "bench/LayerBench"),
 
+        // What the test targets share: scratch folders, where the package and MNIST are, experiment files.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"],
                     // The script that derives and checks the Winograd matrices of Sources/CKernels.
                     exclude: ["winograd5.py"]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "Kernels"],
                     // The PyTorch scripts that produced the golden values beside them.
                     exclude: ["Golden/make_batchnorm_golden.py", "Golden/make_conv_golden.py"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetwork", "Datasets", "Kernels"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets"]),
-        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetwork", "Datasets", "Kernels", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets",
+                                                             "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "TestSupport"]),
     ]
 )

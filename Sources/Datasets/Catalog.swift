@@ -18,6 +18,8 @@ public struct CatalogFile: Sendable, Equatable {
 public struct CatalogEntry: Sendable {
     public let name: String
     public let classNames: [String]
+    /// Rows and columns of every image (one channel).
+    public let imageShape: [Int]
     public let trainImages: CatalogFile
     public let trainLabels: CatalogFile
     public let testImages: CatalogFile
@@ -35,6 +37,7 @@ public enum Catalog {
     public static let mnist = CatalogEntry(
         name: "mnist",
         classNames: (0...9).map(String.init),
+        imageShape: [28, 28],
         trainImages: CatalogFile(name: "train-images-idx3-ubyte",
                                  sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
         trainLabels: CatalogFile(name: "train-labels-idx1-ubyte",
@@ -54,6 +57,7 @@ public enum Catalog {
         name: "fashion-mnist",
         classNames: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        imageShape: [28, 28],
         trainImages: CatalogFile(name: "train-images-idx3-ubyte",
                                  sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
         trainLabels: CatalogFile(name: "train-labels-idx1-ubyte",

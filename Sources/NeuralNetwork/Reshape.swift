@@ -43,15 +43,15 @@ public final class Reshape: Layer {
             guard count % known == 0 else {
                 throw ModelError(layerIndex: nil, message:
                     "reshape cannot infer the -1 in target_shape \(target): the input \(inputShape) holds "
-                    + "\(Sequential.grouped(count)) values, not a multiple of \(Sequential.grouped(known))",
-                    hint: "the sizes of target_shape must multiply to \(Sequential.grouped(count))")
+                    + "\(Format.grouped(count)) values, not a multiple of \(Format.grouped(known))",
+                    hint: "the sizes of target_shape must multiply to \(Format.grouped(count))")
             }
             dims[unknown] = count / known
         } else if known != count {
             throw ModelError(layerIndex: nil, message:
-                "reshape: target_shape \(target) holds \(known == Int.max ? "too many" : Sequential.grouped(known)) "
-                + "values, but the input \(inputShape) holds \(Sequential.grouped(count))",
-                hint: "the sizes of target_shape must multiply to \(Sequential.grouped(count)) (or use -1 for one "
+                "reshape: target_shape \(target) holds \(known == Int.max ? "too many" : Format.grouped(known)) "
+                + "values, but the input \(inputShape) holds \(Format.grouped(count))",
+                hint: "the sizes of target_shape must multiply to \(Format.grouped(count)) (or use -1 for one "
                     + "size to infer it)")
         }
         self.config = config

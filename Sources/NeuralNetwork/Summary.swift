@@ -7,7 +7,7 @@ extension Sequential {
         var rows: [[String]] = []
         for layer in layers {
             rows.append(["\(layer.name) (\(layer.kind))", layer.outputShape.description,
-                         Self.grouped(layer.parameterCount)])
+                         Format.grouped(layer.parameterCount)])
         }
         var widths = headers.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
@@ -29,30 +29,9 @@ extension Sequential {
         }
         if rows.isEmpty { out.append(line("└", "─", "┴", "┘")) }
         let total = parameterCount, trainable = trainableCount, fixed = state.count
-        out.append(" Total params: \(Self.grouped(total)) (\(Self.bytes(total * 4)))")
-        out.append(" Trainable params: \(Self.grouped(trainable)) (\(Self.bytes(trainable * 4)))")
-        out.append(" Non-trainable params: \(Self.grouped(fixed)) (\(Self.bytes(fixed * 4)))")
+        out.append(" Total params: \(Format.grouped(total)) (\(Format.bytes(total * 4)))")
+        out.append(" Trainable params: \(Format.grouped(trainable)) (\(Format.bytes(trainable * 4)))")
+        out.append(" Non-trainable params: \(Format.grouped(fixed)) (\(Format.bytes(fixed * 4)))")
         return out.joined(separator: "\n")
-    }
-
-    /// 101770 → "101,770"
-    public static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, ch) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
-
-    /// Keras's size notation: 407080 → "397.54 KB".
-    public static func bytes(_ n: Int) -> String {
-        let units = ["B", "KB", "MB", "GB"]
-        var value = Double(n), unit = 0
-        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) \(units[unit])"
     }
 }

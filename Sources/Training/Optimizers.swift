@@ -19,6 +19,9 @@ public protocol Optimizer: AnyObject {
                 pool: ThreadPool?)
     /// Named state tensors (moments, velocities) for checkpoints.
     var state: [(name: String, values: FloatStorage)] { get }
+    /// Values of state per parameter: how many tensors `state` holds once prepared. Known from
+    /// the configuration alone, for the model builder's memory check.
+    var statePerParameter: Int { get }
 }
 
 public final class SGD: Optimizer {
@@ -60,6 +63,7 @@ public final class SGD: Optimizer {
                   weightDecay: config.weightDecay, pool: pool)
     }
     public var state: [(name: String, values: FloatStorage)] { velocity.map { [("velocity", $0)] } ?? [] }
+    public var statePerParameter: Int { config.momentum > 0 ? 1 : 0 }
 }
 
 public final class RMSprop: Optimizer {
@@ -113,6 +117,7 @@ public final class RMSprop: Optimizer {
         [("mean_square", meanSquare), ("mean_gradient", meanGradient), ("velocity", velocity)]
             .compactMap { name, s in s.map { (name, $0) } }
     }
+    public var statePerParameter: Int { 1 + (config.centered ? 1 : 0) + (config.momentum > 0 ? 1 : 0) }
 }
 
 /// Adam, and AdamW (the same rule, registered with a default weight decay of 0.004).
@@ -169,6 +174,7 @@ public final class Adam: Optimizer {
     public var state: [(name: String, values: FloatStorage)] {
         [("m", firstMoment), ("v", secondMoment)].compactMap { name, s in s.map { (name, $0) } }
     }
+    public var statePerParameter: Int { 2 }
 }
 
 /// The optimizers an experiment file can name.

@@ -1,5 +1,6 @@
-// The training loop: shuffle, fill a batch (augmented), forward, loss, backward, penalties,
-// update at the scheduled rate — epochs with validation and early stopping — and evaluation.
+// The training step and its loop: shuffle, fill a batch (augmented), forward, loss, backward,
+// penalties, update at the scheduled rate; and evaluation. Epochs with validation and early
+// stopping (`fit`) are in Fit.swift.
 //
 // Everything a step touches was allocated when the trainer was made; a step allocates nothing.
 // Every random choice comes from a named stream of the seed, indexed by epoch or step, and the
@@ -48,77 +49,6 @@ public struct Evaluation: Sendable, Codable, Equatable {
     public let samples: Int
     /// confusion[true label][predicted label]
     public let confusion: [[Int]]
-}
-
-/// One finished epoch of `Trainer.fit`.
-public struct EpochSummary: Sendable, Codable, Equatable {
-    /// From 0.
-    public let epoch: Int
-    /// Loss (penalties included) and accuracy averaged over the epoch's training batches.
-    public let training: RunningMetrics
-    public let validation: Evaluation?
-    /// The rate of the epoch's first step (what Keras's LearningRateScheduler logs).
-    public let learningRate: Float
-    /// Wall time of the epoch: its training steps and then its validation pass, as Keras counts an
-    /// epoch (a resumed epoch adds the time before the interruption).
-    public let seconds: Double
-    enum CodingKeys: String, CodingKey { case epoch, training, validation, learningRate = "learning_rate", seconds }
-
-    public init(epoch: Int, training: RunningMetrics, validation: Evaluation?, learningRate: Float, seconds: Double) {
-        self.epoch = epoch
-        self.training = training
-        self.validation = validation
-        self.learningRate = learningRate
-        self.seconds = seconds
-    }
-}
-
-/// Where `Trainer.fit` stands between two optimizer steps. With the model's tensors, the
-/// optimizer's state (and step count) and the best-weights snapshot, it is everything the next
-/// step depends on: the data order, the dropout and augmentation streams and the learning rate
-/// all derive from (seed, epoch, batch, step). A checkpoint stores it; `fit(from:)` continues it.
-public struct FitState: Sendable, Codable, Equatable {
-    /// The epoch in progress (from 0); equals the epoch count once training is over.
-    public var epoch = 0
-    /// Batches of `epoch` already trained (the data-order cursor is batch · batch size).
-    public var batch = 0
-    /// Optimizer steps taken since the start of training.
-    public var step = 0
-    /// Loss and accuracy over the batches of `epoch` trained so far.
-    public var metrics = RunningMetrics()
-    /// Training time spent in `epoch` so far (across interruptions).
-    public var epochSeconds = 0.0
-    /// The finished epochs.
-    public var history: [EpochSummary] = []
-    /// Early stopping's tracker after the last finished epoch.
-    public var tracker: EarlyStopping?
-    /// No step is left: every epoch ran, or early stopping ended training.
-    public var finished = false
-    enum CodingKeys: String, CodingKey {
-        case epoch, batch, step, metrics, epochSeconds = "epoch_seconds", history, tracker = "early_stopping", finished
-    }
-
-    public init() {}
-}
-
-/// What `Trainer.fit` did.
-public struct FitHistory: Sendable {
-    /// Every finished epoch, those of earlier (interrupted) processes included.
-    public let epochs: [EpochSummary]
-    /// The tracker's final state, when training used early stopping.
-    public let earlyStopping: EarlyStopping?
-    /// The epoch (from 0) whose weights the model ended with, when they were restored.
-    public let restoredEpoch: Int?
-    /// Where training stands: finished, or stopped early on request (`afterStep` said so).
-    public let state: FitState
-    public var interrupted: Bool { !state.finished }
-}
-
-/// What `fit`'s step callback wants next.
-public enum StepDecision: Sendable {
-    case proceed
-    /// Stop after this step (e.g. on SIGINT): `fit` returns with the state of this step.
-    case stop
 }
 
 public final class Trainer {
@@ -328,73 +258,6 @@ public final class Trainer {
         }
     }
 
-    /// `model.fit`: `epochs` epochs from epoch 0 (or from `state`, a stopped fit's), each followed
-    /// by validation (when given) and the early-stopping check (when given); the best weights are
-    /// put back at the end when the tracker says so (`snapshot` holds them; a resumed fit passes
-    /// the one it stored). `afterStep` sees the state after every step and may stop training
-    /// there; `epochEnd` sees each epoch and the state once it is finished.
-    public func fit(_ training: Subset, validation: Subset?, epochs: Int, batchSize: Int, shuffle: Bool = true,
-                    validationBatchSize: Int? = nil, earlyStopping: EarlyStopping.Config? = nil,
-                    from resumed: FitState? = nil, snapshot resumedSnapshot: WeightSnapshot? = nil,
-                    progress: ((BatchProgress) -> Void)? = nil,
-                    afterStep: ((FitState) -> StepDecision)? = nil,
-                    epochEnd: ((EpochSummary, FitState) -> Void)? = nil) -> FitHistory {
-        var state = resumed ?? FitState()
-        // A fresh state (or one saved without early stopping) starts the tracker the config asks for.
-        if state.tracker == nil, let earlyStopping { state.tracker = EarlyStopping(earlyStopping) }
-        precondition(state.step == step, "the trainer's step count and the state's differ")
-        let snapshot = resumedSnapshot
-            ?? (earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: model) : nil)
-        while !state.finished && state.epoch < epochs {
-            let epoch = state.epoch
-            let rate = learningRate.rate(step - state.batch)        // the epoch's first step
-            let start = monotonicSeconds()
-            let before = state.epochSeconds
-            var stopped = false
-            let pass = trainEpoch(training, epoch: epoch, batchSize: batchSize, shuffle: shuffle,
-                                  from: state.batch, metrics: state.metrics, secondsBefore: before,
-                                  progress: progress) { batches, metrics in
-                guard let afterStep else { return .proceed }
-                state.batch = batches
-                state.step = self.step
-                state.metrics = metrics
-                state.epochSeconds = before + monotonicSeconds() - start
-                if afterStep(state) == .stop { stopped = true }
-                return stopped ? .stop : .proceed
-            }
-            state.batch = pass.batches
-            state.step = step
-            state.metrics = pass.metrics
-            state.epochSeconds = before + monotonicSeconds() - start
-            if stopped { return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: nil, state: state) }
-
-            let val = validation.map { evaluate($0, batchSize: validationBatchSize ?? batchSize) }
-            // An epoch's time includes its validation pass, as Keras's progress bar counts it.
-            let summary = EpochSummary(epoch: epoch, training: pass.metrics, validation: val, learningRate: rate,
-                                       seconds: before + monotonicSeconds() - start)
-            state.history.append(summary)
-            state.epoch += 1
-            state.batch = 0
-            state.metrics = RunningMetrics()
-            state.epochSeconds = 0
-            if var tracker = state.tracker {
-                let decision = tracker.update(epoch: epoch, value: summary.value(of: tracker.config.monitor))
-                state.tracker = tracker
-                if decision.saveWeights { snapshot?.save(model) }
-                if decision.stop { state.finished = true }
-            }
-            if state.epoch >= epochs { state.finished = true }
-            epochEnd?(summary, state)
-        }
-        state.finished = true
-        var restored: Int?
-        if let tracker = state.tracker, tracker.restoresWeights, let snapshot {
-            snapshot.restore(into: model)
-            restored = tracker.bestEpoch
-        }
-        return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: restored, state: state)
-    }
-
     /// Adds the batch's losses (plus the batch's penalty, once per sample: Keras weights each
     /// batch's total loss by its size) and correct predictions, in sample order.
     private func accumulate(_ metrics: inout RunningMetrics, batch: ArraySlice<Int>, images: ImageSet,
@@ -409,16 +272,3 @@ public final class Trainer {
         metrics.samples += batch.count
     }
 }
-
-extension EpochSummary {
-    /// The monitored metric of this epoch, nil when it has none (val_* without validation).
-    public func value(of monitor: EarlyStopping.Monitor) -> Double? {
-        switch monitor {
-        case .loss: training.loss
-        case .accuracy: training.accuracy
-        case .valLoss: validation?.loss
-        case .valAccuracy: validation?.accuracy
-        }
-    }
-}
-

@@ -17,13 +17,13 @@ import Testing
     @Test(arguments: [("mnsit", "mnist"), ("MNIST", "mnist"), ("fashion_mnist", "fashion-mnist"),
                       ("fashionmnist", "fashion-mnist")])
     func unknownNameSuggestsTheNearest(typo: String, suggestion: String) {
-        let error = caught { try Catalog.entry(named: typo) }
+        let error = #expect(throws: DatasetError.self) { try Catalog.entry(named: typo) }
         #expect(error == .unknownDataset(name: typo, known: ["mnist", "fashion-mnist"], suggestion: suggestion))
         #expect(error?.description == "unknown dataset '\(typo)' (known: 'mnist', 'fashion-mnist'); did you mean '\(suggestion)'?")
     }
 
     @Test func farAwayNameGetsNoSuggestion() {
-        let error = caught { try Catalog.entry(named: "cifar10") }
+        let error = #expect(throws: DatasetError.self) { try Catalog.entry(named: "cifar10") }
         #expect(error == .unknownDataset(name: "cifar10", known: Catalog.knownNames, suggestion: nil))
         #expect(error?.description.contains("did you mean") == false)
     }

@@ -5,6 +5,7 @@ import CPNG
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 
 /// A 28×28 light "digit" on black: a filled rectangle with a soft edge, at (x, y) of size w×h.
 func block(x: Int, y: Int, w: Int, h: Int, size: Int = 28) -> GrayImage {
@@ -39,12 +40,12 @@ func inkBox(_ image: GrayImage, threshold: UInt8 = 25) -> (Int, Int) {
 
 @Suite("Digit images")
 final class DigitImageTests {
-    let scratch = NSTemporaryDirectory() + "digit-image-tests-" + UUID().uuidString
+    let scratch: TemporaryDirectory
 
-    init() throws { try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(atPath: scratch) }
+    init() throws { scratch = try TemporaryDirectory("DigitImageTests") }
+    deinit { scratch.remove() }
 
-    func path(_ name: String) -> String { scratch + "/" + name }
+    func path(_ name: String) -> String { scratch(name) }
 
     @Test("a gray PNG written and read back is the same image")
     func pngRoundTrip() throws {

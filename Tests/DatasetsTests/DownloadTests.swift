@@ -3,6 +3,7 @@
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct DownloadTests {
     /// A locator whose only possible source is a download into `tmp/cache`.
@@ -72,7 +73,7 @@ import Testing
         let server = try LocalHTTPServer(directory: tmp("www"))
         defer { server.stop() }
 
-        let error = caught { try locator(tmp, mirrors: [server.baseURL]).load("mnist") }
+        let error = #expect(throws: DatasetError.self) { try locator(tmp, mirrors: [server.baseURL]).load("mnist") }
         let url = server.baseURL + "train-labels-idx1-ubyte.gz"
         let expected = Catalog.mnist.trainLabels.sha256
         let found = Checksum.sha256(impostor)
@@ -95,7 +96,7 @@ import Testing
         defer { server.stop() }
         let mirrors = ["http://127.0.0.1:1/", server.baseURL + "missing/", server.baseURL + "html/", server.baseURL + "wrong/"]
 
-        let error = caught { try locator(tmp, mirrors: mirrors).load("mnist") }
+        let error = #expect(throws: DatasetError.self) { try locator(tmp, mirrors: mirrors).load("mnist") }
         guard case .downloadFailed(let name, let attempts) = error, attempts.count == 4 else {
             Issue.record("expected 4 failed attempts, got \(String(describing: error))")
             return

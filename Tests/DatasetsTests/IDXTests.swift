@@ -3,6 +3,7 @@
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct IDXTests {
     let images = Fixtures.idx(dims: [2, 3, 2])  // 16-byte header + 12 pixels
@@ -64,7 +65,7 @@ import Testing
 
     @Test func truncatedFile() {
         let cut = Array(images.prefix(20))
-        let error = caught { try IDX.parse(bytes: cut, name: "tiny-images") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: cut, name: "tiny-images") }
         #expect(error == .truncated(path: "tiny-images", dims: [2, 3, 2], expected: 28, actual: 20))
         #expect(error?.description.contains("tiny-images") == true)
     }
@@ -72,13 +73,13 @@ import Testing
     @Test func truncatedMessageReadsAsInTheSpecification() throws {
         let header = Fixtures.idx(dims: [60000, 28, 28], values: [])
         let file = Gzip.compress(header + [UInt8](repeating: 0, count: 1000 - header.count))
-        let error = caught { try IDX.parse(bytes: file, name: "train-images-idx3-ubyte.gz") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: file, name: "train-images-idx3-ubyte.gz") }
         #expect(error?.description == "train-images-idx3-ubyte.gz: truncated: header says 60000×28×28 images = "
             + "47040016 bytes, file has 1000 bytes after decompression")
     }
 
     @Test func extraBytesAfterTheData() {
-        let error = caught { try IDX.parse(bytes: images + [1, 2, 3], name: "tiny-images") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: images + [1, 2, 3], name: "tiny-images") }
         #expect(error == .trailingBytes(path: "tiny-images", dims: [2, 3, 2], expected: 28, actual: 31))
         #expect(error?.description.contains("tiny-images: 3 extra bytes") == true)
     }
@@ -87,7 +88,7 @@ import Testing
         var bad = images
         bad[0] = 0x12
         bad[1] = 0x34
-        let error = caught { try IDX.parse(bytes: bad, name: "bad-magic") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: bad, name: "bad-magic") }
         #expect(error == .badMagic(path: "bad-magic", found: [0x12, 0x34, 0x08, 0x03]))
         #expect(error?.description.contains("bad-magic") == true)
         #expect(error?.description.contains("12 34 08 03") == true)
@@ -95,7 +96,7 @@ import Testing
 
     @Test func wrongTypeCodeIsNamed() {
         let floats = Fixtures.idx(type: 0x0D, dims: [2, 3, 2])
-        let error = caught { try IDX.parse(bytes: floats, name: "floats.idx") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: floats, name: "floats.idx") }
         #expect(error == .unsupportedType(path: "floats.idx", code: 0x0D))
         #expect(error?.description.contains("floats.idx") == true)
         #expect(error?.description.contains("0x0D (float)") == true)
@@ -105,13 +106,13 @@ import Testing
     func dimensionCountOutsideOneToFour(rank: Int) {
         var bytes: [UInt8] = [0, 0, 8, UInt8(rank)]
         bytes += [UInt8](repeating: 1, count: 4 * min(rank, 5) + 1)
-        let error = caught { try IDX.parse(bytes: bytes, name: "rank-\(rank)") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: bytes, name: "rank-\(rank)") }
         #expect(error == .badDimensionCount(path: "rank-\(rank)", count: rank))
         #expect(error?.description.contains("rank-\(rank)") == true)
     }
 
     @Test func headerCutInsideTheDimensions() {
-        let error = caught { try IDX.parse(bytes: Array(images.prefix(10)), name: "short-header") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: Array(images.prefix(10)), name: "short-header") }
         #expect(error == .headerTooShort(path: "short-header", needed: 16, actual: 10))
         #expect(error?.description.contains("short-header") == true)
     }
@@ -120,14 +121,14 @@ import Testing
         let tmp = try TemporaryDirectory()
         defer { tmp.remove() }
         try write([], to: tmp("empty-idx1-ubyte"))
-        let error = caught { try IDX.read(path: tmp("empty-idx1-ubyte")) }
+        let error = #expect(throws: DatasetError.self) { try IDX.read(path: tmp("empty-idx1-ubyte")) }
         #expect(error == .headerTooShort(path: tmp("empty-idx1-ubyte"), needed: 4, actual: 0))
         #expect(error?.description.contains("empty-idx1-ubyte: file is empty") == true)
     }
 
     @Test func hugeDimensionsDoNotOverflow() {
         let header: [UInt8] = [0, 0, 8, 4] + [UInt8](repeating: 0xFF, count: 16)
-        let error = caught { try IDX.parse(bytes: header, name: "huge") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: header, name: "huge") }
         let big = Int(UInt32.max)
         #expect(error == .sizeOverflow(path: "huge", dims: [big, big, big, big]))
         #expect(error?.description.contains("huge") == true)
@@ -136,7 +137,7 @@ import Testing
     @Test func corruptGzipStream() {
         var gz = Gzip.compress(Fixtures.idx(dims: [50, 10, 10]))
         for i in 12..<(gz.count - 8) { gz[i] ^= 0x5A }  // damage the deflate data, keep the header
-        let error = caught { try IDX.parse(bytes: gz, name: "damaged.gz") }
+        let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: gz, name: "damaged.gz") }
         guard case .corruptGzip(let path, _) = error else {
             Issue.record("expected corruptGzip, got \(String(describing: error))")
             return
@@ -150,10 +151,10 @@ import Testing
         // gzip checks (a gzip stream is only complete with its 8-byte trailer).
         let gz = Gzip.compress(images)
         for n in 0..<images.count {
-            #expect(caught { try IDX.parse(bytes: Array(images.prefix(n)), name: "p") } != nil, "plain prefix \(n)")
+            #expect(throws: DatasetError.self, "plain prefix \(n)") { try IDX.parse(bytes: Array(images.prefix(n)), name: "p") }
         }
         for n in 2..<gz.count {
-            let error = caught { try IDX.parse(bytes: Array(gz.prefix(n)), name: "g") }
+            let error = #expect(throws: DatasetError.self) { try IDX.parse(bytes: Array(gz.prefix(n)), name: "g") }
             guard case .corruptGzip = error else {
                 Issue.record("gzip prefix \(n): \(String(describing: error))")
                 continue
@@ -162,25 +163,25 @@ import Testing
     }
 
     @Test func gzipWithTrailingGarbage() {
-        let error = caught { try Gzip.decompress(Gzip.compress(images) + [0x41, 0x42], name: "tail.gz") }
+        let error = #expect(throws: DatasetError.self) { try Gzip.decompress(Gzip.compress(images) + [0x41, 0x42], name: "tail.gz") }
         #expect(error == .corruptGzip(path: "tail.gz", reason: "2 bytes of trailing garbage after the gzip stream"))
     }
 
     @Test func notGzipAtAll() {
-        let error = caught { try Gzip.decompress(Array("<html>".utf8), name: "page.gz") }
+        let error = #expect(throws: DatasetError.self) { try Gzip.decompress(Array("<html>".utf8), name: "page.gz") }
         #expect(error == .corruptGzip(path: "page.gz", reason: "not gzip (starts with 3c 68 74 6d, not 1f 8b)"))
     }
 
     @Test func missingFile() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.remove() }
-        let error = caught { try IDX.read(path: tmp("absent.gz")) }
+        let error = #expect(throws: DatasetError.self) { try IDX.read(path: tmp("absent.gz")) }
         guard case .unreadable(let path, _) = error else {
             Issue.record("expected unreadable, got \(String(describing: error))")
             return
         }
         #expect(path == tmp("absent.gz"))
-        let directory = caught { try IDX.read(path: tmp.path) }
+        let directory = #expect(throws: DatasetError.self) { try IDX.read(path: tmp.path) }
         #expect(directory == .unreadable(path: tmp.path, reason: "is a directory"))
     }
 }
@@ -200,7 +201,7 @@ import Testing
     }
 
     @Test func imageAndLabelCountsMustAgree() throws {
-        let error = caught {
+        let error = #expect(throws: DatasetError.self) {
             try ImageSet(images: array(Fixtures.idx(dims: [3, 2, 2]), "imgs-idx3"),
                          labels: array(Fixtures.idx(dims: [4], values: [1, 2, 3, 4]), "lbls-idx1"), classCount: 10)
         }
@@ -209,7 +210,7 @@ import Testing
     }
 
     @Test func labelsMustBeClassIndices() throws {
-        let error = caught {
+        let error = #expect(throws: DatasetError.self) {
             try ImageSet(images: array(Fixtures.idx(dims: [3, 2, 2]), "imgs"),
                          labels: array(Fixtures.idx(dims: [3], values: [1, 10, 2]), "lbls"), classCount: 10)
         }
@@ -220,7 +221,7 @@ import Testing
     @Test func swappedFilesAreRecognised() throws {
         let labels = try array(Fixtures.idx(dims: [3], values: [1, 2, 3]), "lbls")
         let images = try array(Fixtures.idx(dims: [3, 2, 2]), "imgs")
-        let error = caught { try ImageSet(images: labels, labels: images, classCount: 10) }
+        let error = #expect(throws: DatasetError.self) { try ImageSet(images: labels, labels: images, classCount: 10) }
         guard case .wrongShape(let path, _, let dims) = error else {
             Issue.record("expected wrongShape, got \(String(describing: error))")
             return

@@ -3,6 +3,7 @@
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct LocatorTests {
     /// A locator confined to `tmp`: no real cache, no real system directory, no downloads.
@@ -16,7 +17,7 @@ import Testing
         defer { tmp.remove() }
         var locator = locator(tmp, explicit: tmp("typo"))
         locator.allowDownload = true
-        let error = caught { try locator.load("mnist") }
+        let error = #expect(throws: DatasetError.self) { try locator.load("mnist") }
         #expect(error == .directoryNotFound(path: tmp("typo")))
         #expect(error?.description.contains(tmp("typo")) == true)
         #expect(listing(tmp.path).isEmpty)
@@ -64,7 +65,7 @@ import Testing
     @Test func notFoundAnywhereWithDownloadsOff() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.remove() }
-        let error = caught { try locator(tmp).load("mnist") }
+        let error = #expect(throws: DatasetError.self) { try locator(tmp).load("mnist") }
         #expect(error == .notFound(name: "mnist", searched: [tmp("cache/datasets/mnist"), tmp("system/mnist")]))
         #expect(error?.description.contains("downloading is disabled") == true)
     }
@@ -82,7 +83,7 @@ import Testing
         locator.systemRoot = tmp("system-with-good-copy")
         try Fixtures.linkMNIST(into: tmp("system-with-good-copy/mnist"))
 
-        let error = caught { try locator.load("mnist") }
+        let error = #expect(throws: DatasetError.self) { try locator.load("mnist") }
         let expected = Catalog.mnist.testLabels.sha256
         let found = Checksum.sha256(labels)
         #expect(error == .checksumMismatch(path: directory + "/t10k-labels-idx1-ubyte", expected: expected, found: found))
@@ -100,7 +101,7 @@ import Testing
             try FileManager.default.createSymbolicLink(atPath: directory + "/\(name).gz",
                                                        withDestinationPath: Fixtures.fashionSystemDirectory + "/\(name).gz")
         }
-        let error = caught { try locator(tmp, explicit: directory).load("mnist") }
+        let error = #expect(throws: DatasetError.self) { try locator(tmp, explicit: directory).load("mnist") }
         #expect(error == .checksumMismatch(path: directory + "/train-images-idx3-ubyte.gz",
                                            expected: Catalog.mnist.trainImages.sha256,
                                            found: Catalog.fashionMNIST.trainImages.sha256))

@@ -1,20 +1,10 @@
-// Shared test fixtures: temporary directories, hand-built IDX files, the real MNIST files, a log
+// The Datasets tests' fixtures: hand-built IDX files, links to the real MNIST files, a log
 // recorder, and a local HTTP server (python3 -m http.server) standing in for a mirror.
 import Datasets
 import Foundation
-import Testing
+import TestSupport
 
 enum Fixtures {
-    /// The package root, three levels above this file (Tests/DatasetsTests/Support.swift).
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// The real MNIST files: `$MNIST_DIR`, else `../shared/datasets/mnist` next to the package.
-    static let mnistDirectory: String = {
-        if let dir = ProcessInfo.processInfo.environment["MNIST_DIR"], !dir.isEmpty { return dir }
-        return packageRoot.appendingPathComponent("../shared/datasets/mnist").standardizedFileURL.path
-    }()
-
     static let mnistFiles = Catalog.mnist.files.map(\.name)
 
     static let fashionSystemDirectory = "/usr/share/datasets/fashion-mnist"
@@ -38,30 +28,15 @@ enum Fixtures {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for name in mnistFiles where !skip.contains(name) {
             try FileManager.default.createSymbolicLink(atPath: directory + "/\(name).gz",
-                                                       withDestinationPath: mnistDirectory + "/\(name).gz")
+                                                       withDestinationPath: TestPaths.mnist + "/\(name).gz")
         }
     }
 
     /// The decompressed content of one real MNIST file.
     static func mnistContent(_ name: String) throws -> [UInt8] {
-        let gz = [UInt8](try Data(contentsOf: URL(fileURLWithPath: mnistDirectory + "/\(name).gz")))
+        let gz = [UInt8](try Data(contentsOf: URL(fileURLWithPath: TestPaths.mnist + "/\(name).gz")))
         return try Gzip.decompress(gz, name: name)
     }
-}
-
-/// A fresh directory under the system's temporary directory; call `remove()` in a `defer`.
-struct TemporaryDirectory {
-    let path: String
-
-    init(_ label: String = #function) throws {
-        let clean = label.filter { $0.isLetter || $0.isNumber }
-        path = NSTemporaryDirectory() + "/datasets-tests-\(clean)-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func callAsFunction(_ relative: String) -> String { path + "/" + relative }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 func write(_ bytes: [UInt8], to path: String) throws {
@@ -73,20 +48,6 @@ func write(_ bytes: [UInt8], to path: String) throws {
 /// Everything in `directory` (hidden files included), sorted; empty if it does not exist.
 func listing(_ directory: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
-}
-
-/// The DatasetError thrown by `body`, or nil if it returned. (Untyped `throws` because closures
-/// do not infer a typed thrown error; any other error fails the test.)
-func caught<T>(_ body: () throws -> T, sourceLocation: SourceLocation = #_sourceLocation) -> DatasetError? {
-    do {
-        _ = try body()
-        return nil
-    } catch let error as DatasetError {
-        return error
-    } catch {
-        Issue.record("expected a DatasetError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
 }
 
 /// Collects a locator's log lines from any thread.

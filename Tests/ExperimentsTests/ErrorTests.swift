@@ -191,6 +191,15 @@ let modelErrors: [BadFile] = [
     BadFile(label: "more units than memory", yaml: edit("units: 128", "units: 16000000"),
             line: 5, column: 13, message: ["layer 'dense'", "parameters need", "memory"], hint: ["fewer units"],
             atCompile: true),
+    // 784·16,000,000 + 16,000,000 parameters: value and gradient only (8 bytes each) with plain SGD,
+    // three more values with centered RMSprop with momentum (20 bytes).
+    BadFile(label: "plain SGD keeps no state per parameter",
+            yaml: edit("units: 128", "units: 16000000").replacingOccurrences(of: "optimizer: adam", with: "optimizer: sgd"),
+            line: 5, column: 13, message: ["12,560,000,000 parameters need 100 GB"], atCompile: true),
+    BadFile(label: "centered RMSprop with momentum keeps three values per parameter",
+            yaml: edit("units: 128", "units: 16000000").replacingOccurrences(
+                of: "optimizer: adam", with: "optimizer: {type: rmsprop, centered: true, momentum: 0.5}"),
+            line: 5, column: 13, message: ["12,560,000,000 parameters need 251 GB"], atCompile: true),
     BadFile(label: "larger batches than memory", yaml: edit("batch_size: 32", "batch_size: 9223372036854775807"),
             line: 16, column: 15, message: ["batches of", "memory"], hint: ["smaller batch_size"],
             keyPath: "train.batch_size", atCompile: true),
@@ -223,7 +232,7 @@ struct ErrorTests {
     func check(_ c: BadFile, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         let path = "experiments/bad.yaml"
         var parsed: ExperimentSpec?
-        let error = caught {
+        let error = #expect(throws: ExperimentError.self) {
             let spec = try ExperimentSpec.parse(c.yaml, path: path)
             parsed = spec
             _ = try spec.compile(maxBatch: max(spec.train.batchSize, spec.evaluate.batchSize ?? 0))

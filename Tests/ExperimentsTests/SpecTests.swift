@@ -4,13 +4,14 @@ import Experiments
 import Foundation
 import NeuralNetwork
 import Testing
+import TestSupport
 import Training
 
 @Suite("Valid experiment files")
 struct SpecTests {
     @Test("experiments/mlp.yaml: the seed notebook's model, 101,770 parameters")
     func shippedMLP() throws {
-        let (text, path) = try Package.experiment("mlp.yaml")
+        let (text, path) = try TestPaths.experiment("mlp.yaml")
         let spec = try ExperimentSpec.parse(text, path: path, defaultName: "mlp")
         #expect(spec.name == "mlp")
         #expect(spec.seed == 42)
@@ -35,18 +36,15 @@ struct SpecTests {
 
     @Test("ExperimentSpec.load reads a file and names the experiment after it when `name:` is absent")
     func loadNamesAfterFile() throws {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("experiments-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let file = directory.appendingPathComponent("tiny-net.yaml")
-        try base.write(to: file, atomically: true, encoding: .utf8)
-        #expect(try ExperimentSpec.load(path: file.path).name == "tiny-net")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write(base, to: "tiny-net.yaml")
+        #expect(try ExperimentSpec.load(path: file).name == "tiny-net")
 
-        let missing = caught { _ = try ExperimentSpec.load(path: directory.appendingPathComponent("none.yaml").path) }
+        let missing = #expect(throws: ExperimentError.self) { _ = try ExperimentSpec.load(path: directory("none.yaml")) }
         #expect(missing?.message.contains("none.yaml") == true)
         #expect(missing?.message.contains("no such file") == true)
-        let folder = caught { _ = try ExperimentSpec.load(path: directory.path) }
+        let folder = #expect(throws: ExperimentError.self) { _ = try ExperimentSpec.load(path: directory.path) }
         #expect(folder?.message.contains("is a directory") == true)
     }
 
@@ -100,7 +98,7 @@ struct SpecTests {
 
     @Test("the resolved experiment reads back to the same text and hash (a fixed point)")
     func resolvedFixedPoint() throws {
-        let (text, path) = try Package.experiment("mlp.yaml")
+        let (text, path) = try TestPaths.experiment("mlp.yaml")
         let spec = try ExperimentSpec.parse(text, path: path, defaultName: "mlp")
         let first = try spec.resolvedText(try spec.compile(maxBatch: 256))
         #expect(first.sha256.count == 64)
@@ -173,7 +171,7 @@ struct SpecTests {
 
     @Test("error descriptions: location, key path, source line, caret under the column, hint")
     func description() {
-        let error = caught {
+        let error = #expect(throws: ExperimentError.self) {
             _ = try ExperimentSpec.parse(replacingTrain(with: "train: {epochs: 5, epocs: 3}\n"), path: "x.yaml")
         }
         #expect(error?.description == """

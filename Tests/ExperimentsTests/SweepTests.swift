@@ -5,6 +5,7 @@
 import Experiments
 import Foundation
 import Testing
+import TestSupport
 
 /// Where an error is raised: reading the file, expanding its sweep, or building a point's model.
 enum Stage: Sendable { case parse, points, compile }
@@ -150,7 +151,7 @@ struct SweepTests {
     ])
     func mistakes(_ c: BadSweep) {
         var reached: Stage = .parse
-        let error = caught {
+        let error = #expect(throws: ExperimentError.self) {
             let spec = try ExperimentSpec.parse(base + c.tail, path: "sweep.yaml")
             reached = .points
             let all = try spec.points()
@@ -204,19 +205,17 @@ struct SweepTests {
                            "SLURM_ARRAY_TASK_COUNT": "3"]) == "2/3")
         #expect(try shard(["JOB_COMPLETION_INDEX": "1", "RUNNER_SHARD_COUNT": "4"]) == "2/4")
         #expect(try shard(["JOB_COMPLETION_INDEX": "1"], count: 2) == "2/2")
-        #expect(caught { _ = try shard(["JOB_COMPLETION_INDEX": "1"]) }?.hint?.contains("--shard-count") == true)
-        #expect(caught { _ = try shard(["JOB_COMPLETION_INDEX": "5"], count: 3) } != nil)
+        let noCount = #expect(throws: ExperimentError.self) { _ = try shard(["JOB_COMPLETION_INDEX": "1"]) }
+        #expect(noCount?.hint?.contains("--shard-count") == true)
+        #expect(throws: ExperimentError.self) { _ = try shard(["JOB_COMPLETION_INDEX": "5"], count: 3) }
     }
 
     @Test("a batch: files in order, their points, duplicates run once, an invalid file is an entry of its own")
     func batch() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("batch-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        func write(_ text: String, _ name: String) throws -> String {
-            try text.write(toFile: folder + "/" + name, atomically: true, encoding: .utf8)
-            return folder + "/" + name
-        }
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let folder = scratch.path
+        func write(_ text: String, _ name: String) throws -> String { try scratch.write(text, to: name) }
         let a = try write("name: m\n" + base, "a.yaml")
         let b = try write("name: m\n" + base.replacingOccurrences(of: "units: 128", with: "units: 64"), "b.yaml")
         let sweep = try write("name: s\n" + base + "sweep: {seeds: [1, 2]}\n", "s.yaml")
@@ -236,6 +235,6 @@ struct SweepTests {
         #expect(batch.slug == "m-vs-s-vs-bad")
         #expect(try Batch.expand([folder]).map { ($0 as NSString).lastPathComponent } == ["a.yaml", "b.yaml", "bad.yaml", "s.yaml"])
         #expect(try Batch.expand([folder + "/[ab].yaml"]).map { ($0 as NSString).lastPathComponent } == ["a.yaml", "b.yaml"])
-        #expect(caught { _ = try Batch.expand([folder + "/*.yml"]) } != nil)
+        #expect(throws: ExperimentError.self) { _ = try Batch.expand([folder + "/*.yml"]) }
     }
 }

@@ -6,6 +6,7 @@ import Experiments
 import Foundation
 import NeuralNetwork
 import Testing
+import TestSupport
 import Training
 
 /// `base` with every new key set.
@@ -106,27 +107,18 @@ struct TrainingSpecTests {
     }
 }
 
-/// The real MNIST files: `$MNIST_DIR`, else `../shared/datasets/mnist` next to the package.
-let mnistDirectory: String = {
-    if let dir = ProcessInfo.processInfo.environment["MNIST_DIR"], !dir.isEmpty { return dir }
-    return Package.root.appendingPathComponent("../shared/datasets/mnist").standardizedFileURL.path
-}()
-let hasMNIST = FileManager.default.fileExists(atPath: mnistDirectory + "/train-images-idx3-ubyte.gz")
-
-@Suite("Runs with schedules, early stopping and standardisation", .serialized, .enabled(if: hasMNIST))
+@Suite("Runs with schedules, early stopping and standardisation", .serialized, .enabled(if: TestPaths.hasMNIST))
 struct TrainingRunReportTests {
     func run(_ yaml: String) throws -> (report: [String: Any], csv: String, output: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("train-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let file = directory.appendingPathComponent("small.yaml")
-        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write(yaml, to: "small.yaml")
         var options = RunOptions()
-        options.dataDirectory = mnistDirectory
-        options.resultsDirectory = directory.appendingPathComponent("results").path
+        options.dataDirectory = TestPaths.mnist
+        options.resultsDirectory = directory("results")
         options.threads = 2
         let output = OutputBox()
-        let outcome = try ExperimentRunner.run(file.path, options: options,
+        let outcome = try ExperimentRunner.run(file, options: options,
                                                console: Console(mode: .plain, write: { output.append($0) }))
         let data = try Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/report.json"))
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

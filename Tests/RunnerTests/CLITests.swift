@@ -2,6 +2,7 @@
 // the exit code (0 ok, 64 usage or experiment file, 1 runtime) and the words a user should see.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("runner command line")
 struct CLITests {
@@ -163,7 +164,7 @@ struct CLITests {
         defer { scratch.remove() }
         let file = try scratch.write("not a folder", to: "results")
         for arguments in [["experiments/mlp.yaml"], ["compare", "experiments/mlp.yaml"]] {
-            let result = try runner(arguments + ["--data-dir", Paths.mnist, "--results-dir", file, "--epochs", "1"],
+            let result = try runner(arguments + ["--data-dir", TestPaths.mnist, "--results-dir", file, "--epochs", "1"],
                                     scratch: scratch)
             #expect(result.exited(1), "\(result)")
             #expect(result.stderr.contains(file + "/") && result.stderr.contains("cannot create directory: Not a directory"),
@@ -237,21 +238,4 @@ struct CLITests {
 
 /// A valid experiment. Lines: 1 model, 2 layers, 3 flatten, 4–6 dense 128 relu, 7–9 dense 10 softmax,
 /// 10 compile, 11 optimizer, 12 loss, 13 train, 14 epochs, 15 batch_size.
-let validYAML = """
-    model:
-      layers:
-        - type: flatten
-        - type: dense
-          units: 128
-          activation: relu
-        - type: dense
-          units: 10
-          activation: softmax
-    compile:
-      optimizer: adam
-      loss: categorical_crossentropy
-    train:
-      epochs: 1
-      batch_size: 32
-
-    """
+let validYAML = ExperimentYAML.mlp(epochs: 1, inputShape: false)

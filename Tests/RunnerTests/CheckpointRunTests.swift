@@ -6,6 +6,7 @@ import Datasets
 import Experiments
 import Foundation
 import Testing
+import TestSupport
 import Training
 
 #if canImport(Glibc)
@@ -43,7 +44,7 @@ let killTestYAML = """
 @Suite("runner checkpoints on MNIST", .serialized)
 struct CheckpointRunTests {
     init() throws {
-        try #require(Paths.hasMNIST, "the MNIST .gz files are not in \(Paths.mnist) (set MNIST_DIR)")
+        try #require(TestPaths.hasMNIST, "the MNIST .gz files are not in \(TestPaths.mnist) (set MNIST_DIR)")
     }
 
     /// Every checkpoint file under `results` (all run folders).
@@ -66,7 +67,7 @@ struct CheckpointRunTests {
     }
 
     func uninterruptedHash(_ file: String, scratch: TemporaryDirectory) throws -> String {
-        let run = try runner([file, "--data-dir", Paths.mnist, "--results-dir", scratch("reference"), "--quiet"],
+        let run = try runner([file, "--data-dir", TestPaths.mnist, "--results-dir", scratch("reference"), "--quiet"],
                              scratch: scratch)
         try #require(run.exited(0), "\(run)")
         return try #require(run.weightHash, "\(run)")
@@ -86,7 +87,7 @@ struct CheckpointRunTests {
         let reference = try uninterruptedHash(file, scratch: scratch)
 
         let results = scratch("killed")
-        let arguments = [file, "--resume", "--data-dir", Paths.mnist, "--results-dir", results, "--quiet"]
+        let arguments = [file, "--resume", "--data-dir", TestPaths.mnist, "--results-dir", results, "--quiet"]
         var generator = SystemRandomNumberGenerator()
         var log: [String] = []
         var kills = 0, midEpoch = 0
@@ -149,7 +150,7 @@ struct CheckpointRunTests {
         let reference = try uninterruptedHash(file, scratch: scratch)
 
         let results = scratch("interrupted")
-        let child = try RunningRunner([file, "--data-dir", Paths.mnist, "--results-dir", results], scratch: scratch)
+        let child = try RunningRunner([file, "--data-dir", TestPaths.mnist, "--results-dir", results], scratch: scratch)
         let deadline = Date().addingTimeInterval(60)
         while newestStep(in: results) < 200 && child.process.isRunning && Date() < deadline { usleep(5_000) }
         kill(child.pid, SIGINT)
@@ -167,7 +168,7 @@ struct CheckpointRunTests {
         // The file changed: refused with the key that differs, exit 64, nothing touched.
         try killTestYAML.replacingOccurrences(of: "units: 32", with: "units: 33")
             .write(toFile: file, atomically: true, encoding: .utf8)
-        let refused = try runner([file, "--resume", "--data-dir", Paths.mnist, "--results-dir", results], scratch: scratch)
+        let refused = try runner([file, "--resume", "--data-dir", TestPaths.mnist, "--results-dir", results], scratch: scratch)
         #expect(refused.exited(64), "\(refused)")
         #expect(refused.stderr.contains("model.layers[1].units: 32 → 33"), "\(refused)")
         #expect(refused.stderr.contains("--force"), "\(refused)")
@@ -201,7 +202,7 @@ struct CheckpointRunTests {
         defer { scratch.remove() }
         let file = try scratch.write(killTestYAML, to: "kill-test.yaml")
         let results = scratch("terminated")
-        let child = try RunningRunner([file, "--data-dir", Paths.mnist, "--results-dir", results, "--quiet"], scratch: scratch)
+        let child = try RunningRunner([file, "--data-dir", TestPaths.mnist, "--results-dir", results, "--quiet"], scratch: scratch)
         let deadline = Date().addingTimeInterval(60)
         while newestStep(in: results) < 100 && child.process.isRunning && Date() < deadline { usleep(5_000) }
         kill(child.pid, SIGTERM)
@@ -220,20 +221,20 @@ struct CheckpointRunTests {
         let file = try scratch.write(killTestYAML.replacingOccurrences(of: "epochs: 3", with: "epochs: 1"),
                                      to: "kill-test.yaml")
         let results = scratch("results")
-        let run = try runner([file, "--data-dir", Paths.mnist, "--results-dir", results, "--quiet"], scratch: scratch)
+        let run = try runner([file, "--data-dir", TestPaths.mnist, "--results-dir", results, "--quiet"], scratch: scratch)
         try #require(run.exited(0), "\(run)")
         let final = results + "/kill-test/latest/checkpoints/final.ckpt"
         var bytes = try FileIO.read(final)
 
         let cut = scratch("cut.ckpt")
         try Data(bytes.prefix(bytes.count / 2)).write(to: URL(fileURLWithPath: cut))
-        let truncated = try runner(["evaluate", cut, "--data-dir", Paths.mnist], scratch: scratch)
+        let truncated = try runner(["evaluate", cut, "--data-dir", TestPaths.mnist], scratch: scratch)
         #expect(truncated.exited(65) && truncated.stderr.contains(cut) && truncated.stderr.contains("truncated"), "\(truncated)")
 
         bytes[bytes.count / 2] ^= 0x10
         let flipped = scratch("flipped.ckpt")
         try Data(bytes).write(to: URL(fileURLWithPath: flipped))
-        let corrupt = try runner(["evaluate", flipped, "--data-dir", Paths.mnist], scratch: scratch)
+        let corrupt = try runner(["evaluate", flipped, "--data-dir", TestPaths.mnist], scratch: scratch)
         #expect(corrupt.exited(65) && corrupt.stderr.contains("corrupt: SHA-256 mismatch"), "\(corrupt)")
         let predictCorrupt = try runner(["predict", flipped, file], scratch: scratch)
         #expect(predictCorrupt.exited(65) && predictCorrupt.stderr.contains("SHA-256 mismatch"), "\(predictCorrupt)")
@@ -242,7 +243,7 @@ struct CheckpointRunTests {
         bytes[8] = 7
         let future = scratch("future.ckpt")
         try Data(bytes).write(to: URL(fileURLWithPath: future))
-        let newer = try runner(["evaluate", future, "--data-dir", Paths.mnist], scratch: scratch)
+        let newer = try runner(["evaluate", future, "--data-dir", TestPaths.mnist], scratch: scratch)
         #expect(newer.exited(65) && newer.stderr.contains("written by a newer runner: format 7"), "\(newer)")
 
         let notOne = try runner(["evaluate", file], scratch: scratch)

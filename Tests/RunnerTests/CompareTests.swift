@@ -5,11 +5,12 @@
 // Serialized: the batches use every core.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("runner compare: batches, sweeps, shards", .serialized)
 struct CompareTests {
     init() throws {
-        try #require(Paths.hasMNIST, "the MNIST .gz files are not in \(Paths.mnist) (set MNIST_DIR)")
+        try #require(TestPaths.hasMNIST, "the MNIST .gz files are not in \(TestPaths.mnist) (set MNIST_DIR)")
     }
 
     @Test("two experiments: the table and comparison.json/.csv/.md carry each run's report.json figures; a second run reuses them")
@@ -19,7 +20,7 @@ struct CompareTests {
         let mlp = try scratch.write(Fixture.mlp(name: "small-mlp"), to: "small-mlp.yaml")
         let cnn = try scratch.write(Fixture.cnn(name: "small-cnn"), to: "small-cnn.yaml")
         let results = scratch("results")
-        let run = try runner(["compare", mlp, cnn, "--results-dir", results, "--data-dir", Paths.mnist], scratch: scratch)
+        let run = try runner(["compare", mlp, cnn, "--results-dir", results, "--data-dir", TestPaths.mnist], scratch: scratch)
         try #require(run.exited(0), "\(run)")
         let folder = results + "/comparisons/small-mlp-vs-small-cnn"
         let comparison = try decoded(ComparisonFile.self, folder + "/comparison.json")
@@ -95,7 +96,7 @@ struct CompareTests {
 
             """), to: "sweep.yaml")
         let results = scratch("results")
-        let arguments = ["compare", sweep, "--results-dir", results, "--data-dir", Paths.mnist, "-j", "1"]
+        let arguments = ["compare", sweep, "--results-dir", results, "--data-dir", TestPaths.mnist, "-j", "1"]
 
         // Kill the batch once two runs are done and a third has written a checkpoint early in its
         // training (no final.ckpt): it notices within 0.1 s that the batch is gone, long before
@@ -160,7 +161,7 @@ struct CompareTests {
 
         // The resumed run ends where an uninterrupted one does.
         let alone = try runner(["run", resumedReport.experiment_file, "--results-dir", scratch("alone"),
-                                "--data-dir", Paths.mnist, "--quiet"], scratch: scratch)
+                                "--data-dir", TestPaths.mnist, "--quiet"], scratch: scratch)
         #expect(alone.exited(0), "\(alone)")
         #expect(alone.weightHash == resumed.results?.weight_sha256, "the resumed run's weights differ from a run in one go")
     }
@@ -178,7 +179,7 @@ struct CompareTests {
         var hashes: [String: [String: String]] = [:]
         for jobs in ["1", "2"] {
             let results = scratch("results-\(jobs)")
-            let run = try runner(["compare"] + files + ["-j", jobs, "--results-dir", results, "--data-dir", Paths.mnist],
+            let run = try runner(["compare"] + files + ["-j", jobs, "--results-dir", results, "--data-dir", TestPaths.mnist],
                                  scratch: scratch)
             #expect(run.exited(0), "\(run)")
             let comparison = try decoded(ComparisonFile.self, results + "/comparisons/a-vs-b-and-2-more/comparison.json")
@@ -209,7 +210,7 @@ struct CompareTests {
 
             """), to: "sweep.yaml")
         let other = try scratch.write(Fixture.mlp(name: "other", units: 12), to: "other.yaml")
-        let common = [sweep, other, "--data-dir", Paths.mnist]
+        let common = [sweep, other, "--data-dir", TestPaths.mnist]
         let whole = try runner(["compare"] + common + ["--results-dir", scratch("whole"), "-o", scratch("whole-cmp")],
                                scratch: scratch)
         try #require(whole.exited(0), "\(whole)")
@@ -282,7 +283,7 @@ struct CompareTests {
         // A file where the run's results folder should be: the run fails when it starts (exit 1).
         try FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true)
         _ = try scratch.write("in the way", to: "results/crashing")
-        let data = ["--data-dir", Paths.mnist]
+        let data = ["--data-dir", TestPaths.mnist]
         let run = try runner(["compare", good, gated, invalid, crashing, "--results-dir", results, "-j", "2"] + data,
                              scratch: scratch)
         #expect(run.exited(1), "\(run)")
@@ -329,7 +330,7 @@ struct CompareTests {
         for (condition, status) in [("\">= 0.5\"", Int32(0)), ("\">= 99.9%\"", Int32(3))] {
             let file = try scratch.write(Fixture.mlp(name: "gate") + "expect:\n  test_accuracy: \(condition)\n  test_loss: \"< 10\"\n",
                                          to: "gate.yaml")
-            let run = try runner(["run", file, "--data-dir", Paths.mnist, "--results-dir", scratch("results"), "--quiet"],
+            let run = try runner(["run", file, "--data-dir", TestPaths.mnist, "--results-dir", scratch("results"), "--quiet"],
                                  scratch: scratch)
             #expect(run.exited(status), "\(run)")
             let folder = run.stdout.split(separator: "\n").first { $0.hasPrefix("Reports: ") }
@@ -406,28 +407,9 @@ enum Fixture {
     /// A small MLP (1 epoch of batches of 64, validation split 0.1): about a second of training.
     static func mlp(name: String, units: Int = 32, seed: Int = 42, epochs: Int = 1, optimizer: String = "adam",
                     extra: String = "") -> String {
-        """
-        name: \(name)
-        seed: \(seed)
-        model:
-          input_shape: [28, 28]
-          layers:
-            - type: flatten
-            - type: dense
-              units: \(units)
-              activation: relu
-            - type: dense
-              units: 10
-              activation: softmax
-        compile:
-          optimizer: \(optimizer)
-          loss: categorical_crossentropy
-        train:
-          epochs: \(epochs)
-          batch_size: 64
-          validation_split: 0.1
-
-        """ + extra
+        "name: \(name)\nseed: \(seed)\n"
+            + ExperimentYAML.mlp(units: units, optimizer: optimizer, epochs: epochs, batchSize: 64)
+            + "  validation_split: 0.1\n" + extra
     }
 
     /// A small convolutional net: 4 filters of 3×3, max pooling, softmax.
@@ -550,7 +532,7 @@ func runFolders(_ root: String) throws -> [String] {
 }
 
 func standard(_ path: String) -> String {
-    URL(fileURLWithPath: path, relativeTo: Paths.root).standardizedFileURL.resolvingSymlinksInPath().path
+    URL(fileURLWithPath: path, relativeTo: TestPaths.root).standardizedFileURL.resolvingSymlinksInPath().path
 }
 
 /// 101770 → "101,770", as the tables write counts.

@@ -2,20 +2,9 @@
 // with a private cache and results folder, and collect its exit status and output.
 import Foundation
 import Testing
+import TestSupport
 
-enum Paths {
-    /// The package root, three levels above this file (Tests/RunnerTests/Support.swift).
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// The real MNIST files: `$MNIST_DIR`, else `../shared/datasets/mnist` next to the package.
-    static let mnist: String = {
-        if let dir = ProcessInfo.processInfo.environment["MNIST_DIR"], !dir.isEmpty { return dir }
-        return root.appendingPathComponent("../shared/datasets/mnist").standardizedFileURL.path
-    }()
-
-    static let hasMNIST = FileManager.default.fileExists(atPath: mnist + "/train-images-idx3-ubyte.gz")
-
+extension TestPaths {
     /// The `runner` built with this test bundle. `swift test` builds every product into the same
     /// folder as the test executable (on Linux `CommandLine.arguments[0]` is that executable,
     /// …/release/<Package>PackageTests.xctest); failing that, the newest `.build*/release/runner`.
@@ -63,26 +52,6 @@ struct Outcome: CustomStringConvertible {
         }
         return nil
     }
-}
-
-/// A fresh folder under the system's temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init(_ label: String = #function) throws {
-        let clean = label.filter { $0.isLetter || $0.isNumber }
-        path = NSTemporaryDirectory() + "runner-tests-\(clean)-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func callAsFunction(_ relative: String) -> String { path + "/" + relative }
-
-    func write(_ text: String, to name: String) throws -> String {
-        try text.write(toFile: self(name), atomically: true, encoding: .utf8)
-        return self(name)
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// A `runner` started in the package root and not yet waited for, set up as `runnerProcess`
@@ -141,12 +110,12 @@ func runner(_ arguments: [String], scratch: TemporaryDirectory, environment extr
 /// --data-dir says where data is; everything else (OPENBLAS_* included) is inherited, then `extra`.
 func runnerProcess(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
                    sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Process {
-    let binary = try #require(Paths.runner, "no built runner next to the tests or in .build*/release",
+    let binary = try #require(TestPaths.runner, "no built runner next to the tests or in .build*/release",
                               sourceLocation: sourceLocation)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = arguments
-    process.currentDirectoryURL = Paths.root
+    process.currentDirectoryURL = TestPaths.root
     var environment = ProcessInfo.processInfo.environment
     environment["RUNNER_CACHE_DIR"] = scratch("cache")
     environment["RUNNER_DATA_DIR"] = nil

@@ -4,11 +4,12 @@
 import Datasets
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("runner training runs on MNIST", .serialized)
 struct TrainingRunTests {
     init() throws {
-        try #require(Paths.hasMNIST, "the MNIST .gz files are not in \(Paths.mnist) (set MNIST_DIR)")
+        try #require(TestPaths.hasMNIST, "the MNIST .gz files are not in \(TestPaths.mnist) (set MNIST_DIR)")
     }
 
     @Test("runner experiments/mlp.yaml: ≥ 97% test accuracy, and reports that agree with each other")
@@ -16,7 +17,7 @@ struct TrainingRunTests {
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
         let results = scratch("results")
-        let run = try runner(["experiments/mlp.yaml", "--data-dir", Paths.mnist, "--results-dir", results, "--quiet"],
+        let run = try runner(["experiments/mlp.yaml", "--data-dir", TestPaths.mnist, "--results-dir", results, "--quiet"],
                              scratch: scratch)
         try #require(run.exited(0), "\(run)")
         // --quiet: only the final results.
@@ -94,7 +95,7 @@ struct TrainingRunTests {
     /// canvas, off-centre).
     func evaluateAndPredict(folder: String, report: [String: Any], scratch: TemporaryDirectory) throws {
         let test = try #require(report["test"] as? [String: Any])
-        let evaluate = try runner(["evaluate", folder, "--data-dir", Paths.mnist], scratch: scratch)
+        let evaluate = try runner(["evaluate", folder, "--data-dir", TestPaths.mnist], scratch: scratch)
         try #require(evaluate.exited(0), "\(evaluate)")
         let accuracy = try #require(test["accuracy"] as? Double), loss = try #require(test["loss"] as? Double)
         #expect(evaluate.stdout.contains(String(format: "Test accuracy: %.2f%% - loss: %.4f (10,000 images)", accuracy * 100, loss)),
@@ -110,7 +111,7 @@ struct TrainingRunTests {
             #expect(printed == cells, "row \(digit)")
         }
 
-        let dataset = try DatasetLocator(explicitDirectory: Paths.mnist, allowDownload: false).load("mnist")
+        let dataset = try DatasetLocator(explicitDirectory: TestPaths.mnist, allowDownload: false).load("mnist")
         var images: [String] = [], labels: [Int] = []
         for i in 0..<10 {
             let pixels = Array(dataset.test.pixels[(i * 784)..<((i + 1) * 784)])
@@ -163,7 +164,7 @@ struct TrainingRunTests {
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
         func hashes(_ extra: [String]) throws -> (weights: String?, experiment: String?) {
-            let run = try runner(["experiments/mlp.yaml", "--epochs", "1", "--data-dir", Paths.mnist,
+            let run = try runner(["experiments/mlp.yaml", "--epochs", "1", "--data-dir", TestPaths.mnist,
                                   "--results-dir", scratch("results"), "--quiet"] + extra, scratch: scratch)
             #expect(run.exited(0), "\(run)")
             let folder = run.stdout.split(separator: "\n").first { $0.hasPrefix("Reports: ") }
@@ -192,7 +193,7 @@ struct TrainingRunTests {
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
         func run(_ extra: [String]) throws -> (hash: String?, accuracy: Double?) {
-            let run = try runner(["experiments/cnn.yaml", "--data-dir", Paths.mnist, "--results-dir",
+            let run = try runner(["experiments/cnn.yaml", "--data-dir", TestPaths.mnist, "--results-dir",
                                   scratch("results"), "--quiet"] + extra, scratch: scratch)
             #expect(run.exited(0), "\(run)")
             let report = try json(scratch("results") + "/cnn/latest/report.json")

@@ -65,7 +65,7 @@ struct AugmentationTrainingTests {
                 learningRate: LearningRate(base: 0.05, schedule: CosineDecay(.init(decaySteps: 40)),
                                            warmup: Warmup(steps: 5), stepsPerEpoch: 19),
                 penalties: [ParameterPenalty(layer: "hidden", regularizer: .l2(0.001))], augmentation: augmentation)
-            let history = trainer.fit(Subset(data), validation: nil, epochs: 3, batchSize: 16)
+            let history = trainer.fit(Subset(data), validation: nil, FitOptions(epochs: 3, batchSize: 16))
             return (model.parameters.array, history.epochs.map(\.training.loss))
         }
         let one = try train(threads: 1)

@@ -7,20 +7,13 @@ import Foundation
 import Kernels
 import NeuralNetwork
 import Testing
+import TestSupport
 import Training
 
 struct TestHeader: CheckpointHeader, Equatable {
     var note: String
     var training: FitState
     var tensors: [CheckpointTensor]
-}
-
-/// A fresh folder, removed when the test ends.
-final class Scratch {
-    let path = NSTemporaryDirectory() + "checkpoint-tests-" + UUID().uuidString
-    init() throws { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func callAsFunction(_ name: String) -> String { path + "/" + name }
 }
 
 func storage(_ values: [Float]) -> FloatStorage {
@@ -52,7 +45,7 @@ struct CheckpointFileTests {
         return (header, [a, b])
     }
 
-    func written(_ scratch: Scratch) throws -> (path: String, bytes: [UInt8]) {
+    func written(_ scratch: TemporaryDirectory) throws -> (path: String, bytes: [UInt8]) {
         let (header, tensors) = sample()
         let path = scratch("a.ckpt")
         try CheckpointFile<TestHeader>.write(header: header, tensors: tensors.map(\.view), to: path)
@@ -61,7 +54,8 @@ struct CheckpointFileTests {
 
     @Test("a written checkpoint reads back exactly: header, doubles and tensor bits")
     func roundTrip() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
         let (path, _) = try written(scratch)
         let file = try CheckpointFile<TestHeader>(path: path)
         let (header, tensors) = sample()
@@ -84,7 +78,8 @@ struct CheckpointFileTests {
 
     @Test("writing over a checkpoint replaces it whole")
     func replace() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
         let (path, _) = try written(scratch)
         var (header, tensors) = sample()
         header.note = "second"
@@ -166,7 +161,8 @@ struct CheckpointFileTests {
 
     @Test("an unusable file is an error that says which and why", arguments: badCases)
     func bad(_ c: BadCase) throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
         let (path, bytes) = try written(scratch)
         let damaged = c.damage(bytes)
         #expect(damaged != bytes, "the damage changed nothing")
@@ -179,7 +175,8 @@ struct CheckpointFileTests {
 
     @Test("a missing file is unreadable, naming it")
     func missing() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
         let error = try #require(throws: CheckpointError.self) { try CheckpointFile<TestHeader>(path: scratch("none.ckpt")) }
         #expect(error.kind == .unreadable)
         #expect(error.description.contains("none.ckpt"))
@@ -207,8 +204,9 @@ struct FitResumeTests {
         let (training, validation) = Subset.split(data, validationFraction: 0.2)
         let stopping = EarlyStopping.Config(monitor: .valLoss, patience: 5)
         func fit(_ trainer: Trainer, from state: FitState? = nil, stop: Int? = nil) -> FitHistory {
-            trainer.fit(training, validation: validation, epochs: 3, batchSize: 16, earlyStopping: stopping, from: state,
-                        afterStep: { $0.step == stop ? .stop : .proceed })
+            trainer.fit(training, validation: validation,
+                        FitOptions(epochs: 3, batchSize: 16, earlyStopping: stopping, resumedState: state),
+                        callbacks: FitCallbacks(afterStep: { $0.step == stop ? .stop : .proceed }))
         }
         let whole = try makeTrainer(seed: 9, threads: 2)
         let reference = fit(whole)
@@ -218,7 +216,8 @@ struct FitResumeTests {
         let stopped = fit(first, stop: stopStep)
         #expect(stopped.interrupted)
         #expect(stopped.state.step == stopStep)
-        let scratch = try Scratch()
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
         let (names, views) = tensors(first)
         try CheckpointFile<TestHeader>.write(header: TestHeader(note: "", training: stopped.state, tensors: names),
                                              tensors: views, to: scratch("s.ckpt"))

@@ -102,13 +102,14 @@ struct EarlyStoppingTests {
         // Reference: every epoch's weights and metrics without early stopping.
         let reference = try makeTrainer(seed: 21, threads: 2)
         var weights: [[Float]] = []
-        let full = reference.fit(training, validation: validation, epochs: 8, batchSize: 16,
-                                 epochEnd: { _, _ in weights.append(reference.model.parameters.array) })
+        let full = reference.fit(training, validation: validation, FitOptions(epochs: 8, batchSize: 16),
+                                 callbacks: FitCallbacks(epochEnd: { _, _ in weights.append(reference.model.parameters.array) }))
         let expected = run(config, full.epochs.map { $0.validation?.accuracy })
         try #require(expected.stopped != nil, "the reference run never stops: \(full.epochs.map { $0.validation?.accuracy })")
 
         let trainer = try makeTrainer(seed: 21, threads: 1)
-        let history = trainer.fit(training, validation: validation, epochs: 8, batchSize: 16, earlyStopping: config)
+        let history = trainer.fit(training, validation: validation,
+                                  FitOptions(epochs: 8, batchSize: 16, earlyStopping: config))
         let tracker = try #require(history.earlyStopping)
         #expect(tracker.stoppedEpoch == expected.stopped)
         #expect(history.epochs.count == (expected.stopped.map { $0 + 1 } ?? 8))
@@ -124,9 +125,10 @@ struct EarlyStoppingTests {
         let data = quadrants(count: 200, seed: 8)
         let trainer = try makeTrainer(seed: 22, threads: 2)
         var seen: [Int] = []
-        let history = trainer.fit(Subset(data), validation: nil, epochs: 10, batchSize: 16,
-                                  earlyStopping: .init(monitor: .loss, patience: 1, minDelta: 10),
-                                  epochEnd: { e, _ in seen.append(e.epoch) })
+        let history = trainer.fit(Subset(data), validation: nil,
+                                  FitOptions(epochs: 10, batchSize: 16,
+                                             earlyStopping: .init(monitor: .loss, patience: 1, minDelta: 10)),
+                                  callbacks: FitCallbacks(epochEnd: { e, _ in seen.append(e.epoch) }))
         #expect(seen == [0, 1])
         #expect(history.earlyStopping?.stoppedEpoch == 1 && history.restoredEpoch == nil)
         #expect(trainer.step == 2 * 13)

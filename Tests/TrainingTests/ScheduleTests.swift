@@ -137,7 +137,7 @@ struct ScheduleTests {
         let fitted = try makeTrainer(seed: 9, threads: 1, dropout: false, optimizer: SGD(sgd),
                                      learningRate: LearningRate(base: 0.1, schedule: try schedule(
                                          "step", #"{"step_size": 1, "factor": 0.5}"#), stepsPerEpoch: 1))
-        let history = fitted.fit(data, validation: nil, epochs: 3, batchSize: 16, shuffle: false)
+        let history = fitted.fit(data, validation: nil, FitOptions(epochs: 3, batchSize: 16, shuffle: false))
         #expect(history.epochs.map(\.learningRate) == [0.1, 0.05, 0.025])
     }
 }

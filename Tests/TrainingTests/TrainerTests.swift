@@ -133,6 +133,18 @@ struct TrainerTests {
         let error = #expect(throws: ConfigError.self) { try Optimizers.registry.lookup("adma") }
         #expect(error?.hint?.contains("did you mean 'adam'") == true)
     }
+
+    @Test("an optimizer says how much state it keeps per parameter before it has any, and keeps that much",
+          arguments: [("sgd", "{}", 0), ("sgd", #"{"momentum": 0.9}"#, 1), ("rmsprop", "{}", 1),
+                      ("rmsprop", #"{"centered": true}"#, 2), ("rmsprop", #"{"momentum": 0.5}"#, 2),
+                      ("rmsprop", #"{"centered": true, "momentum": 0.5}"#, 3), ("adam", "{}", 2), ("adamw", "{}", 2)])
+    func statePerParameter(type: String, json: String, expected: Int) throws {
+        let optimizer = try Optimizers.registry.lookup(type)(JSONDecoder().decoder(for: json))
+        #expect(optimizer.statePerParameter == expected)
+        optimizer.prepare(parameterCount: 7)
+        #expect(optimizer.state.count == expected)
+        #expect(optimizer.state.allSatisfy { $0.values.count == 7 })
+    }
 }
 
 extension JSONDecoder {

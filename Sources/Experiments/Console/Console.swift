@@ -42,7 +42,7 @@ public final class Console: @unchecked Sendable {
                           imagesPerSecond: Double) {
         let tail = Self.validationMetrics(validation)
             + (learningRate.map { " - learning_rate: \(Self.kerasNumber(Double("\($0)") ?? Double($0)))" } ?? "")
-            + " - \(Sequential.grouped(Int(imagesPerSecond.rounded()))) images/s"
+            + " - \(Format.grouped(Int(imagesPerSecond.rounded()))) images/s"
         switch mode {
         case .terminal:
             write("\r" + Self.bar(p) + tail + "\u{1B}[K\n")
@@ -67,27 +67,24 @@ public final class Console: @unchecked Sendable {
     }
 
     static func metrics(_ m: RunningMetrics) -> String {
-        " - accuracy: \(fixed(m.accuracy, 4)) - loss: \(fixed(m.loss, 4))"
+        " - accuracy: \(Format.fixed(m.accuracy, 4)) - loss: \(Format.fixed(m.loss, 4))"
     }
 
     static func validationMetrics(_ v: Evaluation?) -> String {
-        v.map { " - val_accuracy: \(fixed($0.accuracy, 4)) - val_loss: \(fixed($0.loss, 4))" } ?? ""
+        v.map { " - val_accuracy: \(Format.fixed($0.accuracy, 4)) - val_loss: \(Format.fixed($0.loss, 4))" } ?? ""
     }
 
-    static func seconds(_ s: Double) -> String { s < 10 ? "\(fixed(s, 2))s" : "\(Int(s.rounded()))s" }
+    static func seconds(_ s: Double) -> String { s < 10 ? "\(Format.fixed(s, 2))s" : "\(Int(s.rounded()))s" }
 
     static func perStep(_ s: Double) -> String {
         s < 1e-3 ? "\(Int((s * 1e6).rounded()))us/step" : s < 1 ? "\(Int((s * 1e3).rounded()))ms/step"
-            : "\(fixed(s, 2))s/step"
+            : "\(Format.fixed(s, 2))s/step"
     }
 
     /// A value the way Keras's progress bar prints it: 4 decimals, or 4 significant digits in
     /// exponent form when |x| ≤ 1e-3 ("1.0000e-03").
     static func kerasNumber(_ x: Double) -> String {
-        abs(x) > 1e-3 ? fixed(x, 4) : String(format: "%.4e", x)
+        abs(x) > 1e-3 ? Format.fixed(x, 4) : Format.exponential(x, 4)
     }
-
-    /// x with `digits` decimals (no locale, no exponent).
-    static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
 
 }

@@ -50,7 +50,7 @@ public struct TrainedModel {
         trainer.evaluate(data, batchSize: spec.evaluationBatchSize)
     }
 
-    /// Class probabilities of each image (28×28 bytes, light digit on black, as MNIST's).
+    /// Class probabilities of each image (bytes of the model's input size, light digit on black, as MNIST's).
     public func predict(_ images: [GrayImage]) -> [[Float]] {
         let shape = model.inputShape.dims
         let set = ImageSet(count: images.count, rows: shape[0], cols: shape.count > 1 ? shape[1] : 1,
@@ -76,7 +76,7 @@ public struct Prediction: Sendable {
     public let path: String
     public let label: Int
     public let ranked: [(label: Int, probability: Float)]
-    /// The 28×28 image the model saw.
+    /// The image the model saw (made MNIST-like by `GrayImage.mnistStyle`).
     public let input: GrayImage
 }
 
@@ -106,12 +106,12 @@ extension ExperimentRunner {
         }
         let result = trained.evaluate(Subset(dataset.test))
         console.line("Dataset \(dataset.name) from \(dataset.source.directory) (\(dataset.source.origin.rawValue)), "
-                     + "SHA-256 verified: \(Sequential.grouped(dataset.test.count)) test images")
+                     + "SHA-256 verified: \(Format.grouped(dataset.test.count)) test images")
         console.line()
         console.line(confusionTable(result.confusion, classNames: dataset.classNames))
         console.line()
-        console.result("Test accuracy: \(Console.fixed(result.accuracy * 100, 2))% - loss: \(Console.fixed(result.loss, 4)) "
-                       + "(\(Sequential.grouped(result.samples)) images)")
+        console.result("Test accuracy: \(Format.fixed(result.accuracy * 100, 2))% - loss: \(Format.fixed(result.loss, 4)) "
+                       + "(\(Format.grouped(result.samples)) images)")
         return result
     }
 
@@ -120,9 +120,10 @@ extension ExperimentRunner {
                                options: RunOptions, console: Console) throws -> [Prediction] {
         let trained = try TrainedModel(target, threads: options.threads)
         let shape = trained.model.inputShape.dims
-        guard shape.count >= 2, shape[0] == 28, shape[1] == 28, shape.count == 2 || shape[2] == 1 else {
+        let image = try Catalog.entry(named: trained.header.dataset).imageShape
+        guard shape.count >= 2, Array(shape.prefix(2)) == image, shape.count == 2 || shape[2] == 1 else {
             throw ExperimentError(message: "the model takes inputs of shape \(trained.model.inputShape), "
-                                      + "not 28×28 grayscale images")
+                                      + "not \(image[0])×\(image[1]) grayscale images")
         }
         let inputs = try paths.map { path throws(ImageError) in
             try GrayImage(contentsOf: path).mnistStyle(path: path)
@@ -137,7 +138,7 @@ extension ExperimentRunner {
             let prediction = Prediction(path: path, label: ranked[0].label, ranked: ranked, input: inputs[i])
             predictions.append(prediction)
             if show { console.line(inputs[i].asciiArt) }
-            let alternatives = ranked.prefix(max(1, top)).map { "\(names[$0.label]) \(Console.fixed(Double($0.probability) * 100, 1))%" }
+            let alternatives = ranked.prefix(max(1, top)).map { "\(names[$0.label]) \(Format.fixed(Double($0.probability) * 100, 1))%" }
             console.result("\(path): \(names[prediction.label])  (" + alternatives.joined(separator: ", ") + ")")
         }
         return predictions
@@ -152,7 +153,7 @@ extension ExperimentRunner {
                      cell("") + " " + labels.map(cell).joined(separator: " ") + "  recall"]
         for (i, row) in matrix.enumerated() {
             let total = row.reduce(0, +)
-            let recall = total == 0 ? "–" : Console.fixed(Double(row[i]) / Double(total) * 100, 1) + "%"
+            let recall = total == 0 ? "–" : Format.fixed(Double(row[i]) / Double(total) * 100, 1) + "%"
             lines.append(cell(labels[i]) + " " + row.map { cell($0 == 0 ? "·" : String($0)) }.joined(separator: " ")
                          + "  " + recall)
         }

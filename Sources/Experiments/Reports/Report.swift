@@ -4,7 +4,8 @@ import Foundation
 import NeuralNetwork
 import Training
 
-public struct EpochRecord: Codable, Sendable {
+/// Without validation an epoch has no val_loss and val_accuracy keys, as in Keras's history.
+public struct EpochRecord: Codable, Sendable, OmitsAbsentKeys {
     /// From 1, as progress lines show it (metrics.csv counts from 0, like Keras's CSVLogger).
     public let epoch: Int
     public let loss: Double
@@ -36,6 +37,7 @@ public struct PreprocessingRecord: Codable, Sendable {
         case scale, standardize, mean, std, inputScale = "input_scale", inputShift = "input_shift"
     }
 
+    /// mean and std null when absent in checkpoint headers too, which JSONEncoder writes.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(scale, forKey: .scale)
@@ -74,17 +76,6 @@ public struct EarlyStoppingRecord: Codable, Sendable {
         bestValue = tracker.best.isFinite ? tracker.best : nil
         wait = tracker.wait
         restoredBestWeights = restoredEpoch != nil
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(monitor, forKey: .monitor)
-        try c.encode(mode, forKey: .mode)
-        try c.encode(stoppedEpoch, forKey: .stoppedEpoch)
-        try c.encode(bestEpoch, forKey: .bestEpoch)
-        try c.encode(bestValue, forKey: .bestValue)
-        try c.encode(wait, forKey: .wait)
-        try c.encode(restoredBestWeights, forKey: .restoredBestWeights)
     }
 }
 
@@ -174,39 +165,13 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
     /// Each time the run was resumed from a checkpoint (step and time); empty for a run in one go.
     public let resumes: [RunCheckpoint.Resume]
 
+    /// report.json's keys, in this order (learning_rate_scheduled is not one: metrics.csv shows it).
     enum CodingKeys: String, CodingKey {
         case name, runID = "run_id", experimentFile = "experiment_file"
         case experimentSHA256 = "experiment_sha256", seed, startedAt = "started_at"
         case finishedAt = "finished_at", configuration, dataset, preprocessing, parameters, layers, epochs
-        case earlyStopping = "early_stopping", test, expect
-        case weightSHA256 = "weight_sha256", timing, peakMemoryBytes = "peak_memory_bytes", versions
-        case checkpoint, resumes
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(runID, forKey: .runID)
-        try c.encode(experimentFile, forKey: .experimentFile)
-        try c.encode(experimentSHA256, forKey: .experimentSHA256)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(finishedAt, forKey: .finishedAt)
-        try c.encode(configuration, forKey: .configuration)
-        try c.encode(dataset, forKey: .dataset)
-        try c.encode(preprocessing, forKey: .preprocessing)
-        try c.encode(parameters, forKey: .parameters)
-        try c.encode(layers, forKey: .layers)
-        try c.encode(epochs, forKey: .epochs)
-        try c.encode(earlyStopping, forKey: .earlyStopping)
-        try c.encode(test, forKey: .test)
-        try c.encode(expect, forKey: .expect)
-        try c.encode(weightSHA256, forKey: .weightSHA256)
-        try c.encode(checkpoint, forKey: .checkpoint)
-        try c.encode(resumes, forKey: .resumes)
-        try c.encode(timing, forKey: .timing)
-        try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
-        try c.encode(versions, forKey: .versions)
+        case earlyStopping = "early_stopping", test, expect, weightSHA256 = "weight_sha256", checkpoint, resumes
+        case timing, peakMemoryBytes = "peak_memory_bytes", versions
     }
 
     /// report.json
@@ -230,20 +195,18 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
 
     /// report.md: the run at a glance, then the details.
     public func markdown() -> String {
-        func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
-        func f(_ x: Double, _ d: Int = 4) -> String { String(format: "%.\(d)f", x) }
         var md = """
         # \(name) — run \(runID)
 
         | | |
         |---|---|
-        | **test accuracy** | **\(pct(test.accuracy))** (\(Sequential.grouped(test.images)) images) |
-        | test loss | \(f(test.loss)) |
-        | parameters | \(Sequential.grouped(parameters)) |
+        | **test accuracy** | **\(Format.percent(test.accuracy))** (\(Format.grouped(test.images)) images) |
+        | test loss | \(Format.fixed(test.loss, 4)) |
+        | parameters | \(Format.grouped(parameters)) |
         | epochs | \(epochs.count) |
-        | seconds per epoch (median) | \(f(timing.secondsPerEpochMedian, 2)) |
-        | training images per second | \(Sequential.grouped(Int(timing.imagesPerSecond.rounded()))) |
-        | peak memory | \(Sequential.bytes(peakMemoryBytes)) |
+        | seconds per epoch (median) | \(Format.fixed(timing.secondsPerEpochMedian, 2)) |
+        | training images per second | \(Format.grouped(Int(timing.imagesPerSecond.rounded()))) |
+        | peak memory | \(Format.bytes(peakMemoryBytes)) |
         | weight hash (SHA-256) | `\(weightSHA256)` |
         | experiment | `\(experimentFile)` (SHA-256 `\(experimentSHA256.prefix(16))…`) |
         | seed | \(seed) |
@@ -254,13 +217,13 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
                 + "(\(check.value.map { jsonNumber($0) } ?? "not measured")) |\n"
         }
         if preprocessing.standardize, let mean = preprocessing.mean, let std = preprocessing.std {
-            md += "| standardized with | mean \(f(mean)), std \(f(std)) (training images) |\n"
+            md += "| standardized with | mean \(Format.fixed(mean, 4)), std \(Format.fixed(std, 4)) (training images) |\n"
         }
         if let stopping = earlyStopping {
             md += "| early stopping (\(stopping.monitor)) | "
                 + (stopping.stoppedEpoch.map { "stopped after epoch \($0)" } ?? "ran every epoch")
                 + (stopping.bestEpoch.map { "; best epoch \($0)" } ?? "")
-                + (stopping.bestValue.map { " (\(f($0)))" } ?? "")
+                + (stopping.bestValue.map { " (\(Format.fixed($0, 4)))" } ?? "")
                 + (stopping.restoredBestWeights ? ", its weights restored" : "") + " |\n"
         }
         let rateHeader = learningRateScheduled ? " learning rate |" : ""
@@ -273,10 +236,10 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
 
         """
         for e in epochs {
-            md += "| \(e.epoch) | \(f(e.loss)) | \(f(e.accuracy)) | \(e.valLoss.map { f($0) } ?? "–") | "
-                + "\(e.valAccuracy.map { f($0) } ?? "–") | "
-                + (learningRateScheduled ? "\(String(format: "%.4g", e.learningRate)) | " : "")
-                + "\(f(e.seconds, 2)) | \(Sequential.grouped(Int(e.imagesPerSecond.rounded()))) |\n"
+            md += "| \(e.epoch) | \(Format.fixed(e.loss, 4)) | \(Format.fixed(e.accuracy, 4)) | \(e.valLoss.map { Format.fixed($0, 4) } ?? "–") | "
+                + "\(e.valAccuracy.map { Format.fixed($0, 4) } ?? "–") | "
+                + (learningRateScheduled ? "\(Format.significant(e.learningRate, 4)) | " : "")
+                + "\(Format.fixed(e.seconds, 2)) | \(Format.grouped(Int(e.imagesPerSecond.rounded()))) |\n"
         }
         md += "\n## Confusion matrix (test set; rows: true label, columns: predicted)\n\n"
         md += "| | " + test.classNames.joined(separator: " | ") + " | recall |\n"
@@ -285,7 +248,7 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
             let total = row.reduce(0, +)
             let cells = row.enumerated().map { j, n in j == i ? "**\(n)**" : (n == 0 ? "·" : "\(n)") }
             md += "| **\(test.classNames[i])** | " + cells.joined(separator: " | ")
-                + " | \(total == 0 ? "–" : pct(Double(row[i]) / Double(total))) |\n"
+                + " | \(total == 0 ? "–" : Format.percent(Double(row[i]) / Double(total))) |\n"
         }
         md += """
 
@@ -296,15 +259,15 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
 
         """
         for l in layers {
-            md += "| \(l.name) | \(l.type) | \(Shape(l.outputShape)) | \(Sequential.grouped(l.parameters)) |\n"
+            md += "| \(l.name) | \(l.type) | \(Shape(l.outputShape)) | \(Format.grouped(l.parameters)) |\n"
         }
         md += """
 
         ## Data and provenance
 
         - dataset: \(dataset.name) from `\(dataset.directory)` (\(dataset.origin)); \
-        \(Sequential.grouped(dataset.trainImages)) training, \(Sequential.grouped(dataset.validationImages)) \
-        validation, \(Sequential.grouped(dataset.testImages)) test images; SHA-256 verified
+        \(Format.grouped(dataset.trainImages)) training, \(Format.grouped(dataset.validationImages)) \
+        validation, \(Format.grouped(dataset.testImages)) test images; SHA-256 verified
         - runner commit: `\(versions.runnerCommit)`, Swift \(versions.swift)
         - OpenBLAS: \(versions.openblasConfig) — kernel \(versions.openblasCore)
         - CPU: \(versions.cpu), \(versions.cores) cores, \(versions.threads) threads used

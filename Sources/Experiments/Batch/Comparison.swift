@@ -49,25 +49,6 @@ public struct ComparisonRow: Codable, Sendable {
         case settings
     }
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(index, forKey: .index)
-        try c.encode(label, forKey: .label)
-        try c.encode(group, forKey: .group)
-        try c.encode(groupSHA256, forKey: .groupSHA256)
-        try c.encode(name, forKey: .name)
-        try c.encode(file, forKey: .file)
-        try c.encode(status, forKey: .status)
-        try c.encode(experimentSHA256, forKey: .experimentSHA256)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(results, forKey: .results)
-        try c.encode(expect, forKey: .expect)
-        try c.encode(runDirectory, forKey: .runDirectory)
-        try c.encode(log, forKey: .log)
-        try c.encode(error, forKey: .error)
-        try c.encode(settings, forKey: .settings)
-    }
-
     /// Missed its `expect:` conditions (a completed run only).
     public var missedExpectations: Bool { expect.map { !$0.passed } ?? false }
 
@@ -136,12 +117,6 @@ public struct Comparison: Sendable {
             public let label: String
             public let experimentSHA256: String?
             enum CodingKeys: String, CodingKey { case index, label, experimentSHA256 = "experiment_sha256" }
-            public func encode(to encoder: Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(index, forKey: .index)
-                try c.encode(label, forKey: .label)
-                try c.encode(experimentSHA256, forKey: .experimentSHA256)
-            }
         }
         public var sha256: String
         public var slug: String
@@ -152,16 +127,7 @@ public struct Comparison: Sendable {
         public var shard: String?
         /// The folders a merge read.
         public var mergedFrom: [String]?
-        enum CodingKeys: String, CodingKey { case sha256, slug, files, points, shard, mergedFrom = "merged_from" }
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(sha256, forKey: .sha256)
-            try c.encode(slug, forKey: .slug)
-            try c.encode(files, forKey: .files)
-            try c.encode(shard, forKey: .shard)
-            try c.encode(mergedFrom, forKey: .mergedFrom)
-            try c.encode(points, forKey: .points)
-        }
+        enum CodingKeys: String, CodingKey { case sha256, slug, files, shard, mergedFrom = "merged_from", points }
     }
 
     public var batch: BatchInfo
@@ -256,14 +222,14 @@ extension Comparison {
         for row in sortedRows {
             var cells = [row.label, row.status.rawValue]
             if let f = row.results {
-                cells += [Sequential.grouped(f.parameters), String(f.epochs), Format.percent(f.testAccuracy),
+                cells += [Format.grouped(f.parameters), String(f.epochs), Format.percent(f.testAccuracy),
                           Format.fixed(f.testLoss, 4), Format.fixed(f.trainSeconds, 2), Format.fixed(f.secondsPerEpoch, 2),
-                          Sequential.grouped(Int(f.imagesPerSecond.rounded())), Sequential.bytes(f.peakMemoryBytes),
+                          Format.grouped(Int(f.imagesPerSecond.rounded())), Format.bytes(f.peakMemoryBytes),
                           String(f.weightSHA256.prefix(hashDigits))]
             } else {
                 cells += Array(repeating: "–", count: 9)
             }
-            if withExpect { cells.append(Format.expect(row.expect)) }
+            if withExpect { cells.append(row.expect?.summary ?? "–") }
             table.rows.append(cells)
         }
         return table
@@ -287,12 +253,12 @@ extension Comparison {
                     return text(s.mean) + (s.std.map { " ± " + text($0) } ?? "")
                 }
                 let epochs = Set(done.compactMap(\.results?.epochs))
-                cells += [Sequential.grouped(first.parameters),
+                cells += [Format.grouped(first.parameters),
                           epochs.count == 1 ? String(first.epochs) : stat({ Double($0.epochs) }, { Format.fixed($0, 1) }),
                           stat(\.testAccuracy, Format.percent), stat(\.testLoss, { Format.fixed($0, 4) }),
                           stat(\.trainSeconds, { Format.fixed($0, 2) }), stat(\.secondsPerEpoch, { Format.fixed($0, 2) }),
-                          stat(\.imagesPerSecond, { Sequential.grouped(Int($0.rounded())) }),
-                          stat({ Double($0.peakMemoryBytes) }, { Sequential.bytes(Int($0.rounded())) })]
+                          stat(\.imagesPerSecond, { Format.grouped(Int($0.rounded())) }),
+                          stat({ Double($0.peakMemoryBytes) }, { Format.bytes(Int($0.rounded())) })]
             } else {
                 cells += Array(repeating: "–", count: 8)
             }
@@ -444,11 +410,6 @@ extension Comparison {
         struct Statistic: Codable {
             let mean: Double
             let std: Double?
-            func encode(to encoder: Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(mean, forKey: .mean)
-                try c.encode(std, forKey: .std)
-            }
         }
         let label: String
         let runs: Int
@@ -476,20 +437,6 @@ extension Comparison {
             imagesPerSecond = stat(\.imagesPerSecond)
             peakMemoryBytes = stat { Double($0.peakMemoryBytes) }
         }
-
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(label, forKey: .label)
-            try c.encode(runs, forKey: .runs)
-            try c.encode(completed, forKey: .completed)
-            try c.encode(seeds, forKey: .seeds)
-            try c.encode(testAccuracy, forKey: .testAccuracy)
-            try c.encode(testLoss, forKey: .testLoss)
-            try c.encode(trainSeconds, forKey: .trainSeconds)
-            try c.encode(secondsPerEpoch, forKey: .secondsPerEpoch)
-            try c.encode(imagesPerSecond, forKey: .imagesPerSecond)
-            try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
-        }
     }
 
     /// Writes comparison.json, .csv and .md into `folder`.
@@ -501,15 +448,5 @@ extension Comparison {
         try put("comparison.json", try json())
         try put("comparison.csv", Data(csv().utf8))
         try put("comparison.md", Data(markdown().utf8))
-    }
-}
-
-/// Numbers as the comparison shows them.
-enum Format {
-    static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
-    static func percent(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
-    static func expect(_ result: ExpectationResult?) -> String {
-        guard let result else { return "–" }
-        return result.passed ? "met" : "MISSED " + result.missed.map { "\($0.metric) \($0.condition)" }.joined(separator: ", ")
     }
 }

@@ -11,6 +11,7 @@
 import Datasets
 import Foundation
 import Kernels
+import NeuralNetwork
 import Training
 
 public struct BatchOptions: Sendable {

@@ -2,7 +2,8 @@
 // order the report declares them in (JSONEncoder on Linux does not keep it), numbers are the
 // shortest text that reads back as the same Double (the same text metrics.csv uses), and short
 // lists of numbers stay on one line (a 10×10 confusion matrix is ten lines, not a hundred and
-// twenty).
+// twenty). An absent optional is written as null, so every key is always there (JSONEncoder leaves
+// it out), unless the type is `OmitsAbsentKeys`.
 import Foundation
 import Yams
 
@@ -78,11 +79,15 @@ func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
 /// Encodes any Encodable into a JSONValue, keeping the order in which keys are encoded.
 final class OrderedJSONEncoder {
     static func encode(_ value: some Encodable) throws -> JSONValue {
-        let encoder = ValueEncoder(codingPath: [])
+        let encoder = ValueEncoder(codingPath: [], omitsAbsentKeys: value is OmitsAbsentKeys)
         try value.encode(to: encoder)
         return encoder.slot.resolved
     }
 }
+
+/// A type whose absent optionals are left out of its JSON object rather than written as null:
+/// its keys depend on the run (an epoch without validation has no val_loss, as in Keras's history).
+protocol OmitsAbsentKeys {}
 
 /// A box the containers write into, so nested containers can fill their parent's slot later.
 private final class Slot {
@@ -101,15 +106,19 @@ private final class ValueEncoder: Encoder {
     let codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     let slot: Slot
+    /// The value being encoded is `OmitsAbsentKeys`.
+    let omitsAbsentKeys: Bool
 
-    init(codingPath: [any CodingKey], slot: Slot = Slot()) {
+    init(codingPath: [any CodingKey], slot: Slot = Slot(), omitsAbsentKeys: Bool = false) {
         self.codingPath = codingPath
         self.slot = slot
+        self.omitsAbsentKeys = omitsAbsentKeys
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         if slot.fields == nil { slot.fields = [] }
-        return KeyedEncodingContainer(KeyedContainer<Key>(slot: slot, codingPath: codingPath))
+        return KeyedEncodingContainer(KeyedContainer<Key>(slot: slot, codingPath: codingPath,
+                                                          omitsAbsentKeys: omitsAbsentKeys))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -130,7 +139,8 @@ private func put(_ value: some Encodable, into slot: Slot, codingPath: [any Codi
     case let v as Bool: slot.value = .bool(v)
     case let v as String: slot.value = .string(v)
     case let v as JSONValueBox: slot.value = v.value
-    default: try value.encode(to: ValueEncoder(codingPath: codingPath, slot: slot))
+    default: try value.encode(to: ValueEncoder(codingPath: codingPath, slot: slot,
+                                               omitsAbsentKeys: value is OmitsAbsentKeys))
     }
 }
 
@@ -143,6 +153,7 @@ struct JSONValueBox: Encodable {
 private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let slot: Slot
     let codingPath: [any CodingKey]
+    let omitsAbsentKeys: Bool
 
     private func child(_ key: Key) -> Slot {
         let child = Slot()
@@ -154,6 +165,26 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         try put(value, into: child(key), codingPath: codingPath + [key])
     }
+
+    // What synthesized Encodable calls for optional properties: null when absent (see the top).
+    private func putIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else if !omitsAbsentKeys { try encodeNil(forKey: key) }
+    }
+    func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: String?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
+    func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { try putIfPresent(value, forKey: key) }
     func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey> {
         ValueEncoder(codingPath: codingPath + [key], slot: child(key)).container(keyedBy: keyType)

@@ -23,7 +23,7 @@ extension ExperimentSpec {
     /// Image shape and class count of the dataset the spec names (known without loading it).
     var datasetShape: (image: [Int], classes: Int) {
         let entry = Catalog.entries.first { $0.name == data.dataset } ?? Catalog.mnist
-        return ([28, 28], entry.classNames.count)
+        return (entry.imageShape, entry.classNames.count)
     }
 
     /// The input shape: `model.input_shape`, or the dataset's image shape.
@@ -48,7 +48,7 @@ extension ExperimentSpec {
                 "input_shape \(input.dims) holds \(values.map(String.init) ?? "more than \(Int.max)") values, "
                 + "but \(data.dataset) images have "
                 + "\(image.reduce(1, *)) (\(image.map(String.init).joined(separator: "×")))",
-                hint: "use [28, 28], or [28, 28, 1] for convolutions")
+                hint: "use \(image), or \(image + [1]) for convolutions")
         }
 
         var layers: [any Layer] = []
@@ -91,7 +91,7 @@ extension ExperimentSpec {
             optimizerEntry.parameters)
         try optimizerEntry.decoder.checkUnknownKeys()
 
-        try checkMemory(layers, input: input, maxBatch: maxBatch)
+        try checkMemory(layers, input: input, maxBatch: maxBatch, optimizer: optimizer)
 
         let sequential: Sequential
         do {
@@ -130,15 +130,16 @@ extension ExperimentSpec {
     }
 
     /// Refuses models whose buffers could not be allocated (Sequential would trap): parameters with
-    /// their gradients and optimizer state, and activations with their gradients and scratch for
-    /// `maxBatch` samples, against this machine's memory. Counted in Double, which cannot overflow.
-    private func checkMemory(_ layers: [any Layer], input: Shape, maxBatch: Int) throws {
+    /// their gradients and the optimizer's state, and activations with their gradients and scratch
+    /// for `maxBatch` samples, against this machine's memory. Counted in Double, which cannot overflow.
+    private func checkMemory(_ layers: [any Layer], input: Shape, maxBatch: Int, optimizer: any Optimizer) throws {
         func count(_ dims: [Int]) -> Double { dims.reduce(1) { $0 * Double($1) } }
-        func gb(_ bytes: Double) -> String { String(format: "%.3g GB", bytes / 1e9) }
+        func gb(_ bytes: Double) -> String { Format.significant(bytes / 1e9, 3) + " GB" }
         let budget = Double(ProcessInfo.processInfo.physicalMemory)
         let parameters = layers.map { $0.parameterSpecs.reduce(0) { $0 + count($1.shape) } }
-        // Value, gradient and up to two optimizer moments per parameter.
-        let parameterBytes = 16 * parameters.reduce(0, +)
+        // Value, gradient and the optimizer's state (moments, velocity) per parameter, 4 bytes each.
+        let bytesPerParameter = 4 * Double(2 + optimizer.statePerParameter)
+        let parameterBytes = bytesPerParameter * parameters.reduce(0, +)
         // Per sample: the input, each output, gradients (two buffers at most) and scratch.
         let perSample = count(input.dims) + layers.reduce(0) {
             $0 + 3 * count($1.outputShape.dims) + Double($1.scratchPerSample) + Double($1.scratchFixed) / Double(max(1, maxBatch))
@@ -147,16 +148,16 @@ extension ExperimentSpec {
         guard parameterBytes + activationBytes > budget else { return }
         if parameterBytes >= activationBytes,
            let i = parameters.indices.max(by: { parameters[$0] < parameters[$1] }) {
-            let n = parameters[i] < 1e15 ? Sequential.grouped(Int(parameters[i]))
-                : String(format: "%.3g", parameters[i])
+            let n = parameters[i] < 1e15 ? Format.grouped(Int(parameters[i]))
+                : Format.significant(parameters[i], 3)
             throw layerError(ModelError(layerIndex: i, message:
-                "\(n) parameters need \(gb(16 * parameters[i])) with their gradients and optimizer state, "
+                "\(n) parameters need \(gb(bytesPerParameter * parameters[i])) with their gradients and optimizer state, "
                 + "more than this machine's \(gb(budget)) of memory", hint: "use fewer units"),
                 entry: model.layers[i], name: layers[i].name)
         }
         let section = maxBatch == train.batchSize ? "train" : "evaluate"
         throw ConfigError(codingPath: [NameKey(section), NameKey("batch_size")], message:
-            "batches of \(Sequential.grouped(maxBatch)) images need \(gb(activationBytes)) for activations, "
+            "batches of \(Format.grouped(maxBatch)) images need \(gb(activationBytes)) for activations, "
             + "more than this machine's \(gb(budget)) of memory", hint: "use a smaller batch_size")
     }
 

@@ -72,14 +72,6 @@ public struct ExpectationCheck: Codable, Sendable, Equatable {
     public let value: Double?
     public let passed: Bool
 
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(metric, forKey: .metric)
-        try c.encode(condition, forKey: .condition)
-        try c.encode(value, forKey: .value)
-        try c.encode(passed, forKey: .passed)
-    }
-
     /// "test_accuracy = 0.9548, expected >= 0.97"
     public var description: String {
         "\(metric) = \(value.map { jsonNumber($0) } ?? "not measured"), expected \(condition)"
@@ -99,6 +91,11 @@ public struct ExpectationResult: Codable, Sendable, Equatable {
     }
 
     public var missed: [ExpectationCheck] { checks.filter { !$0.passed } }
+
+    /// The comparison's `expect` cell: "met", or "MISSED" and the conditions missed.
+    public var summary: String {
+        passed ? "met" : "MISSED " + missed.map { "\($0.metric) \($0.condition)" }.joined(separator: ", ")
+    }
 }
 
 /// `expect:` as written: a mapping of metric names to conditions.

@@ -6,7 +6,7 @@ import Foundation
 import Training
 
 /// A finished run at a glance: what the comparison table shows and what `expect:` can test.
-public struct RunFigures: Sendable, Equatable, Codable {
+public struct RunFigures: Sendable, Equatable, Codable, OmitsAbsentKeys {
     public var name: String
     public var runID: String
     public var experimentSHA256: String
@@ -16,7 +16,8 @@ public struct RunFigures: Sendable, Equatable, Codable {
     public var epochs: Int
     public var testAccuracy: Double
     public var testLoss: Double
-    /// The last epoch's training and validation figures (validation: nil without a split).
+    /// The last epoch's training and validation figures (validation: nil, and no key in
+    /// comparison.json, without a split).
     public var accuracy: Double?
     public var loss: Double?
     public var valAccuracy: Double?
@@ -33,7 +34,7 @@ public struct RunFigures: Sendable, Equatable, Codable {
         let path = (directory as NSString).appendingPathComponent("report.json")
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         // JSONDecoder, not JSONSerialization: on Linux the latter misreads the last digit of some doubles.
-        return try JSONDecoder().decode(ReportFile.self, from: data).figures
+        return try JSONDecoder().decode(StoredReport.self, from: data).figures
     }
 
     public func value(of metric: Expectation.Metric) -> Double? {
@@ -85,7 +86,7 @@ extension RunFigures {
 }
 
 /// The parts of report.json that RunFigures holds.
-private struct ReportFile: Decodable {
+private struct StoredReport: Decodable {
     struct Epoch: Decodable {
         let accuracy, loss: Double
         let valAccuracy, valLoss: Double?

@@ -1,0 +1,237 @@
+// One run, fresh or resumed, as named stages: load the data, build the trainer, restore a
+// checkpoint's state, train (checkpoints written by `CheckpointPolicy`), evaluate on the test set,
+// report. `execute` calls them in that order, each handing the next the value it made; the report
+// stage is in ReportStage.swift, the checkpoint policy in CheckpointPolicy.swift.
+import Datasets
+import Foundation
+import Kernels
+import NeuralNetwork
+import Training
+
+/// The data stage's result: the dataset, its training/validation split and how pixels become inputs.
+struct RunData {
+    let dataset: Dataset
+    let training: Subset
+    let validation: Subset?
+    let transform: PixelTransform
+    let preprocessing: PreprocessingRecord
+}
+
+/// The build stage's result: the trainer and what the run keeps beside it.
+struct TrainingSetup {
+    let trainer: Trainer
+    let learningRate: LearningRate
+    let stepsPerEpoch: Int
+    /// restore_best_weights' copy of the best epoch's weights (nil without it).
+    let snapshot: WeightSnapshot?
+    /// Every tensor a checkpoint stores.
+    let tensors: TrainingTensors
+    var model: Sequential { trainer.model }
+}
+
+/// The restore stage's result: where training starts (epoch 0, or a checkpoint's state).
+struct Restored {
+    var state = FitState()
+    /// best.ckpt's tracker (train.checkpoint.keep_best), as the checkpoint left it when resuming.
+    var keepBest: EarlyStopping?
+    /// The epoch whose weights a finished run ended with (restore_best_weights).
+    var restoredEpoch: Int?
+    /// Each time the run was resumed, this time included.
+    var resumes: [RunCheckpoint.Resume] = []
+}
+
+/// The training stage's result.
+struct Trained {
+    let state: FitState
+    let restoredEpoch: Int?
+}
+
+extension ExperimentRunner {
+    static func execute(_ launch: Launch, options: RunOptions, console: Console) throws -> RunOutcome {
+        let startSeconds = monotonicSeconds()
+        BLAS.configure()
+        let threads = max(1, options.threads ?? ThreadPool.availableCores)
+        announce(launch, threads: threads, console: console)
+        let data = try loadData(launch, options: options, console: console)
+        let setup = buildTrainer(launch, data: data, threads: threads)
+        let restored = try restore(launch, setup: setup)
+        let checkpoints = try CheckpointPolicy(
+            launch.spec.train.checkpoint, keepBest: restored.keepBest,
+            writer: RunCheckpointWriter(launch: launch, dataDirectory: options.dataDirectory, data: data,
+                                        setup: setup, resumes: restored.resumes))
+        // From here on SIGINT/SIGTERM ask for a checkpoint and a stop instead of ending the process.
+        let watcher = InterruptWatcher()
+        defer { watcher.stop() }
+        let trained = try train(launch, data: data, setup: setup, from: restored, checkpoints: checkpoints,
+                                watcher: watcher, console: console)
+        let test = evaluateOnTestSet(launch, data: data, setup: setup)
+        let report = try makeReport(launch, data: data, setup: setup, trained: trained, resumes: restored.resumes,
+                                    test: test, threads: threads, startSeconds: startSeconds)
+        let files = try writeReports(report, launch: launch)
+        printResults(report, files: files, directory: launch.directory, console: console)
+        return RunOutcome(report: report, directory: launch.directory)
+    }
+
+    /// The run's first lines: what runs, how, and (resuming) from where.
+    static func announce(_ launch: Launch, threads: Int, console: Console) {
+        let spec = launch.spec
+        console.line("Experiment \(launch.file) (\(spec.name)): seed \(spec.seed), \(spec.train.epochs) epochs, "
+                     + "batch \(spec.train.batchSize), \(threads) thread\(threads == 1 ? "" : "s"), "
+                     + "OpenBLAS \(BLAS.coreName) kernel")
+        if let checkpoint = launch.checkpoint {
+            let training = checkpoint.header.training
+            console.line("Resuming run \(launch.runID) from \(checkpoint.path): "
+                         + (training.finished ? "training finished"
+                            : "epoch \(training.epoch + 1), batch \(training.batch), step \(training.step)"))
+        }
+    }
+
+    /// Data: the dataset located and verified, split, and the preprocessing — statistics of the
+    /// training split only, then one scale and shift for all images.
+    static func loadData(_ launch: Launch, options: RunOptions, console: Console) throws -> RunData {
+        let spec = launch.spec
+        let dataset = try spec.locator(path: launch.file, options: options, console: console).load(spec.data.dataset)
+        let (training, validation) = Subset.split(dataset.train, validationFraction: spec.train.validationSplit)
+        console.line("Dataset \(dataset.name) from \(dataset.source.directory) (\(dataset.source.origin.rawValue)), "
+                     + "SHA-256 verified: \(Format.grouped(training.count)) training, "
+                     + "\(Format.grouped(validation?.count ?? 0)) validation, "
+                     + "\(Format.grouped(dataset.test.count)) test images of "
+                     + "\(dataset.train.rows)×\(dataset.train.cols)")
+        console.line()
+        console.line(launch.compiled.model.summary())
+        console.line()
+
+        let scale = spec.preprocess.scale
+        let statistics = spec.preprocess.standardize ? training.pixelStatistics() : nil
+        let transform = statistics.map { PixelTransform(scale: scale, standardizingWith: $0) }
+            ?? PixelTransform(scale: 1 / scale)
+        if let statistics {
+            console.line("Standardized with the training images' mean \(Format.fixed(statistics.mean(scale: scale), 4)) "
+                         + "and std \(Format.fixed(statistics.std(scale: scale), 4)) (after / \(floatText(scale)))")
+        }
+        let preprocessing = PreprocessingRecord(
+            scale: Double(scale), standardize: spec.preprocess.standardize,
+            mean: statistics.map { $0.mean(scale: scale) }, std: statistics.map { $0.std(scale: scale) },
+            inputScale: Double(transform.scale), inputShift: Double(transform.shift))
+        return RunData(dataset: dataset, training: training, validation: validation, transform: transform,
+                       preprocessing: preprocessing)
+    }
+
+    /// The trainer: model, loss, optimizer and penalties as compiled, the learning-rate schedule,
+    /// `threads` threads; and the tensors a checkpoint holds.
+    static func buildTrainer(_ launch: Launch, data: RunData, threads: Int) -> TrainingSetup {
+        let spec = launch.spec, compiled = launch.compiled
+        let stepsPerEpoch = max(1, (data.training.count + spec.train.batchSize - 1) / spec.train.batchSize)
+        let learningRate = LearningRate(base: compiled.optimizer.learningRate, schedule: spec.train.lrSchedule.schedule,
+                                        warmup: spec.train.lrSchedule.warmup, stepsPerEpoch: stepsPerEpoch)
+        let trainer = Trainer(model: compiled.model, loss: compiled.loss, optimizer: compiled.optimizer,
+                              transform: data.transform, classes: data.dataset.classNames.count, seed: spec.seed,
+                              pool: ThreadPool(threadCount: threads), learningRate: learningRate,
+                              penalties: compiled.penalties, augmentation: spec.preprocess.augment)
+        let snapshot = spec.train.earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: compiled.model) : nil
+        return TrainingSetup(trainer: trainer, learningRate: learningRate, stepsPerEpoch: stepsPerEpoch,
+                             snapshot: snapshot,
+                             tensors: TrainingTensors(model: compiled.model, optimizer: compiled.optimizer,
+                                                      snapshot: snapshot))
+    }
+
+    /// A fresh run starts at epoch 0; a resumed one loads its checkpoint's tensors and state (the
+    /// experiment, changed only with --force, is written into the run folder again), and checks
+    /// that the stored random-stream positions follow from that state.
+    static func restore(_ launch: Launch, setup: TrainingSetup) throws -> Restored {
+        let spec = launch.spec
+        var restored = Restored()
+        // A fresh run starts early stopping's tracker here: `fit` only makes one when given no state.
+        restored.state.tracker = spec.train.earlyStopping.map(EarlyStopping.init)
+        restored.keepBest = spec.train.checkpoint.bestTracker
+        guard let checkpoint = launch.checkpoint else { return restored }
+        let header = checkpoint.header
+        try setup.tensors.load(checkpoint, optimizerState: true,
+                               snapshotState: setup.snapshot != nil && header.tensors.contains { $0.name == "best/parameters" })
+        try Data(launch.resolvedYAML.utf8).write(
+            to: URL(fileURLWithPath: launch.directory).appendingPathComponent("experiment.yaml"), options: .atomic)
+        var state = header.training
+        if let config = spec.train.earlyStopping {
+            // Same config: the tracker as stored; a changed one (--force) keeps the history it can.
+            if state.tracker?.config != config {
+                state.tracker = state.tracker.map {
+                    EarlyStopping(config, best: $0.best, bestEpoch: $0.bestEpoch, wait: $0.wait, stoppedEpoch: $0.stoppedEpoch)
+                } ?? EarlyStopping(config)
+            }
+        } else {
+            state.tracker = nil
+        }
+        // A finished run given more epochs (--force) trains on, unless early stopping ended it.
+        if state.finished && state.epoch < spec.train.epochs && state.tracker?.stoppedEpoch == nil { state.finished = false }
+        setup.trainer.resume(atStep: state.step)
+        restored.state = state
+        if let stored = header.keepBest, stored.config == restored.keepBest?.config { restored.keepBest = stored }
+        restored.restoredEpoch = header.restoredEpoch
+        restored.resumes = header.resumes + [RunCheckpoint.Resume(step: state.step,
+                                                                  at: ISO8601DateFormatter().string(from: launch.started))]
+        let expected = streamPositions(model: setup.model, state: state, batchSize: spec.train.batchSize,
+                                       shuffle: spec.train.shuffle, augmented: setup.trainer.augmentation != nil)
+        if header.kind != .final && !state.finished && expected != header.streams && launch.experimentHash == header.experiment.sha256 {
+            throw CheckpointError(path: checkpoint.path, kind: .corrupt,
+                                  reason: "its random-stream positions do not follow from its step and epoch")
+        }
+        return restored
+    }
+
+    /// Training, epoch lines on the console and checkpoints as `checkpoints` says; then final.ckpt.
+    /// A signal (`watcher`) stops it after the step in progress with a checkpoint: RunInterrupted.
+    static func train(_ launch: Launch, data: RunData, setup: TrainingSetup, from restored: Restored,
+                      checkpoints: CheckpointPolicy, watcher: InterruptWatcher, console: Console) throws -> Trained {
+        let spec = launch.spec, epochs = spec.train.epochs
+        var state = restored.state, restoredEpoch = restored.restoredEpoch
+        var fitted = false
+        if !state.finished {
+            let options = FitOptions(epochs: epochs, batchSize: spec.train.batchSize, shuffle: spec.train.shuffle,
+                                     validationBatchSize: spec.evaluationBatchSize,
+                                     earlyStopping: spec.train.earlyStopping, resumedState: state,
+                                     resumedSnapshot: setup.snapshot)
+            let callbacks = FitCallbacks(
+                progress: { p in
+                    if p.batch == 1 && console.mode == .terminal { console.line("Epoch \(p.epoch + 1)/\(epochs)") }
+                    console.progress(p)
+                },
+                afterStep: { s in checkpoints.afterStep(s, stopping: watcher.signal != nil) },
+                epochEnd: { e, s in
+                    // The epoch's time with its validation pass, as Keras's final bar shows it.
+                    let shown = BatchProgress(epoch: e.epoch, batch: setup.stepsPerEpoch, batches: setup.stepsPerEpoch,
+                                              metrics: e.training, seconds: e.seconds)
+                    console.epochDone(shown, epochs: epochs, validation: e.validation,
+                                      learningRate: setup.learningRate.isScheduled ? e.learningRate : nil,
+                                      imagesPerSecond: Double(data.training.count) / e.seconds)
+                    checkpoints.epochEnd(e, s)
+                })
+            let history = setup.trainer.fit(data.training, validation: data.validation, options, callbacks: callbacks)
+            fitted = true
+            if let failure = checkpoints.failure { throw failure }
+            state = history.state
+            restoredEpoch = history.restoredEpoch
+            if history.interrupted, let signal = watcher.signal {
+                throw RunInterrupted(signal: signal, checkpoint: checkpoints.lastSaved?.path ?? "(none)",
+                                     runDirectory: launch.directory)
+            }
+            if let stopped = state.tracker?.stoppedEpoch { console.line("Epoch \(stopped + 1): early stopping") }
+            if let restoredEpoch {
+                console.line("Restoring model weights from the end of the best epoch: \(restoredEpoch + 1).")
+            }
+        }
+        // A run resumed from its final.ckpt has it already.
+        if fitted || launch.checkpoint?.header.kind != .final {
+            _ = try checkpoints.saveFinal(state, restoredEpoch: restoredEpoch)
+        }
+        if let signal = watcher.signal {
+            throw RunInterrupted(signal: signal, checkpoint: CheckpointFolder(run: launch.directory).file(.final, step: 0),
+                                 runDirectory: launch.directory)
+        }
+        return Trained(state: state, restoredEpoch: restoredEpoch)
+    }
+
+    /// Loss, accuracy and confusion matrix of the trained model on the test set.
+    static func evaluateOnTestSet(_ launch: Launch, data: RunData, setup: TrainingSetup) -> Evaluation {
+        setup.trainer.evaluate(Subset(data.dataset.test), batchSize: launch.spec.evaluationBatchSize)
+    }
+}
