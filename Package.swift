@@ -48,6 +48,8 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Drawing for reports: SVG charts, digit images as inline PNGs, HTML pages, notebooks.
+        .target(name: "Charts", dependencies: ["CPNG"]),
         // The CLI: argument parsing only.
         .executableTarget(name: "runner", dependencies: [
             "Datasets", "Experiments", "Training",
@@ -67,6 +69,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetwork", "Datasets", "Kernels"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG"]),
         .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets"]),
     ]
 )
