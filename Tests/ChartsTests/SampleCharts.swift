@@ -88,4 +88,33 @@ enum Samples {
             ]),
         ])
     }
+
+    static func confusion() -> HeatMap {
+        let totals = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+        var counts = (0..<10).map { _ in [Int](repeating: 0, count: 10) }
+        for r in 0..<10 {
+            var mistakes = 0
+            for c in 0..<10 where c != r {
+                let n = ((r * 7 + c * 3) % 11 == 0) ? 9 : ((r + c) % 4 == 0 ? 2 : (r * c) % 3 == 1 ? 1 : 0)
+                counts[r][c] = n
+                mistakes += n
+            }
+            counts[r][r] = totals[r] - mistakes
+        }
+        return HeatMap.confusion(classes: classes, counts: counts)
+    }
+
+    static func layers() -> LayerDiagram {
+        LayerDiagram(title: "Model: lenet5", layers: [
+            .init(name: "input", kind: "Input", outputShape: "28×28×1", parameters: nil),
+            .init(name: "conv2d_1", kind: "Conv2D", outputShape: "28×28×6", parameters: 156),
+            .init(name: "max_pooling2d_1", kind: "MaxPooling2D", outputShape: "14×14×6", parameters: 0),
+            .init(name: "conv2d_2", kind: "Conv2D", outputShape: "10×10×16", parameters: 2_416),
+            .init(name: "max_pooling2d_2", kind: "MaxPooling2D", outputShape: "5×5×16", parameters: 0),
+            .init(name: "flatten", kind: "Flatten", outputShape: "400", parameters: 0),
+            .init(name: "dense_1", kind: "Dense", outputShape: "120", parameters: 48_120),
+            .init(name: "dense_2", kind: "Dense", outputShape: "84", parameters: 10_164),
+            .init(name: "dense_3", kind: "Dense", outputShape: "10", parameters: 850),
+        ], footer: "Total: 61,706 parameters (all trainable)")
+    }
 }
