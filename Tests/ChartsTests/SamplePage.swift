@@ -1,4 +1,6 @@
-// A sample page composed of every figure kind.
+// A sample page and notebook composed of every figure kind: what the browser and nbformat tests
+// check, and what a person looks at (set CHARTS_SAMPLE_DIR to keep the page, its screenshots,
+// the PDF and the notebook there).
 import Charts
 
 extension Samples {
@@ -53,5 +55,18 @@ extension Samples {
             Section("Sample output", blocks: [.gallery(predictions(), caption: "Green: right; red: wrong.")]),
             Section("Compare", blocks: [.figure(sweepChart()), .figure(scatter())]),
         ], footer: [.paragraph("Made by runner 0.9 from the run folder alone.")])
+    }
+
+    /// A notebook with every kind of output.
+    static func notebook() -> Notebook {
+        let table = metricsTable()
+        return Notebook(cells: [
+            .markdown("# lenet5\nA sample report: *every* output kind.\n"),
+            .code(yaml, outputs: [.stdout("Loaded 60,000 training digits\nand 10,000 test digits\n")]),
+            .code("model.summary()", outputs: [.svg(layers().svg(), text: "<Figure: model>")]),
+            .code("history", outputs: [.svg(lossChart().svg(), text: "<Figure: loss>"), .html(table.html(), text: table.plainText())]),
+            .code("x_test[0]", outputs: [.png(PNG.gray(digit(7), width: 28, height: 28), text: "<Image 28×28>")]),
+            .markdown("Done — tab\there, quote \" and backslash \\ and a control \u{01} character."),
+        ], language: "yaml")
     }
 }
