@@ -48,6 +48,8 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Drawing for reports: SVG charts, digit images as inline PNGs, HTML pages, notebooks.
+        .target(name: "Charts", dependencies: ["CPNG"]),
         // The CLI: argument parsing only.
         .executableTarget(name: "runner", dependencies: [
             "Datasets", "Experiments", "Training",
@@ -71,6 +73,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets",
                                                              "TestSupport"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG"]),
         .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "TestSupport"]),
     ]
 )
