@@ -178,7 +178,7 @@ public final class Trainer {
                     model.gradients.view(offset: entry.offset, count: entry.count), penalty.regularizer)
         }
         partials = PartialSums(capacity: penaltyViews.map { PartialSums.chunks(for: $0.weights.count) }.max() ?? 1)
-        optimizer.prepare(parameterCount: model.trainableCount)
+        optimizer.prepare(tensors: model.trainableTensors)
     }
 
     /// The order of the training images in epoch `epoch` (from 0): a permutation drawn from the
