@@ -245,7 +245,8 @@ public enum ExperimentRunner {
         let pool = ThreadPool(threadCount: threads)
         let stepsPerEpoch = max(1, (training.count + spec.train.batchSize - 1) / spec.train.batchSize)
         let learningRate = LearningRate(base: compiled.optimizer.learningRate, schedule: spec.train.lrSchedule.schedule,
-                                        warmup: spec.train.lrSchedule.warmup, stepsPerEpoch: stepsPerEpoch)
+                                        warmup: spec.train.lrSchedule.warmup, stepsPerEpoch: stepsPerEpoch,
+                                        epochs: spec.train.epochs)
         let trainer = Trainer(model: model, loss: compiled.loss, optimizer: compiled.optimizer, transform: transform,
                               classes: dataset.classNames.count, seed: spec.seed, pool: pool,
                               learningRate: learningRate, penalties: compiled.penalties,

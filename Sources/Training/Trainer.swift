@@ -230,7 +230,7 @@ public final class Trainer {
             let context = PassContext(training: true, seed: seed, step: UInt64(step), pool: pool)
             let penalty = forwardBackward(batch: n, context: context)
             optimizer.update(parameters: model.parameters.view, gradients: model.gradients.view,
-                             step: step, learningRate: rate, pool: pool)
+                             step: step, learningRate: rate, momentum: learningRate.momentum(step - 1), pool: pool)
 
             accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
             progress?(BatchProgress(epoch: epoch, batch: b + 1, batches: batches, metrics: metrics,
