@@ -107,3 +107,114 @@ private func adamChunk(_ wp: UnsafeMutablePointer<Float>, _ gp: UnsafeMutablePoi
 private func decayChunk(_ wp: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ decay: Float) {
     for i in range { wp[i] -= wp[i] * decay }                          // w ← w − lr·λ·w
 }
+
+/// Adadelta (Zeiler 2012) as Keras 3 writes it — PyTorch's rule is the same; Keras multiplies the
+/// step by `lr` (default 0.001), PyTorch by its lr (default 1.0, Zeiler's form):
+///   E[g²] ← ρ·E[g²] + (1−ρ)·g²;  Δ = √(E[Δ²]+ε)·g / √(E[g²]+ε);  E[Δ²] ← ρ·E[Δ²] + (1−ρ)·Δ²;  w ← w − lr·Δ
+/// with decoupled weight decay λ before the step. Both accumulators start at 0.
+public func adadeltaUpdate(parameters w: FloatView, gradients g: FloatView, accumulatedGradient: FloatView,
+                           accumulatedDelta: FloatView, learningRate lr: Float, rho: Float, epsilon: Float,
+                           weightDecay: Float, pool: ThreadPool?) {
+    precondition(w.count == g.count && accumulatedGradient.count == w.count && accumulatedDelta.count == w.count)
+    let wp = w.base, gp = g.base, ap = accumulatedGradient.base, dp = accumulatedDelta.base
+    let decay = lr * weightDecay
+    forEachChunk(w.count, pool: pool) { range in
+        if decay != 0 { decayChunk(wp, range, decay) }
+        for i in range {
+            let g = gp[i]
+            ap[i] = rho * ap[i] + (1 - rho) * g * g                    // E[g²] ← ρ·E[g²] + (1−ρ)·g²
+            let delta = (dp[i] + epsilon).squareRoot() * g / (ap[i] + epsilon).squareRoot()  // Δ = √(E[Δ²]+ε)·g/√(E[g²]+ε)
+            dp[i] = rho * dp[i] + (1 - rho) * delta * delta            // E[Δ²] ← ρ·E[Δ²] + (1−ρ)·Δ²
+            wp[i] -= lr * delta                                        // w ← w − lr·Δ
+        }
+    }
+}
+
+/// Adagrad (Duchi et al. 2011) as Keras 3 writes it, ε inside the root:
+///   A ← A + g²;  w ← w − lr·g / √(A + ε)
+/// with decoupled weight decay λ before the step. `accumulator` starts at initial_accumulator_value.
+public func adagradUpdate(parameters w: FloatView, gradients g: FloatView, accumulator: FloatView,
+                          learningRate lr: Float, epsilon: Float, weightDecay: Float, pool: ThreadPool?) {
+    precondition(w.count == g.count && accumulator.count == w.count)
+    let wp = w.base, gp = g.base, ap = accumulator.base
+    let decay = lr * weightDecay
+    forEachChunk(w.count, pool: pool) { range in
+        if decay != 0 { decayChunk(wp, range, decay) }
+        for i in range {
+            ap[i] += gp[i] * gp[i]                                     // A ← A + g²
+            wp[i] -= lr * gp[i] / (ap[i] + epsilon).squareRoot()       // w ← w − lr·g/√(A+ε)
+        }
+    }
+}
+
+/// Adamax (Kingma & Ba, §7.1) as Keras 3 writes it; `step` counts from 1:
+///   m ← β₁·m + (1−β₁)·g;  u ← max(β₂·u, |g|);  w ← w − lr·m / ((1 − β₁ᵗ)·(u + ε))
+/// with decoupled weight decay λ before the step.
+public func adamaxUpdate(parameters w: FloatView, gradients g: FloatView, firstMoment m: FloatView,
+                         infinityNorm u: FloatView, learningRate lr: Float, beta1: Float, beta2: Float,
+                         epsilon: Float, step: Int, weightDecay: Float, pool: ThreadPool?) {
+    precondition(w.count == g.count && m.count == w.count && u.count == w.count && step >= 1)
+    // α = lr / (1 − β₁ᵗ), computed in Double once per step.
+    let alpha = Float(Double(lr) / (1 - pow(Double(beta1), Double(step))))
+    let decay = lr * weightDecay
+    let a = 1 - beta1
+    let wp = w.base, gp = g.base, mp = m.base, up = u.base
+    forEachChunk(w.count, pool: pool) { range in
+        if decay != 0 { decayChunk(wp, range, decay) }
+        for i in range {
+            let g = gp[i]
+            mp[i] += (g - mp[i]) * a                                   // m ← β₁·m + (1−β₁)·g
+            up[i] = max(beta2 * up[i], abs(g))                         // u ← max(β₂·u, |g|)
+            wp[i] -= alpha * mp[i] / (up[i] + epsilon)                 // w ← w − α·m/(u+ε)
+        }
+    }
+}
+
+/// The per-step scalars of Nadam (Dozat 2016) as Keras 3 computes them, with the momentum schedule
+/// μₜ = β₁·(1 − ½·0.96^(d·t)) (Keras 3: d = 1; PyTorch's NAdam and Keras 2: d = momentum_decay 0.004)
+/// and Πₜ = μ₁·…·μₜ, the running product the optimizer keeps.
+public struct NadamStep: Sendable, Equatable {
+    /// μₜ₊₁ / (1 − Πₜ·μₜ₊₁): the weight of m in m̂.
+    public let momentWeight: Float
+    /// (1 − μₜ) / (1 − Πₜ): the weight of g in m̂.
+    public let gradientWeight: Float
+    /// 1 − β₂ᵗ: v̂ = v / (1 − β₂ᵗ).
+    public let secondCorrection: Float
+
+    /// - Parameter product: Πₜ₋₁ (1 before the first step); becomes Πₜ.
+    public init(step: Int, beta1: Float, beta2: Float, momentumDecay: Float, product: inout Float) {
+        precondition(step >= 1)
+        let t = Double(step), b1 = Double(beta1), d = Double(momentumDecay)
+        let mu = b1 * (1 - 0.5 * pow(0.96, d * t))                    // μₜ
+        let next = b1 * (1 - 0.5 * pow(0.96, d * (t + 1)))            // μₜ₊₁
+        product = Float(Double(product) * mu)                         // Πₜ = Πₜ₋₁·μₜ (kept in Float, as Keras does)
+        let p = Double(product)
+        momentWeight = Float(next / (1 - p * next))
+        gradientWeight = Float((1 - mu) / (1 - p))
+        secondCorrection = Float(1 - pow(Double(beta2), t))
+    }
+}
+
+/// Nadam (Keras 3's rule), the step's scalars from `NadamStep`:
+///   m ← β₁·m + (1−β₁)·g;  v ← β₂·v + (1−β₂)·g²
+///   m̂ = μₜ₊₁·m/(1 − Πₜμₜ₊₁) + (1−μₜ)·g/(1 − Πₜ);  v̂ = v/(1 − β₂ᵗ);  w ← w − lr·m̂/(√v̂ + ε)
+/// with decoupled weight decay λ before the step.
+public func nadamUpdate(parameters w: FloatView, gradients g: FloatView, firstMoment m: FloatView,
+                        secondMoment v: FloatView, learningRate lr: Float, beta1: Float, beta2: Float,
+                        epsilon: Float, scalars: NadamStep, weightDecay: Float, pool: ThreadPool?) {
+    precondition(w.count == g.count && m.count == w.count && v.count == w.count)
+    let decay = lr * weightDecay
+    let a = 1 - beta1, b = 1 - beta2
+    let wp = w.base, gp = g.base, mp = m.base, vp = v.base
+    forEachChunk(w.count, pool: pool) { range in
+        if decay != 0 { decayChunk(wp, range, decay) }
+        for i in range {
+            let g = gp[i]
+            mp[i] += (g - mp[i]) * a                                   // m ← β₁·m + (1−β₁)·g
+            vp[i] += (g * g - vp[i]) * b                               // v ← β₂·v + (1−β₂)·g²
+            let mHat = scalars.momentWeight * mp[i] + scalars.gradientWeight * g  // m̂
+            let vHat = vp[i] / scalars.secondCorrection                // v̂ = v/(1−β₂ᵗ)
+            wp[i] -= lr * mHat / (vHat.squareRoot() + epsilon)         // w ← w − lr·m̂/(√v̂+ε)
+        }
+    }
+}

@@ -33,27 +33,34 @@ public func l2Penalty(weights w: FloatView, gradients g: FloatView?, lambda: Flo
     // Always per chunk (also without a pool), so the sum has the same grouping whoever computes it.
     forEach(chunks, pool: pool) { chunk in
         let range = (chunk * 4_096)..<min(w.count, (chunk + 1) * 4_096)
-        // Eight lanes in Float within a chunk (vectorised), chunks in Double.
-        var lanes = SIMD8<Float>()
-        var i = range.lowerBound
-        while i + 8 <= range.upperBound {
-            let x = UnsafeRawPointer(wp + i).loadUnaligned(as: SIMD8<Float>.self)
-            lanes += x * x                                              // Σ w²
-            if let gp {
-                let d = UnsafeRawPointer(gp + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(gp + i).storeBytes(of: d + twice * x, as: SIMD8<Float>.self)  // g += 2λ·w
-            }
-            i += 8
-        }
-        var tail: Float = 0
-        while i < range.upperBound {
-            tail += wp[i] * wp[i]
-            if let gp { gp[i] += twice * wp[i] }
-            i += 1
-        }
-        sums[chunk] = Double(lanes.sum()) + Double(tail)
+        sums[chunk] = squareSum(wp, range, adding: twice, into: gp)
     }
     var total = 0.0
     for chunk in 0..<chunks { total += sums[chunk] }
     return Double(lambda) * total                                       // λ·Σw²
+}
+
+/// Σx² over `range` of `xp` — eight lanes in Float (vectorised), then in Double — and, when `gp` is
+/// given, g += twice·x on the same elements in the same pass (the L2 penalty's gradient).
+@inline(__always)
+func squareSum(_ xp: UnsafeMutablePointer<Float>, _ range: Range<Int>, adding twice: Float = 0,
+               into gp: UnsafeMutablePointer<Float>? = nil) -> Double {
+    var lanes = SIMD8<Float>()
+    var i = range.lowerBound
+    while i + 8 <= range.upperBound {
+        let x = UnsafeRawPointer(xp + i).loadUnaligned(as: SIMD8<Float>.self)
+        lanes += x * x                                                  // Σ x²
+        if let gp {
+            let d = UnsafeRawPointer(gp + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(gp + i).storeBytes(of: d + twice * x, as: SIMD8<Float>.self)  // g += 2λ·x
+        }
+        i += 8
+    }
+    var tail: Float = 0
+    while i < range.upperBound {
+        tail += xp[i] * xp[i]
+        if let gp { gp[i] += twice * xp[i] }
+        i += 1
+    }
+    return Double(lanes.sum()) + Double(tail)
 }

@@ -59,6 +59,9 @@ public struct FloatView: @unchecked Sendable {
         return FloatView(base: base + offset, count: count, owner: owner)
     }
 
+    /// The elements `range` of this view (`slice` by range).
+    @inlinable public subscript(range: Range<Int>) -> FloatView { slice(range.lowerBound, range.count) }
+
     /// Element access for tests and small bookkeeping; kernels use the pointer directly.
     @inlinable public subscript(i: Int) -> Float {
         get { precondition(i >= 0 && i < count); return base[i] }

@@ -10,7 +10,7 @@ public final class Dense: ActivatedLayer {
         public var activation: Activation = .linear
         /// Whether to add the learned bias b.
         public var useBias: Bool = true
-        /// How W starts: glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_*, zeros, ones.
+        /// How W starts: glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_*, caffe_*, zeros, ones.
         public var kernelInitializer: Initializer = .glorotUniform
         /// How b starts.
         public var biasInitializer: Initializer = .zeros

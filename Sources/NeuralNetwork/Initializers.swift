@@ -7,6 +7,13 @@ public enum Initializer: String, CaseIterable, Sendable, Codable {
     case glorotUniform = "glorot_uniform", glorotNormal = "glorot_normal"
     case heUniform = "he_uniform", heNormal = "he_normal"
     case lecunUniform = "lecun_uniform", lecunNormal = "lecun_normal"
+    /// Caffe's `xavier` filler with its default variance_norm FAN_IN: U(±√(3/fan_in)), the same
+    /// values as lecun_uniform (an alias: Caffe's fan_in, C·kh·kw or the inputs, is Keras's).
+    /// Not PyTorch's xavier_uniform, which is glorot_uniform.
+    case caffeXavier = "caffe_xavier"
+    /// Caffe's `msra` filler (FAN_IN): N(0, 2/fan_in), not truncated — unlike he_normal, which
+    /// Keras draws from a normal truncated at ±2σ.
+    case caffeMSRA = "caffe_msra"
 
     /// Keras divides the truncated normal's stddev by this (the stddev of a unit normal truncated
     /// at ±2), so the drawn values have the intended variance.
@@ -20,10 +27,13 @@ public enum Initializer: String, CaseIterable, Sendable, Codable {
         case .ones: values.fill(1)
         case .glorotUniform: uniform(values, limit: (6 / (fanIn + fanOut)).squareRoot(), &stream)
         case .heUniform: uniform(values, limit: (6 / fanIn).squareRoot(), &stream)
-        case .lecunUniform: uniform(values, limit: (3 / fanIn).squareRoot(), &stream)
+        case .lecunUniform, .caffeXavier: uniform(values, limit: (3 / fanIn).squareRoot(), &stream)
         case .glorotNormal: normal(values, stddev: (2 / (fanIn + fanOut)).squareRoot(), &stream)
         case .heNormal: normal(values, stddev: (2 / fanIn).squareRoot(), &stream)
         case .lecunNormal: normal(values, stddev: (1 / fanIn).squareRoot(), &stream)
+        case .caffeMSRA:
+            let stddev = (2 / fanIn).squareRoot()
+            for i in 0..<values.count { values[i] = stream.nextNormal() * stddev }
         }
     }
 

@@ -32,11 +32,18 @@ public struct CrossEntropy: Loss {
     public struct Config: Codable, Sendable {
         /// True when the model outputs raw scores instead of ending in softmax.
         public var fromLogits: Bool = false
-        enum CodingKeys: String, CodingKey { case fromLogits = "from_logits" }
-        public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+        /// ε: the targets become (1 − ε)·t + ε/K (Keras's categorical label_smoothing; Keras 3's
+        /// sparse loss has none, PyTorch's CrossEntropyLoss applies the same formula to labels).
+        public var labelSmoothing: Float = 0
+        enum CodingKeys: String, CodingKey { case fromLogits = "from_logits", labelSmoothing = "label_smoothing" }
+        public init(fromLogits: Bool = false, labelSmoothing: Float = 0) {
+            self.fromLogits = fromLogits
+            self.labelSmoothing = labelSmoothing
+        }
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             fromLogits = try c.decode(.fromLogits, default: false)
+            labelSmoothing = try c.decode(.labelSmoothing, default: 0, expected: "in [0, 1]") { $0 >= 0 && $0 <= 1 }
         }
     }
 
@@ -52,13 +59,14 @@ public struct CrossEntropy: Loss {
         self.config = config
     }
 
-    // L = (1/N) Σₙ −Σ_c tₙc log softmax(zₙ)_c;  dL/dzₙ = (softmax(zₙ) − tₙ) / N
+    // L = (1/N) Σₙ −Σ_c t'ₙc log softmax(zₙ)_c;  dL/dzₙ = (softmax(zₙ) − t'ₙ) / N,
+    // t' = (1 − ε)·t + ε/K (t' = t without label smoothing)
     public func evaluate(logits: FloatView, targets: FloatView, batch: Int, classes: Int,
                          probabilities: FloatView, losses: FloatView, gradient: FloatView?) {
         softmaxCrossEntropy(logits: logits,
                             targets: targetEncoding == .sparse ? .labels(targets) : .distributions(targets),
                             rows: batch, cols: classes, probabilities: probabilities, losses: losses,
-                            gradient: gradient, gradientScale: 1 / Float(batch))
+                            gradient: gradient, gradientScale: 1 / Float(batch), labelSmoothing: config.labelSmoothing)
     }
 }
 

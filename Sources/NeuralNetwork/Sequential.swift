@@ -23,7 +23,7 @@ public final class Sequential {
     /// Where the loss writes dL/d(output): (maxBatch, outputShape).
     public var outputGradient: FloatView { gradientBuffers[0].view(offset: 0, count: maxBatch * outputCount) }
     /// Where each tensor sits in `parameters`.
-    public let parameterTable: [ParameterEntry]
+    public private(set) var parameterTable: [ParameterEntry]
     /// True when the final softmax has been handed to the loss: `forward` then returns logits.
     public private(set) var outputIsLogits = false
 
@@ -34,6 +34,9 @@ public final class Sequential {
         /// Where it sits: in `parameters` when trainable, in `state` otherwise.
         public let trainable: Bool
         public let offset: Int
+        /// The optimizer steps this tensor at its rate times this (Caffe's lr_mult; 1 unless a
+        /// layer's kernel_lr_multiplier / bias_lr_multiplier says otherwise).
+        public internal(set) var learningRateMultiplier: Float = 1
         public var count: Int { shape.reduce(1, *) }
     }
 
@@ -199,6 +202,14 @@ public final class Sequential {
     /// (little-endian float32). The weight hash is the SHA-256 of this.
     public func withWeightBytes<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try parameters.withBytes { p in try state.withBytes { s in try body(p, s) } }
+    }
+
+    /// Steps the trainable tensor `parameter` of layer `layer` at `multiplier` times the rate.
+    public func setLearningRateMultiplier(_ multiplier: Float, layer: String, parameter: String) {
+        guard let i = parameterTable.firstIndex(where: { $0.layer == layer && $0.name == parameter && $0.trainable }) else {
+            preconditionFailure("no trainable tensor '\(parameter)' in layer '\(layer)'")
+        }
+        parameterTable[i].learningRateMultiplier = multiplier
     }
 
     /// Sets every gradient to zero (the trainer's explicit step before each backward).

@@ -1,27 +1,72 @@
-// Optimizers, simplest first: SGD (momentum, Nesterov), RMSprop, Adam, AdamW. Names, parameters and
-// defaults are Keras's; the update rules themselves are in Kernels/OptimizerKernels.swift, one
-// commented line per step. Every optimizer takes Keras 3's `weight_decay` (decoupled, applied to
-// all trainable tensors before the step: w ← w − lr·λ·w); AdamW is Adam with a default of 0.004.
+// Optimizers, simplest first: SGD (momentum, Nesterov), RMSprop, Adam, AdamW here; Adadelta,
+// Adagrad, Adamax and Nadam in AdaptiveOptimizers.swift. Names, parameters and defaults are
+// Keras's; the update rules themselves are in Kernels/OptimizerKernels.swift, one commented line
+// per step. Every optimizer takes Keras 3's `weight_decay` (decoupled, applied to all trainable
+// tensors before the step: w ← w − lr·λ·w; AdamW is Adam with a default of 0.004) and its
+// gradient clipping (`clipnorm`, `global_clipnorm`, `clipvalue`: UpdatePlan.swift).
 import Kernels
 import NeuralNetwork
 
 public protocol Optimizer: AnyObject {
     /// The registry name ("adam").
     var name: String { get }
-    /// Parameters after defaults, for the resolved experiment.
+    /// Parameters after defaults (clipping options included), for the resolved experiment.
     var configuration: any Encodable & Sendable { get }
     /// The configured (base) learning rate; schedules scale it per step.
     var learningRate: Float { get }
+    /// Clipping and the layout of the parameter vector: the part of a step all optimizers share.
+    var plan: UpdatePlan { get }
+    /// The key a schedule's momentum replaces step by step (one_cycle: SGD's and RMSprop's
+    /// `momentum`, the Adam family's `beta_1`); nil when the optimizer has none to replace.
+    var momentumKey: String? { get }
     /// Allocates per-parameter state for `count` parameters (once, when training starts).
-    func prepare(parameterCount count: Int)
-    /// One update of all parameters from their gradients. `step` counts from 1.
-    func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
-                pool: ThreadPool?)
+    func allocate(parameterCount count: Int)
+    /// Per-step bookkeeping before `apply` runs on the step's ranges (Nadam's momentum product).
+    func beginStep(_ step: Int, momentum: Float?)
+    /// The optimizer's rule on the elements `range` of the flat vectors, at `learningRate`, with
+    /// `momentum` (when a schedule sets it) in place of the configured momentum or β₁.
+    /// `step` counts from 1.
+    func apply(_ range: Range<Int>, parameters: FloatView, gradients: FloatView, step: Int,
+               learningRate: Float, momentum: Float?, pool: ThreadPool?)
     /// Named state tensors (moments, velocities) for checkpoints.
     var state: [(name: String, values: FloatStorage)] { get }
-    /// Values of state per parameter: how many tensors `state` holds once prepared. Known from
-    /// the configuration alone, for the model builder's memory check.
+    /// Values of state per parameter: how many parameter-sized tensors `state` holds once
+    /// prepared (a scalar such as Nadam's momentum product does not count). Known from the
+    /// configuration alone, for the model builder's memory check.
     var statePerParameter: Int { get }
+}
+
+extension Optimizer {
+    public var momentumKey: String? { nil }
+    public func beginStep(_ step: Int, momentum: Float?) {}
+
+    /// Lays out the tensors and allocates the state (once, when training starts).
+    public func prepare(tensors: [TrainableTensor]) { allocate(parameterCount: plan.layout(tensors)) }
+
+    /// `prepare` for one tensor of `count` parameters.
+    public func prepare(parameterCount count: Int) { prepare(tensors: [TrainableTensor(range: 0..<count)]) }
+
+    /// One update of all parameters from their gradients: clipping (which rewrites `gradients`),
+    /// then the rule on each run of tensors at `learningRate` × the run's multiplier.
+    public func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
+                       momentum: Float? = nil, pool: ThreadPool?) {
+        plan.clip(gradients, pool: pool)
+        beginStep(step, momentum: momentum)
+        for run in plan.runs {
+            apply(run.range, parameters: parameters, gradients: gradients, step: step,
+                  learningRate: learningRate * run.multiplier, momentum: momentum, pool: pool)
+        }
+    }
+}
+
+/// An optimizer's own parameters, then the clipping options, in one mapping.
+struct OptimizerConfiguration<Config: Encodable & Sendable>: Encodable, Sendable {
+    let config: Config
+    let clipping: GradientClipping
+    func encode(to encoder: Encoder) throws {
+        try config.encode(to: encoder)
+        try clipping.encode(to: encoder)
+    }
 }
 
 public final class SGD: Optimizer {
@@ -48,18 +93,24 @@ public final class SGD: Optimizer {
     }
     public let name = "sgd"
     public let config: Config
-    public var configuration: any Encodable & Sendable { config }
+    public let plan: UpdatePlan
+    public var configuration: any Encodable & Sendable { OptimizerConfiguration(config: config, clipping: plan.clipping) }
     public var learningRate: Float { config.learningRate }
+    public var momentumKey: String? { config.momentum > 0 ? "momentum" : nil }
     private var velocity: FloatStorage?
-    public init(_ config: Config) { self.config = config }
+    public init(_ config: Config, clipping: GradientClipping = GradientClipping()) {
+        self.config = config
+        plan = UpdatePlan(clipping: clipping)
+    }
 
-    public func prepare(parameterCount count: Int) {
+    public func allocate(parameterCount count: Int) {
         if config.momentum > 0 { velocity = FloatStorage(count: count) }
     }
-    public func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
-                       pool: ThreadPool?) {
-        sgdUpdate(parameters: parameters, gradients: gradients, velocity: velocity?.view,
-                  learningRate: learningRate, momentum: config.momentum, nesterov: config.nesterov,
+    public func apply(_ r: Range<Int>, parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
+                      momentum: Float?, pool: ThreadPool?) {
+        precondition(momentum == nil || velocity != nil, "a scheduled momentum needs sgd's velocity (momentum > 0)")
+        sgdUpdate(parameters: parameters[r], gradients: gradients[r], velocity: velocity?.view[r],
+                  learningRate: learningRate, momentum: momentum ?? config.momentum, nesterov: config.nesterov,
                   weightDecay: config.weightDecay, pool: pool)
     }
     public var state: [(name: String, values: FloatStorage)] { velocity.map { [("velocity", $0)] } ?? [] }
@@ -96,21 +147,27 @@ public final class RMSprop: Optimizer {
     }
     public let name = "rmsprop"
     public let config: Config
-    public var configuration: any Encodable & Sendable { config }
+    public let plan: UpdatePlan
+    public var configuration: any Encodable & Sendable { OptimizerConfiguration(config: config, clipping: plan.clipping) }
     public var learningRate: Float { config.learningRate }
+    public var momentumKey: String? { config.momentum > 0 ? "momentum" : nil }
     private var meanSquare: FloatStorage?, meanGradient: FloatStorage?, velocity: FloatStorage?
-    public init(_ config: Config) { self.config = config }
+    public init(_ config: Config, clipping: GradientClipping = GradientClipping()) {
+        self.config = config
+        plan = UpdatePlan(clipping: clipping)
+    }
 
-    public func prepare(parameterCount count: Int) {
+    public func allocate(parameterCount count: Int) {
         meanSquare = FloatStorage(count: count)
         if config.centered { meanGradient = FloatStorage(count: count) }
         if config.momentum > 0 { velocity = FloatStorage(count: count) }
     }
-    public func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
-                       pool: ThreadPool?) {
-        rmspropUpdate(parameters: parameters, gradients: gradients, meanSquare: meanSquare!.view,
-                      meanGradient: meanGradient?.view, velocity: velocity?.view, learningRate: learningRate,
-                      rho: config.rho, momentum: config.momentum, epsilon: config.epsilon,
+    public func apply(_ r: Range<Int>, parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
+                      momentum: Float?, pool: ThreadPool?) {
+        precondition(momentum == nil || velocity != nil, "a scheduled momentum needs rmsprop's velocity (momentum > 0)")
+        rmspropUpdate(parameters: parameters[r], gradients: gradients[r], meanSquare: meanSquare!.view[r],
+                      meanGradient: meanGradient?.view[r], velocity: velocity?.view[r], learningRate: learningRate,
+                      rho: config.rho, momentum: momentum ?? config.momentum, epsilon: config.epsilon,
                       weightDecay: config.weightDecay, pool: pool)
     }
     public var state: [(name: String, values: FloatStorage)] {
@@ -150,24 +207,27 @@ public final class Adam: Optimizer {
     }
     public let name: String
     public let config: Config
-    public var configuration: any Encodable & Sendable { config }
+    public let plan: UpdatePlan
+    public var configuration: any Encodable & Sendable { OptimizerConfiguration(config: config, clipping: plan.clipping) }
     public var learningRate: Float { config.learningRate }
+    public var momentumKey: String? { "beta_1" }
     private var firstMoment: FloatStorage?, secondMoment: FloatStorage?
 
     /// - Parameter name: "adam" or "adamw" (the registry name the experiment used).
-    public init(_ config: Config, name: String = "adam") {
+    public init(_ config: Config, name: String = "adam", clipping: GradientClipping = GradientClipping()) {
         self.config = config
         self.name = name
+        plan = UpdatePlan(clipping: clipping)
     }
 
-    public func prepare(parameterCount count: Int) {
+    public func allocate(parameterCount count: Int) {
         firstMoment = FloatStorage(count: count)
         secondMoment = FloatStorage(count: count)
     }
-    public func update(parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
-                       pool: ThreadPool?) {
-        adamUpdate(parameters: parameters, gradients: gradients, firstMoment: firstMoment!.view,
-                   secondMoment: secondMoment!.view, learningRate: learningRate, beta1: config.beta1,
+    public func apply(_ r: Range<Int>, parameters: FloatView, gradients: FloatView, step: Int, learningRate: Float,
+                      momentum: Float?, pool: ThreadPool?) {
+        adamUpdate(parameters: parameters[r], gradients: gradients[r], firstMoment: firstMoment!.view[r],
+                   secondMoment: secondMoment!.view[r], learningRate: learningRate, beta1: momentum ?? config.beta1,
                    beta2: config.beta2, epsilon: config.epsilon, step: step,
                    weightDecay: config.weightDecay, pool: pool)
     }
@@ -182,10 +242,14 @@ public enum Optimizers {
     public typealias Constructor = @Sendable (Decoder) throws -> any Optimizer
     public static let registry: Registry<Constructor> = {
         var r = Registry<Constructor>(kind: "optimizer")
-        r.register("sgd") { SGD(try .init(from: $0)) }
-        r.register("rmsprop") { RMSprop(try .init(from: $0)) }
-        r.register("adam") { Adam(try .init(from: $0, decoupledDecay: false)) }
-        r.register("adamw") { Adam(try .init(from: $0, decoupledDecay: true), name: "adamw") }
+        r.register("sgd") { SGD(try .init(from: $0), clipping: try .init(from: $0)) }
+        r.register("rmsprop") { RMSprop(try .init(from: $0), clipping: try .init(from: $0)) }
+        r.register("adam") { Adam(try .init(from: $0, decoupledDecay: false), clipping: try .init(from: $0)) }
+        r.register("adamw") { Adam(try .init(from: $0, decoupledDecay: true), name: "adamw", clipping: try .init(from: $0)) }
+        r.register("adadelta") { Adadelta(try .init(from: $0), clipping: try .init(from: $0)) }
+        r.register("adagrad") { Adagrad(try .init(from: $0), clipping: try .init(from: $0)) }
+        r.register("adamax") { Adamax(try .init(from: $0), clipping: try .init(from: $0)) }
+        r.register("nadam") { Nadam(try .init(from: $0), clipping: try .init(from: $0)) }
         return r
     }()
 }

@@ -108,7 +108,7 @@ public final class Trainer {
                     model.gradients.view(offset: entry.offset, count: entry.count), penalty.regularizer)
         }
         partials = PartialSums(capacity: penaltyViews.map { PartialSums.chunks(for: $0.weights.count) }.max() ?? 1)
-        optimizer.prepare(parameterCount: model.trainableCount)
+        optimizer.prepare(tensors: model.trainableTensors)
     }
 
     /// The order of the training images in epoch `epoch` (from 0): a permutation drawn from the
@@ -160,7 +160,7 @@ public final class Trainer {
             let context = PassContext(training: true, seed: seed, step: UInt64(step), pool: pool)
             let penalty = forwardBackward(batch: n, context: context)
             optimizer.update(parameters: model.parameters.view, gradients: model.gradients.view,
-                             step: step, learningRate: rate, pool: pool)
+                             step: step, learningRate: rate, momentum: learningRate.momentum(step - 1), pool: pool)
 
             accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
             progress?(BatchProgress(epoch: epoch, batch: b + 1, batches: batches, metrics: metrics,

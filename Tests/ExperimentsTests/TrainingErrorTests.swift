@@ -7,7 +7,7 @@ import Testing
 let scheduleErrors: [BadFile] = [
     BadFile(label: "unknown schedule type", yaml: base + "  lr_schedule: {type: cosin}\n", line: 17, column: 23,
             message: ["unknown learning-rate schedule 'cosin'"],
-            hint: ["did you mean 'cosine'", "constant, cosine, exponential, step, warmup"],
+            hint: ["did you mean 'cosine'", "constant, cosine, exponential, inv, multistep, one_cycle, piecewise_constant, poly, step, warmup"],
             keyPath: "train.lr_schedule.type"),
     BadFile(label: "unknown schedule type (short form)", yaml: base + "  lr_schedule: stepp\n", line: 17, column: 16,
             message: ["unknown learning-rate schedule 'stepp'"], hint: ["did you mean 'step'"],

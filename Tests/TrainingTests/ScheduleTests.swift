@@ -114,7 +114,8 @@ struct ScheduleTests {
         let error = #expect(throws: ConfigError.self) { try Schedules.registry.lookup("cosin") }
         #expect(error?.message == "unknown learning-rate schedule 'cosin'")
         #expect(error?.hint?.contains("did you mean 'cosine'") == true)
-        #expect(Schedules.registry.names == ["constant", "cosine", "exponential", "step", "warmup"])
+        #expect(Schedules.registry.names == ["constant", "cosine", "exponential", "inv", "multistep", "one_cycle",
+                                             "piecewise_constant", "poly", "step", "warmup"])
     }
 
     @Test("the trainer steps at the scheduled rate: a warmup's first step (rate 0) leaves SGD's weights alone")

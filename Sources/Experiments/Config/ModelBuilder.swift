@@ -15,7 +15,7 @@ public struct CompiledModel {
     public let optimizer: any Optimizer
     /// Layer types as written (`dense`), in order, for the resolved experiment.
     public let layerTypes: [String]
-    /// Weight penalties (kernel_regularizer), in layer order, for the trainer.
+    /// Weight penalties (kernel_regularizer, bias_regularizer), in layer order, for the trainer.
     public let penalties: [ParameterPenalty]
 }
 
@@ -53,6 +53,7 @@ extension ExperimentSpec {
 
         var layers: [any Layer] = []
         var penalties: [ParameterPenalty] = []
+        var multipliers: [(layer: String, tensor: String, value: Float)] = []
         var shape = input
         var counts: [String: Int] = [:]
         for entry in model.layers {
@@ -63,8 +64,13 @@ extension ExperimentSpec {
             let name = entry.name ?? (n == 0 ? entry.type : "\(entry.type)_\(n)")
             do {
                 let layer = try construct(entry.parameters, shape, name)
-                if let regularizer = try kernelRegularizer(of: layer, entry: entry) {
-                    penalties.append(ParameterPenalty(layer: name, regularizer: regularizer))
+                for tensor in ["kernel", "bias"] {
+                    if let regularizer = try regularizer(of: tensor, in: layer, entry: entry) {
+                        penalties.append(ParameterPenalty(layer: name, parameter: tensor, regularizer: regularizer))
+                    }
+                    if let multiplier = try rateMultiplier(of: tensor, in: layer, entry: entry) {
+                        multipliers.append((name, tensor, multiplier))
+                    }
                 }
                 try entry.decoder.checkUnknownKeys()
                 layers.append(layer)
@@ -90,6 +96,10 @@ extension ExperimentSpec {
         let optimizer = try Optimizers.registry.lookup(optimizerEntry.type, codingPath: optimizerEntry.typePath)(
             optimizerEntry.parameters)
         try optimizerEntry.decoder.checkUnknownKeys()
+        if let conflict = train.lrSchedule.schedule.conflict(with: optimizer) {
+            throw ConfigError(codingPath: [NameKey("train"), NameKey("lr_schedule"), NameKey(conflict.key)],
+                              message: conflict.message, hint: conflict.hint)
+        }
 
         try checkMemory(layers, input: input, maxBatch: maxBatch, optimizer: optimizer)
 
@@ -98,6 +108,7 @@ extension ExperimentSpec {
             sequential = try Sequential(name: model.name ?? name, inputShape: input, layers: layers,
                                         maxBatch: maxBatch, seed: seed)
             try sequential.prepare(for: loss)
+            for m in multipliers { sequential.setLearningRateMultiplier(m.value, layer: m.layer, parameter: m.tensor) }
         } catch let error as ModelError {
             let index = error.layerIndex ?? model.layers.count - 1
             throw layerError(error, entry: model.layers[index], name: layers[safe: index]?.name)
@@ -113,18 +124,41 @@ extension ExperimentSpec {
                              layerTypes: model.layers.map(\.type), penalties: penalties)
     }
 
-    /// The layer's `kernel_regularizer`: its own (a `RegularizedLayer` reads it with its Config),
-    /// or else read here from the layer's entry, for any layer with a trainable "kernel" tensor.
-    private func kernelRegularizer(of layer: any Layer, entry: TypedEntry) throws -> Regularizer? {
-        if let regularized = layer as? any RegularizedLayer { return regularized.kernelRegularizer }
-        let key = NameKey("kernel_regularizer")
-        if layer.hasKernel {
-            return try entry.parameters.container(keyedBy: NameKey.self).decodeIfPresent(Regularizer.self, forKey: key)
+    /// The layer's `kernel_regularizer` / `bias_regularizer`: a `RegularizedLayer`'s own kernel
+    /// penalty (read with its Config), or else read here from the layer's entry, for any layer
+    /// with that trainable tensor.
+    private func regularizer(of tensor: String, in layer: any Layer, entry: TypedEntry) throws -> Regularizer? {
+        if tensor == "kernel", let regularized = layer as? any RegularizedLayer { return regularized.kernelRegularizer }
+        return try tensorOption(tensor + "_regularizer", of: tensor, in: layer, entry: entry, to: "regularize")
+    }
+
+    /// The layer's `kernel_lr_multiplier` / `bias_lr_multiplier` (Caffe's lr_mult), when given.
+    private func rateMultiplier(of tensor: String, in layer: any Layer, entry: TypedEntry) throws -> Float? {
+        let key = tensor + "_lr_multiplier"
+        guard let value: Float = try tensorOption(key, of: tensor, in: layer, entry: entry, to: "scale the rate of") else {
+            return nil
         }
-        if case .mapping(let m) = entry.decoder.node, m[key.stringValue] != nil {
-            throw ConfigError(codingPath: entry.decoder.codingPath + [key],
-                              message: "a \(entry.type) layer has no kernel to regularize",
-                              hint: "kernel_regularizer belongs on layers with weights, e.g. dense")
+        guard value >= 0 && value.isFinite else {
+            throw ConfigError(codingPath: entry.decoder.codingPath + [NameKey(key)],
+                              message: "'\(key)' must be a non-negative number, found \(value)",
+                              hint: "the tensor steps at the rate times this; 0 freezes it (Caffe's lr_mult)")
+        }
+        return value
+    }
+
+    /// The per-tensor option `key` of a layer entry, for a layer with a trainable `tensor`; on a
+    /// layer without one (flatten, or use_bias: false) the key is an error.
+    private func tensorOption<T: Decodable>(_ key: String, of tensor: String, in layer: any Layer, entry: TypedEntry,
+                                            to purpose: String) throws -> T? {
+        let name = NameKey(key)
+        if layer.parameterSpecs.contains(where: { $0.name == tensor && $0.trainable }) {
+            return try entry.parameters.container(keyedBy: NameKey.self).decodeIfPresent(T.self, forKey: name)
+        }
+        if case .mapping(let m) = entry.decoder.node, m[key] != nil {
+            throw ConfigError(codingPath: entry.decoder.codingPath + [name],
+                              message: "a \(entry.type) layer has no \(tensor) to \(purpose)"
+                                  + (tensor == "bias" && layer.hasKernel ? " (use_bias: false)" : ""),
+                              hint: "\(key) belongs on layers with a \(tensor), e.g. dense or conv2d")
         }
         return nil
     }

@@ -24,10 +24,17 @@ extension ExperimentSpec {
         var layers: [Node] = []
         for (layer, type) in zip(compiled.model.layers, compiled.layerTypes) {
             var node = try typed(type, name: layer.name, layer.configuration)
-            // kernel_regularizer read by the model builder (a RegularizedLayer's Config writes its own).
-            if layer.hasKernel && !(layer is any RegularizedLayer), case .mapping(var m) = node {
-                let penalty = compiled.penalties.first { $0.layer == layer.name && $0.parameter == "kernel" }
-                m[Node("kernel_regularizer")] = try penalty.map { try encoded($0.regularizer) } ?? Node("null", Tag(.null))
+            // The per-tensor keys the model builder reads (a RegularizedLayer's Config writes its own
+            // kernel_regularizer): *_regularizer and *_lr_multiplier of the kernel and the bias.
+            for entry in compiled.model.parameterTable where entry.layer == layer.name && entry.trainable
+                && ["kernel", "bias"].contains(entry.name) {
+                guard case .mapping(var m) = node else { break }
+                if !(entry.name == "kernel" && layer is any RegularizedLayer) {
+                    let penalty = compiled.penalties.first { $0.layer == layer.name && $0.parameter == entry.name }
+                    m[Node(entry.name + "_regularizer")] = try penalty.map { try encoded($0.regularizer) }
+                        ?? Node("null", Tag(.null))
+                }
+                m[Node(entry.name + "_lr_multiplier")] = Node(floatText(entry.learningRateMultiplier), Tag(.float))
                 node = .mapping(m)
             }
             layers.append(node)

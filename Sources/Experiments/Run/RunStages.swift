@@ -123,7 +123,8 @@ extension ExperimentRunner {
         let spec = launch.spec, compiled = launch.compiled
         let stepsPerEpoch = max(1, (data.training.count + spec.train.batchSize - 1) / spec.train.batchSize)
         let learningRate = LearningRate(base: compiled.optimizer.learningRate, schedule: spec.train.lrSchedule.schedule,
-                                        warmup: spec.train.lrSchedule.warmup, stepsPerEpoch: stepsPerEpoch)
+                                        warmup: spec.train.lrSchedule.warmup, stepsPerEpoch: stepsPerEpoch,
+                                        epochs: spec.train.epochs)
         let trainer = Trainer(model: compiled.model, loss: compiled.loss, optimizer: compiled.optimizer,
                               transform: data.transform, classes: data.dataset.classNames.count, seed: spec.seed,
                               pool: ThreadPool(threadCount: threads), learningRate: learningRate,
