@@ -2,7 +2,7 @@
 // each 4×4 block of outputs is computed from a 6×6 block of inputs with 36 multiplications per
 // (input channel, filter) instead of 144. Batched over tiles, the multiplications become 36
 // independent matrix products: single-threaded `cblas_sgemm` on the portable path, our own
-// AVX2/FMA kernels (Sources/CKernels/wgemm.c) where the CPU has them.
+// AVX2/FMA kernels (Sources/CKernels/winograd_gemm.c) where the CPU has them.
 //
 //   forward   Y = f(Aᵀ [ U ⊙ V ] A + b),   U = G g Gᵀ (kernel),  V = Bᵀ d B (6×6 input tile)
 //   backward  the exact adjoints of the same three linear maps:
@@ -28,12 +28,12 @@
 // x86-64 (4-float SSE vectors, no FMA). So do the products: OpenBLAS packs both operands on
 // every call, which for products this small (cnn.yaml's second layer under F(4×4) in blocks of 4
 // images: 36 × 32 times 32 × 64) costs a third as much as the arithmetic, and its kernels ran at ~70% of
-// this CPU's FMA peak where wgemm.c's run at ~90%. dV = dM · Uᵀ becomes a plain product too,
+// this CPU's FMA peak where winograd_gemm.c's run at ~90%. dV = dM · Uᵀ becomes a plain product too,
 // with Uᵀ transposed once per backward. The choice is made once per convolution, so a run uses
 // one code path throughout and stays independent of the thread count.
 //
 // A layer whose output goes on through 2×2 max pooling may instead use F(5×5, 3×3)
-// (Sources/CKernels/winograd5.c, AVX2/FMA only: 7×7 tiles, 49 positions) when that computes
+// (Sources/CKernels/winograd_f5x5.c, AVX2/FMA only: 7×7 tiles, 49 positions) when that computes
 // fewer products for the outputs the pooling reads: cnn.yaml's second layer needs 10×10
 // outputs, four 5×5 tiles (4·49 = 196 products per channel and filter) against nine 4×4 ones
 // (9·36 = 324). `tile` says which; everything below with 36 positions has `positions` of them.
@@ -49,7 +49,7 @@ public struct Winograd3x3: Sendable {
     public let tilesH: Int, tilesW: Int
     /// Whether the tile transforms that have an AVX2/FMA version use it.
     public let avx2: Bool
-    /// Whether the products use the AVX2/FMA kernels of wgemm.c instead of `cblas_sgemm`.
+    /// Whether the products use the AVX2/FMA kernels of winograd_gemm.c instead of `cblas_sgemm`.
     public let avx2Products: Bool
     /// Outputs per tile side: 4 for F(4×4, 3×3), 5 for F(5×5, 3×3) (pooled layers, AVX2 only).
     public let tile: Int
@@ -115,7 +115,7 @@ public struct Winograd3x3: Sendable {
     /// block's V and M (0.5 MB for 4 images of cnn.yaml's second layer) stay in this core's
     /// L2 cache between the transforms and the products, the group's kernel-gradient share is
     /// accumulated block after block (in order), and M's memory is the same for every block.
-    /// With wgemm.c's products, which repack nothing per call, smaller blocks are faster as long
+    /// With winograd_gemm.c's products, which repack nothing per call, smaller blocks are faster as long
     /// as their T rows fill whole 6-row register tiles: the fewest images (up to 4) that do, else 2.
     /// Measured (layer-bench, cnn.yaml's second layer, 1 thread): F(4×4), 9 tiles an image, 2
     /// images (18 rows) as fast forward as 4 and 4% faster backward, 8 were 10% slower; F(5×5),
@@ -630,7 +630,7 @@ public struct Winograd3x3: Sendable {
 
 extension Winograd3x3 {
     /// C (m×n) = op(A) · B, or C += op(A) · B with `accumulate`, by the AVX2/FMA kernels of the
-    /// products (wgemm.c), row-major; op(A) is m×k (A is k×m with `transA`), B is k×n. Each
+    /// products (winograd_gemm.c), row-major; op(A) is m×k (A is k×m with `transA`), B is k×n. Each
     /// element is a sum over k, one FMA per term in k order, then added to C's value with
     /// `accumulate`. Exposed for the tests.
     public static func product(transA: Bool = false, m: Int, n: Int, k: Int, a: FloatView, lda: Int,
