@@ -250,3 +250,56 @@ public struct PooledConvolution: Sendable {
         }
     }
 }
+
+/// A pooled convolution as a layer's path: the columns, z, the pooling's argmax and the chunks'
+/// partial sums in the layer's scratch. ReLU or no activation only.
+public final class ConvolutionPoolPath: ConvolutionPath {
+    public let convolution: PooledConvolution
+    private var columns: FloatView?, z: FloatView?, argmax: FloatView?, partials: FloatView?
+
+    public init(_ convolution: PooledConvolution) {
+        self.convolution = convolution
+    }
+
+    /// "direct" when the forward convolves from the images (`ck_conv_pool`), else "im2col";
+    /// then "-pooled"; "-sparse" with the sparse gradient; "-portable" when the products are
+    /// OpenBLAS's and the pooling the Swift code (a CPU without AVX2/FMA, or more than 32 filters).
+    public var name: String {
+        let c = convolution
+        return (c.directForward ? "direct" : "im2col") + "-pooled" + (c.sparseGradient ? "-sparse" : "")
+            + (c.narrowProduct ? "" : "-portable")
+    }
+
+    /// Per sample: its rows of the column matrix, its z and argmax, a share of the partial sums.
+    public var scratchPerSample: Int {
+        let c = convolution
+        return c.window.positions * c.window.patch + c.outputCount + c.pooledCount + c.partialsPerSample
+    }
+    public var scratchFixed: Int { convolution.partialsFixed }
+
+    public func bind(scratch: FloatView) {
+        let c = convolution, maxBatch = (scratch.count - scratchFixed) / scratchPerSample
+        let columnCount = maxBatch * c.window.positions * c.window.patch
+        columns = scratch.slice(0, columnCount)
+        z = scratch.slice(columnCount, maxBatch * c.outputCount)
+        argmax = scratch.slice(columnCount + maxBatch * c.outputCount, maxBatch * c.pooledCount)
+        let start = columnCount + maxBatch * (c.outputCount + c.pooledCount)
+        partials = scratch.slice(start, maxBatch * c.partialsPerSample + c.partialsFixed)
+    }
+
+    // y = pool(f(cols·K + b)), chunk by chunk of samples
+    public func forward(_ x: FloatView, weights: ConvolutionWeights, activation: Activation, into y: FloatView,
+                        batch n: Int, pool: ThreadPool?) {
+        precondition(activation == .relu || activation == .linear)
+        convolution.forward(x, kernel: weights.kernel, bias: weights.bias, relu: activation == .relu, cols: columns!,
+                            z: z!, into: y, argmax: argmax!, batch: n, pool: pool)
+    }
+
+    // dz = dy routed through the pooling and ReLU; db += Σ dz; dK += colsᵀ·dz; dx = col2im(dz·Kᵀ)
+    public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, weights: ConvolutionWeights,
+                         activation: Activation, batch n: Int, pool: ThreadPool?) {
+        convolution.backward(x: x, dy: dy, y: y, argmax: argmax!, relu: activation == .relu, kernel: weights.kernel,
+                             cols: columns!, z: z!, partials: partials!, dKernel: weights.kernelGradient,
+                             biasGradient: weights.biasGradient, dx: dx, batch: n, pool: pool)
+    }
+}

@@ -28,7 +28,7 @@
 // against nine 4×4 ones (9·36 = 324). `tile` says which; everything below with 36 positions has
 // `positions` of them.
 //
-// Here: the shapes and the drivers of a pass. The transforms
+// Here: the shapes, the drivers of a pass, and the layer's path (`WinogradPath`). The transforms
 // (WinogradTransforms.swift: F(4×4) and F(5×5) in AVX2/FMA C; WinogradPortable.swift: F(4×4) in
 // Swift for any CPU) and the products (WinogradProducts.swift: OpenBLAS, or AVX2/FMA kernels)
 // are chosen once, when the convolution is made, so a run uses one code path throughout.
@@ -271,5 +271,77 @@ public struct Winograd3x3: Sendable {
     public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView, pool: ThreadPool? = nil) {
         let dup = du.base, dk = dKernel.base
         forEach(channels, pool: pool) { c in transforms.kernelGradient(dup, into: dk, channel: c) }
+    }
+}
+
+/// A Winograd convolution as a layer's path: U, dU, V, the passes' scratch and (pooled) the
+/// pooling's argmax in the layer's scratch. ReLU and the identity run inside the transforms;
+/// other activations take a pass of their own (not with pooling).
+public final class WinogradPath: ConvolutionPath {
+    public let winograd: Winograd3x3
+    /// Whether the 2×2 max pooling after the layer runs inside it.
+    public let pooled: Bool
+    private var u: FloatView?, du: FloatView?, v: FloatView?, scratch: FloatView?, argmax: FloatView?
+
+    public init(_ winograd: Winograd3x3, pooled: Bool) {
+        precondition(winograd.tile == 4 || pooled, "F(5×5, 3×3) computes pooled outputs only")
+        self.winograd = winograd
+        self.pooled = pooled
+    }
+
+    /// winograd-f4x4, winograd-f4x4-pooled or winograd-f5x5-pooled; "-portable" when the
+    /// transforms are the Swift ones (a CPU without AVX2/FMA).
+    public var name: String {
+        let t = winograd.tile
+        return "winograd-f\(t)x\(t)" + (pooled ? "-pooled" : "") + (winograd.avx2 ? "" : "-portable")
+    }
+
+    /// Per sample: V and a share of the passes' scratch (M and the groups' partial sums), with
+    /// pooling the argmax; fixed: the rest of the scratch, U and dU.
+    public var scratchPerSample: Int {
+        winograd.inputTransformPerImage + winograd.scratchPerImage + (pooled ? winograd.pooledPerImage : 0)
+    }
+    public var scratchFixed: Int { winograd.scratchFixed + 2 * winograd.kernelTransformCount }
+
+    public func bind(scratch: FloatView) {
+        let w = winograd, maxBatch = (scratch.count - scratchFixed) / scratchPerSample
+        var offset = 0
+        func take(_ count: Int) -> FloatView {
+            defer { offset += count }
+            return scratch.slice(offset, count)
+        }
+        v = take(maxBatch * w.inputTransformPerImage)
+        self.scratch = take(w.scratchCount(images: maxBatch))
+        u = take(w.kernelTransformCount)
+        du = take(w.kernelTransformCount)
+        if pooled { argmax = take(maxBatch * w.pooledPerImage) }
+    }
+
+    private func fused(_ activation: Activation) -> Bool { activation == .relu || activation == .linear }
+
+    // y = f(Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A + b), tile by tile, 36 (or 49) GEMMs per block of images
+    public func forward(_ x: FloatView, weights: ConvolutionWeights, activation: Activation, into y: FloatView,
+                        batch n: Int, pool: ThreadPool?) {
+        let w = winograd
+        w.forward(x, kernel: weights.kernel, bias: weights.bias, relu: activation == .relu, images: n, u: u!, v: v!,
+                  scratch: scratch!, into: y, poolArgmax: argmax, pool: pool)
+        if !fused(activation) {
+            precondition(!pooled)
+            biasActivationForward(y, rows: n * w.outHeight * w.outWidth, cols: w.filters, bias: nil,
+                                  activation: activation, pool: pool)
+        }
+    }
+
+    // dz = dy ⊙ f'(z); db += Σ dz; dM = A dz Aᵀ;  dK += Gᵀ (Σ V ⊙ dM) G;  dx = B (U ⊙ dM) Bᵀ
+    public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, weights: ConvolutionWeights,
+                         activation: Activation, batch n: Int, pool: ThreadPool?) {
+        let w = winograd
+        if !fused(activation) {
+            activationBackward(y: y, dy: dy, rows: n * w.outHeight * w.outWidth, cols: w.filters,
+                               activation: activation, biasGradient: nil, partials: dy, pool: pool)
+        }
+        w.backward(dy, y: y, relu: activation == .relu, images: n, u: u!, v: v!, scratch: scratch!, du: du!,
+                   dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx, poolArgmax: argmax,
+                   pool: pool)
     }
 }
