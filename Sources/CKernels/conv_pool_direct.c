@@ -9,8 +9,8 @@
 // columns nor the unpooled output z exist. Each output is summed over the taps in the order
 // r·kw + s (then c) from zero, one FMA a term, and the kernel gradient over the pixels in scan
 // order: the same operations as im2col + ck_gemm_narrow(_tn), so the results are the same bits.
-// Both are compiled twice, for AVX2's 16 vector registers and AVX-512VL's 32 (chosen at run time
-// by `wide` and ck_has_avx512vl()): the same operations per output, so the same bits.
+// Both are compiled twice, for AVX2's 16 vector registers and AVX-512VL's 32 (chosen by the caller
+// with `wide`, once, from ck_has_avx512vl()): the same operations per output, so the same bits.
 #include "ckernels.h"
 #include "vec.h"
 #include <string.h>
@@ -259,7 +259,7 @@ AVX static void conv_pool_256(const float *x, int images, int height, int width,
 AVX void ck_conv_pool(const float *x, int images, int height, int width, int channels, int kh, int kw, int padT,
                       int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
                       int relu, int wide, float *y, int *argmax) {
-    if (wide && ck_has_avx512vl())
+    if (wide)
         conv_pool_512(x, images, height, width, channels, kh, padT, padL, outHeight, outWidth, filters, kernel, bias,
                       relu, y, argmax);
     else
@@ -395,7 +395,7 @@ AVX void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, i
                                        int padL, int outHeight, int outWidth, int filters, const float *dy,
                                        const float *y, const int *argmax, int relu, int wide, float *dk,
                                        float *biasSums) {
-    if (wide && ck_has_avx512vl()) conv1_pool_kernel_gradient_512(x, images, height, width, kh, kw, padT, padL, outHeight, outWidth,
+    if (wide) conv1_pool_kernel_gradient_512(x, images, height, width, kh, kw, padT, padL, outHeight, outWidth,
                                              filters, dy, y, argmax, relu, dk, biasSums);
     else conv1_pool_kernel_gradient_256(x, images, height, width, kh, kw, padT, padL, outHeight, outWidth, filters,
                                         dy, y, argmax, relu, dk, biasSums);

@@ -56,9 +56,11 @@ public struct PooledConvolution: Sendable {
     public let sparseGradient: Bool
 
     /// Whether the direct kernels (`ck_conv_pool`, `ck_conv1_pool_kernel_gradient`) run the code
-    /// compiled for AVX-512VL's 32 registers (when the CPU has them): the same operations as the
-    /// AVX2 code, so the same bits.
+    /// compiled for AVX-512VL's 32 registers (the CPU has them): the same operations as the AVX2
+    /// code, so the same bits.
     public let wideRegisters: Bool
+    /// True when this CPU has AVX-512F and AVX-512VL.
+    static let avx512Available = ck_has_avx512vl() != 0
 
     /// `avx2: false` keeps every product in OpenBLAS, `direct: false` the narrow products on
     /// im2col's columns, `wide: false` the direct kernels to AVX2's 16 registers (the tests
@@ -67,7 +69,7 @@ public struct PooledConvolution: Sendable {
                 wide: Bool = true, sparse: Bool = true) {
         self.window = window
         self.filters = filters
-        wideRegisters = wide
+        wideRegisters = wide && Self.avx512Available
         narrowProduct = avx2 && Winograd3x3.avx2Available && filters <= 32
             && window.patch * ((filters + 7) / 8) * 8 <= 4096
         let g = window

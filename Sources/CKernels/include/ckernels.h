@@ -121,16 +121,16 @@ int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, 
 /// y, argmax = the 2×2 max pooling of f(x ∗ K + b) for `images` images x (N, H, W, C), kernel
 /// (kh·kw·C, F), f = ReLU when `relu`, `bias` may be NULL; y and argmax (N, OH/2, OW/2, F) as
 /// ck_winograd_output's. Each output summed over (r, s, c) in im2col's order from zero, one FMA
-/// a term: the same bits as im2col + ck_gemm_narrow + the Swift pooling. With `wide` on a CPU
-/// with AVX-512VL, the code compiled for 32 vector registers runs (the same operations).
+/// a term: the same bits as im2col + ck_gemm_narrow + the Swift pooling. With `wide` (only where
+/// ck_has_avx512vl() is 1), the code compiled for 32 vector registers runs (the same operations).
 void ck_conv_pool(const float *x, int images, int height, int width, int channels, int kh, int kw, int padT,
                   int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
                   int relu, int wide, float *y, int *argmax);
 
 /// dk (kh·kw, F) = Σ x-windows ⊗ dz over the images' pixels in scan order (overwritten), dz = the
 /// pooled gradient dy at each window's argmax (where y > 0 with `relu`); biasSums (F) += Σ dz in
-/// window order. The same bits as the Swift pooling gradient + ck_gemm_narrow_tn. With `wide` on a
-/// CPU with AVX-512VL, the code compiled for 32 vector registers runs (the same operations, faster).
+/// window order. The same bits as the Swift pooling gradient + ck_gemm_narrow_tn. With `wide` (only
+/// where ck_has_avx512vl() is 1), the code compiled for 32 vector registers runs (the same operations).
 void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int width, int kh, int kw, int padT,
                                    int padL, int outHeight, int outWidth, int filters, const float *dy,
                                    const float *y, const int *argmax, int relu, int wide, float *dk,
