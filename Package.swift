@@ -25,8 +25,11 @@ let package = Package(
         // The CPU's spin-wait hint (x86 PAUSE, ARM YIELD), header only.
         .systemLibrary(name: "CSpinWait", path: "Sources/CSpinWait"),
 
-        // AVX2/FMA Winograd tile transforms and narrow products, chosen at run time by Kernels
-        // (the package itself builds for baseline x86-64).
+        // C kernels compiled for AVX2/FMA (the package itself builds for baseline x86-64), one file
+        // per operation, called by Kernels only on CPUs that have the instructions: Winograd
+        // F(4×4, 3×3) and F(5×5, 3×3) transforms and their small products, narrow products for few
+        // filters, convolution + 2×2 max pooling computed directly, the pooled convolution's sparse
+        // gradient; CPU feature detection and the stand-ins off x86-64 (include/ckernels.h).
         .target(name: "CKernels"),
         // The only code with unsafe pointers and BLAS calls.
         // -fno-math-errno: without it Float.squareRoot() compiles to sqrtss plus an errno check

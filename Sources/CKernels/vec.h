@@ -1,6 +1,6 @@
 // What the AVX2/FMA kernels of this target share (x86-64 only; not part of the module's API):
-// 8-float vectors, the target attribute, partial-vector loads and stores, and the 2×2 pooling
-// window's maximum.
+// 8-float vectors, the target attribute, partial-vector loads and stores, the 2×2 pooling
+// window's maximum, and integer min/max for tile edges.
 #ifndef CKERNELS_VEC_H
 #define CKERNELS_VEC_H
 #if defined(__x86_64__)
@@ -13,6 +13,9 @@ typedef int vi8u __attribute__((vector_size(32), aligned(4)));
 #define AVX __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline)) AVX
 #define SPLAT(x) ((v8){x, x, x, x, x, x, x, x})
+
+static inline int max_int(int a, int b) { return a > b ? a : b; }
+static inline int min_int(int a, int b) { return a < b ? a : b; }
 
 /// `lanes` (≤ 8) floats at p, zero-filled.
 INLINE v8 load(const float *p, int lanes) {

@@ -21,139 +21,10 @@
 // Work is cut into fixed chunks of samples (from the shapes alone); each chunk runs im2col, its
 // products and the pooling (or the direct kernels) on one thread. dK and db are summed per chunk,
 // then the chunks in order: the same bits on any number of threads.
+//
+// The portable pooling and its gradient (Swift, any CPU) are in ConvolutionPoolPortable.swift; the
+// AVX2/FMA kernels in Sources/CKernels (narrow_gemm.c, conv_pool_direct.c, conv_pool_sparse.c).
 import CKernels
-
-/// 2×2 max pooling (with bias and ReLU) of a (OH, OW, F) image z into (OH/2, OW/2, F), one sample.
-/// y and argmax as described above; with `relu`, y = max(0, ·) before the comparison.
-@inline(__always)
-func biasReluPool2x2(_ z: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool, height: Int, width: Int,
-                     filters f: Int, into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
-    let ph = height / 2, pw = width / 2, line = width * f
-    for i in 0..<ph {
-        for j in 0..<pw {
-            let top = z + (2 * i * width + 2 * j) * f, out = (i * pw + j) * f
-            let vectorEnd = f - f % 8
-            for k in stride(from: 0, to: vectorEnd, by: 8) {
-                let b = bias.map { UnsafeRawPointer($0 + k).loadUnaligned(as: SIMD8<Float>.self) } ?? .zero
-                let v0 = biasRelu(top + k, b, relu), v1 = biasRelu(top + f + k, b, relu)
-                let v2 = biasRelu(top + line + k, b, relu), v3 = biasRelu(top + line + f + k, b, relu)
-                var best = v0, taken = SIMD8<Int32>(repeating: 0)
-                keepLarger(&best, &taken, v1, 1)
-                keepLarger(&best, &taken, v2, 2)
-                keepLarger(&best, &taken, v3, 3)
-                UnsafeMutableRawPointer(y + out + k).storeBytes(of: best, as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(argmax + out + k).storeBytes(of: taken, as: SIMD8<Int32>.self)
-            }
-            var k = vectorEnd
-            if k + 4 <= f {
-                // 4 more channels (LeNet's 6 filters: one vector of 4, then two scalars).
-                let b = bias.map { UnsafeRawPointer($0 + k).loadUnaligned(as: SIMD4<Float>.self) } ?? .zero
-                @inline(__always) func value(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
-                    let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) + b
-                    return relu ? v.replacing(with: 0, where: v .< 0) : v
-                }
-                let v1 = value(top + f + k), v2 = value(top + line + k), v3 = value(top + line + f + k)
-                var best = value(top + k), taken = SIMD4<Int32>(repeating: 0)
-                var larger = v1 .> best
-                best.replace(with: v1, where: larger)
-                taken.replace(with: SIMD4(repeating: 1), where: larger)
-                larger = v2 .> best
-                best.replace(with: v2, where: larger)
-                taken.replace(with: SIMD4(repeating: 2), where: larger)
-                larger = v3 .> best
-                best.replace(with: v3, where: larger)
-                taken.replace(with: SIMD4(repeating: 3), where: larger)
-                UnsafeMutableRawPointer(y + out + k).storeBytes(of: best, as: SIMD4<Float>.self)
-                UnsafeMutableRawPointer(argmax + out + k).storeBytes(of: taken, as: SIMD4<Int32>.self)
-                k += 4
-            }
-            while k < f {
-                let b = bias?[k] ?? 0
-                let v0 = top[k] + b, v1 = top[f + k] + b, v2 = top[line + k] + b, v3 = top[line + f + k] + b
-                let r0 = relu && v0 < 0 ? 0 : v0, r1 = relu && v1 < 0 ? 0 : v1
-                let r2 = relu && v2 < 0 ? 0 : v2, r3 = relu && v3 < 0 ? 0 : v3
-                var best = r0, taken: Int32 = 0
-                if r1 > best { best = r1; taken = 1 }
-                if r2 > best { best = r2; taken = 2 }
-                if r3 > best { best = r3; taken = 3 }
-                y[out + k] = best
-                argmax[out + k] = taken
-                k += 1
-            }
-        }
-    }
-}
-
-/// f(z + b) for 8 channels at p (f = ReLU or the identity).
-@inline(__always)
-private func biasRelu(_ p: UnsafePointer<Float>, _ b: SIMD8<Float>, _ relu: Bool) -> SIMD8<Float> {
-    let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) + b
-    return relu ? v.replacing(with: 0, where: v .< 0) : v                 // as Activation.relu
-}
-
-/// The adjoint of `biasReluPool2x2` for one sample: dz (OH, OW, F) = dy routed to each window's
-/// argmax (where y > 0 with `relu`), zero elsewhere; sums[j] += Σ dz[·, j] in window order.
-@inline(__always)
-func pool2x2Gradient(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, relu: Bool,
-                     height: Int, width: Int, filters f: Int, into dz: UnsafeMutablePointer<Float>,
-                     sums: UnsafeMutablePointer<Float>) {
-    let ph = height / 2, pw = width / 2, line = width * f
-    // Rows and columns no window covers get no gradient.
-    if pw * 2 < width {
-        for r in 0..<ph * 2 { (dz + r * line + pw * 2 * f).update(repeating: 0, count: f) }
-    }
-    if ph * 2 < height { (dz + ph * 2 * line).update(repeating: 0, count: line) }
-    for i in 0..<ph {
-        for j in 0..<pw {
-            let top = dz + (2 * i * width + 2 * j) * f, at = (i * pw + j) * f
-            let vectorEnd = f - f % 8
-            for k in stride(from: 0, to: vectorEnd, by: 8) {
-                let raw = UnsafeRawPointer(dy + at + k).loadUnaligned(as: SIMD8<Float>.self)
-                let v = UnsafeRawPointer(y + at + k).loadUnaligned(as: SIMD8<Float>.self)
-                let g = relu ? raw.replacing(with: 0, where: .!(v .> 0)) : raw     // as Activation.relu: NaN → 0
-                let taken = UnsafeRawPointer(argmax + at + k).loadUnaligned(as: SIMD8<Int32>.self)
-                let zero = SIMD8<Float>(repeating: 0)
-                UnsafeMutableRawPointer(top + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 0)),
-                                                            as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(top + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 1)),
-                                                                as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(top + line + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 2)),
-                                                                   as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(top + line + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD8<Int32>(repeating: 3)),
-                                                                       as: SIMD8<Float>.self)
-                let s = UnsafeMutableRawPointer(sums + k)
-                s.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self) + g, as: SIMD8<Float>.self)
-            }
-            var k = vectorEnd
-            if k + 4 <= f {
-                let raw = UnsafeRawPointer(dy + at + k).loadUnaligned(as: SIMD4<Float>.self)
-                let v = UnsafeRawPointer(y + at + k).loadUnaligned(as: SIMD4<Float>.self)
-                let g = relu ? raw.replacing(with: 0, where: .!(v .> 0)) : raw
-                let taken = UnsafeRawPointer(argmax + at + k).loadUnaligned(as: SIMD4<Int32>.self)
-                let zero = SIMD4<Float>(repeating: 0)
-                UnsafeMutableRawPointer(top + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 0)),
-                                                            as: SIMD4<Float>.self)
-                UnsafeMutableRawPointer(top + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 1)),
-                                                                as: SIMD4<Float>.self)
-                UnsafeMutableRawPointer(top + line + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 2)),
-                                                                   as: SIMD4<Float>.self)
-                UnsafeMutableRawPointer(top + line + f + k).storeBytes(of: zero.replacing(with: g, where: taken .== SIMD4<Int32>(repeating: 3)),
-                                                                       as: SIMD4<Float>.self)
-                let s = UnsafeMutableRawPointer(sums + k)
-                s.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self) + g, as: SIMD4<Float>.self)
-                k += 4
-            }
-            while k < f {
-                let g = relu && !(y[at + k] > 0) ? 0 : dy[at + k]
-                let q = argmax[at + k]
-                top[k] = q == 0 ? g : 0; top[f + k] = q == 1 ? g : 0
-                top[line + k] = q == 2 ? g : 0; top[line + f + k] = q == 3 ? g : 0
-                sums[k] += g
-                k += 1
-            }
-        }
-    }
-}
 
 /// Shapes and buffer sizes of a convolution (im2col + GEMM) fused with the 2×2 max pooling after it.
 public struct PooledConvolution: Sendable {
@@ -185,9 +56,11 @@ public struct PooledConvolution: Sendable {
     public let sparseGradient: Bool
 
     /// Whether the direct kernels (`ck_conv_pool`, `ck_conv1_pool_kernel_gradient`) run the code
-    /// compiled for AVX-512VL's 32 registers (when the CPU has them): the same operations as the
-    /// AVX2 code, so the same bits.
+    /// compiled for AVX-512VL's 32 registers (the CPU has them): the same operations as the AVX2
+    /// code, so the same bits.
     public let wideRegisters: Bool
+    /// True when this CPU has AVX-512F and AVX-512VL.
+    static let avx512Available = ck_has_avx512vl() != 0
 
     /// `avx2: false` keeps every product in OpenBLAS, `direct: false` the narrow products on
     /// im2col's columns, `wide: false` the direct kernels to AVX2's 16 registers (the tests
@@ -196,7 +69,7 @@ public struct PooledConvolution: Sendable {
                 wide: Bool = true, sparse: Bool = true) {
         self.window = window
         self.filters = filters
-        wideRegisters = wide
+        wideRegisters = wide && Self.avx512Available
         narrowProduct = avx2 && Winograd3x3.avx2Available && filters <= 32
             && window.patch * ((filters + 7) / 8) * 8 <= 4096
         let g = window
@@ -377,5 +250,58 @@ public struct PooledConvolution: Sendable {
                 for j in 0..<f { biasGradient.base[j] += part[kernelPartialCount + j] }
             }
         }
+    }
+}
+
+/// A pooled convolution as a layer's path: the columns, z, the pooling's argmax and the chunks'
+/// partial sums in the layer's scratch. ReLU or no activation only.
+public final class ConvolutionPoolPath: ConvolutionPath {
+    public let convolution: PooledConvolution
+    private var columns: FloatView?, z: FloatView?, argmax: FloatView?, partials: FloatView?
+
+    public init(_ convolution: PooledConvolution) {
+        self.convolution = convolution
+    }
+
+    /// "direct" when the forward convolves from the images (`ck_conv_pool`), else "im2col";
+    /// then "-pooled"; "-sparse" with the sparse gradient; "-portable" when the products are
+    /// OpenBLAS's and the pooling the Swift code (a CPU without AVX2/FMA, or more than 32 filters).
+    public var name: String {
+        let c = convolution
+        return (c.directForward ? "direct" : "im2col") + "-pooled" + (c.sparseGradient ? "-sparse" : "")
+            + (c.narrowProduct ? "" : "-portable")
+    }
+
+    /// Per sample: its rows of the column matrix, its z and argmax, a share of the partial sums.
+    public var scratchPerSample: Int {
+        let c = convolution
+        return c.window.positions * c.window.patch + c.outputCount + c.pooledCount + c.partialsPerSample
+    }
+    public var scratchFixed: Int { convolution.partialsFixed }
+
+    public func bind(scratch: FloatView) {
+        let c = convolution, maxBatch = (scratch.count - scratchFixed) / scratchPerSample
+        let columnCount = maxBatch * c.window.positions * c.window.patch
+        columns = scratch.slice(0, columnCount)
+        z = scratch.slice(columnCount, maxBatch * c.outputCount)
+        argmax = scratch.slice(columnCount + maxBatch * c.outputCount, maxBatch * c.pooledCount)
+        let start = columnCount + maxBatch * (c.outputCount + c.pooledCount)
+        partials = scratch.slice(start, maxBatch * c.partialsPerSample + c.partialsFixed)
+    }
+
+    // y = pool(f(cols·K + b)), chunk by chunk of samples
+    public func forward(_ x: FloatView, weights: ConvolutionWeights, activation: Activation, into y: FloatView,
+                        batch n: Int, pool: ThreadPool?) {
+        precondition(activation == .relu || activation == .linear)
+        convolution.forward(x, kernel: weights.kernel, bias: weights.bias, relu: activation == .relu, cols: columns!,
+                            z: z!, into: y, argmax: argmax!, batch: n, pool: pool)
+    }
+
+    // dz = dy routed through the pooling and ReLU; db += Σ dz; dK += colsᵀ·dz; dx = col2im(dz·Kᵀ)
+    public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, weights: ConvolutionWeights,
+                         activation: Activation, batch n: Int, pool: ThreadPool?) {
+        convolution.backward(x: x, dy: dy, y: y, argmax: argmax!, relu: activation == .relu, kernel: weights.kernel,
+                             cols: columns!, z: z!, partials: partials!, dKernel: weights.kernelGradient,
+                             biasGradient: weights.biasGradient, dx: dx, batch: n, pool: pool)
     }
 }

@@ -117,6 +117,16 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     }
 }
 
+/// Single-threaded C (m×n) = op(A) · op(B), row-major, on raw pointers (the caller splits the work).
+@inline(__always)
+func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+           a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
+           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    BLAS.configure()
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
 /// body(0..<count) on the pool, or in order on this thread.
 @inline(__always)
 func forEach(_ count: Int, pool: ThreadPool?, _ body: (Int) -> Void) {

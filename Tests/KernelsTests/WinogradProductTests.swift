@@ -1,4 +1,4 @@
-// The AVX2/FMA products of the Winograd convolution (Sources/CKernels/wgemm.c) against OpenBLAS's
+// The AVX2/FMA products of the Winograd convolution (Sources/CKernels/winograd_gemm.c) against OpenBLAS's
 // `cblas_sgemm` (through `gemm`), on shapes that leave partial register tiles and masked columns.
 import Kernels
 import Testing

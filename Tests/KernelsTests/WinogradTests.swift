@@ -70,12 +70,9 @@ struct WinogradTests {
         let dy = (0..<s.n * g.outHeight * g.outWidth * s.f).map { _ in stream.nextNormal() }
         let expected = direct(x, k, dy, s, g)
         let got = run(x, k, dy, s, g, threads: 2)
-        func worst(_ a: [Float], _ b: [Double]) -> Double {
-            zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
-        }
-        #expect(worst(got.y, expected.y) < 1e-4)
-        #expect(worst(got.dx, expected.dx) < 1e-4)
-        #expect(worst(got.dk, expected.dk) < 1e-4)
+        #expect(worstRelative(got.y, expected.y) < 1e-4)
+        #expect(worstRelative(got.dx, expected.dx) < 1e-4)
+        #expect(worstRelative(got.dk, expected.dk) < 1e-4)
         let single = run(x, k, dy, s, g, threads: 1)
         #expect(single.y == got.y && single.dx == got.dx && single.dk == got.dk)
     }
@@ -156,7 +153,6 @@ struct WinogradTests {
         let dy = (0..<s.n * ours.outHeight * ours.outWidth * s.f).map { _ in stream.nextNormal() }
         let expected = direct(x, k, dy, s, ours)
         let a = run(x, k, dy, s, ours, threads: 2), b = run(x, k, dy, s, blas, threads: 2)
-        func errors(_ p: [Float], _ q: [Double]) -> [Double] { zip(p, q).map { abs(Double($0) - $1) / max(1, abs($1)) } }
         func rms(_ e: [Double]) -> Double { (e.map { $0 * $0 }.reduce(0, +) / Double(max(1, e.count))).squareRoot() }
         // Winograd's transforms amplify rounding (coefficients up to 8 in each direction), so two
         // summation orders differ by more than a plain product's would: what matters is that ours
@@ -166,7 +162,7 @@ struct WinogradTests {
         // one it picks on this Zen 4 machine without OPENBLAS_CORETYPE); ours, 4.0e-6, sums each
         // element in one FMA chain, as the Haswell kernel does. Hence the factor 2.
         for (p, q, e) in [(a.y, b.y, expected.y), (a.dx, b.dx, expected.dx), (a.dk, b.dk, expected.dk)] {
-            let ourErrors = errors(p, e), blasErrors = errors(q, e)
+            let ourErrors = relativeErrors(p, e), blasErrors = relativeErrors(q, e)
             #expect(ourErrors.max()! < 3e-4)
             #expect(rms(ourErrors) < 1e-5)
             #expect(rms(ourErrors) <= 2 * rms(blasErrors), "RMS \(rms(ourErrors)) vs OpenBLAS's \(rms(blasErrors))")
@@ -237,13 +233,9 @@ struct WinogradTests {
         let expected = direct(x, k, dz.map { Float($0) }, s, g)
         // Errors relative to the largest magnitude (Winograd's error grows with the tile: F(5×5)'s
         // is about twice F(4×4)'s, ≈1e-4 of the largest kernel-gradient element here).
-        func worst(_ a: [Float], _ e: [Double]) -> Double {
-            let scale = max(1, e.map(abs).max() ?? 0)
-            return (zip(a, e).map { abs(Double($0) - $1) }.max() ?? 0) / scale
-        }
-        #expect(worst(got.dx, expected.dx) < 2e-5)
-        #expect(worst(got.dk, expected.dk) < 2e-5)
-        #expect(worst(got.db, db) < 1e-5)
+        #expect(worstScaled(got.dx, expected.dx) < 2e-5)
+        #expect(worstScaled(got.dk, expected.dk) < 2e-5)
+        #expect(worstScaled(got.db, db) < 1e-5)
         #expect(got.dk.contains { $0 != 0 } && got.dx.contains { $0 != 0 })
         // Thread counts: the same bits.
         let g1 = runFull(g, n: s.n, pooled: true, seed: 21, threads: 1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Derives the Winograd F(m×m, 3×3) matrices used by Sources/CKernels (avx2.c: m = 4,
-winograd5.c: m = 5) and checks them exactly (rationals): Y = Aᵀ [(G g) ⊙ (Bᵀ d)] equals the
+"""Derives the Winograd F(m×m, 3×3) matrices used by Sources/CKernels (winograd_f4x4.c: m = 4,
+winograd_f5x5.c: m = 5) and checks them exactly (rationals): Y = Aᵀ [(G g) ⊙ (Bᵀ d)] equals the
 correlation y_i = Σ_k d_(i+k) g_k for random integer d and g; then estimates the float32 error
 of the 2-D transform over 32 channels against float64.
 

@@ -319,6 +319,34 @@ struct ConvModelTests {
         #expect(model.parameterCount == 61_706)
     }
 
+    @Test("each convolution's path follows from its shape, the pooling after it and the CPU")
+    func paths() throws {
+        func paths(_ model: Sequential) -> [String] { model.layers.compactMap { ($0 as? Conv2D)?.pathName } }
+        let avx2 = Winograd3x3.avx2Available
+        #expect(paths(try buildModel(mnistConvnet, input: [28, 28, 1]))
+                == (avx2 ? ["direct-pooled", "winograd-f5x5-pooled"]
+                         : ["im2col-pooled-portable", "winograd-f4x4-pooled-portable"]))
+        #expect(paths(try buildModel(mnistConvnet, input: [28, 28, 1], fuse: false))
+                == ["im2col", avx2 ? "winograd-f4x4" : "winograd-f4x4-portable"])
+        let leNet = try buildModel([
+            ("conv2d", #"{"filters": 6, "kernel_size": 5, "padding": "same", "activation": "relu"}"#),
+            ("max_pooling2d", #"{"pool_size": 2}"#),
+            ("conv2d", #"{"filters": 16, "kernel_size": 5, "activation": "relu"}"#),
+            ("max_pooling2d", #"{"pool_size": 2}"#),
+            ("conv2d", #"{"filters": 8, "kernel_size": 2, "activation": "relu"}"#),     // no pooling after it
+        ], input: [28, 28, 1])
+        #expect(paths(leNet) == (avx2 ? ["direct-pooled", "direct-pooled-sparse", "im2col"]
+                                      : ["im2col-pooled-portable", "im2col-pooled-portable", "im2col"]))
+        // tanh cannot run inside the pooling; a 12-channel 4×4 kernel (kw·C > 32) has no sparse gradient.
+        let other = try buildModel([
+            ("conv2d", #"{"filters": 12, "kernel_size": 3, "activation": "tanh"}"#),
+            ("max_pooling2d", #"{"pool_size": 2}"#),
+            ("conv2d", #"{"filters": 8, "kernel_size": 4, "activation": "relu"}"#),
+            ("max_pooling2d", #"{"pool_size": 2}"#),
+        ], input: [20, 20, 1])
+        #expect(paths(other) == ["im2col", avx2 ? "im2col-pooled" : "im2col-pooled-portable"])
+    }
+
     @Test("conv kernels start as Keras's glorot_uniform with fans kh·kw·C and kh·kw·F")
     func initialisation() throws {
         let model = try buildModel(mnistConvnet, input: [28, 28, 1])

@@ -1,15 +1,34 @@
-// AVX2/FMA kernels: the Winograd F(4×4, 3×3) tile transforms (Sources/Kernels/Winograd.swift has
-// the layout, the formulas and the portable fallback) and narrow matrix products for the pooled
-// convolution. The Swift package builds for baseline x86-64, which has neither 8-float vectors
-// nor FMA; these functions are compiled for AVX2+FMA alone and called only when
-// `ck_has_avx2_fma()` says the CPU has both.
+// The C kernels of Kernels (Sources/Kernels), one file per family of operations. The package
+// builds for baseline x86-64, which has neither 8-float vectors nor FMA; the kernels are compiled
+// for AVX2+FMA alone (function attributes) and Kernels calls them only when ck_has_avx2_fma()
+// says the CPU has both. Off x86-64 cpu_features.c supplies traps in their place. Every kernel
+// has one fixed order of operations, so results do not depend on how callers split the work.
+//
+//   cpu_features.c       CPU detection (AVX2+FMA, AVX-512VL); the stand-ins off x86-64
+//   winograd_f4x4.c      Winograd F(4×4, 3×3) tile transforms (input, output, their adjoints)
+//   winograd_f5x5.c      Winograd F(5×5, 3×3) transforms with 2×2 max pooling (tiles and kernel)
+//   winograd_gemm.c      the Winograd products: small row-major C (+)= op(A)·B, and a transpose
+//   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
+//   conv_pool_direct.c   convolution + 2×2 max pooling straight from the image; the kernel
+//                        gradient of a single-channel one
+//   conv_pool_sparse.c   the gradient of convolution + pooling from its nonzero terms only
+//
+// Layouts are those of Sources/Kernels/Convolution.swift (images (N, H, W, C), kernels
+// (kh, kw, C, F)) and Winograd.swift (V (P, T, C), M and dM (P, T, F), U and dU (P, C, F) for P
+// positions per tile: 36 for F(4×4), 49 for F(5×5); T = images·tilesH·tilesW). Pooled outputs and
+// their argmax are (N, OH/2, OW/2, F), argmax 0…3 in scan order (0 top left), ties keep the first.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
-#include "winograd5.h"
+// MARK: CPU features (cpu_features.c)
 
 /// 1 when the CPU has AVX2 and FMA (x86-64 only), else 0.
 int ck_has_avx2_fma(void);
+
+/// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0.
+int ck_has_avx512vl(void);
+
+// MARK: Winograd F(4×4, 3×3) tile transforms (winograd_f4x4.c)
 
 /// V (36, T, C) = Bᵀ d B for every tile of `images` images (N, H, W, C) at x; T = images·tilesH·tilesW.
 void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
@@ -32,6 +51,54 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
                                  int outHeight, int outWidth, int filters, int tilesH, int tilesW,
                                  float *dm, float *biasSums);
 
+// MARK: Winograd F(5×5, 3×3) with 2×2 max pooling (winograd_f5x5.c)
+// 7×7 tiles at a stride of 5, 49 positions (ξ = 7r + s).
+
+/// 1 when the pooled output transforms take tilesH × tilesW tiles per image (≤ 1024 outputs).
+int ck_wino5_supported(int tilesH, int tilesW);
+
+/// V = Bᵀ d B for every 7×7 tile (stride 5) of `images` images (N, H, W, C) at x.
+void ck_wino5_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
+                    int tilesW, float *v);
+
+/// dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order), dx overwritten.
+void ck_wino5_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
+                             int tilesH, int tilesW, float *dx);
+
+/// y, argmax = 2×2 max pooling of f(Aᵀ M A + b), f = ReLU when `relu`; `bias` may be NULL.
+/// y and argmax (N, OH/2, OW/2, F), argmax 0…3 in scan order, ties keep the first.
+void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
+                          int tilesW, const float *bias, int relu, float *y, int *argmax);
+
+/// dM = A dZ Aᵀ for dZ = the pooled gradient dy at each window's maximum (where y > 0 with
+/// `relu`); biasSums (F) += Σ dZ, images in order, windows in scan order.
+void ck_wino5_output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
+                                   int outHeight, int outWidth, int filters, int tilesH, int tilesW, float *dm,
+                                   float *biasSums);
+
+/// U (49, C, F) = G g Gᵀ for channels c0 ..< c1 of the kernel g (3, 3, C, F).
+void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u);
+
+/// dk (3, 3, C, F) += Gᵀ dU G for channels c0 ..< c1.
+void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk);
+
+// MARK: Winograd products (winograd_gemm.c)
+// Row-major throughout. Each element of C is a sum over k from zero, one FMA per term in k order,
+// then added to C's own value when `accumulate`.
+
+/// C (m × n) = A · B, or C += A · B when `accumulate`; A is m × k (lda), B is k × n (ldb), C ldc.
+void ck_wgemm_nn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc, int accumulate);
+
+/// C (m × n) = Aᵀ · B, or C += Aᵀ · B when `accumulate`; A is stored k × m (lda ≥ m), B is k × n (ldb).
+void ck_wgemm_tn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc, int accumulate);
+
+/// B (cols × rows, ldb) = Aᵀ for A (rows × cols, lda). Portable C, any CPU.
+void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb);
+
+// MARK: Narrow products (narrow_gemm.c)
+
 /// C (rows × n) = A (rows × k, row-major, lda = k) · B (k × n, ldb = n), ldc = n, for a narrow
 /// product: 1 ≤ n ≤ 32, k·⌈n/8⌉·8 ≤ 4096. Each element is summed over k in order, one FMA a
 /// term. (OpenBLAS packs both operands on every call, which costs more than the product itself
@@ -41,6 +108,8 @@ void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, flo
 /// C (k × n) = Aᵀ · D for A (rows × k, lda = k) and D (rows × n, ldd = n), ldc = n, with the same
 /// limits as ck_gemm_narrow: each element is summed over the rows in order, one FMA a term.
 void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c);
+
+// MARK: Convolution + 2×2 max pooling, direct (conv_pool_direct.c)
 
 /// 1 when ck_conv_pool takes this convolution: a 3×3 or 5×5 kernel, stride 1, 1 to 32 channels,
 /// padding before of padT rows and padL columns (Keras same/valid), an output of at least 2×2
@@ -52,23 +121,22 @@ int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, 
 /// y, argmax = the 2×2 max pooling of f(x ∗ K + b) for `images` images x (N, H, W, C), kernel
 /// (kh·kw·C, F), f = ReLU when `relu`, `bias` may be NULL; y and argmax (N, OH/2, OW/2, F) as
 /// ck_winograd_output's. Each output summed over (r, s, c) in im2col's order from zero, one FMA
-/// a term: the same bits as im2col + ck_gemm_narrow + the Swift pooling. With `wide` on a CPU
-/// with AVX-512VL, the code compiled for 32 vector registers runs (the same operations).
+/// a term: the same bits as im2col + ck_gemm_narrow + the Swift pooling. With `wide` (only where
+/// ck_has_avx512vl() is 1), the code compiled for 32 vector registers runs (the same operations).
 void ck_conv_pool(const float *x, int images, int height, int width, int channels, int kh, int kw, int padT,
                   int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
                   int relu, int wide, float *y, int *argmax);
 
 /// dk (kh·kw, F) = Σ x-windows ⊗ dz over the images' pixels in scan order (overwritten), dz = the
 /// pooled gradient dy at each window's argmax (where y > 0 with `relu`); biasSums (F) += Σ dz in
-/// window order. The same bits as the Swift pooling gradient + ck_gemm_narrow_tn. With `wide` on a
-/// CPU with AVX-512VL, the code compiled for 32 vector registers runs (the same operations, faster).
+/// window order. The same bits as the Swift pooling gradient + ck_gemm_narrow_tn. With `wide` (only
+/// where ck_has_avx512vl() is 1), the code compiled for 32 vector registers runs (the same operations).
 void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int width, int kh, int kw, int padT,
                                    int padL, int outHeight, int outWidth, int filters, const float *dy,
                                    const float *y, const int *argmax, int relu, int wide, float *dk,
                                    float *biasSums);
 
-/// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0.
-int ck_has_avx512vl(void);
+// MARK: Convolution + 2×2 max pooling, sparse gradient (conv_pool_sparse.c)
 
 /// 1 when ck_pool_sparse_gradient takes a pooled convolution: a kernel row of at most 32 floats
 /// (kw·C ≤ 32) and a padded image of at most 16,384 floats.

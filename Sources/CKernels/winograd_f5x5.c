@@ -1,9 +1,9 @@
-// Winograd F(5×5, 3×3) for a 3×3 stride-1 convolution whose output goes on through 2×2 max
-// pooling: each 5×5 block of outputs from a 7×7 block of inputs, 49 multiplications per
+// Winograd F(5×5, 3×3) tile and kernel transforms, AVX2/FMA (call only when ck_has_avx2_fma() is
+// 1), for a 3×3 stride-1 convolution whose output goes on through 2×2 max pooling: each 5×5 block of outputs from a 7×7 block of inputs, 49 multiplications per
 // (channel, filter) instead of 225. cnn.yaml's second layer pools an 11×11 output to 5×5, which
 // needs 10×10 outputs: four 5×5 tiles (196 products per channel and filter) instead of nine
 // F(4×4) tiles that compute 12×12 (324). Same layout and conventions as the F(4×4, 3×3) kernels
-// in avx2.c and Sources/Kernels/Winograd.swift: V (49, T, C), M and dM (49, T, F) position-major,
+// in winograd_f4x4.c and Sources/Kernels/Winograd.swift: V (49, T, C), M and dM (49, T, F) position-major,
 // ξ = 7r + s; U (49, C, F).
 //
 // The matrices come from the interpolation points 0, 1, −1, 2, −2, 1/2 and ∞ (Lavin & Gray's
@@ -68,9 +68,6 @@ INLINE v8 term(v8 acc, float c, v8 x) {
             if (M[i_][j_] != 0.0f) acc_ = term(acc_, M[i_][j_], (in)[i_]);                         \
         (o)[j_] = acc_;                                                                            \
     }
-
-static inline int max_int(int a, int b) { return a > b ? a : b; }
-static inline int min_int(int a, int b) { return a < b ? a : b; }
 
 /// Largest output region (tilesH·5 × tilesW·5) the pooled output transforms take.
 #define WINO5_MAX_OUTPUTS 1024
@@ -290,23 +287,6 @@ AVX void ck_wino5_kernel_gradient(const float *du, int channels, int filters, in
                 }
             }
         }
-}
-
-#else
-
-int ck_wino5_supported(int tilesH, int tilesW) { return 0; }
-void ck_wino5_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
-                    int tilesW, float *v) { __builtin_trap(); }
-void ck_wino5_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                             int tilesH, int tilesW, float *dx) { __builtin_trap(); }
-void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
-                          int tilesW, const float *bias, int relu, float *y, int *argmax) { __builtin_trap(); }
-void ck_wino5_output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
-                                   int outHeight, int outWidth, int filters, int tilesH, int tilesW, float *dm,
-                                   float *biasSums) { __builtin_trap(); }
-void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u) { __builtin_trap(); }
-void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk) {
-    __builtin_trap();
 }
 
 #endif

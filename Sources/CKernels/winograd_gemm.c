@@ -1,11 +1,13 @@
-// The Winograd convolution's small products (include/wgemm.h): register tiles of 6 rows × 16
-// columns (12 accumulators, so 12 independent FMA chains hide the FMA latency), A's elements
-// broadcast straight from memory, B's rows loaded straight from memory, C's last columns masked.
-// The transposed-A form differs only in where A(i, p) lies, so one kernel serves both.
-#include "wgemm.h"
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+// The Winograd convolution's per-position products (Sources/Kernels/WinogradProducts.swift),
+// AVX2/FMA (call only when ck_has_avx2_fma() is 1), and a portable transpose. OpenBLAS packs both
+// operands on every call, which for these tiny products (a few dozen rows, 32–64 columns) costs
+// about a third as much as the arithmetic; these read both operands where they lie and pack
+// nothing: register tiles of 6 rows × 16 columns (12 accumulators, so 12 independent FMA chains
+// hide the FMA latency), A's elements broadcast straight from memory, B's rows loaded straight
+// from memory, C's last columns masked. The transposed-A form differs only in where A(i, p)
+// lies, so one kernel serves both.
+#include "ckernels.h"
+#include "vec.h"
 
 void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb) {
     // 8 × 8 blocks keep both sides' cache lines in use.
@@ -17,8 +19,6 @@ void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb
 
 #if defined(__x86_64__)
 
-#define AVX __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline)) AVX
 enum { MR = 6, NV = 2 };    // a full tile: MR rows × NV vectors of 8 columns (measured on Zen 4 against
                             // 4 × 16, 5 × 16 and 4 × 24 for the cnn.yaml shapes: the fastest)
 
@@ -98,12 +98,5 @@ AVX void ck_wgemm_tn(int m, int n, int k, const float *a, int lda, const float *
                      float *c, int ldc, int accumulate) {
     product(1, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
-
-#else
-
-void ck_wgemm_nn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate) { __builtin_trap(); }
-void ck_wgemm_tn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate) { __builtin_trap(); }
 
 #endif

@@ -1,0 +1,404 @@
+// A convolution with 2×2 max pooling after it, computed directly from the image, AVX2/FMA (call
+// only when ck_has_avx2_fma() is 1): the forward of the pooled path's `direct` layers (3×3 or 5×5
+// kernels, stride 1, up to 32 channels) and the kernel gradient of single-channel first layers
+// (Sources/Kernels/ConvolutionPool.swift decides which layers take them).
+//
+// A first layer sees one channel: im2col would copy each pixel kh·kw times to feed a product
+// whose inner dimension is only kh·kw. These kernels read a zero-padded copy of each image
+// instead and keep a 2×4 block of outputs (two pooling windows) in registers, so neither the
+// columns nor the unpooled output z exist. Each output is summed over the taps in the order
+// r·kw + s (then c) from zero, one FMA a term, and the kernel gradient over the pixels in scan
+// order: the same operations as im2col + ck_gemm_narrow(_tn), so the results are the same bits.
+// Both are compiled twice, for AVX2's 16 vector registers and AVX-512VL's 32 (chosen by the caller
+// with `wide`, once, from ck_has_avx512vl()): the same operations per output, so the same bits.
+#include "ckernels.h"
+#include "vec.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+
+
+/// Largest padded image (rows × columns) the direct kernels take.
+#define CONV1_MAX_PADDED 4096
+
+int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, int padT, int padL, int outHeight,
+                           int outWidth, int filters) {
+    if (!((kh == 3 && kw == 3) || (kh == 5 && kw == 5)) || filters < 1 || outHeight < 2 || outWidth < 2) return 0;
+    const int rows = (outHeight / 2) * 2 + kh - 1, cols = (outWidth / 2) * 2 + kw - 1;
+    return channels >= 1 && channels <= 32 && rows * cols * channels <= CONV1_MAX_PADDED && padT >= 0 && padL >= 0
+        && padT < kh && padL < kw && height >= 1 && width >= 1;
+}
+
+/// xp (rows × cols × C) = the image's pixels at (i − padT, j − padL), zero outside it.
+INLINE void conv1_pad(const float *x, int height, int width, int channels, int padT, int padL, int rows, int cols,
+                      float *xp) {
+    const long c = channels;
+    for (int i = 0; i < rows; i++) {
+        const int si = i - padT;
+        float *row = xp + i * cols * c;
+        if (si < 0 || si >= height) { memset(row, 0, sizeof(float) * cols * c); continue; }
+        if (c == 1) {
+            for (int j = 0; j < cols; j++) {
+                const int sj = j - padL;
+                row[j] = sj >= 0 && sj < width ? x[si * width + sj] : 0.0f;
+            }
+            continue;
+        }
+        for (int j = 0; j < cols; j++) {
+            const int sj = j - padL;
+            if (sj >= 0 && sj < width) memcpy(row + j * c, x + (si * width + sj) * c, sizeof(float) * c);
+            else memset(row + j * c, 0, sizeof(float) * c);
+        }
+    }
+}
+
+/// The bias, ReLU and window maximum of NW pooling windows whose 2 × 2·NW outputs are in acc,
+/// stored at y/argmax one window after the other (stride f); masked to `mask` unless FULL.
+INLINE void windows_store(const int NW, const int FULL, v8 acc[2][8], v8 b, int relu, float *y, int *argmax, long f,
+                          __m256i mask) {
+    for (int q = 0; q < NW; q++) {
+        v8 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
+        if (relu)
+            for (int p = 0; p < 4; p++) v[p] = relu8(v[p]);
+        v8 best;
+        vi8 taken;
+        window_max(v, &best, &taken);
+        if (FULL) {                                   // (masked stores of whole vectors cost more)
+            *(v8u *)(y + q * f) = best;
+            *(vi8u *)(argmax + q * f) = taken;
+        } else {
+            _mm256_maskstore_ps(y + q * f, mask, (__m256)best);
+            _mm256_maskstore_epi32(argmax + q * f, mask, (__m256i)taken);
+        }
+    }
+}
+
+/// NW (1 or 2) pooling windows side by side: the 2 × 2·NW outputs of one 8-filter group, then
+/// bias, ReLU and the window maximum, stored at y/argmax (one window after the other, stride f).
+/// CH channels (CH = 0: `channels`, known at run time); the terms in im2col's order r, s, c.
+INLINE void conv1_windows(const int KH, const int KW, const int CH, int channels, const int NW, const int FULL,
+                          const float *xp, int cols, const v8 *w, v8 b, int relu, float *y, int *argmax, long f,
+                          __m256i mask) {
+    const int C = CH ? CH : channels;
+    v8 acc[2][8];
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT(0.0f);
+    for (int r = 0; r < KH; r++)
+        for (int s = 0; s < KW; s++)
+            for (int ch = 0; ch < C; ch++) {
+                const v8 wv = w[(r * KW + s) * C + ch];
+                for (int a = 0; a < 2; a++)
+                    for (int c = 0; c < 2 * NW; c++)
+                        acc[a][c] = SPLAT(xp[((a + r) * cols + c + s) * C + ch]) * wv + acc[a][c];
+            }
+    windows_store(NW, FULL, acc, b, relu, y, argmax, f, mask);
+}
+
+/// conv1_windows for one channel (CH = 1), sweeping each output row's input rows instead of the
+/// taps: the K weight vectors of a kernel row stay in registers and each pixel of the input row
+/// is broadcast once for every tap that reads it (up to K FMAs), instead of once per FMA, which
+/// bound conv1_windows on the broadcasts (LeNet-5's first layer: 0.40 → 0.28 ms per batch with
+/// 16 registers, 0.22 ms with 32 and NW = 4). Each output still sums its terms in the order r, s:
+/// the same bits.
+INLINE void conv1_rows(const int K, const int NW, const int FULL, const float *xp, int cols, const v8 *w, v8 b,
+                       int relu, float *y, int *argmax, long f, __m256i mask) {
+    const int NC = 2 * NW;
+    v8 acc[2][8];
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < NC; c++) acc[a][c] = SPLAT(0.0f);
+#pragma clang loop unroll(full)
+    for (int a = 0; a < 2; a++)
+        for (int r = 0; r < K; r++) {
+            v8 wr[5];                                 // kernel row r
+#pragma clang loop unroll(full)
+            for (int t = 0; t < K; t++) wr[t] = w[r * K + t];
+            const float *row = xp + (a + r) * cols;
+#pragma clang loop unroll(full)
+            for (int p = 0; p < NC + K - 1; p++) {
+                const v8 xv = SPLAT(row[p]);
+#pragma clang loop unroll(full)
+                for (int t = 0; t < K; t++) {
+                    const int c = p - t;
+                    if (c >= 0 && c < NC) acc[a][c] = xv * wr[t] + acc[a][c];
+                }
+            }
+        }
+    windows_store(NW, FULL, acc, b, relu, y, argmax, f, mask);
+}
+
+/// conv1_windows for two full 8-filter groups at once (w and w2, b and b2; outputs at y and
+/// y + 8): each broadcast input feeds 16 FMAs instead of 8. The same FMAs per output, so the
+/// same bits; for 32 vector registers (16 accumulators).
+INLINE void conv1_windows2(const int KH, const int KW, const int CH, int channels, const int NW, const float *xp,
+                           int cols, const v8 *w, const v8 *w2, v8 b, v8 b2, int relu, float *y, int *argmax,
+                           long f) {
+    const int C = CH ? CH : channels;
+    v8 acc[2][2][4];
+    for (int g = 0; g < 2; g++)
+        for (int a = 0; a < 2; a++)
+            for (int c = 0; c < 2 * NW; c++) acc[g][a][c] = SPLAT(0.0f);
+    for (int r = 0; r < KH; r++)
+        for (int s = 0; s < KW; s++)
+            for (int ch = 0; ch < C; ch++) {
+                const int t = (r * KW + s) * C + ch;
+                const v8 wv = w[t], wv2 = w2[t];
+                for (int a = 0; a < 2; a++)
+                    for (int c = 0; c < 2 * NW; c++) {
+                        const v8 xv = SPLAT(xp[((a + r) * cols + c + s) * C + ch]);
+                        acc[0][a][c] = xv * wv + acc[0][a][c];
+                        acc[1][a][c] = xv * wv2 + acc[1][a][c];
+                    }
+            }
+    for (int g = 0; g < 2; g++) {
+        const v8 bg = g ? b2 : b;
+        for (int q = 0; q < NW; q++) {
+            v8 v[4] = {acc[g][0][2 * q] + bg, acc[g][0][2 * q + 1] + bg, acc[g][1][2 * q] + bg, acc[g][1][2 * q + 1] + bg};
+            if (relu)
+                for (int p = 0; p < 4; p++) v[p] = relu8(v[p]);
+            v8 best;
+            vi8 taken;
+            window_max(v, &best, &taken);
+            *(v8u *)(y + q * f + 8 * g) = best;
+            *(vi8u *)(argmax + q * f + 8 * g) = taken;
+        }
+    }
+}
+
+/// PAIRS: whether whole pairs of full 8-filter groups go through conv1_windows2 (32 registers).
+INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS, const float *x, int images,
+                       int height, int width,
+                       int channels, int padT, int padL, int outHeight, int outWidth, int filters, const float *kernel,
+                       const float *bias, int relu, float *y, int *argmax) {
+    const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
+    const long f = filters, perImage = (long)ph * pw * f;
+    float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
+    v8 w[5 * 5 * 32], w2[5 * 5 * 32];                 // a group's kernel (two with PAIRS): kh·kw·C vectors
+    const int taps = KH * KW * channels;
+    for (int image = 0; image < images; image++) {
+        conv1_pad(x + (long)image * height * width * channels, height, width, channels, padT, padL, rows, cols, xp);
+        int k = 0;
+        for (; PAIRS && k + 16 <= filters; k += 16) {
+            for (int t = 0; t < taps; t++) {
+                w[t] = *(const v8u *)(kernel + t * f + k);
+                w2[t] = *(const v8u *)(kernel + t * f + k + 8);
+            }
+            const v8 b = bias ? *(const v8u *)(bias + k) : SPLAT(0.0f);
+            const v8 b2 = bias ? *(const v8u *)(bias + k + 8) : SPLAT(0.0f);
+            float *out = y + image * perImage + k;
+            int *taken = argmax + image * perImage + k;
+            for (int i = 0; i < ph; i++) {
+                const float *top = xp + 2 * i * cols * channels;
+                const long at = (long)i * pw * f;
+                int j = 0;
+                for (; j + 2 <= pw; j += 2)
+                    conv1_windows2(KH, KW, CH, channels, 2, top + 2 * j * channels, cols, w, w2, b, b2, relu,
+                                   out + at + j * f, taken + at + j * f, f);
+                if (j < pw)
+                    conv1_windows2(KH, KW, CH, channels, 1, top + 2 * j * channels, cols, w, w2, b, b2, relu,
+                                   out + at + j * f, taken + at + j * f, f);
+            }
+        }
+        for (; k < filters; k += 8) {
+            const int lanes = filters - k < 8 ? filters - k : 8;
+            const __m256i mask = lanes_mask(lanes);
+            for (int t = 0; t < taps; t++) w[t] = (v8)_mm256_maskload_ps(kernel + t * f + k, mask);
+            const v8 b = bias ? (v8)_mm256_maskload_ps(bias + k, mask) : SPLAT(0.0f);
+            float *out = y + image * perImage + k;
+            int *taken = argmax + image * perImage + k;
+            for (int i = 0; i < ph; i++) {
+                const float *top = xp + 2 * i * cols * channels;
+                const long at = (long)i * pw * f;
+                int j = 0;
+#define WINDOWS(NW, FULL)                                                                                      \
+    if (CH == 1)                                                                                               \
+        conv1_rows(KH, NW, FULL, top + 2 * j, cols, w, b, relu, out + at + j * f, taken + at + j * f, f, mask);  \
+    else                                                                                                       \
+        conv1_windows(KH, KW, CH, channels, NW, FULL, top + 2 * j * channels, cols, w, b, relu,                \
+                      out + at + j * f, taken + at + j * f, f, mask)
+                // Fewer than 8 filters in all: whole vectors too, each one's extra lanes landing on
+                // the next window, which is stored after it, except in the call's last row.
+                const int overhang = filters < 8 && !(image == images - 1 && i == ph - 1);
+                // One channel with 32 registers: four windows (16 accumulators) a pass where they fit.
+#define ROW(FULL) do {                                                                                         \
+        if (PAIRS && CH == 1) for (; j + 4 <= pw; j += 4) { WINDOWS(4, FULL); }                               \
+        for (; j + 2 <= pw; j += 2) { WINDOWS(2, FULL); }                                                      \
+        if (j < pw) { WINDOWS(1, FULL); }                                                                      \
+    } while (0)
+                if (lanes == 8 || overhang) ROW(1);
+                else ROW(0);
+#undef ROW
+#undef WINDOWS
+            }
+        }
+    }
+}
+
+// Compiled twice like the kernel gradient below: with AVX-512VL's 32 registers two filter groups
+// go through each pass (the same operations per output, so the same bits).
+#define CONV_POOL_BODY(PAIRS)                                                                                    \
+    if (kh == 3) { if (channels == 1) POOL(3, 1, PAIRS); else POOL(3, 0, PAIRS); }                               \
+    else { if (channels == 1) POOL(5, 1, PAIRS); else POOL(5, 0, PAIRS); }
+#define POOL(KH, CH, PAIRS) conv1_pool(KH, KH, CH, PAIRS, x, images, height, width, channels, padT, padL,          \
+                                       outHeight, outWidth, filters, kernel, bias, relu, y, argmax)
+
+__attribute__((target("avx2,fma,avx512f,avx512vl")))
+static void conv_pool_512(const float *x, int images, int height, int width, int channels, int kh, int padT,
+                          int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
+                          int relu, float *y, int *argmax) {
+    CONV_POOL_BODY(1)
+}
+
+AVX static void conv_pool_256(const float *x, int images, int height, int width, int channels, int kh, int padT,
+                              int padL, int outHeight, int outWidth, int filters, const float *kernel,
+                              const float *bias, int relu, float *y, int *argmax) {
+    CONV_POOL_BODY(0)
+}
+#undef POOL
+#undef CONV_POOL_BODY
+
+AVX void ck_conv_pool(const float *x, int images, int height, int width, int channels, int kh, int kw, int padT,
+                      int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
+                      int relu, int wide, float *y, int *argmax) {
+    if (wide)
+        conv_pool_512(x, images, height, width, channels, kh, padT, padL, outHeight, outWidth, filters, kernel, bias,
+                      relu, y, argmax);
+    else
+        conv_pool_256(x, images, height, width, channels, kh, padT, padL, outHeight, outWidth, filters, kernel, bias,
+                      relu, y, argmax);
+}
+
+/// Kernel rows r0 ..< r0 + NR of the gradient of NG (1 or 2) adjacent 8-filter groups over one
+/// image: acc[g][(r − r0)·KW + s] += x[R + r][c + s] · dz[R][c] for every pixel (R, c) a window
+/// covers, in scan order. With `sums`, also sums += each window's gradient (window order).
+/// Without FULL (the last group has fewer than 8 filters), loads are masked by masks[g].
+INLINE void conv1_gradient_rows(const int KH, const int KW, const int NR, const int NG, const int FULL, int r0,
+                                const float *xp, int cols, int ph, int pw, const float *dy, const float *y,
+                                const int *argmax, int relu, long f, const __m256i *masks, v8 *acc0, v8 *acc1,
+                                float *sums) {
+    v8 a[2][10], total[2];
+    v8 *acc[2] = {acc0, acc1};
+    for (int g = 0; g < NG; g++) {
+        for (int t = 0; t < NR * KW; t++) a[g][t] = acc[g][t];
+        total[g] = sums ? (v8)_mm256_maskload_ps(sums + 8 * g, masks[g]) : SPLAT(0.0f);
+    }
+    for (int R = 0; R < 2 * ph; R++) {
+        const int i = R >> 1, top = (R & 1) * 2;
+        const vi8 first = {top, top, top, top, top, top, top, top}, second = first + 1;
+        for (int j = 0; j < pw; j++) {
+            v8 d0[2], d1[2];
+            for (int g = 0; g < NG; g++) {
+                const long at = ((long)i * pw + j) * f + 8 * g;
+                v8 dz = FULL ? *(const v8u *)(dy + at) : (v8)_mm256_maskload_ps(dy + at, masks[g]);
+                if (relu) {
+                    const v8 out = FULL ? *(const v8u *)(y + at) : (v8)_mm256_maskload_ps(y + at, masks[g]);
+                    dz = (v8)((vi8)dz & (out > SPLAT(0.0f)));                                   // NaN → 0
+                }
+                if (sums && top == 0) total[g] += dz;
+                const vi8 q = FULL ? *(const vi8u *)(argmax + at)
+                                   : (vi8)_mm256_maskload_epi32(argmax + at, masks[g]);
+                d0[g] = (v8)((vi8)dz & (q == first));
+                d1[g] = (v8)((vi8)dz & (q == second));
+            }
+            const float *px = xp + (R + r0) * cols + 2 * j;
+            for (int r = 0; r < NR; r++)
+                for (int s = 0; s < KW; s++) {
+                    const v8 x = SPLAT(px[r * cols + s]);
+                    for (int g = 0; g < NG; g++) a[g][r * KW + s] = x * d0[g] + a[g][r * KW + s];
+                }
+            for (int r = 0; r < NR; r++)
+                for (int s = 0; s < KW; s++) {
+                    const v8 x = SPLAT(px[r * cols + s + 1]);
+                    for (int g = 0; g < NG; g++) a[g][r * KW + s] = x * d1[g] + a[g][r * KW + s];
+                }
+        }
+    }
+    for (int g = 0; g < NG; g++) {
+        for (int t = 0; t < NR * KW; t++) acc[g][t] = a[g][t];
+        if (sums) _mm256_maskstore_ps(sums + 8 * g, masks[g], (__m256)total[g]);
+    }
+}
+
+/// NG: 8-filter groups a pass takes (2 with 32 vector registers, 1 with 16).
+INLINE void conv1_pool_gradient(const int KH, const int KW, const int NG, const float *x, int images, int height,
+                                int width, int padT, int padL, int outHeight, int outWidth, int filters,
+                                const float *dy, const float *y, const int *argmax, int relu, float *dk,
+                                float *biasSums) {
+    const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
+    const int perSet = 10 / KW;                       // kernel rows a pass keeps in registers
+    const long f = filters, perImage = (long)ph * pw * f;
+    float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
+    v8 acc[4][KH * KW];                               // 8-filter groups × taps, summed over the images
+    const int groups = (filters + 7) / 8;
+    for (int g = 0; g < groups && g < 4; g++)
+        for (int t = 0; t < KH * KW; t++) acc[g][t] = SPLAT(0.0f);
+    for (int g0 = 0; g0 < groups; g0 += 4) {          // (more than 32 filters: four groups a round)
+        const int g1 = groups < g0 + 4 ? groups : g0 + 4;
+        for (int image = 0; image < images; image++) {
+            conv1_pad(x + (long)image * height * width, height, width, 1, padT, padL, rows, cols, xp);
+            for (int g = g0; g < g1; g += NG) {
+                const int n = g + NG <= g1 ? NG : 1;  // groups this pass
+                const long k = g * 8;
+                const int lanes = filters - k - 8 * (n - 1) < 8 ? (int)(filters - k - 8 * (n - 1)) : 8;
+                const __m256i masks[2] = {n == 1 ? lanes_mask(lanes) : lanes_mask(8), lanes_mask(lanes)};
+                const long offset = image * perImage + k;
+                for (int r0 = 0; r0 < KH; r0 += perSet) {
+                    float *sums = biasSums && r0 == 0 ? biasSums + k : NULL;
+                    v8 *a0 = acc[g - g0] + r0 * KW, *a1 = n == 2 ? acc[g - g0 + 1] + r0 * KW : a0;
+#define ROWS(NR, N, FULL) conv1_gradient_rows(KH, KW, NR, N, FULL, r0, xp, cols, ph, pw, dy + offset, y + offset, \
+                                              argmax + offset, relu, f, masks, a0, a1, sums)
+#define ROWS_N(NR) do {                                                                  \
+        if (n == 2) { if (lanes == 8) ROWS(NR, 2, 1); else ROWS(NR, 2, 0); }             \
+        else { if (lanes == 8) ROWS(NR, 1, 1); else ROWS(NR, 1, 0); }                    \
+    } while (0)
+                    if (KH - r0 >= perSet) ROWS_N(perSet); else ROWS_N(1);
+#undef ROWS_N
+#undef ROWS
+                }
+            }
+        }
+        for (int g = g0; g < g1; g++) {
+            const long k = g * 8;
+            const __m256i mask = lanes_mask(filters - k < 8 ? (int)(filters - k) : 8);
+            for (int t = 0; t < KH * KW; t++) {
+                _mm256_maskstore_ps(dk + t * f + k, mask, (__m256)acc[g - g0][t]);
+                acc[g - g0][t] = SPLAT(0.0f);
+            }
+        }
+    }
+}
+
+// The same code compiled twice: with AVX-512VL the compiler has 32 vector registers instead of 16,
+// enough to keep two filter groups' accumulators in registers a pass (with 16 one group's already
+// spill); each accumulator sees the same FMAs in the same order, so the bits are the same.
+#define CONV1_GRADIENT_BODY(NG)                                                                                  \
+    if (kh == 3) conv1_pool_gradient(3, 3, NG, x, images, height, width, padT, padL, outHeight, outWidth,       \
+                                     filters, dy, y, argmax, relu, dk, biasSums);                               \
+    else conv1_pool_gradient(5, 5, NG, x, images, height, width, padT, padL, outHeight, outWidth, filters, dy,  \
+                             y, argmax, relu, dk, biasSums);
+
+__attribute__((target("avx2,fma,avx512f,avx512vl")))
+static void conv1_pool_kernel_gradient_512(const float *x, int images, int height, int width, int kh, int kw,
+                                           int padT, int padL, int outHeight, int outWidth, int filters,
+                                           const float *dy, const float *y, const int *argmax, int relu, float *dk,
+                                           float *biasSums) {
+    CONV1_GRADIENT_BODY(2)
+}
+
+AVX static void conv1_pool_kernel_gradient_256(const float *x, int images, int height, int width, int kh, int kw,
+                                               int padT, int padL, int outHeight, int outWidth, int filters,
+                                               const float *dy, const float *y, const int *argmax, int relu,
+                                               float *dk, float *biasSums) {
+    CONV1_GRADIENT_BODY(1)
+}
+
+AVX void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int width, int kh, int kw, int padT,
+                                       int padL, int outHeight, int outWidth, int filters, const float *dy,
+                                       const float *y, const int *argmax, int relu, int wide, float *dk,
+                                       float *biasSums) {
+    if (wide) conv1_pool_kernel_gradient_512(x, images, height, width, kh, kw, padT, padL, outHeight, outWidth,
+                                             filters, dy, y, argmax, relu, dk, biasSums);
+    else conv1_pool_kernel_gradient_256(x, images, height, width, kh, kw, padT, padL, outHeight, outWidth, filters,
+                                        dy, y, argmax, relu, dk, biasSums);
+}
+
+#endif

@@ -1,0 +1,83 @@
+// What the CPU offers, and the stand-ins for every fast kernel where it cannot run. The package
+// builds for baseline x86-64 (no 8-float vectors, no FMA); the other files of this target compile
+// their kernels for AVX2+FMA (or AVX-512VL) alone with function attributes, and Sources/Kernels
+// calls them only when these functions say the CPU has the instructions. Off x86-64 the kernels
+// are not compiled at all: the detection says no, the shape checks say no, and each kernel traps
+// (Kernels never calls it there).
+#include "ckernels.h"
+
+#if defined(__x86_64__)
+
+int ck_has_avx2_fma(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+int ck_has_avx512vl(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+}
+
+#else
+
+int ck_has_avx2_fma(void) { return 0; }
+int ck_has_avx512vl(void) { return 0; }
+
+// winograd_f4x4.c
+void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
+                       int tilesH, int tilesW, float *v) { __builtin_trap(); }
+void ck_winograd_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
+                                int tilesH, int tilesW, float *dx) { __builtin_trap(); }
+void ck_winograd_output(const float *m, int images, int outHeight, int outWidth, int filters,
+                        int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax) { __builtin_trap(); }
+void ck_winograd_output_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
+                                 int outHeight, int outWidth, int filters, int tilesH, int tilesW,
+                                 float *dm, float *biasSums) { __builtin_trap(); }
+
+// winograd_f5x5.c
+int ck_wino5_supported(int tilesH, int tilesW) { return 0; }
+void ck_wino5_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
+                    int tilesW, float *v) { __builtin_trap(); }
+void ck_wino5_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
+                             int tilesH, int tilesW, float *dx) { __builtin_trap(); }
+void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
+                          int tilesW, const float *bias, int relu, float *y, int *argmax) { __builtin_trap(); }
+void ck_wino5_output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
+                                   int outHeight, int outWidth, int filters, int tilesH, int tilesW, float *dm,
+                                   float *biasSums) { __builtin_trap(); }
+void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u) { __builtin_trap(); }
+void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk) {
+    __builtin_trap();
+}
+
+// winograd_gemm.c (ck_transpose is portable C and compiled everywhere)
+void ck_wgemm_nn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc, int accumulate) { __builtin_trap(); }
+void ck_wgemm_tn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc, int accumulate) { __builtin_trap(); }
+
+// narrow_gemm.c
+void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }
+void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c) { __builtin_trap(); }
+
+// conv_pool_direct.c
+int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, int padT, int padL, int outHeight,
+                           int outWidth, int filters) { return 0; }
+void ck_conv_pool(const float *x, int images, int height, int width, int channels, int kh, int kw, int padT,
+                  int padL, int outHeight, int outWidth, int filters, const float *kernel, const float *bias,
+                  int relu, int wide, float *y, int *argmax) { __builtin_trap(); }
+void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int width, int kh, int kw, int padT,
+                                   int padL, int outHeight, int outWidth, int filters, const float *dy,
+                                   const float *y, const int *argmax, int relu, int wide, float *dk,
+                                   float *biasSums) {
+    __builtin_trap();
+}
+
+// conv_pool_sparse.c
+int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth) { return 0; }
+void ck_pool_sparse_gradient(const float *x, int images, int height, int width, int channels, int kh, int kw,
+                             int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
+                             const float *dy, const float *y, const int *argmax, int relu, float *dkT,
+                             float *biasSums, float *dx) { __builtin_trap(); }
+
+#endif

@@ -1,0 +1,143 @@
+// The Winograd convolution's transforms (Winograd.swift has the formulas and the layouts): the
+// kernel's U = G g Gᵀ and its adjoint, and the four tile transforms of a block of images. Three
+// implementations, of which Winograd3x3 picks one when it is made:
+//
+//   PortableF4x4Transforms  F(4×4, 3×3) in Swift SIMD8 code (WinogradPortable.swift), any CPU
+//   AVX2F4x4Transforms      F(4×4, 3×3): the tile transforms of Sources/CKernels/winograd_f4x4.c,
+//                           the kernel transforms of the portable code (once per step, small)
+//   AVX2F5x5Transforms      F(5×5, 3×3), pooled outputs only: Sources/CKernels/winograd_f5x5.c
+//
+// The Swift package builds for baseline x86-64 (4-float SSE vectors, no FMA); the C kernels are
+// compiled for AVX2+FMA alone, so they round differently (the tests compare both), but each has
+// one fixed order of operations.
+import CKernels
+
+/// What the transforms know of a convolution: its shapes and tiling.
+struct WinogradTiling: Sendable {
+    let height: Int, width: Int, channels: Int, filters: Int
+    /// 1 for "same" padding, 0 for "valid".
+    let pad: Int
+    let outHeight: Int, outWidth: Int
+    let tilesH: Int, tilesW: Int
+    var tilesPerImage: Int { tilesH * tilesW }
+}
+
+/// One implementation of the transforms. Blocks hold T = images·tilesPerImage tiles in order;
+/// V (P, T, C), M and dM (P, T, F), U and dU (P, C, F) for P positions per tile; `work` is
+/// Winograd3x3.workPerGroup floats of this group's own.
+protocol WinogradTransforms: Sendable {
+    var tiling: WinogradTiling { get }
+    /// U[ξ][c][·] = (G g Gᵀ)[ξ] for input channel c of the kernel g (3, 3, C, F).
+    func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int)
+    /// dKernel[·, ·, c, ·] += Gᵀ dU G for input channel c.
+    func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int)
+    /// V = Bᵀ d B for every tile of `images` images starting at x.
+    func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+               work: UnsafeMutablePointer<Float>)
+    /// y = f(Aᵀ M A + b) for every tile, cropped to the output, f = ReLU when `relu`; with
+    /// `argmax`, y = maxpool₂ₓ₂(f(Aᵀ M A + b)) and argmax the position of each window's maximum.
+    func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
+                into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>)
+    /// dM = A dZ Aᵀ for every tile, dZ = dy ⊙ f'(y) (zero beyond the output's edge);
+    /// biasSums (F) += Σ dZ, in tile order. With `argmax`, dy and y are pooled: dZ is dy at each
+    /// window's maximum (where y > 0 with `relu`) and 0 elsewhere.
+    func outputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
+                        argmax: UnsafeMutablePointer<Int32>?, images: Int, into dm: UnsafeMutablePointer<Float>,
+                        biasSums: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>)
+    /// dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order) for `images` images at dx,
+    /// which is overwritten.
+    func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
+                       work: UnsafeMutablePointer<Float>)
+}
+
+extension WinogradTransforms {
+    var height: Int { tiling.height }
+    var width: Int { tiling.width }
+    var channels: Int { tiling.channels }
+    var filters: Int { tiling.filters }
+    var pad: Int { tiling.pad }
+    var outHeight: Int { tiling.outHeight }
+    var outWidth: Int { tiling.outWidth }
+    var tilesH: Int { tiling.tilesH }
+    var tilesW: Int { tiling.tilesW }
+    var tilesPerImage: Int { tiling.tilesPerImage }
+}
+
+/// F(4×4, 3×3) with the tile transforms of winograd_f4x4.c (AVX2/FMA CPUs only).
+struct AVX2F4x4Transforms: WinogradTransforms {
+    let tiling: WinogradTiling
+    /// The kernel transforms, which have no C version.
+    private var portable: PortableF4x4Transforms { PortableF4x4Transforms(tiling: tiling) }
+
+    func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
+        portable.kernel(g, into: u, channel: c)
+    }
+
+    func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
+        portable.kernelGradient(du, into: dk, channel: c)
+    }
+
+    func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+               work: UnsafeMutablePointer<Float>) {
+        ck_winograd_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                          Int32(tilesH), Int32(tilesW), v)
+    }
+
+    func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
+                into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>) {
+        ck_winograd_output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
+                           Int32(tilesW), bias, relu ? 1 : 0, y, argmax)
+    }
+
+    func outputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
+                        argmax: UnsafeMutablePointer<Int32>?, images: Int, into dm: UnsafeMutablePointer<Float>,
+                        biasSums: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
+        ck_winograd_output_gradient(dy, y, relu ? 1 : 0, argmax, Int32(images), Int32(outHeight), Int32(outWidth),
+                                    Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums)
+    }
+
+    func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
+                       work: UnsafeMutablePointer<Float>) {
+        ck_winograd_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                                   Int32(tilesH), Int32(tilesW), dx)
+    }
+}
+
+/// F(5×5, 3×3) from winograd_f5x5.c (AVX2/FMA CPUs only): 7×7 tiles, 49 positions, and the
+/// outputs always go on through 2×2 max pooling.
+struct AVX2F5x5Transforms: WinogradTransforms {
+    let tiling: WinogradTiling
+
+    func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
+        ck_wino5_kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u)
+    }
+
+    func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
+        ck_wino5_kernel_gradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk)
+    }
+
+    func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+               work: UnsafeMutablePointer<Float>) {
+        ck_wino5_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                       Int32(tilesH), Int32(tilesW), v)
+    }
+
+    func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
+                into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>) {
+        ck_wino5_output_pool(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
+                             Int32(tilesW), bias, relu ? 1 : 0, y, argmax!)
+    }
+
+    func outputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
+                        argmax: UnsafeMutablePointer<Int32>?, images: Int, into dm: UnsafeMutablePointer<Float>,
+                        biasSums: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
+        ck_wino5_output_pool_gradient(dy, y, relu ? 1 : 0, argmax!, Int32(images), Int32(outHeight),
+                                      Int32(outWidth), Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums)
+    }
+
+    func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
+                       work: UnsafeMutablePointer<Float>) {
+        ck_wino5_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                                Int32(tilesH), Int32(tilesW), dx)
+    }
+}

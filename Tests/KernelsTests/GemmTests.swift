@@ -1,0 +1,69 @@
+// Matrix products against a naive loop, and the thread-count independence every other guarantee
+// rests on: the same bits from 1, 2 and 3 threads.
+import Kernels
+import Testing
+
+@Suite("Matrix products")
+struct GemmTests {
+    /// C = op(A)·op(B) in Double, the slow obvious way.
+    func naive(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, transA: Bool, transB: Bool) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var s = 0.0
+                for p in 0..<k {
+                    let av = transA ? a[p * m + i] : a[i * k + p]
+                    let bv = transB ? b[j * k + p] : b[p * n + j]
+                    s += Double(av) * Double(bv)
+                }
+                c[i * n + j] = s
+            }
+        }
+        return c
+    }
+
+    @Test("gemm equals the naive product, for every transpose and for split and unsplit shapes",
+          arguments: [(3, 5, 7), (32, 128, 784), (784, 128, 32), (100, 70, 600)])
+    func gemmMatchesNaive(_ shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var s = RandomStream(seed: 3, name: "gemm")
+        let a = (0..<m * k).map { _ in s.nextNormal() }
+        let b = (0..<k * n).map { _ in s.nextNormal() }
+        let pool = ThreadPool(threadCount: 2)
+        for transA in [false, true] {
+            for transB in [false, true] {
+                let c = FloatStorage((0..<m * n).map { _ in 1 })
+                gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: FloatStorage(a).view,
+                     lda: transA ? m : k, b: FloatStorage(b).view, ldb: transB ? k : n,
+                     beta: 1, c: c.view, ldc: n, pool: pool)
+                let expected = naive(a, b, m: m, n: n, k: k, transA: transA, transB: transB)
+                let worst = zip(c.array, expected).map { abs(Double($0) - ($1 + 1)) }.max()!
+                #expect(worst < 1e-3 * Double(k).squareRoot(), "transA \(transA) transB \(transB): \(worst)")
+            }
+        }
+    }
+
+    @Test("1, 2 and 3 threads give bit-identical products and updates")
+    func threadCountIndependence() {
+        var s = RandomStream(seed: 9, name: "bits")
+        let (m, n, k) = (784, 128, 32)
+        let a = FloatStorage((0..<k * m).map { _ in s.nextNormal() })
+        let b = FloatStorage((0..<k * n).map { _ in s.nextNormal() })
+        var results: [[Float]] = []
+        for threads in [1, 2, 3] {
+            let pool = ThreadPool(threadCount: threads)
+            let c = FloatStorage(count: m * n)
+            gemm(transA: true, m: m, n: n, k: k, a: a.view, lda: m, b: b.view, ldb: n, beta: 0, c: c.view,
+                 ldc: n, pool: pool)
+            let w = FloatStorage(c.array), mom = FloatStorage(count: m * n), vel = FloatStorage(count: m * n)
+            for step in 1...3 {
+                adamUpdate(parameters: w.view, gradients: c.view, firstMoment: mom.view, secondMoment: vel.view,
+                           learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: step,
+                           weightDecay: 0.004, pool: pool)
+            }
+            results.append(c.array + w.array)
+        }
+        #expect(results[0] == results[1])
+        #expect(results[0] == results[2])
+    }
+}

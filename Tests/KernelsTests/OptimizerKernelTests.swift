@@ -1,0 +1,42 @@
+// The optimizers' update kernels against Keras's formulas, worked by hand.
+import Kernels
+import Testing
+
+@Suite("Optimizer updates")
+struct OptimizerKernelTests {
+    @Test("Adam's first step moves each weight by about the learning rate, against the gradient")
+    func adamFirstStep() {
+        let w = FloatStorage([1, 1, 1]), g = FloatStorage([0.5, -2, 0])
+        let m = FloatStorage(count: 3), v = FloatStorage(count: 3)
+        adamUpdate(parameters: w.view, gradients: g.view, firstMoment: m.view, secondMoment: v.view,
+                   learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: 1, weightDecay: 0, pool: nil)
+        // t = 1: m̂ = g, v̂ = g², so w -= lr · g / (|g| + ε·…) = lr · sign(g).
+        #expect(abs(w.view[0] - 0.9) < 1e-5 && abs(w.view[1] - 1.1) < 1e-5 && w.view[2] == 1)
+        #expect(abs(m.view[0] - 0.05) < 1e-7 && abs(v.view[1] - 0.004) < 1e-7)
+    }
+
+    @Test("SGD with momentum and Nesterov follows Keras's formulas")
+    func sgd() {
+        let w = FloatStorage([1]), g = FloatStorage([2]), velocity = FloatStorage(count: 1)
+        for _ in 0..<2 {
+            sgdUpdate(parameters: w.view, gradients: g.view, velocity: velocity.view, learningRate: 0.1,
+                      momentum: 0.9, nesterov: false, pool: nil)
+        }
+        // v1 = -0.2, w1 = 0.8; v2 = 0.9·(-0.2) - 0.2 = -0.38, w2 = 0.42
+        #expect(abs(w.view[0] - 0.42) < 1e-6)
+        let wn = FloatStorage([1]), vn = FloatStorage(count: 1)
+        sgdUpdate(parameters: wn.view, gradients: g.view, velocity: vn.view, learningRate: 0.1, momentum: 0.9,
+                  nesterov: true, pool: nil)
+        // v1 = -0.2; w1 = 1 + 0.9·(-0.2) - 0.2 = 0.62
+        #expect(abs(wn.view[0] - 0.62) < 1e-6)
+    }
+
+    @Test("RMSprop divides by the running RMS of the gradient")
+    func rmsprop() {
+        let w = FloatStorage([1]), g = FloatStorage([2]), s = FloatStorage(count: 1)
+        rmspropUpdate(parameters: w.view, gradients: g.view, meanSquare: s.view, meanGradient: nil, velocity: nil,
+                      learningRate: 0.01, rho: 0.9, momentum: 0, epsilon: 1e-7, pool: nil)
+        // s = 0.1·4 = 0.4; w -= 0.01·2/√0.4
+        #expect(abs(w.view[0] - (1 - 0.02 / Float(0.4).squareRoot())) < 1e-6)
+    }
+}
