@@ -188,6 +188,29 @@ struct TrainingRunTests {
         #expect(otherSeed.experiment != one.experiment)
     }
 
+    @Test("taskset -c 0 runner experiments/mlp.yaml: one thread, and it says why; report.json records the CPUs")
+    func confinedToOneCPU() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let taskset = "/usr/bin/taskset"
+        try #require(FileManager.default.isExecutableFile(atPath: taskset), "taskset (util-linux) is missing")
+        let run = try runner(["experiments/mlp.yaml", "--epochs", "1", "--data-dir", TestPaths.mnist,
+                              "--results-dir", scratch("results")], scratch: scratch, launcher: [taskset, "-c", "0"])
+        try #require(run.exited(0), "\(run)")
+        let online = ProcessInfo.processInfo.activeProcessorCount
+        let first = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("Experiment ") })
+        if online > 1 {
+            #expect(first.contains("1 thread (CPU affinity: 1 of \(online) CPUs)"), "\(first)")
+        } else {
+            #expect(first.contains(", 1 thread, "), "\(first)")
+        }
+        let versions = try #require(try json(scratch("results") + "/mlp/latest/report.json")["versions"] as? [String: Any])
+        #expect(versions["threads"] as? Int == 1)
+        #expect(versions["cores"] as? Int == 1)
+        #expect(versions["cpus_online"] as? Int == online)
+        #expect(versions["cpus_limited_by"] as? String == (online > 1 ? "CPU affinity" : nil))
+    }
+
     @Test("runner experiments/cnn.yaml for 3 epochs: ≥ 98.5% test accuracy; 1 and 2 threads agree bit for bit")
     func convnet() throws {
         let scratch = try TemporaryDirectory()

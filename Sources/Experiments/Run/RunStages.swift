@@ -75,8 +75,12 @@ extension ExperimentRunner {
     /// The run's first lines: what runs, how, and (resuming) from where.
     static func announce(_ launch: Launch, threads: Int, console: Console) {
         let spec = launch.spec
+        let cpus = CPUAllowance.current()
+        // A process confined to fewer CPUs than the machine has (taskset, a Slurm cpuset, a
+        // container's quota) says so: its default thread count follows the confinement.
+        let confined = cpus.limitedBy.map { " (\($0): \(cpus.usable) of \(cpus.online) CPUs)" } ?? ""
         console.line("Experiment \(launch.file) (\(spec.name)): seed \(spec.seed), \(spec.train.epochs) epochs, "
-                     + "batch \(spec.train.batchSize), \(threads) thread\(threads == 1 ? "" : "s"), "
+                     + "batch \(spec.train.batchSize), \(threads) thread\(threads == 1 ? "" : "s")\(confined), "
                      + "OpenBLAS \(BLAS.coreName) kernel")
         if let checkpoint = launch.checkpoint {
             let training = checkpoint.header.training
