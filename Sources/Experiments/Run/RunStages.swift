@@ -79,7 +79,7 @@ extension ExperimentRunner {
         // A process confined to fewer CPUs than the machine has (taskset, a Slurm cpuset, a
         // container's quota) says so: its default thread count follows the confinement.
         let confined = cpus.limitedBy.map { " (\($0): \(cpus.usable) of \(cpus.online) CPUs)" } ?? ""
-        console.line("Experiment \(launch.file) (\(spec.name)): seed \(spec.seed), \(spec.train.epochs) epochs, "
+        console.line("Experiment \(launch.file) (\(spec.name)): seed \(spec.seed), \(spec.train.epochs) epoch\(spec.train.epochs == 1 ? "" : "s"), "
                      + "batch \(spec.train.batchSize), \(threads) thread\(threads == 1 ? "" : "s")\(confined), "
                      + "OpenBLAS \(BLAS.coreName) kernel")
         if let checkpoint = launch.checkpoint {
