@@ -2,7 +2,7 @@
 //
 // Exit codes: 0 success, 64 bad command line or experiment file (EX_USAGE), 65 unusable
 // checkpoint (EX_DATAERR), 130 stopped by SIGINT/SIGTERM after writing a checkpoint, 3 finished
-// but missed an `expect:` condition, 1 runtime failure.
+// but missed an `expect:` condition, 1 runtime failure (a checkpoint that cannot be written too).
 import ArgumentParser
 import Datasets
 import Experiments
@@ -261,7 +261,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
         throw ExitCode(64)
     } catch let error as CheckpointError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
-        throw ExitCode(error.kind == .changedExperiment ? 64 : 65)
+        throw ExitCode(error.kind == .changedExperiment ? 64 : error.kind == .unwritable ? 1 : 65)
     } catch let error as ImageError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode(65)
