@@ -52,6 +52,11 @@ struct ExperimentOptions: ParsableArguments {
     @Option(name: .customLong("batch-size"), help: "Override train.batch_size.")
     var batchSize: Int?
 
+    @Option(name: .customLong("set"),
+            help: ArgumentHelp("Set a key of the experiment (repeatable), e.g. --set compile.optimizer.learning_rate=3e-4 "
+                               + "--set model.layers[1].units=256; the value is YAML.", valueName: "key.path=value"))
+    var settings: [String] = []
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
@@ -62,6 +67,7 @@ struct ExperimentOptions: ParsableArguments {
         options.epochs = epochs
         options.seed = seed
         options.batchSize = batchSize
+        options.settings = settings
         return options
     }
 }
