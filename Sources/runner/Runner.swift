@@ -91,6 +91,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Print only the final results.")
     var quiet = false
 
+    @Flag(help: "Write TensorBoard event files into the run folder's tensorboard/ (train.tensorboard: true).")
+    var tensorboard = false
+
     @Flag(help: "Continue the newest unfinished run of this experiment from its checkpoint (a new run if there is none).")
     var resume = false
 
@@ -109,6 +112,7 @@ struct Run: ParsableCommand {
         options.threads = threads
         options.resume = resume
         options.force = force
+        options.tensorboard = tensorboard
         try reportingErrors {
             try gate(try ExperimentRunner.run(experiment.file, options: options, console: Console(mode: quiet ? .quiet : nil)))
         }
@@ -146,6 +150,9 @@ struct Resume: ParsableCommand {
     @Flag(help: "Continue even though the experiment file changed since the run started.")
     var force = false
 
+    @Flag(help: "Write TensorBoard event files into the run folder's tensorboard/ from here on.")
+    var tensorboard = false
+
     @Option(help: "Continue with this experiment file instead of the one the run started from (it must resolve to the same experiment unless --force).",
             completion: .file(extensions: ["yaml", "yml"]))
     var experiment: String?
@@ -157,6 +164,7 @@ struct Resume: ParsableCommand {
         options.dataDirectory = dataDir
         options.threads = threads
         options.force = force
+        options.tensorboard = tensorboard
         try reportingErrors {
             try gate(try ExperimentRunner.resume(target, file: experiment, options: options,
                                                  console: Console(mode: quiet ? .quiet : nil)))

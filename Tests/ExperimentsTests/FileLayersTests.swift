@@ -49,6 +49,9 @@ struct FileLayersTests {
         #expect(wider != plain)
         #expect(try resolved(try spec(["model.layers[1].units=128"])).sha256 == plain)
         #expect(try resolved(try spec(["model.layers[1].units=256"])).sha256 == wider)
+        // Logging is no part of the experiment's identity.
+        #expect(try resolved(try spec(["train.tensorboard=true"])).sha256 == plain)
+        #expect(try spec(["train.tensorboard=true"]).train.tensorboard)
     }
 
     @Test("--set errors point at the argument: unknown key path with did-you-mean, bad value, no '=', bad path")

@@ -103,9 +103,12 @@ public struct TrainSpec: Sendable, Encodable {
     public var earlyStopping: EarlyStopping.Config?
     /// When checkpoints are written and which are kept.
     public var checkpoint = CheckpointSpec()
+    /// Write TensorBoard event files into the run folder's tensorboard/ (not part of the
+    /// experiment's hash: it does not change the training).
+    public var tensorboard = false
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", shuffle, validationSplit = "validation_split"
-        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", checkpoint
+        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", checkpoint, tensorboard
     }
 
     /// Every key, `early_stopping: null` included.
@@ -118,6 +121,7 @@ public struct TrainSpec: Sendable, Encodable {
         try c.encode(lrSchedule, forKey: .lrSchedule)
         try c.encode(earlyStopping, forKey: .earlyStopping)
         try c.encode(checkpoint, forKey: .checkpoint)
+        try c.encode(tensorboard, forKey: .tensorboard)
     }
 }
 
@@ -351,6 +355,7 @@ extension TrainSpec: Decodable {
             }
         }
         checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint) ?? CheckpointSpec()
+        tensorboard = try c.decode(.tensorboard, default: false)
         if let best = checkpoint.keepBest, best.monitor.isValidation && validationSplit == 0 {
             throw ConfigError(codingPath: c.codingPath + [CodingKeys.checkpoint, CheckpointSpec.CodingKeys.keepBest],
                               message: "keep_best monitors '\(best.monitor.rawValue)', "

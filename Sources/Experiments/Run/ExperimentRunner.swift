@@ -24,11 +24,14 @@ public struct RunOptions: Sendable {
     public var force = false
     /// `--set key.path=value` arguments, in order (applied before the options above).
     public var settings: [String] = []
+    /// Write TensorBoard event files (`--tensorboard`, the same as train.tensorboard: true).
+    public var tensorboard = false
 
     public init() {}
 
     var overrides: RunCheckpoint.Overrides {
-        .init(epochs: epochs, seed: seed, batchSize: batchSize, settings: settings.isEmpty ? nil : settings)
+        .init(epochs: epochs, seed: seed, batchSize: batchSize, settings: settings.isEmpty ? nil : settings,
+              tensorboard: tensorboard ? true : nil)
     }
 }
 
@@ -38,6 +41,7 @@ extension RunCheckpoint.Overrides {
         if let epochs { spec.train.epochs = epochs }
         if let seed { spec.seed = seed }
         if let batchSize { spec.train.batchSize = batchSize }
+        if tensorboard == true { spec.train.tensorboard = true }
     }
 }
 
@@ -119,6 +123,7 @@ public enum ExperimentRunner {
         if let seed = options.seed { overrides.seed = seed }
         if let batchSize = options.batchSize { overrides.batchSize = batchSize }
         if !options.settings.isEmpty { overrides.settings = options.settings }
+        if options.tensorboard { overrides.tensorboard = true }
 
         let experimentFile = file ?? header.experiment.file
         var spec: ExperimentSpec
