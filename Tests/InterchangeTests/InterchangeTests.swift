@@ -101,4 +101,37 @@ struct InterchangeTests {
         #expect(picture.png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         #expect(GrayPicture(width: 2, height: 1, pixels: [1, 2]).enlarged(2).pixels == [1, 1, 2, 2, 1, 1, 2, 2])
     }
+
+    func model(_ layers: (Shape) throws -> [any Layer], input: [Int]) throws -> Sequential {
+        try Sequential(name: "m", inputShape: Shape(input), layers: layers(Shape(input)), maxBatch: 2, seed: 1)
+    }
+
+    @Test("ONNX graphs: preprocessing as nodes, layout changes only where needed, the final softmax")
+    func graphs() throws {
+        let mlp = try model({ s in
+            let flatten = Flatten(inputShape: s)
+            let dense = try Dense(.init(units: 10, activation: .softmax), inputShape: flatten.outputShape)
+            return [flatten, dense]
+        }, input: [28, 28])
+        // As the run builds it: the loss takes over the softmax, the graph puts it back once.
+        try mlp.prepare(for: CrossEntropy(sparse: false))
+        let g = try ONNXExport.graph(mlp, inputScale: 1 / 255, inputShift: 0)
+        #expect(g.nodes.map(\.op) == ["Mul", "Flatten", "Gemm", "Softmax"])
+        #expect(g.initializers.map(\.name) == ["input_scale", "dense/kernel", "dense/bias"])
+        #expect(g.outputs.map(\.name) == ["probabilities"])
+
+        let cnn = try model({ s in
+            let conv = try Conv2D(.init(filters: 4, kernelSize: HeightWidth(3), activation: .relu), inputShape: s)
+            let pool = try Pooling2D(.max, .init(), inputShape: conv.outputShape)
+            let norm = try BatchNormalization(.init(), inputShape: pool.outputShape)
+            let flatten = Flatten(inputShape: norm.outputShape)
+            let dense = try Dense(.init(units: 10), inputShape: flatten.outputShape)
+            return [conv, pool, norm, flatten, dense]
+        }, input: [28, 28, 1])
+        let c = try ONNXExport.graph(cnn, inputScale: 0.5, inputShift: -1)
+        #expect(c.nodes.map(\.op) == ["Mul", "Add", "Transpose", "Conv", "Relu", "MaxPool", "BatchNormalization",
+                                      "Transpose", "Flatten", "Gemm", "Softmax"])
+        let kernel = try #require(c.initializers.first { $0.name == "conv2d/kernel" })
+        #expect(kernel.dims == [4, 1, 3, 3])
+    }
 }

@@ -14,6 +14,66 @@ struct InteropTests {
         try #require(TestPaths.hasMNIST, "the MNIST .gz files are not in \(TestPaths.mnist) (set MNIST_DIR)")
     }
 
+    /// Runs the MNIST test images 0..<count through the model and writes the probabilities
+    /// (float32, row after row) to the output file; prints the input and output descriptions.
+    static let onnxScript = """
+    import gzip, sys
+    import numpy as np, onnxruntime as ort
+    model, mnist, count, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    (i,), (o,) = session.get_inputs(), session.get_outputs()
+    with gzip.open(mnist + "/t10k-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)[:count]
+    shape = [count] + [d for d in i.shape[1:]]
+    probabilities = session.run([o.name], {i.name: images.astype(np.float32).reshape(shape)})[0]
+    probabilities.astype("<f4").tofile(out)
+    print(i.name, i.shape, i.type, o.name, o.shape)
+    """
+
+    @Test("runner export: mlp and cnn in onnxruntime — every argmax the runner's, probabilities within 1e-4",
+          arguments: ["mlp", "cnn"])
+    func onnx(_ name: String) throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let results = scratch("results")
+        let run = try runner(["experiments/\(name).yaml", "--epochs", "1", "--data-dir", TestPaths.mnist,
+                              "--results-dir", results, "--quiet"], scratch: scratch)
+        try #require(run.exited(0), "\(run)")
+        let folder = results + "/\(name)/latest"
+        let export = try runner(["export", folder, "--format", "onnx", "-o", scratch("model.onnx")], scratch: scratch)
+        try #require(export.exited(0), "\(export)")
+        #expect(export.stdout.contains("input  'pixels'        float32 (N, 28, 28"), "\(export)")
+
+        let count = 1000
+        let said = try Python.run(Self.onnxScript, [scratch("model.onnx"), TestPaths.mnist, "\(count)", scratch("p.f32")],
+                                  scratch: scratch)
+        #expect(said.hasPrefix("pixels ['N', 28, 28"), "\(said)")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: scratch("p.f32")))
+        let theirs = bytes.withUnsafeBytes { raw in
+            (0..<bytes.count / 4).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        }
+        try #require(theirs.count == count * 10)
+
+        // The runner's own predictions of the same images.
+        let trained = try TrainedModel(folder)
+        let test = try DatasetLocator(explicitDirectory: TestPaths.mnist, cacheDirectory: scratch("cache"),
+                                      allowDownload: false).load("mnist").test
+        let images = (0..<count).map {
+            GrayImage(width: 28, height: 28, pixels: Array(test.pixels[($0 * 784)..<(($0 + 1) * 784)]))
+        }
+        let ours = trained.predict(images)
+        var worst: Float = 0, disagreements = 0
+        for i in 0..<count {
+            let row = Array(theirs[(i * 10)..<(i * 10 + 10)])
+            if row.indices.max(by: { row[$0] < row[$1] }) != ours[i].indices.max(by: { ours[i][$0] < ours[i][$1] }) {
+                disagreements += 1
+            }
+            for k in 0..<10 { worst = max(worst, abs(row[k] - ours[i][k])) }
+        }
+        #expect(disagreements == 0)
+        #expect(worst <= 1e-4, "largest probability difference \(worst)")
+    }
+
     /// Every scalar of the run's event files as {"train": {tag: [[step, value], …]}, …}, and the
     /// image and text tags.
     static let eventsScript = """
