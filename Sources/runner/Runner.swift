@@ -16,23 +16,32 @@ struct Runner: ParsableCommand {
         abstract: "Train and evaluate MNIST models described by YAML experiment files.",
         discussion: """
             Examples:
-              runner experiments/mlp.yaml                 train, evaluate, write results/mlp/<run>/
-              runner experiments/mlp.yaml --epochs 1      a quick look
-              runner validate experiments/cnn.yaml        check the file and print the model summary
-              runner resume results/mlp/<run>             continue an interrupted run from its newest checkpoint
-              runner experiments/mlp.yaml --resume        the same, for the newest unfinished run of the file
-              runner evaluate results/mlp/latest          test metrics and confusion matrix of a trained model
-              runner predict results/mlp/latest my-digit.png   classify your own digit images (PNG or PGM)
-              runner compare experiments/mlp.yaml experiments/cnn.yaml -j 2   run both, compare them in one table
-              runner compare experiments/sweep-mlp.yaml   every point of the file's sweep, averaged over seeds
+              runner experiments/mlp.yaml            train, test, write results/mlp/<run>/
+              runner experiments/mlp.yaml --epochs 1 a quick look
+              runner experiments/mlp.yaml --set model.layers[1].units=256 --tensorboard
+                                                     a variant, with TensorBoard logs
+              runner validate experiments/cnn.yaml   check it, print the model summary
+              runner resume results/mlp/<run>        continue an interrupted run
+              runner experiments/mlp.yaml --resume   resume its newest unfinished run
+              runner evaluate results/mlp/latest     test metrics and confusion matrix
+              runner predict results/mlp/latest my-digit.png
+                                                     classify your own digits (PNG or PGM)
+              runner export results/mlp/latest       the model as ONNX (model.onnx)
+              runner compare experiments/mlp.yaml experiments/cnn.yaml -j 2
+                                                     run both, compare them in one table
+              runner compare experiments/sweep-mlp.yaml
+                                                     each sweep point, seeds averaged
+              runner runs --where 'test_accuracy >= 0.98' --sort test_accuracy
+                                                     the runs in results/, one line each
 
-            Data is looked for in --data-dir, $RUNNER_DATA_DIR, the file's data.directory, the cache
-            ($RUNNER_CACHE_DIR, else ~/.cache/mnist-runner), /usr/share/datasets/<name>/, and is
-            otherwise downloaded and verified by SHA-256.
+            Data is looked for in --data-dir, $RUNNER_DATA_DIR, the file's data.directory, the \
+            cache ($RUNNER_CACHE_DIR, else ~/.cache/mnist-runner), /usr/share/datasets/<name>/, \
+            and is otherwise downloaded and verified by SHA-256.
 
-            Ctrl-C (SIGINT) or SIGTERM stops a run after the current step, writes a checkpoint and exits
-            with status 130. Exit status: 0 success, 3 the run missed its `expect:` conditions, 64 bad command
-            line or experiment file, 65 unusable checkpoint or image, 130 interrupted, 1 other failures.
+            Ctrl-C (SIGINT) or SIGTERM stops a run after the current step, writes a checkpoint and \
+            exits with status 130. Exit status: 0 success, 3 the run missed its `expect:` \
+            conditions, 64 bad command line or experiment file, 65 unusable checkpoint or image, \
+            130 interrupted, 1 other failures.
             """,
         subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self, Export.self],
         defaultSubcommand: Run.self)

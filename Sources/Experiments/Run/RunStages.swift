@@ -92,7 +92,7 @@ extension ExperimentRunner {
     /// training split only, then one scale and shift for all images.
     static func loadData(_ launch: Launch, options: RunOptions, console: Console) throws -> RunData {
         let spec = launch.spec
-        let dataset = try spec.locator(path: launch.file, options: options, console: console).load(spec.data.dataset)
+        let dataset = try spec.locator(path: launch.file, options: options, console: console).loadExplaining(spec.data.dataset)
         let (training, validation) = Subset.split(dataset.train, validationFraction: spec.train.validationSplit)
         console.line("Dataset \(dataset.name) from \(dataset.source.directory) (\(dataset.source.origin.rawValue)), "
                      + "SHA-256 verified: \(Format.grouped(training.count)) training, "
