@@ -43,7 +43,7 @@ struct Runner: ParsableCommand {
             conditions, 64 bad command line or experiment file, 65 unusable checkpoint or image, \
             130 interrupted, 1 other failures.
             """,
-        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self, Export.self],
+        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self, Export.self, Runs.self],
         defaultSubcommand: Run.self)
 }
 
