@@ -45,9 +45,11 @@ let package = Package(
             "CZlib", "CPNG", "Kernels",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Files other tools read, written by hand: ONNX models, TensorBoard event files (protobuf, TFRecord).
+        .target(name: "Interchange", dependencies: ["NeuralNetwork", "Kernels", "Charts"]),
         // Experiment files, registries, orchestration, reports.
         .target(name: "Experiments", dependencies: [
-            "NeuralNetwork", "Training", "Datasets", "Kernels",
+            "NeuralNetwork", "Training", "Datasets", "Kernels", "Interchange",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -77,6 +79,7 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets",
                                                              "TestSupport"]),
         .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG"]),
+        .testTarget(name: "InterchangeTests", dependencies: ["Interchange", "NeuralNetwork", "Kernels"]),
         .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "TestSupport"]),
     ]
 )

@@ -43,6 +43,8 @@ public struct CheckpointError: Error, Sendable, CustomStringConvertible, Equatab
         case unreadable, notACheckpoint = "not a checkpoint", truncated, corrupt
         case futureVersion = "written by a newer runner", mismatch = "does not match the model"
         case changedExperiment = "the experiment changed"
+        /// Writing failed (a full disk, a missing folder): a runtime failure, not a bad checkpoint.
+        case unwritable = "cannot be written"
     }
     public let path: String
     public let kind: Kind
@@ -188,7 +190,11 @@ public struct CheckpointFile<Header: CheckpointHeader> {
         do {
             try FileIO.writeAtomically(bytes, to: path)
         } catch {
-            throw CheckpointError(path: path, kind: .unreadable, reason: "cannot be written: \(error)")
+            // The reason without FileIO's temporary file name: the path is the checkpoint's.
+            guard case .fileSystem(_, let reason) = error else { throw CheckpointError(path: path, kind: .unwritable, reason: "\(error)") }
+            throw CheckpointError(path: path, kind: .unwritable, reason: reason,
+                                  hint: reason.contains("No space left") ? "free some space, then `runner resume` continues "
+                                      + "the run from its last checkpoint" : nil)
         }
     }
 

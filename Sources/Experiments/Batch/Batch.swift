@@ -65,15 +65,17 @@ public struct Batch: Sendable {
         }.joined(separator: "\n"))
     }
 
-    /// Reads and resolves every file; `epochs` and `batchSize` (--epochs, --batch-size) override
-    /// every point's.
-    public init(files: [String], epochs: Int? = nil, batchSize: Int? = nil) {
+    /// Reads and resolves every file; `settings` (--set), `epochs` and `batchSize` (--epochs,
+    /// --batch-size) override every point's.
+    public init(files: [String], epochs: Int? = nil, batchSize: Int? = nil, settings: [String] = []) {
         self.files = files
         var entries: [Entry] = []
         var seen: Set<String> = []
         for file in files {
             do {
-                let spec = try ExperimentRunner.load(file, options: RunOptions())
+                var options = RunOptions()
+                options.settings = settings
+                let spec = try ExperimentRunner.load(file, options: options)
                 for var point in try spec.points() {
                     RunCheckpoint.Overrides(epochs: epochs, seed: nil, batchSize: batchSize).apply(to: &point)
                     point.absoluteDataDirectory(relativeTo: file)

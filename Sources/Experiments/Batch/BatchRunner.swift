@@ -30,6 +30,8 @@ public struct BatchOptions: Sendable {
     public var output: String?
     public var epochs: Int?
     public var batchSize: Int?
+    /// `--set key.path=value` arguments for every file.
+    public var settings: [String] = []
     public var sort: ComparisonSort = .order
     public var onlyChanged = false
     /// The `runner` to start child runs with (default: this executable).
@@ -62,7 +64,7 @@ public enum BatchRunner {
     /// `runner compare FILE…`
     public static func compare(_ inputs: [String], options: BatchOptions, console: Console) throws -> BatchStatus {
         let files = try Batch.expand(inputs)
-        let batch = Batch(files: files, epochs: options.epochs, batchSize: options.batchSize)
+        let batch = Batch(files: files, epochs: options.epochs, batchSize: options.batchSize, settings: options.settings)
         let folder = options.output ?? (options.resultsDirectory as NSString)
             .appendingPathComponent("comparisons/" + batch.slug + (options.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? ""))
         for sub in ["points", "logs"] {

@@ -103,9 +103,12 @@ public struct TrainSpec: Sendable, Encodable {
     public var earlyStopping: EarlyStopping.Config?
     /// When checkpoints are written and which are kept.
     public var checkpoint = CheckpointSpec()
+    /// Write TensorBoard event files into the run folder's tensorboard/ (not part of the
+    /// experiment's hash: it does not change the training).
+    public var tensorboard = false
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", shuffle, validationSplit = "validation_split"
-        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", checkpoint
+        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", checkpoint, tensorboard
     }
 
     /// Every key, `early_stopping: null` included.
@@ -118,6 +121,7 @@ public struct TrainSpec: Sendable, Encodable {
         try c.encode(lrSchedule, forKey: .lrSchedule)
         try c.encode(earlyStopping, forKey: .earlyStopping)
         try c.encode(checkpoint, forKey: .checkpoint)
+        try c.encode(tensorboard, forKey: .tensorboard)
     }
 }
 
@@ -222,10 +226,13 @@ public struct ExperimentSpec {
 extension ExperimentSpec {
     enum Keys: String, CodingKey {
         case name, description, seed, data, preprocess, model, compile, train, evaluate, expect, sweep
+        /// Resolved before decoding (FileLayers.swift); asked for so that a misspelling is caught.
+        case extends
     }
 
     init(from decoder: NodeDecoder, defaultName: String) throws {
         let c = try decoder.container(keyedBy: Keys.self)
+        _ = c.contains(.extends)
         name = try c.decode(.name, default: defaultName, expected: "a name of letters, digits, '-', '_' or '.'") {
             (s: String) in !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
         }
@@ -348,6 +355,7 @@ extension TrainSpec: Decodable {
             }
         }
         checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint) ?? CheckpointSpec()
+        tensorboard = try c.decode(.tensorboard, default: false)
         if let best = checkpoint.keepBest, best.monitor.isValidation && validationSplit == 0 {
             throw ConfigError(codingPath: c.codingPath + [CodingKeys.checkpoint, CheckpointSpec.CodingKeys.keepBest],
                               message: "keep_best monitors '\(best.monitor.rawValue)', "
@@ -422,43 +430,57 @@ extension EvaluateSpec {
 // MARK: - Reading a file
 
 extension ExperimentSpec {
-    /// Parses and validates the experiment file at `path` (the model is built separately).
-    public static func load(path: String) throws -> ExperimentSpec {
+    /// Parses and validates the experiment file at `path` (the model is built separately), with
+    /// the files it extends and the `settings` (`--set key.path=value`) put in.
+    public static func load(path: String, settings: [String] = []) throws -> ExperimentSpec {
+        let text = try readText(path, what: "experiment file")
+        let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        return try parse(text, path: path, defaultName: name, settings: settings)
+    }
+
+    /// The text of the file at `path`; `what` names it in errors ("experiment file").
+    static func readText(_ path: String, what: String, at location: SourceLocation? = nil,
+                         sourceLine: String? = nil) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            throw ExperimentError(message: exists && isDirectory.boolValue
+            throw ExperimentError(location: location, message: exists && isDirectory.boolValue
                 ? "\(path) is a directory, not an experiment file"
-                : "cannot read experiment file \(path): " + (exists ? "permission denied" : "no such file"),
-                hint: exists ? nil : "the shipped experiments are in experiments/, e.g. experiments/mlp.yaml")
+                : "cannot read \(what) \(path): " + (exists ? "permission denied" : "no such file"),
+                hint: exists ? nil : location == nil ? "the shipped experiments are in experiments/, e.g. experiments/mlp.yaml"
+                    : "the path is relative to the file that names it", sourceLine: sourceLine)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ExperimentError(location: SourceLocation(file: path, line: 1, column: 1),
                                   message: "the file is not UTF-8 text")
         }
-        let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        return try parse(text, path: path, defaultName: name)
+        return text
     }
 
-    /// Parses experiment YAML `text`; `path` is used in messages and to resolve relative paths.
-    public static func parse(_ text: String, path: String, defaultName: String = "experiment") throws -> ExperimentSpec {
-        let source = SourceText(path: path, text: text)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw ExperimentError(location: SourceLocation(file: path, line: 1, column: 1),
-                                      message: "the experiment file is empty",
-                                      hint: "start from experiments/mlp.yaml")
-            }
-            root = node
-        } catch let error as YamlError {
-            throw syntaxError(error, source: source)
+    /// Parses experiment YAML `text`; `path` is used in messages and to resolve relative paths
+    /// (`extends:`, `data.directory`). `settings` as in `load`.
+    public static func parse(_ text: String, path: String, defaultName: String = "experiment",
+                             settings: [String] = []) throws -> ExperimentSpec {
+        var source = SourceText(path: path, text: text)
+        let root = try resolvingExtends(try topMapping(text, source: source), path: path, source: &source,
+                                        chain: [canonicalPath(path)])
+        let assignments = try settings.map { try setting($0, source: &source) }
+        return try decode(root, source: source, defaultName: defaultName).applying(assignments)
+    }
+
+    /// The tree of the last part of `source` (`text`), which must be a mapping of sections.
+    static func topMapping(_ text: String, source: SourceText) throws -> Node {
+        let part = source.parts[source.parts.count - 1]
+        guard let root = try source.composeLast(text) else {
+            throw ExperimentError(location: SourceLocation(file: part.path, line: 1, column: 1),
+                                  message: "the experiment file is empty",
+                                  hint: "start from experiments/mlp.yaml")
         }
         guard case .mapping = root else {
             throw source.error(at: root.mark, path: [], "expected a mapping of sections (data, model, compile, "
                                + "train, …) at the top of the file, found \(describe(root))")
         }
-        return try decode(root, source: source, defaultName: defaultName)
+        return root
     }
 
     /// The experiment a YAML tree of `source` describes (the file's own tree, or a sweep point's:

@@ -58,14 +58,19 @@ extension ExperimentSpec {
     }
 
     /// The resolved experiment as YAML text, and its SHA-256 (the experiment's identity). The
-    /// hash is that of the text without `expect:` (the last section): conditions on the results
-    /// do not change the run, so changing a gate neither starts the run afresh nor stops a resume.
+    /// hash is that of the text without `expect:` (the last section) and `train.tensorboard`:
+    /// conditions on the results and logging do not change the run, so changing them neither
+    /// starts the run afresh nor stops a resume.
     public func resolvedText(_ compiled: CompiledModel) throws -> (yaml: String, sha256: String) {
         let tree = try resolved(compiled)
         let yaml = try Yams.serialize(node: tree, allowUnicode: true, sortKeys: false)
         var identity = yaml
-        if !expect.isEmpty, case .mapping(let m) = tree {
-            let trained = Node(m.filter { $0.key.string != Keys.expect.rawValue }.map { ($0.key, $0.value) }, Tag(.map))
+        if case .mapping(let m) = tree {
+            let trained = Node(m.filter { $0.key.string != Keys.expect.rawValue }.map { pair in
+                guard pair.key.string == Keys.train.rawValue, case .mapping(let train) = pair.value else { return (pair.key, pair.value) }
+                return (pair.key, Node(train.filter { $0.key.string != TrainSpec.CodingKeys.tensorboard.rawValue }
+                                           .map { ($0.key, $0.value) }, train.tag, train.style))
+            }, Tag(.map))
             identity = try Yams.serialize(node: trained, allowUnicode: true, sortKeys: false)
         }
         return (yaml, experimentHash(identity))

@@ -22,17 +22,26 @@ public struct RunOptions: Sendable {
     public var resume = false
     /// Resume even though the experiment changed since the run started (`--force`).
     public var force = false
+    /// `--set key.path=value` arguments, in order (applied before the options above).
+    public var settings: [String] = []
+    /// Write TensorBoard event files (`--tensorboard`, the same as train.tensorboard: true).
+    public var tensorboard = false
 
     public init() {}
 
-    var overrides: RunCheckpoint.Overrides { .init(epochs: epochs, seed: seed, batchSize: batchSize) }
+    var overrides: RunCheckpoint.Overrides {
+        .init(epochs: epochs, seed: seed, batchSize: batchSize, settings: settings.isEmpty ? nil : settings,
+              tensorboard: tensorboard ? true : nil)
+    }
 }
 
 extension RunCheckpoint.Overrides {
+    /// The options after `--set` (which `ExperimentSpec.load` puts into the file's tree).
     func apply(to spec: inout ExperimentSpec) {
         if let epochs { spec.train.epochs = epochs }
         if let seed { spec.seed = seed }
         if let batchSize { spec.train.batchSize = batchSize }
+        if tensorboard == true { spec.train.tensorboard = true }
     }
 }
 
@@ -45,7 +54,7 @@ public struct RunOutcome: Sendable {
 public enum ExperimentRunner {
     /// Reads the file and applies the overrides; user errors are ExperimentErrors.
     public static func load(_ path: String, options: RunOptions) throws -> ExperimentSpec {
-        var spec = try ExperimentSpec.load(path: path)
+        var spec = try ExperimentSpec.load(path: path, settings: options.settings)
         options.overrides.apply(to: &spec)
         return spec
     }
@@ -113,11 +122,13 @@ public enum ExperimentRunner {
         if let epochs = options.epochs { overrides.epochs = epochs }
         if let seed = options.seed { overrides.seed = seed }
         if let batchSize = options.batchSize { overrides.batchSize = batchSize }
+        if !options.settings.isEmpty { overrides.settings = options.settings }
+        if options.tensorboard { overrides.tensorboard = true }
 
         let experimentFile = file ?? header.experiment.file
         var spec: ExperimentSpec
         if FileManager.default.fileExists(atPath: experimentFile) {
-            spec = try ExperimentSpec.load(path: experimentFile)
+            spec = try ExperimentSpec.load(path: experimentFile, settings: overrides.settings ?? [])
         } else {
             console.line("Experiment file \(experimentFile) is gone: continuing with the resolved experiment stored in the checkpoint.")
             spec = try ExperimentSpec.parse(header.experiment.resolvedYAML, path: checkpointPath + " (stored experiment)")

@@ -62,9 +62,11 @@ extension ExperimentRunner {
         // From here on SIGINT/SIGTERM ask for a checkpoint and a stop instead of ending the process.
         let watcher = InterruptWatcher()
         defer { watcher.stop() }
+        let tensorboard = try TensorBoardLog(launch, from: restored.state, console: console)
         let trained = try train(launch, data: data, setup: setup, from: restored, checkpoints: checkpoints,
-                                watcher: watcher, console: console)
+                                watcher: watcher, tensorboard: tensorboard, console: console)
         let test = evaluateOnTestSet(launch, data: data, setup: setup)
+        tensorboard?.finish(launch, data: data, setup: setup, test: test, epochs: trained.state.history.count)
         let report = try makeReport(launch, data: data, setup: setup, trained: trained, resumes: restored.resumes,
                                     test: test, threads: threads, startSeconds: startSeconds)
         let files = try writeReports(report, launch: launch)
@@ -94,7 +96,7 @@ extension ExperimentRunner {
     /// training split only, then one scale and shift for all images.
     static func loadData(_ launch: Launch, options: RunOptions, console: Console) throws -> RunData {
         let spec = launch.spec
-        let dataset = try spec.locator(path: launch.file, options: options, console: console).load(spec.data.dataset)
+        let dataset = try spec.locator(path: launch.file, options: options, console: console).loadExplaining(spec.data.dataset)
         let (training, validation) = Subset.split(dataset.train, validationFraction: spec.train.validationSplit)
         console.line("Dataset \(dataset.name) from \(dataset.source.directory) (\(dataset.source.origin.rawValue)), "
                      + "SHA-256 verified: \(Format.grouped(training.count)) training, "
@@ -186,7 +188,8 @@ extension ExperimentRunner {
     /// Training, epoch lines on the console and checkpoints as `checkpoints` says; then final.ckpt.
     /// A signal (`watcher`) stops it after the step in progress with a checkpoint: RunInterrupted.
     static func train(_ launch: Launch, data: RunData, setup: TrainingSetup, from restored: Restored,
-                      checkpoints: CheckpointPolicy, watcher: InterruptWatcher, console: Console) throws -> Trained {
+                      checkpoints: CheckpointPolicy, watcher: InterruptWatcher, tensorboard: TensorBoardLog? = nil,
+                      console: Console) throws -> Trained {
         let spec = launch.spec, epochs = spec.train.epochs
         var state = restored.state, restoredEpoch = restored.restoredEpoch
         var fitted = false
@@ -210,7 +213,8 @@ extension ExperimentRunner {
                                       imagesPerSecond: Double(data.training.count) / e.seconds)
                     checkpoints.epochEnd(e, s)
                 })
-            let history = setup.trainer.fit(data.training, validation: data.validation, options, callbacks: callbacks)
+            let history = setup.trainer.fit(data.training, validation: data.validation, options,
+                                            callbacks: callbacks.logging(to: tensorboard))
             fitted = true
             if let failure = checkpoints.failure { throw failure }
             state = history.state
