@@ -58,25 +58,4 @@ struct ToolsCLITests {
         #expect(mistyped.stderr.contains("does not exist") && mistyped.stderr.contains("hint: the data directory comes from --data-dir"),
                 "\(mistyped)")
     }
-
-    @Test("under `taskset -c 0` the default is 1 thread (the CPUs the process may use, not those online)")
-    func affinityLimitedThreads() throws {
-        let scratch = try TemporaryDirectory()
-        defer { scratch.remove() }
-        let taskset = try #require(["/usr/bin/taskset", "/bin/taskset"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                                   "taskset (util-linux) is not installed")
-        let binary = try #require(TestPaths.runner)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: taskset)
-        process.arguments = ["-c", "0", binary, "experiments/mlp.yaml", "--data-dir", scratch("nope"),
-                             "--results-dir", scratch("results")]
-        process.currentDirectoryURL = TestPaths.root
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(text.contains("batch 32, 1 thread, "), "\(text)")
-    }
 }
