@@ -60,8 +60,9 @@ let package = Package(
         .executableTarget(name: "layer-bench", dependencies: ["Experiments", "NeuralNetwork", "Kernels"],
                           path: "bench/LayerBench"),
 
-        // What the test targets share: scratch folders, where the package and MNIST are, experiment files.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What the test targets share: scratch folders, where the package and MNIST are, experiment
+        // files, programs run to completion, headless Chromium, nbformat, PNGs read back.
+        .target(name: "TestSupport", dependencies: ["CPNG"], path: "Tests/TestSupport"),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"],
                     // The script that derives and checks the Winograd matrices of Sources/CKernels.
@@ -73,7 +74,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets",
                                                              "TestSupport"]),
-        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG"]),
-        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "TestSupport"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "Charts",
+                                                         "TestSupport"]),
     ]
 )
