@@ -44,7 +44,7 @@ let package = Package(
         ]),
         // Experiment files, registries, orchestration, reports.
         .target(name: "Experiments", dependencies: [
-            "NeuralNetwork", "Training", "Datasets", "Kernels",
+            "NeuralNetwork", "Training", "Datasets", "Kernels", "Charts",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets",
                                                              "TestSupport"]),
-        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG", "TestSupport"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "Charts",
                                                          "TestSupport"]),
     ]
