@@ -34,7 +34,7 @@ struct Runner: ParsableCommand {
             with status 130. Exit status: 0 success, 3 the run missed its `expect:` conditions, 64 bad command
             line or experiment file, 65 unusable checkpoint or image, 130 interrupted, 1 other failures.
             """,
-        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self],
+        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self, Report.self],
         defaultSubcommand: Run.self)
 }
 
