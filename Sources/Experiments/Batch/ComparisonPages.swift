@@ -72,6 +72,12 @@ struct ComparisonSections {
 
     func all() -> [PageSection] {
         var sections = [table(), curves(byTime: false), curves(byTime: true), scatter(), recall(), disagreements()]
+        let changed = comparison.changedKeys
+        if !changed.isEmpty {
+            sections.append(PageSection(title: "Experiment keys that differ", intro: "Each key of the resolved experiments "
+                                            + "whose value is not the same in every run (comparison.md lists them all).",
+                                        source: "", blocks: [.table(pageTable(comparison.settingsTable(keys: changed)))]))
+        }
         if !comparison.problems.isEmpty {
             sections.append(PageSection(title: "Problems", intro: "Runs that did not finish or missed an expectation.",
                                         source: "", blocks: comparison.problems.map { .callout($0, tone: .bad) }))
@@ -100,8 +106,6 @@ struct ComparisonSections {
             blocks.append(.table(pageTable(comparison.seedTable(),
                                            caption: "Across seeds: mean ± sample standard deviation (divisor n − 1)")))
         }
-        let changed = comparison.changedKeys
-        if !changed.isEmpty { blocks.append(.table(pageTable(comparison.settingsTable(keys: changed), caption: "Keys that differ"))) }
         return PageSection(title: "Runs", intro: "Each run's figures, from its report.json (as in comparison.md).",
                            source: "", blocks: blocks)
     }
@@ -137,7 +141,7 @@ struct ComparisonSections {
                         let p = points(run.report!, value)
                         guard p.contains(where: { $0.y.isFinite }) else { continue }
                         series.append(Series("\(run.row.label) \(name)", points: p, color: Palette.color(i), dash: dash,
-                                             markers: !byTime))
+                                             markers: true))
                     }
                 }
             }
@@ -215,7 +219,7 @@ struct ComparisonSections {
         var blocks: [Block] = [.paragraph("The \(models.count) runs disagree on \(PageNumber.count(differ.count)) of the "
                                           + "\(PageNumber.count(count)) test digits; the first \(items.count) are shown. "
                                           + "Green: right; red: wrong.")]
-        if !items.isEmpty { blocks.append(.gallery(ImageGrid(title: title, items: items, scale: 2))) }
+        if !items.isEmpty { blocks.append(.gallery(ImageGrid(title: "", items: items, scale: 2))) }
         if missing > 0 {
             blocks.append(.paragraph("\(missing) of the digits looked at are in none of the runs' stored mistakes "
                                      + "(each run keeps its \(ReportData.mistakeLimit) most confident ones)."))

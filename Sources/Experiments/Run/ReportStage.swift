@@ -106,12 +106,12 @@ extension ExperimentRunner {
         }
     }
 
-    /// Writes the report files, each atomically, then points results/<name>/latest at the run.
-    /// Returns what it wrote.
+    /// Writes the report files, each atomically, then — when the run finished — points
+    /// results/<name>/latest at the run. Returns what it wrote.
     static func writeReports(_ report: RunReport, data: ReportData?, launch: Launch) throws -> [ReportFile] {
         let files = try reportFiles(report, resolvedYAML: launch.resolvedYAML, data: data)
         for file in files { try file.write((launch.directory as NSString).appendingPathComponent(file.name)) }
-        linkLatest(launch.runID, in: launch.resultsRoot)
+        if report.status == .finished { linkLatest(launch.runID, in: launch.resultsRoot) }
         return files
     }
 

@@ -57,7 +57,9 @@ extension ExperimentRunner {
         let threads = max(1, options.threads ?? ThreadPool.availableCores)
         announce(launch, threads: threads, console: console)
         var soFar = RunSoFar()
-        var reported = false
+        // A resume that fails before it trains (its data gone, a checkpoint that does not fit)
+        // leaves the folder's reports as they were: the run is still what they say.
+        var reported = false, started = launch.checkpoint == nil
         do {
             let data = try loadData(launch, options: options, console: console)
             soFar.data = data
@@ -66,6 +68,7 @@ extension ExperimentRunner {
             let restored = try restore(launch, setup: setup)
             soFar.state = restored.state
             soFar.resumes = restored.resumes
+            started = true
             let checkpoints = try CheckpointPolicy(
                 launch.spec.train.checkpoint, keepBest: restored.keepBest,
                 writer: RunCheckpointWriter(launch: launch, dataDirectory: options.dataDirectory, data: data,
@@ -101,7 +104,7 @@ extension ExperimentRunner {
             return RunOutcome(report: report, directory: launch.directory)
         } catch {
             // A run that failed still says so in its folder, with what it has.
-            if !reported {
+            if !reported && started {
                 soFar.checkpoint = CheckpointFolder(run: launch.directory).newest()
                 if let report = try? makeReport(launch, soFar, status: .failed, error: failureText(error), divergence: nil,
                                                 test: nil, threads: threads, startSeconds: startSeconds),
