@@ -178,8 +178,11 @@ extension Block {
         case .paragraph(let text): return [.markdown(text)]
         case .code(let text): return [.stdout(text.hasSuffix("\n") ? text : text + "\n")]
         case .figure(let svg, let caption):
-            let title = svg.captures(between: "<title>", and: "</title>").first ?? "figure"
-            return [.svg(svg, text: caption.isEmpty ? title : caption)]
+            // The figure's own <title> is the plain-text stand-in when there is no caption.
+            let title = svg.firstRange(of: "<title>").flatMap { open in
+                svg[open.upperBound...].firstRange(of: "</title>").map { String(svg[open.upperBound..<$0.lowerBound]) }
+            }
+            return [.svg(svg, text: caption.isEmpty ? title ?? "figure" : caption)]
         case .gallery(let grid, let caption):
             return [.svg(grid.svg(), text: caption.isEmpty ? grid.title : caption)]
         case .table(let table): return [.html(table.html(), text: table.plainText())]
@@ -192,18 +195,5 @@ extension Block {
         case .sideBySide(let source, let output):
             return [.stdout(source.hasSuffix("\n") ? source : source + "\n")] + output.flatMap(\.notebookOutputs)
         }
-    }
-}
-
-extension String {
-    /// Each text between `open` and the next `close`, in order.
-    func captures(between open: String, and close: String) -> [String] {
-        var found: [String] = []
-        var rest = self[...]
-        while let a = rest.firstRange(of: open), let b = rest[a.upperBound...].firstRange(of: close) {
-            found.append(String(rest[a.upperBound..<b.lowerBound]))
-            rest = rest[b.upperBound...]
-        }
-        return found
     }
 }

@@ -141,8 +141,12 @@ struct RunSections {
             }
             if let spec = contents.spec {
                 facts.append(("labels", spec.preprocess.oneHot ? "one-hot rows (to_categorical)" : "class indices"))
+                let a = spec.preprocess.augment
+                facts.append(("augmentation", a.isIdentity ? "none"
+                              : "per image and epoch: shift up to \(a.shift) of the size, rotation up to \(a.rotation)°, zoom up to \(a.zoom)"))
             }
-            facts.append(("input", "pixel × \(jsonNumber(p.inputScale)) + \(jsonNumber(p.inputShift))"))
+            facts.append(("input", "pixel × \(jsonNumber(p.inputScale)) " + (p.inputShift < 0 ? "− \(jsonNumber(-p.inputShift))"
+                                                                          : "+ \(jsonNumber(p.inputShift))")))
             blocks.append(.facts(facts))
         }
         if let data, let augmented = data.header.augmentation, let original = data.augmentOriginal, let warped = data.augmentWarped {
