@@ -85,6 +85,26 @@ struct ReportTests {
         let notebook = try String(contentsOfFile: folder + "/report.ipynb", encoding: .utf8)
         #expect(notebook.contains("image/svg+xml") && notebook.contains("## Sample output"))
         try PageChecks.reproduced(folder, ["report.html", "report.ipynb"], scratch: scratch)
+
+        // A run folder from before report-data.bin and statuses: the page says what it cannot show
+        // and how to get it; --evaluate makes the file from final.ckpt, and the page is the run's again.
+        let original = try Data(contentsOf: URL(fileURLWithPath: folder + "/report.html"))
+        try FileManager.default.removeItem(atPath: folder + "/report-data.bin")
+        let json = try String(contentsOfFile: folder + "/report.json", encoding: .utf8)
+        try json.replacingOccurrences(of: "  \"status\": \"finished\",\n  \"error\": null,\n", with: "")
+            .write(toFile: folder + "/report.json", atomically: true, encoding: .utf8)
+        #expect(try RunReport.read(runDirectory: folder).status == RunStatus.finished)
+        let old = try runner(["report", folder], scratch: scratch)
+        #expect(old.exited(0) && old.stdout.contains("--evaluate"), "\(old)")
+        let partial = try String(contentsOfFile: folder + "/report.html", encoding: .utf8)
+        #expect(partial.contains("Not shown: this run folder has no report-data.bin") && partial.contains("runner report --evaluate"))
+        #expect(partial.contains("<title>Confusion matrix (test set)</title>") && !partial.contains(">Model predicts: "))
+        let evaluated = try runner(["report", "--evaluate", folder, "--data-dir", TestPaths.mnist], scratch: scratch)
+        #expect(evaluated.exited(0), "\(evaluated)")
+        try json.write(toFile: folder + "/report.json", atomically: true, encoding: .utf8)
+        #expect(try runner(["report", folder], scratch: scratch).exited(0))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder + "/report.html")) == original,
+                "report-data.bin made by --evaluate does not give the run's page")
     }
 
     @Test("a run whose data is missing fails (exit 1) with a report that says so and where to point the runner at data")
