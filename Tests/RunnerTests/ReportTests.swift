@@ -21,6 +21,12 @@ struct ReportTests {
         return String(last.dropFirst("Report: ".count).dropLast("/report.html".count))
     }
 
+    /// experiments/mlp.yaml trained by plain SGD at `learningRate`, written into `scratch`.
+    func sgdMLP(learningRate: String, in scratch: TemporaryDirectory) throws -> String {
+        try scratch.write(try TestPaths.experiment("mlp.yaml").text.replacingOccurrences(of: "type: adam", with: "type: sgd")
+            .replacingOccurrences(of: "learning_rate: 0.001", with: "learning_rate: \(learningRate)"), to: "mlp.yaml")
+    }
+
     /// The texts of the `<td class="num">` cells of the table whose caption starts with `caption`.
     func numericCells(_ html: String, caption: String) throws -> [String] {
         let start = try #require(html.range(of: "<caption>" + caption))
@@ -132,9 +138,7 @@ struct ReportTests {
     func divergedRun() throws {
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
-        let seed = try TestPaths.experiment("mlp.yaml").text
-        let file = try scratch.write(seed.replacingOccurrences(of: "type: adam", with: "type: sgd")
-            .replacingOccurrences(of: "learning_rate: 0.001", with: "learning_rate: 1.0e+30"), to: "mlp.yaml")
+        let file = try sgdMLP(learningRate: "1.0e+30", in: scratch)
         let results = scratch("results")
         let run = try runner([file, "--data-dir", TestPaths.mnist, "--results-dir", results], scratch: scratch)
         #expect(run.exited(1), "\(run)")
@@ -165,9 +169,7 @@ struct ReportTests {
     func chanceLevel() throws {
         let scratch = try TemporaryDirectory()
         defer { scratch.remove() }
-        let seed = try TestPaths.experiment("mlp.yaml").text
-        let file = try scratch.write(seed.replacingOccurrences(of: "type: adam", with: "type: sgd")
-            .replacingOccurrences(of: "learning_rate: 0.001", with: "learning_rate: 10.0"), to: "mlp.yaml")
+        let file = try sgdMLP(learningRate: "10.0", in: scratch)
         let run = try runner([file, "--epochs", "1", "--data-dir", TestPaths.mnist, "--results-dir", scratch("results")],
                              scratch: scratch)
         #expect(run.exited(0), "\(run)")
