@@ -113,7 +113,7 @@ struct ComparisonSections {
     /// Each run's (or, for a sweep, each seed group's mean ± std) validation and training curves.
     func curves(byTime: Bool) -> PageSection {
         let grouped = comparison.hasSeedGroups
-        func points(_ report: RunReport, _ value: (EpochRecord) -> Double?) -> [Point] {
+        func points(_ report: RunReport, _ value: (EpochRecord) -> Double?, byTime: Bool = byTime) -> [Point] {
             var seconds = 0.0
             return report.epochs.map { e in
                 seconds += e.seconds
@@ -128,11 +128,25 @@ struct ComparisonSections {
                     let reports = group.runs.compactMap { row in reported.first { $0.row.index == row.index }?.report }
                     guard !reports.isEmpty else { continue }
                     let n = reports.count
+                    // Each epoch at the seeds' mean time: the runs' own times differ, their epochs do not.
+                    var elapsed: [Double: [Double]] = [:]
+                    for report in reports {
+                        for (i, p) in points(report, { _ in 0 }, byTime: true).enumerated() {
+                            elapsed[Double(report.epochs[i].epoch), default: []].append(p.x)
+                        }
+                    }
+                    func at(_ epoch: Double) -> Double {
+                        guard byTime, let times = elapsed[epoch], !times.isEmpty else { return epoch }
+                        return times.reduce(0, +) / Double(times.count)
+                    }
                     for (name, value, dash) in [("validation", valid, Dash.solid), ("training", train, Dash.dashed)] {
-                        let runs = reports.map { points($0, value) }
+                        let runs = reports.map { points($0, value, byTime: false) }
                         guard runs.contains(where: { $0.contains { $0.y.isFinite } }) else { continue }
-                        series.append(.mean("\(group.label) \(name)\(n > 1 ? " (\(n) seeds)" : "")", of: runs,
-                                            color: Palette.color(g), dash: dash))
+                        var mean = Series.mean("\(group.label) \(name)\(n > 1 ? " (\(n) seeds)" : "")", of: runs,
+                                               color: Palette.color(g), dash: dash)
+                        mean.points = mean.points.map { Point(at($0.x), $0.y) }
+                        mean.band = mean.band.map { BandPoint(x: at($0.x), low: $0.low, high: $0.high) }
+                        series.append(mean)
                     }
                 }
             } else {
@@ -151,7 +165,8 @@ struct ComparisonSections {
         let blocks = reported.isEmpty ? [Block.paragraph("No run has a finished epoch.")] : [
             chart("Accuracy", Axis("Accuracy", format: .percent), train: { $0.accuracy }, valid: { $0.valAccuracy }),
             chart("Loss", Axis("Loss", scale: .log), train: { $0.loss }, valid: { $0.valLoss }),
-            .paragraph("Solid: validation; dashed: training." + (grouped ? " Lines: the mean over seeds; bands: ± one standard deviation." : "")),
+            .paragraph("Solid: validation; dashed: training." + (grouped ? " Lines: the mean over seeds; bands: ± one standard deviation"
+                                                                       + (byTime ? "; each epoch at the seeds' mean time." : ".") : "")),
         ]
         return PageSection(title: byTime ? "Curves by time" : "Curves by epoch",
                            intro: byTime ? "The same curves against the seconds each run had trained (epochs end at the points)."
