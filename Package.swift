@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Interchange", dependencies: ["NeuralNetwork", "Kernels", "Charts"]),
         // Experiment files, registries, orchestration, reports.
         .target(name: "Experiments", dependencies: [
-            "NeuralNetwork", "Training", "Datasets", "Kernels", "Interchange",
+            "NeuralNetwork", "Training", "Datasets", "Kernels", "Interchange", "Charts",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -65,8 +65,9 @@ let package = Package(
         .executableTarget(name: "layer-bench", dependencies: ["Experiments", "NeuralNetwork", "Kernels"],
                           path: "bench/LayerBench"),
 
-        // What the test targets share: scratch folders, where the package and MNIST are, experiment files.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What the test targets share: scratch folders, where the package and MNIST are, experiment
+        // files, programs run to completion, headless Chromium, nbformat, PNGs read back.
+        .target(name: "TestSupport", dependencies: ["CPNG"], path: "Tests/TestSupport"),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"],
                     // The script that derives and checks the Winograd matrices of Sources/CKernels.
@@ -78,8 +79,9 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets",
                                                              "TestSupport"]),
-        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG", "TestSupport"]),
         .testTarget(name: "InterchangeTests", dependencies: ["Interchange", "NeuralNetwork", "Kernels"]),
-        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "Charts",
+                                                         "TestSupport"]),
     ]
 )

@@ -132,7 +132,8 @@ public struct FitHistory: Sendable {
     public let earlyStopping: EarlyStopping?
     /// The epoch (from 0) whose weights the model ended with, when they were restored.
     public let restoredEpoch: Int?
-    /// Where training stands: finished, or stopped early on request (`afterStep` said so).
+    /// Where training stands: finished, or stopped early on request (`afterStep` said so) or
+    /// because a step's loss was not finite (the trainer's `divergence`).
     public let state: FitState
     public var interrupted: Bool { !state.finished }
 }
@@ -172,7 +173,7 @@ extension Trainer {
             state.step = step
             state.metrics = pass.metrics
             state.epochSeconds = before + monotonicSeconds() - start
-            if stopped { return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: nil, state: state) }
+            if stopped || divergence != nil { return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: nil, state: state) }
 
             let val = validation.map { evaluate($0, batchSize: options.validationBatchSize ?? batchSize) }
             // An epoch's time includes its validation pass, as Keras's progress bar counts it.

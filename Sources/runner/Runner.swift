@@ -27,6 +27,7 @@ struct Runner: ParsableCommand {
               runner predict results/mlp/latest my-digit.png
                                                      classify your own digits (PNG or PGM)
               runner export results/mlp/latest       the model as ONNX (model.onnx)
+              runner report results/mlp/latest       draw report.html and report.ipynb again
               runner compare experiments/mlp.yaml experiments/cnn.yaml -j 2
                                                      run both, compare them in one table
               runner compare experiments/sweep-mlp.yaml
@@ -43,7 +44,8 @@ struct Runner: ParsableCommand {
             conditions, 64 bad command line or experiment file, 65 unusable checkpoint or image, \
             130 interrupted, 1 other failures.
             """,
-        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self, Export.self, Runs.self],
+        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self, Report.self,
+                      Export.self, Runs.self],
         defaultSubcommand: Run.self)
 }
 

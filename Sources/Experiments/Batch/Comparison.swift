@@ -16,6 +16,8 @@ public struct ComparisonRow: Codable, Sendable {
         case reused
         /// The run failed, or stopped (SIGINT/SIGTERM) with a checkpoint to resume from.
         case failed, interrupted
+        /// Its training loss or a parameter became non-finite: stopped there (its report says where).
+        case diverged
         /// Not started: the batch stopped first (--fail-fast, Ctrl-C).
         case skipped = "not run"
         /// The experiment file could not be read or resolved.
@@ -288,7 +290,7 @@ extension Comparison {
     var problems: [String] {
         sortedRows.compactMap { row in
             switch row.status {
-            case .failed, .interrupted, .invalid, .skipped, .missing:
+            case .failed, .interrupted, .diverged, .invalid, .skipped, .missing:
                 return "\(row.label): \(row.status.rawValue)" + (row.error.map { " — \($0)" } ?? "")
                     + (row.log.map { " (log: \($0))" } ?? "")
             default:
@@ -383,7 +385,7 @@ extension Comparison {
         }
         do {
             let document = try JSONDecoder().decode(Document.self, from: data)
-            return Comparison(batch: document.batch, rows: document.runs)
+            return Comparison(batch: document.batch, rows: document.runs, sort: document.sort, onlyChanged: document.onlyChanged)
         } catch {
             throw ExperimentError(message: "\(path) is not a comparison written by runner compare: \(error)")
         }
@@ -439,7 +441,7 @@ extension Comparison {
         }
     }
 
-    /// Writes comparison.json, .csv and .md into `folder`.
+    /// Writes comparison.json, .csv and .md, then comparison.html and .ipynb, into `folder`.
     public func write(to folder: String) throws {
         try FileIO.createDirectories(folder)
         func put(_ name: String, _ data: Data) throws {
@@ -448,5 +450,7 @@ extension Comparison {
         try put("comparison.json", try json())
         try put("comparison.csv", Data(csv().utf8))
         try put("comparison.md", Data(markdown().utf8))
+        // Drawn from the file just written, as `runner report` draws them: the same bytes.
+        try ComparisonPages(try Comparison.read(folder: folder)).write(to: folder)
     }
 }

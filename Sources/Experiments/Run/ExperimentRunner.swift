@@ -45,7 +45,7 @@ extension RunCheckpoint.Overrides {
     }
 }
 
-/// A finished run: its report and the folder it was written to.
+/// A run that ended (finished, or with its reports written for how it stopped): its report and folder.
 public struct RunOutcome: Sendable {
     public let report: RunReport
     public let directory: String
@@ -154,14 +154,15 @@ public enum ExperimentRunner {
         return try execute(launch, options: options, console: console)
     }
 
-    /// The newest run folder under `root` that has a checkpoint but no report.json.
+    /// The newest run folder under `root` that has a checkpoint and whose report.json is missing
+    /// or says interrupted or failed (a diverged run would diverge again at the same step).
     static func unfinishedRun(in root: String) -> String? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         var best: (String, Date)?
         for name in names where name != "latest" {
             let directory = (root as NSString).appendingPathComponent(name)
-            guard FileIO.isDirectory(directory),
-                  !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("report.json")),
+            let status = runStatus(runDirectory: directory)
+            guard FileIO.isDirectory(directory), status != .finished, status != .diverged,
                   let newest = CheckpointFolder(run: directory).newest(),
                   let modified = (try? FileManager.default.attributesOfItem(atPath: newest))?[.modificationDate] as? Date
             else { continue }
@@ -171,12 +172,12 @@ public enum ExperimentRunner {
     }
 
     /// A run folder or a checkpoint file → (run folder, checkpoint to use). A run folder gives its
-    /// newest checkpoint; for resuming, a finished run (one with report.json) is an error.
+    /// newest checkpoint; for resuming, a finished run (report.json's status) is an error.
     static func locateCheckpoint(_ target: String, forResuming: Bool) throws -> (directory: String, checkpoint: String) {
         if FileIO.isDirectory(target) {
             let directory = URL(fileURLWithPath: target).standardizedFileURL.resolvingSymlinksInPath().path
-            if forResuming, FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("report.json")) {
-                throw ExperimentError(message: "run \(target) has finished (it has report.json): nothing to resume",
+            if forResuming, runStatus(runDirectory: directory) == .finished {
+                throw ExperimentError(message: "run \(target) has finished (its report.json says so): nothing to resume",
                                       hint: "start a new run with `runner <experiment>.yaml`")
             }
             let folder = CheckpointFolder(run: directory)

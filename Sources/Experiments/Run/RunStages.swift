@@ -1,7 +1,9 @@
 // One run, fresh or resumed, as named stages: load the data, build the trainer, restore a
 // checkpoint's state, train (checkpoints written by `CheckpointPolicy`), evaluate on the test set,
 // report. `execute` calls them in that order, each handing the next the value it made; the report
-// stage is in ReportStage.swift, the checkpoint policy in CheckpointPolicy.swift.
+// stage is in ReportStage.swift, the checkpoint policy in CheckpointPolicy.swift. A run that stops
+// early — interrupted, diverged (RunStop.swift) or failed — still writes its reports, from what
+// it made by then, with that status.
 import Datasets
 import Foundation
 import Kernels
@@ -44,6 +46,8 @@ struct Restored {
 struct Trained {
     let state: FitState
     let restoredEpoch: Int?
+    /// Why training stopped before the end (nil: it finished).
+    var stop: TrainingStop?
 }
 
 extension ExperimentRunner {
@@ -52,26 +56,68 @@ extension ExperimentRunner {
         BLAS.configure()
         let threads = max(1, options.threads ?? ThreadPool.availableCores)
         announce(launch, threads: threads, console: console)
-        let data = try loadData(launch, options: options, console: console)
-        let setup = buildTrainer(launch, data: data, threads: threads)
-        let restored = try restore(launch, setup: setup)
-        let checkpoints = try CheckpointPolicy(
-            launch.spec.train.checkpoint, keepBest: restored.keepBest,
-            writer: RunCheckpointWriter(launch: launch, dataDirectory: options.dataDirectory, data: data,
-                                        setup: setup, resumes: restored.resumes))
-        // From here on SIGINT/SIGTERM ask for a checkpoint and a stop instead of ending the process.
-        let watcher = InterruptWatcher()
-        defer { watcher.stop() }
-        let tensorboard = try TensorBoardLog(launch, from: restored.state, console: console)
-        let trained = try train(launch, data: data, setup: setup, from: restored, checkpoints: checkpoints,
-                                watcher: watcher, tensorboard: tensorboard, console: console)
-        let test = evaluateOnTestSet(launch, data: data, setup: setup)
-        tensorboard?.finish(launch, data: data, setup: setup, test: test, epochs: trained.state.history.count)
-        let report = try makeReport(launch, data: data, setup: setup, trained: trained, resumes: restored.resumes,
-                                    test: test, threads: threads, startSeconds: startSeconds)
-        let files = try writeReports(report, launch: launch)
-        printResults(report, files: files, directory: launch.directory, console: console)
-        return RunOutcome(report: report, directory: launch.directory)
+        var soFar = RunSoFar()
+        // A resume that fails before it trains (its data gone, a checkpoint that does not fit)
+        // leaves the folder's reports as they were: the run is still what they say.
+        var reported = false, started = launch.checkpoint == nil
+        do {
+            let data = try loadData(launch, options: options, console: console)
+            soFar.data = data
+            let setup = buildTrainer(launch, data: data, threads: threads)
+            soFar.setup = setup
+            let restored = try restore(launch, setup: setup)
+            soFar.state = restored.state
+            soFar.resumes = restored.resumes
+            started = true
+            let checkpoints = try CheckpointPolicy(
+                launch.spec.train.checkpoint, keepBest: restored.keepBest,
+                writer: RunCheckpointWriter(launch: launch, dataDirectory: options.dataDirectory, data: data,
+                                            setup: setup, resumes: restored.resumes))
+            // From here on SIGINT/SIGTERM ask for a checkpoint and a stop instead of ending the process.
+            let watcher = InterruptWatcher()
+            defer { watcher.stop() }
+            let tensorboard = try TensorBoardLog(launch, from: restored.state, console: console)
+            let trained = try train(launch, data: data, setup: setup, from: restored, checkpoints: checkpoints,
+                                    watcher: watcher, tensorboard: tensorboard, console: console)
+            soFar.state = trained.state
+            soFar.restoredEpoch = trained.restoredEpoch
+            if let stop = trained.stop {
+                var divergence: DivergenceRecord?
+                switch stop {
+                case .interrupted(let e): soFar.checkpoint = e.checkpoint
+                case .diverged(let e): soFar.checkpoint = e.record.lastGoodCheckpoint; divergence = e.record
+                }
+                let report = try makeReport(launch, soFar, status: stop.status, error: "\(stop.error)",
+                                            divergence: divergence, test: nil, threads: threads, startSeconds: startSeconds)
+                reported = true
+                let files = try writeReports(report, data: reportData(launch, data: data, setup: setup, probabilities: nil),
+                                             launch: launch)
+                printReportFiles(files, directory: launch.directory, console: console)
+                throw stop.error
+            }
+            let (test, probabilities) = evaluateOnTestSet(launch, data: data, setup: setup)
+            tensorboard?.finish(launch, data: data, setup: setup, test: test, epochs: trained.state.history.count)
+            let report = try makeReport(launch, soFar, status: .finished, error: nil, divergence: nil, test: test,
+                                        threads: threads, startSeconds: startSeconds)
+            reported = true
+            let files = try writeReports(report, data: reportData(launch, data: data, setup: setup,
+                                                                  probabilities: probabilities), launch: launch)
+            printResults(report, files: files, directory: launch.directory, console: console)
+            return RunOutcome(report: report, directory: launch.directory)
+        } catch {
+            // A run that failed still says so in its folder, with what it has.
+            if !reported && started {
+                soFar.checkpoint = CheckpointFolder(run: launch.directory).newest()
+                if let report = try? makeReport(launch, soFar, status: .failed, error: failureText(error), divergence: nil,
+                                                test: nil, threads: threads, startSeconds: startSeconds),
+                   let files = try? writeReports(report, data: soFar.data.flatMap { data in
+                       soFar.setup.map { reportData(launch, data: data, setup: $0, probabilities: nil) }
+                   }, launch: launch) {
+                    printReportFiles(files, directory: launch.directory, console: console)
+                }
+            }
+            throw error
+        }
     }
 
     /// The run's first lines: what runs, how, and (resuming) from where.
@@ -219,9 +265,13 @@ extension ExperimentRunner {
             if let failure = checkpoints.failure { throw failure }
             state = history.state
             restoredEpoch = history.restoredEpoch
+            if let diverged = divergence(launch, setup: setup, state: state, checkpoints: checkpoints) {
+                console.line()
+                return Trained(state: state, restoredEpoch: nil, stop: .diverged(diverged))
+            }
             if history.interrupted, let signal = watcher.signal {
-                throw RunInterrupted(signal: signal, checkpoint: checkpoints.lastSaved?.path ?? "(none)",
-                                     runDirectory: launch.directory)
+                return Trained(state: state, restoredEpoch: nil, stop: .interrupted(RunInterrupted(
+                    signal: signal, checkpoint: checkpoints.lastSaved?.path ?? "(none)", runDirectory: launch.directory)))
             }
             if let stopped = state.tracker?.stoppedEpoch { console.line("Epoch \(stopped + 1): early stopping") }
             if let restoredEpoch {
@@ -233,14 +283,34 @@ extension ExperimentRunner {
             _ = try checkpoints.saveFinal(state, restoredEpoch: restoredEpoch)
         }
         if let signal = watcher.signal {
-            throw RunInterrupted(signal: signal, checkpoint: CheckpointFolder(run: launch.directory).file(.final, step: 0),
-                                 runDirectory: launch.directory)
+            return Trained(state: state, restoredEpoch: restoredEpoch, stop: .interrupted(RunInterrupted(
+                signal: signal, checkpoint: CheckpointFolder(run: launch.directory).file(.final, step: 0),
+                runDirectory: launch.directory)))
         }
         return Trained(state: state, restoredEpoch: restoredEpoch)
     }
 
-    /// Loss, accuracy and confusion matrix of the trained model on the test set.
-    static func evaluateOnTestSet(_ launch: Launch, data: RunData, setup: TrainingSetup) -> Evaluation {
-        setup.trainer.evaluate(Subset(data.dataset.test), batchSize: launch.spec.evaluationBatchSize)
+    /// Whether training diverged: a step's loss was not finite (the trainer stopped before its
+    /// update, so the weights are those of the step before, written as the last good checkpoint
+    /// when they are finite), or a parameter was found not finite. Nil when it did not.
+    static func divergence(_ launch: Launch, setup: TrainingSetup, state: FitState,
+                           checkpoints: CheckpointPolicy) -> RunDiverged? {
+        let record: DivergenceRecord
+        if let d = setup.trainer.divergence {
+            record = DivergenceRecord(epoch: d.epoch + 1, step: d.step, value: Divergence.text(d.loss),
+                                      quantity: "training loss", lastGoodCheckpoint: checkpoints.saveLastGood(state))
+        } else if let bad = checkpoints.nonFinite {
+            record = DivergenceRecord(epoch: bad.epoch, step: bad.step, value: "not finite", quantity: "parameter",
+                                      lastGoodCheckpoint: checkpoints.writer.folder.stepFiles().last?.path)
+        } else {
+            return nil
+        }
+        return RunDiverged(record: record, runDirectory: launch.directory)
+    }
+
+    /// Loss, accuracy and confusion matrix of the trained model on the test set, and its class
+    /// probabilities for every test image (from the same pass).
+    static func evaluateOnTestSet(_ launch: Launch, data: RunData, setup: TrainingSetup) -> (Evaluation, [Float]) {
+        setup.trainer.evaluateWithProbabilities(Subset(data.dataset.test), batchSize: launch.spec.evaluationBatchSize)
     }
 }
