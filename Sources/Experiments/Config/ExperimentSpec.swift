@@ -101,11 +101,17 @@ public struct TrainSpec: Sendable, Encodable {
     public var lrSchedule = ScheduleSpec()
     /// Keras's EarlyStopping callback; nil: train all epochs.
     public var earlyStopping: EarlyStopping.Config?
+    /// Keras's ReduceLROnPlateau callback, multiplying the schedule's rate; nil: the schedule alone.
+    public var reduceOnPlateau: ReduceLROnPlateau.Config?
+    /// Stop after this many optimizer steps in all, mid-epoch if need be (Caffe's max_iter,
+    /// Lightning's max_steps); nil: every epoch.
+    public var maxSteps: Int?
     /// When checkpoints are written and which are kept.
     public var checkpoint = CheckpointSpec()
     enum CodingKeys: String, CodingKey {
-        case epochs, batchSize = "batch_size", shuffle, validationSplit = "validation_split"
-        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", checkpoint
+        case epochs, batchSize = "batch_size", maxSteps = "max_steps", shuffle, validationSplit = "validation_split"
+        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", reduceOnPlateau = "reduce_on_plateau"
+        case checkpoint
     }
 
     /// Every key, `early_stopping: null` included.
@@ -113,10 +119,12 @@ public struct TrainSpec: Sendable, Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(maxSteps, forKey: .maxSteps)
         try c.encode(shuffle, forKey: .shuffle)
         try c.encode(validationSplit, forKey: .validationSplit)
         try c.encode(lrSchedule, forKey: .lrSchedule)
         try c.encode(earlyStopping, forKey: .earlyStopping)
+        try c.encode(reduceOnPlateau, forKey: .reduceOnPlateau)
         try c.encode(checkpoint, forKey: .checkpoint)
     }
 }
@@ -333,20 +341,18 @@ extension TrainSpec: Decodable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decode(.epochs, default: 1, expected: "a positive integer") { (e: Int) in e > 0 }
         batchSize = try c.decode(.batchSize, default: 32, expected: "a positive integer") { (b: Int) in b > 0 }
+        if c.contains(.maxSteps), try !c.decodeNil(forKey: .maxSteps) {
+            maxSteps = try c.decode(.maxSteps, expected: "a positive number of steps") { (s: Int) in s > 0 }
+        }
         shuffle = try c.decode(.shuffle, default: true)
         validationSplit = try c.decode(.validationSplit, default: 0, expected: "in [0, 1)") { (v: Double) in
             v >= 0 && v < 1
         }
         lrSchedule = try c.decodeIfPresent(ScheduleSpec.self, forKey: .lrSchedule) ?? ScheduleSpec()
-        if let entry = try c.decodeIfPresent(EarlyStoppingEntry.self, forKey: .earlyStopping) {
-            earlyStopping = entry.config
-            if entry.config.monitor.isValidation && validationSplit == 0 {
-                let path = c.codingPath + [CodingKeys.earlyStopping] + (entry.monitorGiven ? [NameKey("monitor")] : [])
-                throw ConfigError(codingPath: path, message: "early stopping monitors '\(entry.config.monitor.rawValue)', "
-                                  + "but there is no validation split to compute it on",
-                                  hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
-            }
-        }
+        earlyStopping = try Self.monitored(c, .earlyStopping, "early stopping", validationSplit: validationSplit,
+                                           monitor: \EarlyStopping.Config.monitor)
+        reduceOnPlateau = try Self.monitored(c, .reduceOnPlateau, "reduce_on_plateau", validationSplit: validationSplit,
+                                             monitor: \ReduceLROnPlateau.Config.monitor)
         checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint) ?? CheckpointSpec()
         if let best = checkpoint.keepBest, best.monitor.isValidation && validationSplit == 0 {
             throw ConfigError(codingPath: c.codingPath + [CodingKeys.checkpoint, CheckpointSpec.CodingKeys.keepBest],
@@ -354,6 +360,23 @@ extension TrainSpec: Decodable {
                                   + "but there is no validation split to compute it on",
                               hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
         }
+    }
+}
+
+extension TrainSpec {
+    /// A callback's section (early_stopping, reduce_on_plateau), refused when it watches a val_*
+    /// metric without a validation split (the error points at `monitor` when it was written).
+    static func monitored<Config: Decodable>(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys, _ what: String,
+                                             validationSplit: Double,
+                                             monitor: KeyPath<Config, EarlyStopping.Monitor>) throws -> Config? {
+        guard let entry = try c.decodeIfPresent(MonitorEntry<Config>.self, forKey: key) else { return nil }
+        let watched = entry.config[keyPath: monitor]
+        if watched.isValidation && validationSplit == 0 {
+            throw ConfigError(codingPath: c.codingPath + [key] + (entry.monitorGiven ? [NameKey("monitor")] : []),
+                              message: "\(what) monitors '\(watched.rawValue)', but there is no validation split to compute it on",
+                              hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
+        }
+        return entry.config
     }
 }
 
@@ -391,6 +414,12 @@ extension ScheduleSpec: Decodable {
             typePath = decoder.codingPath + [NameKey("type")]
             parameters = decoder
         }
+        if type == "reduce_on_plateau" {
+            throw ConfigError(codingPath: typePath,
+                              message: "reduce_on_plateau is not a schedule type: it is train.reduce_on_plateau "
+                                  + "(Keras's ReduceLROnPlateau callback), which multiplies any schedule's rate",
+                              hint: "write `reduce_on_plateau: {monitor: val_loss, factor: 0.1, patience: 10}` under train:")
+        }
         schedule = try Schedules.registry.lookup(type, codingPath: typePath)(parameters)
         warmup = try Warmup(from: parameters)
         if type == "warmup" && warmup.isNone {
@@ -400,12 +429,13 @@ extension ScheduleSpec: Decodable {
     }
 }
 
-/// `train.early_stopping`, remembering whether `monitor` was written (errors about it point there).
-struct EarlyStoppingEntry: Decodable {
-    let config: EarlyStopping.Config
+/// `train.early_stopping` or `train.reduce_on_plateau`, remembering whether `monitor` was written
+/// (errors about it point there).
+struct MonitorEntry<Config: Decodable>: Decodable {
+    let config: Config
     let monitorGiven: Bool
     init(from decoder: Decoder) throws {
-        config = try EarlyStopping.Config(from: decoder)
+        config = try Config(from: decoder)
         monitorGiven = try decoder.container(keyedBy: NameKey.self).contains(NameKey("monitor"))
     }
 }
