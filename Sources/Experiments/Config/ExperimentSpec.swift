@@ -212,6 +212,9 @@ public struct ExperimentSpec {
     /// `expect:` — conditions the finished run's results must meet (accuracy gates). Recorded in
     /// report.json; not part of the experiment's hash, since they do not change the training.
     public var expect: [Expectation] = []
+    /// `published:` — the published figure this experiment reproduces and its source; shown by
+    /// `runner compare` beside the reproduced one, not part of the hash either.
+    public var published: Published?
     /// `sweep:` — the grid of values and the seeds that make this file a batch of runs
     /// (`runner compare`); nil for a single experiment, and for each point of a sweep.
     public var sweep: SweepSpec?
@@ -229,7 +232,7 @@ public struct ExperimentSpec {
 
 extension ExperimentSpec {
     enum Keys: String, CodingKey {
-        case name, description, seed, data, preprocess, model, compile, train, evaluate, expect, sweep
+        case name, description, seed, data, preprocess, model, compile, train, evaluate, published, expect, sweep
     }
 
     init(from decoder: NodeDecoder, defaultName: String) throws {
@@ -245,6 +248,7 @@ extension ExperimentSpec {
         compile = try c.decode(CompileSpec.self, forKey: .compile)
         train = try c.decodeIfPresent(TrainSpec.self, forKey: .train) ?? TrainSpec()
         evaluate = try c.decodeIfPresent(EvaluateSpec.self, forKey: .evaluate) ?? EvaluateSpec()
+        published = try c.decodeIfPresent(Published.self, forKey: .published)
         let expectations = try c.decodeIfPresent(ExpectSpec.self, forKey: .expect)
         expect = expectations?.expectations ?? []
         if train.validationSplit == 0, let i = expect.firstIndex(where: \.metric.needsValidation) {
