@@ -4,8 +4,8 @@
 //
 // Everything a step touches was allocated when the trainer was made; a step allocates nothing.
 // Every random choice comes from a named stream of the seed, indexed by epoch or step, and the
-// learning rate is a function of the step, so the state of a run is (parameters, optimizer state,
-// step, early-stopping tracker): nothing hidden.
+// learning rate is a function of the step (times ReduceLROnPlateau's factor), so the state of a
+// run is (parameters, optimizer state, step, the early-stopping and plateau trackers): nothing hidden.
 import Datasets
 import Kernels
 import NeuralNetwork
@@ -89,6 +89,9 @@ public final class Trainer {
     public private(set) var step = 0
     /// Set when a step's training loss was not finite: training stopped before that step's update.
     public private(set) var divergence: Divergence?
+    /// What every step's scheduled rate is multiplied by: ReduceLROnPlateau's factor so far (1
+    /// without it). `fit` sets it from its state, so it is part of the state a checkpoint holds.
+    public var rateScale = 1.0
     /// Continue counting from `step` (a resumed run; the optimizer's state must match it).
     public func resume(atStep step: Int) {
         precondition(step >= 0)
@@ -142,7 +145,11 @@ public final class Trainer {
     }
 
     /// The rate the next optimizer step will use.
-    public var nextLearningRate: Float { learningRate.rate(step) }
+    public var nextLearningRate: Float { nextRate(at: step) }
+
+    /// The rate of the update that follows `iteration` earlier ones: the schedule's × `rateScale`
+    /// (exactly the schedule's when the scale is 1).
+    func nextRate(at iteration: Int) -> Float { Float(Double(learningRate.rate(iteration)) * rateScale) }
 
     /// One pass over `data` in batches of `batchSize` (the last batch may be smaller, as in Keras).
     public func trainEpoch(_ data: Subset, epoch: Int, batchSize: Int, shuffle: Bool,
@@ -177,7 +184,7 @@ public final class Trainer {
             }
             data.images.fillTargets(batch, oneHot: oneHot, classes: classes, into: targets.view)
 
-            let rate = learningRate.rate(step)                      // from the steps taken before this one
+            let rate = nextRate(at: step)                           // from the steps taken before this one
             step += 1
             let context = PassContext(training: true, seed: seed, step: UInt64(step), pool: pool)
             let penalty = forwardBackward(batch: n, context: context)

@@ -218,11 +218,14 @@ struct TrainingRunTests {
         func run(_ extra: [String]) throws -> (hash: String?, accuracy: Double?) {
             let run = try runner(["experiments/cnn.yaml", "--data-dir", TestPaths.mnist, "--results-dir",
                                   scratch("results"), "--quiet"] + extra, scratch: scratch)
-            #expect(run.exited(0), "\(run)")
             let report = try json(scratch("results") + "/cnn/latest/report.json")
             let test = report["test"] as? [String: Any]
             #expect(report["parameters"] as? Int == 34_826)
-            return (run.weightHash, test?["accuracy"] as? Double)
+            // cnn.yaml is gated at keras.io's published figure (expect: >= 99.00%): a shortened run
+            // below it exits 3, one above it 0.
+            let accuracy = test?["accuracy"] as? Double
+            #expect(run.exited((accuracy ?? 0) >= 0.99 ? 0 : 3), "\(run)")
+            return (run.weightHash, accuracy)
         }
         let two = try run(["--epochs", "3", "--threads", "2"])
         let accuracy = try #require(two.accuracy)

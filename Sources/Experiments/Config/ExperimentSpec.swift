@@ -101,14 +101,20 @@ public struct TrainSpec: Sendable, Encodable {
     public var lrSchedule = ScheduleSpec()
     /// Keras's EarlyStopping callback; nil: train all epochs.
     public var earlyStopping: EarlyStopping.Config?
+    /// Keras's ReduceLROnPlateau callback, multiplying the schedule's rate; nil: the schedule alone.
+    public var reduceOnPlateau: ReduceLROnPlateau.Config?
+    /// Stop after this many optimizer steps in all, mid-epoch if need be (Caffe's max_iter,
+    /// Lightning's max_steps); nil: every epoch.
+    public var maxSteps: Int?
     /// When checkpoints are written and which are kept.
     public var checkpoint = CheckpointSpec()
     /// Write TensorBoard event files into the run folder's tensorboard/ (not part of the
     /// experiment's hash: it does not change the training).
     public var tensorboard = false
     enum CodingKeys: String, CodingKey {
-        case epochs, batchSize = "batch_size", shuffle, validationSplit = "validation_split"
-        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", checkpoint, tensorboard
+        case epochs, batchSize = "batch_size", maxSteps = "max_steps", shuffle, validationSplit = "validation_split"
+        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", reduceOnPlateau = "reduce_on_plateau"
+        case checkpoint, tensorboard
     }
 
     /// Every key, `early_stopping: null` included.
@@ -116,10 +122,12 @@ public struct TrainSpec: Sendable, Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(maxSteps, forKey: .maxSteps)
         try c.encode(shuffle, forKey: .shuffle)
         try c.encode(validationSplit, forKey: .validationSplit)
         try c.encode(lrSchedule, forKey: .lrSchedule)
         try c.encode(earlyStopping, forKey: .earlyStopping)
+        try c.encode(reduceOnPlateau, forKey: .reduceOnPlateau)
         try c.encode(checkpoint, forKey: .checkpoint)
         try c.encode(tensorboard, forKey: .tensorboard)
     }
@@ -208,6 +216,9 @@ public struct ExperimentSpec {
     /// `expect:` — conditions the finished run's results must meet (accuracy gates). Recorded in
     /// report.json; not part of the experiment's hash, since they do not change the training.
     public var expect: [Expectation] = []
+    /// `published:` — the published figure this experiment reproduces and its source; shown by
+    /// `runner compare` beside the reproduced one, not part of the hash either.
+    public var published: Published?
     /// `sweep:` — the grid of values and the seeds that make this file a batch of runs
     /// (`runner compare`); nil for a single experiment, and for each point of a sweep.
     public var sweep: SweepSpec?
@@ -225,7 +236,7 @@ public struct ExperimentSpec {
 
 extension ExperimentSpec {
     enum Keys: String, CodingKey {
-        case name, description, seed, data, preprocess, model, compile, train, evaluate, expect, sweep
+        case name, description, seed, data, preprocess, model, compile, train, evaluate, published, expect, sweep
         /// Resolved before decoding (FileLayers.swift); asked for so that a misspelling is caught.
         case extends
     }
@@ -244,6 +255,7 @@ extension ExperimentSpec {
         compile = try c.decode(CompileSpec.self, forKey: .compile)
         train = try c.decodeIfPresent(TrainSpec.self, forKey: .train) ?? TrainSpec()
         evaluate = try c.decodeIfPresent(EvaluateSpec.self, forKey: .evaluate) ?? EvaluateSpec()
+        published = try c.decodeIfPresent(Published.self, forKey: .published)
         let expectations = try c.decodeIfPresent(ExpectSpec.self, forKey: .expect)
         expect = expectations?.expectations ?? []
         if train.validationSplit == 0, let i = expect.firstIndex(where: \.metric.needsValidation) {
@@ -340,20 +352,18 @@ extension TrainSpec: Decodable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decode(.epochs, default: 1, expected: "a positive integer") { (e: Int) in e > 0 }
         batchSize = try c.decode(.batchSize, default: 32, expected: "a positive integer") { (b: Int) in b > 0 }
+        if c.contains(.maxSteps), try !c.decodeNil(forKey: .maxSteps) {
+            maxSteps = try c.decode(.maxSteps, expected: "a positive number of steps") { (s: Int) in s > 0 }
+        }
         shuffle = try c.decode(.shuffle, default: true)
         validationSplit = try c.decode(.validationSplit, default: 0, expected: "in [0, 1)") { (v: Double) in
             v >= 0 && v < 1
         }
         lrSchedule = try c.decodeIfPresent(ScheduleSpec.self, forKey: .lrSchedule) ?? ScheduleSpec()
-        if let entry = try c.decodeIfPresent(EarlyStoppingEntry.self, forKey: .earlyStopping) {
-            earlyStopping = entry.config
-            if entry.config.monitor.isValidation && validationSplit == 0 {
-                let path = c.codingPath + [CodingKeys.earlyStopping] + (entry.monitorGiven ? [NameKey("monitor")] : [])
-                throw ConfigError(codingPath: path, message: "early stopping monitors '\(entry.config.monitor.rawValue)', "
-                                  + "but there is no validation split to compute it on",
-                                  hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
-            }
-        }
+        earlyStopping = try Self.monitored(c, .earlyStopping, "early stopping", validationSplit: validationSplit,
+                                           monitor: \EarlyStopping.Config.monitor)
+        reduceOnPlateau = try Self.monitored(c, .reduceOnPlateau, "reduce_on_plateau", validationSplit: validationSplit,
+                                             monitor: \ReduceLROnPlateau.Config.monitor)
         checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint) ?? CheckpointSpec()
         tensorboard = try c.decode(.tensorboard, default: false)
         if let best = checkpoint.keepBest, best.monitor.isValidation && validationSplit == 0 {
@@ -362,6 +372,23 @@ extension TrainSpec: Decodable {
                                   + "but there is no validation split to compute it on",
                               hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
         }
+    }
+}
+
+extension TrainSpec {
+    /// A callback's section (early_stopping, reduce_on_plateau), refused when it watches a val_*
+    /// metric without a validation split (the error points at `monitor` when it was written).
+    static func monitored<Config: Decodable>(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys, _ what: String,
+                                             validationSplit: Double,
+                                             monitor: KeyPath<Config, EarlyStopping.Monitor>) throws -> Config? {
+        guard let entry = try c.decodeIfPresent(MonitorEntry<Config>.self, forKey: key) else { return nil }
+        let watched = entry.config[keyPath: monitor]
+        if watched.isValidation && validationSplit == 0 {
+            throw ConfigError(codingPath: c.codingPath + [key] + (entry.monitorGiven ? [NameKey("monitor")] : []),
+                              message: "\(what) monitors '\(watched.rawValue)', but there is no validation split to compute it on",
+                              hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
+        }
+        return entry.config
     }
 }
 
@@ -399,6 +426,12 @@ extension ScheduleSpec: Decodable {
             typePath = decoder.codingPath + [NameKey("type")]
             parameters = decoder
         }
+        if type == "reduce_on_plateau" {
+            throw ConfigError(codingPath: typePath,
+                              message: "reduce_on_plateau is not a schedule type: it is train.reduce_on_plateau "
+                                  + "(Keras's ReduceLROnPlateau callback), which multiplies any schedule's rate",
+                              hint: "write `reduce_on_plateau: {monitor: val_loss, factor: 0.1, patience: 10}` under train:")
+        }
         schedule = try Schedules.registry.lookup(type, codingPath: typePath)(parameters)
         warmup = try Warmup(from: parameters)
         if type == "warmup" && warmup.isNone {
@@ -408,12 +441,13 @@ extension ScheduleSpec: Decodable {
     }
 }
 
-/// `train.early_stopping`, remembering whether `monitor` was written (errors about it point there).
-struct EarlyStoppingEntry: Decodable {
-    let config: EarlyStopping.Config
+/// `train.early_stopping` or `train.reduce_on_plateau`, remembering whether `monitor` was written
+/// (errors about it point there).
+struct MonitorEntry<Config: Decodable>: Decodable {
+    let config: Config
     let monitorGiven: Bool
     init(from decoder: Decoder) throws {
-        config = try EarlyStopping.Config(from: decoder)
+        config = try Config(from: decoder)
         monitorGiven = try decoder.container(keyedBy: NameKey.self).contains(NameKey("monitor"))
     }
 }

@@ -54,8 +54,9 @@ public final class Console: @unchecked Sendable {
                                     imagesPerSecond: imagesPerSecond)
             write("\r" + line.text(columns: columns()) + "\u{1B}[K\n")
         case .plain:
-            write("Epoch \(p.epoch + 1)/\(epochs) - \(p.batches) steps - \(Self.seconds(p.seconds)) - "
-                  + Self.perStep(p.seconds / Double(max(1, p.batches))) + Self.metrics(p.metrics) + tail + "\n")
+            // p.batch: the steps the epoch trained (fewer than p.batches when max_steps ended it).
+            write("Epoch \(p.epoch + 1)/\(epochs) - \(p.batch) steps - \(Self.seconds(p.seconds)) - "
+                  + Self.perStep(p.seconds / Double(max(1, p.batch))) + Self.metrics(p.metrics) + tail + "\n")
         case .quiet:
             break
         }

@@ -128,6 +128,7 @@ extension ExperimentRunner {
         // container's quota) says so: its default thread count follows the confinement.
         let confined = cpus.limitedBy.map { " (\($0): \(cpus.usable) of \(cpus.online) CPUs)" } ?? ""
         console.line("Experiment \(launch.file) (\(spec.name)): seed \(spec.seed), \(spec.train.epochs) epoch\(spec.train.epochs == 1 ? "" : "s"), "
+                     + (spec.train.maxSteps.map { "at most \($0) steps, " } ?? "")
                      + "batch \(spec.train.batchSize), \(threads) thread\(threads == 1 ? "" : "s")\(confined), "
                      + "OpenBLAS \(BLAS.coreName) kernel")
         if let checkpoint = launch.checkpoint {
@@ -176,7 +177,8 @@ extension ExperimentRunner {
         let stepsPerEpoch = max(1, (data.training.count + spec.train.batchSize - 1) / spec.train.batchSize)
         let learningRate = LearningRate(base: compiled.optimizer.learningRate, schedule: spec.train.lrSchedule.schedule,
                                         warmup: spec.train.lrSchedule.warmup, stepsPerEpoch: stepsPerEpoch,
-                                        epochs: spec.train.epochs)
+                                        epochs: spec.train.epochs, maxSteps: spec.train.maxSteps,
+                                        reducedOnPlateau: spec.train.reduceOnPlateau != nil)
         let trainer = Trainer(model: compiled.model, loss: compiled.loss, optimizer: compiled.optimizer,
                               transform: data.transform, classes: data.dataset.classNames.count, seed: spec.seed,
                               pool: ThreadPool(threadCount: threads), learningRate: learningRate,
@@ -214,6 +216,12 @@ extension ExperimentRunner {
         } else {
             state.tracker = nil
         }
+        // ReduceLROnPlateau likewise: a changed config keeps the factor and counts it reached.
+        if let config = spec.train.reduceOnPlateau {
+            if state.plateau?.config != config { state.plateau = state.plateau.map { $0.with(config) } ?? ReduceLROnPlateau(config) }
+        } else {
+            state.plateau = nil
+        }
         // A finished run given more epochs (--force) trains on, unless early stopping ended it.
         if state.finished && state.epoch < spec.train.epochs && state.tracker?.stoppedEpoch == nil { state.finished = false }
         setup.trainer.resume(atStep: state.step)
@@ -242,8 +250,9 @@ extension ExperimentRunner {
         if !state.finished {
             let options = FitOptions(epochs: epochs, batchSize: spec.train.batchSize, shuffle: spec.train.shuffle,
                                      validationBatchSize: spec.evaluationBatchSize,
-                                     earlyStopping: spec.train.earlyStopping, resumedState: state,
-                                     resumedSnapshot: setup.snapshot)
+                                     earlyStopping: spec.train.earlyStopping,
+                                     reduceOnPlateau: spec.train.reduceOnPlateau, maxSteps: spec.train.maxSteps,
+                                     resumedState: state, resumedSnapshot: setup.snapshot)
             let callbacks = FitCallbacks(
                 progress: { p in
                     if p.batch == 1 && console.mode == .terminal { console.line("Epoch \(p.epoch + 1)/\(epochs)") }
@@ -251,12 +260,19 @@ extension ExperimentRunner {
                 },
                 afterStep: { s in checkpoints.afterStep(s, stopping: watcher.signal != nil) },
                 epochEnd: { e, s in
-                    // The epoch's time with its validation pass, as Keras's final bar shows it.
-                    let shown = BatchProgress(epoch: e.epoch, batch: setup.stepsPerEpoch, batches: setup.stepsPerEpoch,
+                    // The epoch's time with its validation pass, as Keras's final bar shows it; the
+                    // batches it trained (fewer than an epoch's when max_steps ended it).
+                    let batches = min(setup.stepsPerEpoch,
+                                      (e.training.samples + spec.train.batchSize - 1) / spec.train.batchSize)
+                    let shown = BatchProgress(epoch: e.epoch, batch: batches, batches: setup.stepsPerEpoch,
                                               metrics: e.training, seconds: e.seconds)
                     console.epochDone(shown, epochs: epochs, validation: e.validation,
                                       learningRate: setup.learningRate.isScheduled ? e.learningRate : nil,
-                                      imagesPerSecond: Double(data.training.count) / e.seconds)
+                                      imagesPerSecond: Double(e.training.samples) / e.seconds)
+                    if s.plateau?.reductions.last == e.epoch {
+                        console.line("Epoch \(e.epoch + 1): ReduceLROnPlateau reducing learning rate to "
+                                     + "\(setup.trainer.nextLearningRate).")      // Keras prints the new rate as a Python float
+                    }
                     checkpoints.epochEnd(e, s)
                 })
             let history = setup.trainer.fit(data.training, validation: data.validation, options,
