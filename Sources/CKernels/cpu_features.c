@@ -50,11 +50,9 @@ void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0
     __builtin_trap();
 }
 
-// winograd_gemm.c (ck_transpose is portable C and compiled everywhere)
-void ck_wgemm_nn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate) { __builtin_trap(); }
-void ck_wgemm_tn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate) { __builtin_trap(); }
+// gemm.c (ck_transpose is portable C and compiled everywhere)
+void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+             float *c, int ldc, int accumulate, int wide) { __builtin_trap(); }
 
 // narrow_gemm.c
 void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }

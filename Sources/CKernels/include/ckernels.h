@@ -7,7 +7,7 @@
 //   cpu_features.c       CPU detection (AVX2+FMA, AVX-512VL); the stand-ins off x86-64
 //   winograd_f4x4.c      Winograd F(4×4, 3×3) tile transforms (input, output, their adjoints)
 //   winograd_f5x5.c      Winograd F(5×5, 3×3) transforms with 2×2 max pooling (tiles and kernel)
-//   winograd_gemm.c      the Winograd products: small row-major C (+)= op(A)·B, and a transpose
+//   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
 //   conv_pool_direct.c   convolution + 2×2 max pooling straight from the image; the kernel
 //                        gradient of a single-channel one
@@ -25,7 +25,8 @@
 /// 1 when the CPU has AVX2 and FMA (x86-64 only), else 0.
 int ck_has_avx2_fma(void);
 
-/// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0.
+/// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0: the 32 vector registers of the
+/// direct kernels, and gemm.c's 16-float vectors.
 int ck_has_avx512vl(void);
 
 // MARK: Winograd F(4×4, 3×3) tile transforms (winograd_f4x4.c)
@@ -82,17 +83,15 @@ void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, 
 /// dk (3, 3, C, F) += Gᵀ dU G for channels c0 ..< c1.
 void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk);
 
-// MARK: Winograd products (winograd_gemm.c)
-// Row-major throughout. Each element of C is a sum over k from zero, one FMA per term in k order,
-// then added to C's own value when `accumulate`.
+// MARK: Matrix products (gemm.c)
 
-/// C (m × n) = A · B, or C += A · B when `accumulate`; A is m × k (lda), B is k × n (ldb), C ldc.
-void ck_wgemm_nn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate);
-
-/// C (m × n) = Aᵀ · B, or C += Aᵀ · B when `accumulate`; A is stored k × m (lda ≥ m), B is k × n (ldb).
-void ck_wgemm_tn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate);
+/// C (m × n, ldc) = op(A) · op(B), or C += op(A) · op(B) when `accumulate`, row-major. op(A) is
+/// A (m × k, lda) or, with `ta`, Aᵀ for A stored k × m; op(B) is B (k × n, ldb) or, with `tb`, Bᵀ
+/// for B stored n × k. Each element of C is a sum over k from zero, one FMA per term in k order,
+/// then added to C's value with `accumulate`: the same bits for AVX2 and, with `wide` (only where
+/// ck_has_avx512vl() is 1), AVX-512, and for any part of C computed alone.
+void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+             float *c, int ldc, int accumulate, int wide);
 
 /// B (cols × rows, ldb) = Aᵀ for A (rows × cols, lda). Portable C, any CPU.
 void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb);
