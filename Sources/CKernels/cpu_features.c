@@ -3,10 +3,22 @@
 // their kernels for AVX2+FMA (or AVX-512VL) alone with function attributes, and Sources/Kernels
 // calls them only when these functions say the CPU has the instructions. Off x86-64 the kernels
 // are not compiled at all: the detection says no, the shape checks say no, and each kernel traps
-// (Kernels never calls it there).
+// (Kernels never calls it there). Also the switch for denormal floats (flushed to zero or not),
+// which Sources/Kernels/Denormals.swift sets around training.
 #include "ckernels.h"
 
 #if defined(__x86_64__)
+#include <xmmintrin.h>
+
+enum { FTZ_DAZ = 0x8040 };     // MXCSR's flush-to-zero (bit 15) and denormals-are-zero (bit 6)
+
+int ck_flush_denormals(void) { return (_mm_getcsr() & FTZ_DAZ) == FTZ_DAZ; }
+
+void ck_set_flush_denormals(int on) {
+    const unsigned csr = _mm_getcsr();
+    const unsigned wanted = on ? csr | FTZ_DAZ : csr & ~(unsigned)FTZ_DAZ;
+    if (wanted != csr) _mm_setcsr(wanted);
+}
 
 int ck_has_avx2_fma(void) {
     __builtin_cpu_init();
@@ -22,6 +34,8 @@ int ck_has_avx512vl(void) {
 
 int ck_has_avx2_fma(void) { return 0; }
 int ck_has_avx512vl(void) { return 0; }
+int ck_flush_denormals(void) { return 0; }
+void ck_set_flush_denormals(int on) {}
 
 // winograd_f4x4.c
 void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,

@@ -4,7 +4,8 @@
 // says the CPU has both. Off x86-64 cpu_features.c supplies traps in their place. Every kernel
 // has one fixed order of operations, so results do not depend on how callers split the work.
 //
-//   cpu_features.c       CPU detection (AVX2+FMA, AVX-512VL); the stand-ins off x86-64
+//   cpu_features.c       CPU detection (AVX2+FMA, AVX-512VL), denormal handling; the stand-ins
+//                        off x86-64
 //   winograd_f4x4.c      Winograd F(4×4, 3×3) tile transforms (input, output, their adjoints)
 //   winograd_f5x5.c      Winograd F(5×5, 3×3) transforms with 2×2 max pooling (tiles and kernel)
 //   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
@@ -28,6 +29,13 @@ int ck_has_avx2_fma(void);
 /// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0: the 32 vector registers of the
 /// direct kernels, and gemm.c's 16-float vectors.
 int ck_has_avx512vl(void);
+
+/// The calling thread's handling of denormal floats: 1 when results that would be denormal are
+/// flushed to zero and denormal inputs read as zero (x86 MXCSR FTZ and DAZ), else 0.
+int ck_flush_denormals(void);
+
+/// Sets the calling thread's handling of denormal floats (see ck_flush_denormals); a no-op off x86-64.
+void ck_set_flush_denormals(int on);
 
 // MARK: Winograd F(4×4, 3×3) tile transforms (winograd_f4x4.c)
 
