@@ -41,6 +41,9 @@ public final class Sequential {
     }
 
     private let outputs: [FloatView]
+    /// The first layer with trainable parameters (the seed MLP's dense after flatten): backward
+    /// ends there, without its dx.
+    private let firstTrainable: Int
     private let gradientBuffers: [FloatStorage]
     private let storages: [FloatStorage]
 
@@ -143,6 +146,7 @@ public final class Sequential {
             }
         }
         outputs = outs
+        firstTrainable = layers.firstIndex { $0.parameterSpecs.contains(where: \.trainable) } ?? layers.count
         // Backward ping-pongs between two buffers big enough for any layer's gradient.
         gradientBuffers = [FloatStorage(count: maxBatch * largest), FloatStorage(count: maxBatch * largest)]
         storages = owned
@@ -184,15 +188,16 @@ public final class Sequential {
     }
 
     /// Back-propagates `outputGradient` (filled by the loss) through every layer, adding into
-    /// `gradients`. Must follow `forward` of the same batch.
+    /// `gradients`. Must follow `forward` of the same batch. Stops at the first layer with
+    /// trainable parameters, which computes no dx: no layer before it needs one.
     public func backward(batch n: Int, context: PassContext) {
         var current = 0
-        for i in stride(from: layers.count - 1, through: 0, by: -1) {
+        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) {
             let layer = layers[i]
             let x = i == 0 ? input.view : outputs[i - 1]
             let dy = gradientBuffers[current].view
             if layer.aliasesInput { continue }
-            let dx: FloatView? = i == 0 ? nil : gradientBuffers[1 - current].view
+            let dx: FloatView? = i == firstTrainable ? nil : gradientBuffers[1 - current].view
             layer.backward(x: x, y: outputs[i], dy: dy, dx: dx, batch: n, context: context)
             current = 1 - current
         }
