@@ -68,6 +68,16 @@ void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0
 void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
              float *c, int ldc, int accumulate, int wide) { __builtin_trap(); }
 
+// adam.c
+void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,
+             int wide) { __builtin_trap(); }
+
+// dropout.c
+void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsigned key1,
+                unsigned long long index, unsigned cut, float keep, const float *x, float *y, float *mask) {
+    __builtin_trap();
+}
+
 // narrow_gemm.c
 void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }
 void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c) { __builtin_trap(); }

@@ -10,6 +10,8 @@
 //   winograd_f5x5.c      Winograd F(5×5, 3×3) transforms with 2×2 max pooling (tiles and kernel)
 //   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
+//   adam.c               the Adam step over a chunk of parameters
+//   dropout.c            dropout's mask (Philox words, 16 blocks at a time) and product
 //   conv_pool_direct.c   convolution + 2×2 max pooling straight from the image; the kernel
 //                        gradient of a single-channel one
 //   conv_pool_sparse.c   the gradient of convolution + pooling from its nonzero terms only
@@ -103,6 +105,22 @@ void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const
 
 /// B (cols × rows, ldb) = Aᵀ for A (rows × cols, lda). Portable C, any CPU.
 void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb);
+
+// MARK: Adam (adam.c)
+
+/// One Adam step over `count` parameters, the operations of Sources/Kernels/OptimizerKernels.swift's
+/// loop in its order, each rounded (the same bits): m ← m + (g − m)·a; v ← v + (g² − v)·b;
+/// w ← w − m·alpha / (√v + ε). With `wide` (only where ck_has_avx512vl() is 1), 16 floats a vector.
+void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,
+             int wide);
+
+// MARK: Dropout (dropout.c)
+
+/// mask[e] = keep when word e of the Philox4x32-10 stream (key0, key1; counter words 2 and 3 =
+/// `index`) counted from block `firstBlock` is ≥ cut, else 0; y[e] = x[e]·mask[e], for e < count
+/// (the same as Sources/Kernels/Dropout.swift). AVX-512: call only where ck_has_avx512vl() is 1.
+void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsigned key1,
+                unsigned long long index, unsigned cut, float keep, const float *x, float *y, float *mask);
 
 // MARK: Narrow products (narrow_gemm.c)
 
