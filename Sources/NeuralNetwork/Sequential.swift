@@ -54,8 +54,9 @@ public final class Sequential {
     public var trainableCount: Int { parameters.count }
 
     /// - Parameter layers: already built in order, each for the previous one's output shape.
-    /// - Parameter fuse: let a convolution compute the 2×2 max pooling after it (`Conv2D.fuse`);
-    ///   the same results up to the order of the bias gradient's sums, one pass less over memory.
+    /// - Parameter fuse: let a convolution compute the 2×2 max pooling after it (`Conv2D.fuse`),
+    ///   the same results up to the order of the bias gradient's sums, and a batch normalization
+    ///   the ReLU after it (`BatchNormalization.fuse`), the same bits: one pass less over memory.
     public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64,
                 fuse: Bool = true) throws {
         precondition(maxBatch > 0)
@@ -83,6 +84,11 @@ public final class Sequential {
                 if let conv = layer as? Conv2D, let pool = next as? Pooling2D, conv.canFuse(pool) {
                     conv.fuse(pool)
                     pool.markFused()
+                }
+                if let norm = layer as? BatchNormalization, let activation = next as? ActivationLayer,
+                   norm.canFuse(activation) {
+                    norm.fuse(activation)
+                    activation.markFused()
                 }
             }
         }

@@ -12,6 +12,7 @@
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
 //   adam.c               the Adam step over a chunk of parameters
 //   dropout.c            dropout's mask (Philox words, 16 blocks at a time) and product
+//   batch_norm.c         batch normalization's passes, optionally with the ReLU after it
 //   conv_pool_direct.c   convolution + 2×2 max pooling straight from the image; the kernel
 //                        gradient of a single-channel one
 //   conv_pool_sparse.c   the gradient of convolution + pooling from its nonzero terms only
@@ -121,6 +122,29 @@ void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, 
 /// (the same as Sources/Kernels/Dropout.swift). AVX-512: call only where ck_has_avx512vl() is 1.
 void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsigned key1,
                 unsigned long long index, unsigned cut, float keep, const float *x, float *y, float *mask);
+
+// MARK: Batch normalization (batch_norm.c), AVX-512: call only where ck_has_avx512vl() is 1
+// The loops of Sources/Kernels/BatchNormKernels.swift, the same operations in the same order (the
+// same bits). x, y, dy, dx are (M, C) row-major; `relu` means y holds max(0, ·) of the normalized
+// values and dy counts only where y > 0.
+
+/// sums[j] = Σ_r x[r, c0 + j] in double, rows in order, for j < w ≤ 16 (16 doubles written); with
+/// `mean` (16 doubles), Σ_r (x[r, c0 + j] − mean[j])².
+void ck_bn_sums(const float *x, long m, int c, int c0, int w, const double *mean, double *sums);
+
+/// y = (x − mean)·scale + offset per channel, then max(0, y) with `relu`, for `rows` rows.
+void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,
+                     const float *offset, int relu);
+
+/// sumDy[j] = Σ_r g, sumDyXhat[j] = Σ_r g·x̂ in double (rows in order; 16 doubles each), g = dy[r, c0 + j]
+/// (where y > 0 with `relu`), x̂ = (x − mean)·inverseStd in float.
+void ck_bn_backward_sums(const float *x, const float *dy, const float *y, long m, int c, int c0, int w,
+                         const float *mean, const float *inverseStd, int relu, double *sumDy, double *sumDyXhat);
+
+/// dx = scale·(g − meanDy − x̂·meanDyXhat) (batch statistics) or scale·g, g as ck_bn_backward_sums's.
+void ck_bn_input_gradient(const float *x, const float *dy, const float *y, float *dx, long rows, int c,
+                          const float *mean, const float *inverseStd, const float *scale, const float *meanDy,
+                          const float *meanDyXhat, int batchStatistics, int relu);
 
 // MARK: Narrow products (narrow_gemm.c)
 
