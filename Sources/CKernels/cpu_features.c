@@ -3,10 +3,22 @@
 // their kernels for AVX2+FMA (or AVX-512VL) alone with function attributes, and Sources/Kernels
 // calls them only when these functions say the CPU has the instructions. Off x86-64 the kernels
 // are not compiled at all: the detection says no, the shape checks say no, and each kernel traps
-// (Kernels never calls it there).
+// (Kernels never calls it there). Also the switch for denormal floats (flushed to zero or not),
+// which Sources/Kernels/Denormals.swift sets around training.
 #include "ckernels.h"
 
 #if defined(__x86_64__)
+#include <xmmintrin.h>
+
+enum { FTZ_DAZ = 0x8040 };     // MXCSR's flush-to-zero (bit 15) and denormals-are-zero (bit 6)
+
+int ck_flush_denormals(void) { return (_mm_getcsr() & FTZ_DAZ) == FTZ_DAZ; }
+
+void ck_set_flush_denormals(int on) {
+    const unsigned csr = _mm_getcsr();
+    const unsigned wanted = on ? csr | FTZ_DAZ : csr & ~(unsigned)FTZ_DAZ;
+    if (wanted != csr) _mm_setcsr(wanted);
+}
 
 int ck_has_avx2_fma(void) {
     __builtin_cpu_init();
@@ -22,6 +34,8 @@ int ck_has_avx512vl(void) {
 
 int ck_has_avx2_fma(void) { return 0; }
 int ck_has_avx512vl(void) { return 0; }
+int ck_flush_denormals(void) { return 0; }
+void ck_set_flush_denormals(int on) {}
 
 // winograd_f4x4.c
 void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
@@ -50,11 +64,31 @@ void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0
     __builtin_trap();
 }
 
-// winograd_gemm.c (ck_transpose is portable C and compiled everywhere)
-void ck_wgemm_nn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate) { __builtin_trap(); }
-void ck_wgemm_tn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate) { __builtin_trap(); }
+// gemm.c (ck_transpose is portable C and compiled everywhere)
+void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+             float *c, int ldc, int accumulate, int wide) { __builtin_trap(); }
+
+// adam.c
+void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,
+             int wide) { __builtin_trap(); }
+
+// dropout.c
+void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsigned key1,
+                unsigned long long index, unsigned cut, float keep, const float *x, float *y, float *mask) {
+    __builtin_trap();
+}
+
+// batch_norm.c
+void ck_bn_sums(const float *x, long m, int c, int c0, int w, const double *mean, double *sums) { __builtin_trap(); }
+void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,
+                     const float *offset, int relu) { __builtin_trap(); }
+void ck_bn_backward_sums(const float *x, const float *dy, const float *y, long m, int c, int c0, int w,
+                         const float *mean, const float *inverseStd, int relu, double *sumDy, double *sumDyXhat) {
+    __builtin_trap();
+}
+void ck_bn_input_gradient(const float *x, const float *dy, const float *y, float *dx, long rows, int c,
+                          const float *mean, const float *inverseStd, const float *scale, const float *meanDy,
+                          const float *meanDyXhat, int batchStatistics, int relu) { __builtin_trap(); }
 
 // narrow_gemm.c
 void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }

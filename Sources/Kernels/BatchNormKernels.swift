@@ -6,6 +6,12 @@
 // the same sequential sum whatever thread computes its block and however many threads there are.
 // The elementwise passes are split by rows; no element depends on another there, so any split is
 // exact.
+//
+// A ReLU after the normalization may run inside it (`relu`: the layer fused with the activation
+// layer after it): y = max(0, ·) as it is stored, and backward reads dy only where y > 0 — the bits
+// of a separate activation layer, one pass over memory less each way. On CPUs with AVX-512 the
+// loops run in Sources/CKernels/batch_norm.c, the same operations 16 channels a vector.
+import CKernels
 
 /// Channels per reduction chunk: one SIMD16 lane per channel.
 private let channelBlock = 16
@@ -66,6 +72,14 @@ private func lanes(_ p: UnsafeMutablePointer<Float>, _ width: Int) -> SIMD16<Flo
     return v
 }
 
+/// 16 doubles a C kernel writes, as a vector.
+@inline(__always)
+private func doubles(_ fill: (UnsafeMutablePointer<Double>) -> Void) -> SIMD16<Double> {
+    var v = SIMD16<Double>()
+    withUnsafeMutableBytes(of: &v) { fill($0.baseAddress!.assumingMemoryBound(to: Double.self)) }
+    return v
+}
+
 /// Training-mode forward pass, with the batch's own statistics, per channel c:
 ///
 ///     μ_c  = Σ_m x[m, c] / M
@@ -81,20 +95,32 @@ private func lanes(_ p: UnsafeMutablePointer<Float>, _ width: Int) -> SIMD16<Flo
 public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
                                      epsilon: Float, momentum: Float, gamma: FloatView?, beta: FloatView?,
                                      movingMean: FloatView, movingVariance: FloatView,
-                                     scratch: BatchNormScratch, pool: ThreadPool? = nil) {
+                                     scratch: BatchNormScratch, relu: Bool = false, pool: ThreadPool? = nil,
+                                     code: VectorCode = .best) {
     precondition(m > 0 && c > 0 && x.count >= m * c && y.count >= m * c)
     precondition(movingMean.count >= c && movingVariance.count >= c)
     let xp = x.base, meanp = scratch.mean.base, invp = scratch.inverseStd.base
     let mmp = movingMean.base, mvp = movingVariance.base
     forEachChannelBlock(rows: m, channels: c, pool: pool) { block in
         let c0 = block.lowerBound, w = block.count
-        var sum = SIMD16<Double>()
-        for r in 0..<m { sum += SIMD16<Double>(lanes(xp + r * c + c0, w)) }
+        var sum = SIMD16<Double>(), squares = SIMD16<Double>()
+        if code == .avx512 {
+            sum = doubles { ck_bn_sums(xp, m, Int32(c), Int32(c0), Int32(w), nil, $0) }
+        } else {
+            for r in 0..<m { sum += SIMD16<Double>(lanes(xp + r * c + c0, w)) }
+        }
         let mu = sum / Double(m)
-        var squares = SIMD16<Double>()
-        for r in 0..<m {
-            let d = SIMD16<Double>(lanes(xp + r * c + c0, w)) - mu
-            squares += d * d
+        if code == .avx512 {
+            squares = doubles { out in
+                withUnsafeBytes(of: mu) {
+                    ck_bn_sums(xp, m, Int32(c), Int32(c0), Int32(w), $0.baseAddress!.assumingMemoryBound(to: Double.self), out)
+                }
+            }
+        } else {
+            for r in 0..<m {
+                let d = SIMD16<Double>(lanes(xp + r * c + c0, w)) - mu
+                squares += d * d
+            }
         }
         let variance = squares / Double(m)
         for j in 0..<w {
@@ -105,7 +131,8 @@ public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, ch
             mvp[ch] = momentum * mvp[ch] + (1 - momentum) * Float(variance[j])
         }
     }
-    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, pool: pool)
+    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu, pool: pool,
+              code: code)
 }
 
 /// Inference-mode forward pass, with the moving statistics (which it does not change):
@@ -113,19 +140,22 @@ public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, ch
 public func batchNormInferenceForward(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
                                       epsilon: Float, gamma: FloatView?, beta: FloatView?,
                                       movingMean: FloatView, movingVariance: FloatView,
-                                      scratch: BatchNormScratch, pool: ThreadPool? = nil) {
+                                      scratch: BatchNormScratch, relu: Bool = false, pool: ThreadPool? = nil,
+                                      code: VectorCode = .best) {
     precondition(m > 0 && c > 0 && x.count >= m * c && y.count >= m * c)
     precondition(movingMean.count >= c && movingVariance.count >= c)
     for ch in 0..<c {
         scratch.mean.base[ch] = movingMean.base[ch]
         scratch.inverseStd.base[ch] = Float(1 / (Double(movingVariance.base[ch]) + Double(epsilon)).squareRoot())
     }
-    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, pool: pool)
+    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu, pool: pool,
+              code: code)
 }
 
-/// y = (x − μ)·k + β with k = γ·s, from the μ and s in `scratch`.
+/// y = (x − μ)·k + β with k = γ·s, from the μ and s in `scratch`; then max(0, y) with `relu`.
 private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int, gamma: FloatView?,
-                       beta: FloatView?, scratch: BatchNormScratch, pool: ThreadPool?) {
+                       beta: FloatView?, scratch: BatchNormScratch, relu: Bool, pool: ThreadPool?,
+                       code: VectorCode) {
     precondition((gamma?.count ?? c) >= c && (beta?.count ?? c) >= c)
     let meanp = scratch.mean.base, invp = scratch.inverseStd.base
     let kp = scratch.scale.base, bp = scratch.offset.base
@@ -135,10 +165,16 @@ private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
     }
     let xp = x.base, yp = y.base
     forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
+        if code == .avx512 {
+            let at = rows.lowerBound * c
+            ck_bn_normalize(xp + at, yp + at, rows.count, Int32(c), meanp, kp, bp, relu ? 1 : 0)
+            return
+        }
         for r in rows {
             let xr = xp + r * c, yr = yp + r * c
             for ch in 0..<c { yr[ch] = (xr[ch] - meanp[ch]) * kp[ch] + bp[ch] }
         }
+        if relu { Activation.relu.forward(y.slice(rows.lowerBound * c, rows.count * c), rows: rows.count, cols: c) }
     }
 }
 
@@ -150,10 +186,12 @@ private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
 ///
 /// (With batch statistics every output of a channel depends on every input of it through μ and
 /// σ²; the two subtracted means are that dependence.) The sums are taken in Double, per channel in
-/// row order. Gradients that are nil are not computed; dy is only read.
+/// row order. Gradients that are nil are not computed. With `relu` (the forward stored max(0, ·)
+/// in y), dy is first taken where y > 0 only — in place, dy being the layer's to overwrite.
 public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows m: Int, channels c: Int,
                               gamma: FloatView?, gammaGradient: FloatView?, betaGradient: FloatView?,
-                              batchStatistics: Bool, scratch: BatchNormScratch, pool: ThreadPool? = nil) {
+                              batchStatistics: Bool, scratch: BatchNormScratch, relu y: FloatView? = nil,
+                              pool: ThreadPool? = nil, code: VectorCode = .best) {
     precondition(m > 0 && c > 0 && x.count >= m * c && dy.count >= m * c && (dx?.count ?? m * c) >= m * c)
     precondition((gamma?.count ?? c) >= c && (gammaGradient?.count ?? c) >= c && (betaGradient?.count ?? c) >= c)
     let xp = x.base, dyp = dy.base
@@ -161,15 +199,32 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
     let adp = scratch.meanDy.base, axp = scratch.meanDyXhat.base
     let dgp = gammaGradient?.base, dbp = betaGradient?.base
     for ch in 0..<c { kp[ch] = (gamma?.base[ch] ?? 1) * invp[ch] }
+    let relu = y != nil, yp = y?.base ?? dyp
+    if relu && code != .avx512 {
+        forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
+            let at = rows.lowerBound * c
+            Activation.relu.backward(y: y!.slice(at, rows.count * c), dy: dy.slice(at, rows.count * c),
+                                     rows: rows.count, cols: c)
+        }
+    }
     forEachChannelBlock(rows: m, channels: c, pool: pool) { block in
         let c0 = block.lowerBound, w = block.count
         let mu = lanes(meanp + c0, w), s = lanes(invp + c0, w)
         var sumDy = SIMD16<Double>(), sumDyXhat = SIMD16<Double>()
-        for r in 0..<m {
-            let xhat = (lanes(xp + r * c + c0, w) - mu) * s
-            let g = SIMD16<Double>(lanes(dyp + r * c + c0, w))
-            sumDy += g
-            sumDyXhat += g * SIMD16<Double>(xhat)
+        if code == .avx512 {
+            sumDyXhat = doubles { xhatSums in
+                sumDy = doubles {
+                    ck_bn_backward_sums(xp, dyp, yp, m, Int32(c), Int32(c0), Int32(w), meanp, invp, relu ? 1 : 0, $0,
+                                        xhatSums)
+                }
+            }
+        } else {
+            for r in 0..<m {
+                let xhat = (lanes(xp + r * c + c0, w) - mu) * s
+                let g = SIMD16<Double>(lanes(dyp + r * c + c0, w))
+                sumDy += g
+                sumDyXhat += g * SIMD16<Double>(xhat)
+            }
         }
         for j in 0..<w {
             let ch = c0 + j
@@ -181,6 +236,12 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
     }
     guard let dxp = dx?.base else { return }
     forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
+        if code == .avx512 {
+            let at = rows.lowerBound * c
+            ck_bn_input_gradient(xp + at, dyp + at, yp + at, dxp + at, rows.count, Int32(c), meanp, invp, kp, adp, axp,
+                                 batchStatistics ? 1 : 0, relu ? 1 : 0)
+            return
+        }
         for r in rows {
             let xr = xp + r * c, dyr = dyp + r * c, dxr = dxp + r * c
             if batchStatistics {

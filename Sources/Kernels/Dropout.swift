@@ -1,11 +1,14 @@
 // Inverted dropout with a counter-based mask: element e of the mask comes from word e of the
 // stream, so the mask is the same however the work is split and needs no stored RNG state
 // beyond the stream itself.
+import CKernels
 
 /// mask[e] = (uniform(e) ≥ rate) / (1 - rate);  y[e] = x[e] · mask[e]
 /// `stream` is the dropout stream positioned for this call; word `e` of it decides element e.
+/// `code` picks the build (the tests compare them; the masks are the same).
 public func dropoutForward(x: FloatView, y: FloatView, mask: FloatView, count: Int, rate: Float,
-                           stream: RandomStream, pool: ThreadPool? = nil) {
+                           stream: RandomStream, pool: ThreadPool? = nil,
+                           code: VectorCode = .best) {
     precondition(x.count >= count && y.count >= count && mask.count >= count)
     let keep = 1 / (1 - rate)
     // A word w keeps its element when w ≥ rate · 2³², i.e. uniform(e) ≥ rate.
@@ -18,6 +21,11 @@ public func dropoutForward(x: FloatView, y: FloatView, mask: FloatView, count: I
     forEachChunk(count, pool: pool) { range in
         // Chunk bounds are multiples of 4, so element e always takes lane e % 4 of block e / 4.
         var e = range.lowerBound
+        if wide && code == .avx512 {                 // the same, 64 elements at a time
+            ck_dropout(range.count, firstBlock &+ UInt64(e / 4), stream.key.0, stream.key.1, stream.index, cut, keep,
+                       xp + e, yp + e, mp + e)
+            return
+        }
         // 32 elements (8 blocks) at a time: word w of block k decides element 4k + w. The masks
         // are made 8 blocks at a time (in block order), put in element order through a small
         // buffer, then y = x · mask 8 elements at a time.

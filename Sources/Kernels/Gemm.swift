@@ -1,14 +1,47 @@
-// Matrix products: the dense layers' and im2col convolutions' go through `gemm`, which calls
-// single-threaded OpenBLAS `cblas_sgemm` on a fixed partition of the output. (On CPUs with AVX2
-// and FMA the convolutions' many small products — Winograd's per position, a pooled layer's with
-// at most 32 filters — run in Sources/CKernels instead: OpenBLAS packs both operands every call.)
+// Matrix products: the dense layers' and im2col convolutions' go through `gemm`, which cuts the
+// output into a fixed partition and computes each chunk with one single-threaded product: our own
+// (Sources/CKernels/gemm.c) on CPUs with AVX2 and FMA, OpenBLAS's `cblas_sgemm` elsewhere
+// (`ProductKernel`, chosen once per process from the CPU).
+//
+// Why our own kernels: OpenBLAS 0.3.21 does not know every CPU — on Sapphire Rapids it runs its
+// SSE3 "Prescott" kernel, a quarter of the AVX-512 FMA width — and it packs both operands on every
+// call, which costs as much as the arithmetic of a small product. gemm.c sums every element as one
+// FMA chain in k order, so its AVX2 and AVX-512 code give the same bits, and so does any split of
+// the output.
 //
 // Why our own partition instead of OpenBLAS threads: OpenBLAS's threaded sgemm does not give the
 // same bits for 1 and 2 threads (measured: a 32×128×784 product differs in the last bits). Here the
-// output is cut into chunks chosen from the shapes alone; each chunk is one single-threaded sgemm
+// output is cut into chunks chosen from the shapes alone; each chunk is one single-threaded product
 // over the full inner dimension, so each output element is summed in the same order whatever the
 // thread count, and the pool only decides which thread runs which chunk.
 import CBLAS
+import CKernels
+
+/// The code that computes a single-threaded product (`sgemm`, and each chunk of `gemm`).
+public enum ProductKernel: String, Sendable, CaseIterable {
+    /// OpenBLAS's `cblas_sgemm`, with whichever kernel OpenBLAS picked for the CPU.
+    case openBLAS = "openblas"
+    /// gemm.c with 8-float AVX2/FMA vectors.
+    case avx2
+    /// gemm.c with 16-float AVX-512 vectors: the same bits as `avx2`.
+    case avx512
+
+    /// This CPU's fastest: AVX-512 or AVX2 where the CPU has them, else OpenBLAS.
+    public static let best: ProductKernel = switch VectorCode.best {
+    case .portable: .openBLAS
+    case .avx2: .avx2
+    case .avx512: .avx512
+    }
+
+    /// Whether this CPU can run it.
+    public var isAvailable: Bool {
+        switch self {
+        case .openBLAS: true
+        case .avx2: VectorCode.avx2.isAvailable
+        case .avx512: VectorCode.avx512.isAvailable
+        }
+    }
+}
 
 public enum BLAS {
     /// Pins OpenBLAS to one thread per call (we parallelise above it). Idempotent; `gemm` does it
@@ -45,7 +78,7 @@ public func gemmSplit(flops: Int, extent: Int) -> (step: Int, pieces: Int) {
 /// dimension; see `gemm`).
 public func gemmWorkspace(m: Int, n: Int) -> Int { maximumChunks * m * n }
 
-/// C (m×n) = alpha · op(A) · op(B) + beta · C, all row-major.
+/// C (m×n) = op(A) · op(B) + beta · C (beta 0 or 1), all row-major, computed by `kernel`.
 /// op(A) is m×k (A is k×m with `transA`), op(B) is k×n (B is n×k with `transB`).
 /// `beta = 1` accumulates, which is how backward passes add parameter gradients.
 ///
@@ -56,16 +89,15 @@ public func gemmWorkspace(m: Int, n: Int) -> Int { maximumChunks * m * n }
 /// workspace, and the partials are added in chunk order. Then each thread reads only its own rows
 /// of B — the rows it also updates in the optimizer step — and nothing large crosses between cores.
 public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
-                 alpha: Float = 1, a: FloatView, lda: Int, b: FloatView, ldb: Int,
-                 beta: Float, c: FloatView, ldc: Int, pool: ThreadPool? = nil, workspace: FloatView? = nil) {
+                 a: FloatView, lda: Int, b: FloatView, ldb: Int,
+                 beta: Float, c: FloatView, ldc: Int, pool: ThreadPool? = nil, workspace: FloatView? = nil,
+                 kernel: ProductKernel = .best) {
     precondition(m >= 0 && n >= 0 && k >= 0)
     if m == 0 || n == 0 { return }
-    BLAS.configure()
+    precondition(beta == 0 || beta == 1, "beta is 0 (overwrite) or 1 (accumulate)")
     precondition(a.count >= (transA ? (k - 1) * lda + m : (m - 1) * lda + k) || k == 0, "A too small")
     precondition(b.count >= (transB ? (n - 1) * ldb + k : (k - 1) * ldb + n) || k == 0, "B too small")
     precondition(c.count >= (m - 1) * ldc + n, "C too small")
-    let ta = transA ? CblasTrans : CblasNoTrans
-    let tb = transB ? CblasTrans : CblasNoTrans
     let flops = 2 * m * n * k
 
     if let workspace, k >= 4 * max(m, n) {
@@ -76,10 +108,10 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
             forEach(pieces, pool: pool) { piece in
                 let start = piece * step
                 let size = min(step, k - start)
-                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(size), alpha,
-                            a.base + (transA ? start * lda : start), Int32(lda),
-                            b.base + (transB ? start : start * ldb), Int32(ldb), 0,
-                            parts + piece * m * n, Int32(n))
+                sgemm(transA: transA, transB: transB, m: m, n: n, k: size,
+                      a: a.base + (transA ? start * lda : start), lda: lda,
+                      b: b.base + (transB ? start : start * ldb), ldb: ldb, c: parts + piece * m * n, ldc: n,
+                      kernel: kernel)
             }
             // C = beta·C + P₀ + P₁ + …, each element summed in chunk order.
             let cp = c.base
@@ -104,27 +136,30 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
         let start = piece * step
         let size = min(step, extent - start)
         if splitRows {
-            let aOffset = transA ? start : start * lda
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(size), Int32(n), Int32(k), alpha,
-                        a.base + aOffset, Int32(lda), b.base, Int32(ldb), beta,
-                        c.base + start * ldc, Int32(ldc))
+            sgemm(transA: transA, transB: transB, m: size, n: n, k: k, a: a.base + (transA ? start : start * lda),
+                  lda: lda, b: b.base, ldb: ldb, beta: beta, c: c.base + start * ldc, ldc: ldc, kernel: kernel)
         } else {
-            let bOffset = transB ? start * ldb : start
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(size), Int32(k), alpha,
-                        a.base, Int32(lda), b.base + bOffset, Int32(ldb), beta,
-                        c.base + start, Int32(ldc))
+            sgemm(transA: transA, transB: transB, m: m, n: size, k: k, a: a.base, lda: lda,
+                  b: b.base + (transB ? start * ldb : start), ldb: ldb, beta: beta, c: c.base + start, ldc: ldc,
+                  kernel: kernel)
         }
     }
 }
 
-/// Single-threaded C (m×n) = op(A) · op(B), row-major, on raw pointers (the caller splits the work).
+/// Single-threaded C (m×n) = op(A) · op(B) (beta 0) or C += op(A) · op(B) (beta 1), row-major, on
+/// raw pointers (the caller splits the work).
 @inline(__always)
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
-           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    BLAS.configure()
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, kernel: ProductKernel = .best) {
+    if kernel == .openBLAS {
+        BLAS.configure()
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    } else {
+        ck_gemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c,
+                Int32(ldc), beta == 0 ? 0 : 1, kernel == .avx512 ? 1 : 0)
+    }
 }
 
 /// body(0..<count) on the pool, or in order on this thread.

@@ -10,6 +10,10 @@
 // epoch swing between 0.47 s and 1.15 s on this machine: the optimizer's 1.6 MB of state moved
 // between cores every step, which is slow whenever the two virtual CPUs sit on different dies.
 //
+// Floating point: every chunk runs with its caller's handling of denormals (Denormals.swift), which
+// a worker takes from the loop before it runs any chunk, so which thread runs a chunk cannot change
+// a bit there either.
+//
 // Stealing: a thread that has finished its block and has waited `stealAfter` for the others
 // takes their unclaimed chunks. A thread that is not running (another process has its core, or
 // the host has its virtual CPU) then no longer holds up every loop: with one busy process
@@ -20,6 +24,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CKernels
 import CSpinWait
 import Synchronization
 
@@ -85,9 +90,9 @@ private final class Claim: @unchecked Sendable {
 /// The state shared by the caller and the worker threads.
 private final class PoolCore: @unchecked Sendable {
     let threadCount: Int
-    // `state` packs the loop's generation (high 32 bits) with its chunk count (low 32 bits), so a
-    // worker reads both in one atomic load and can never pair one loop's generation with another's
-    // count. `body` is only read by threads that hold a claimed chunk of the current loop (claims
+    // `state` packs the loop's generation (high 32 bits) with the caller's denormal mode (bit 31)
+    // and its chunk count (low 31 bits), so a worker reads them in one atomic load and can never
+    // pair one loop's generation with another's count or mode. `body` is only read by threads that hold a claimed chunk of the current loop (claims
     // carry the generation, so a thread still in an older loop claims nothing of a newer one), and
     // the caller does not return (or replace `body`) until every chunk is done.
     private let state = Atomic<UInt64>(0)
@@ -185,7 +190,8 @@ private final class PoolCore: @unchecked Sendable {
             }
             unfinished.store(chunks, ordering: .relaxed)
             // The releasing store publishes `body` and the claims to the workers.
-            state.store(generation << 32 | UInt64(chunks), ordering: .releasing)
+            let mode = UInt64(ck_flush_denormals()) << 31
+            state.store(generation << 32 | mode | UInt64(chunks), ordering: .releasing)
             pthread_mutex_lock(&mutex)
             if sleepers > 0 { pthread_cond_broadcast(&wake) }
             pthread_mutex_unlock(&mutex)
@@ -200,6 +206,7 @@ private final class PoolCore: @unchecked Sendable {
         // Generation 0 is the pool before its first loop. (Reading `state` here instead would miss
         // a loop published before this thread got to run, and its chunks would never be done.)
         var seen: UInt64 = 0
+        var mode = ck_flush_denormals()
         while !stopping.load(ordering: .acquiring) {
             var current = state.load(ordering: .acquiring)
             var spins = 0
@@ -220,7 +227,11 @@ private final class PoolCore: @unchecked Sendable {
             }
             seen = current >> 32
             if stopping.load(ordering: .acquiring) { return }
-            let chunks = Int(current & 0xffff_ffff)
+            let chunks = Int(current & 0x7fff_ffff)
+            if Int32(current >> 31 & 1) != mode {
+                mode = Int32(current >> 31 & 1)
+                ck_set_flush_denormals(mode)
+            }
             runClaimed(index, generation: seen, chunks: chunks)
             finish(index, generation: seen, chunks: chunks)
         }

@@ -43,7 +43,7 @@ public struct Winograd3x3: Sendable {
     public let tilesH: Int, tilesW: Int
     /// Whether the tile transforms that have an AVX2/FMA version use it.
     public let avx2: Bool
-    /// Whether the products use the AVX2/FMA kernels of winograd_gemm.c instead of `cblas_sgemm`.
+    /// Whether the products use the AVX2/FMA kernels of gemm.c instead of `cblas_sgemm`.
     public let avx2Products: Bool
     /// Outputs per tile side: 4 for F(4×4, 3×3), 5 for F(5×5, 3×3) (pooled layers, AVX2 only).
     public let tile: Int

@@ -6,11 +6,11 @@
 //   input gradient   dV[ξ] = dM[ξ] · U[ξ]ᵀ       (T × F) · (F × C)
 //
 // Two implementations, chosen once per convolution: single-threaded `cblas_sgemm` (any CPU), or
-// the AVX2/FMA kernels of Sources/CKernels/winograd_gemm.c. OpenBLAS packs both operands on every
-// call, which for products this small (cnn.yaml's second layer under F(4×4) in blocks of 4
-// images: 36 × 32 times 32 × 64) costs a third as much as the arithmetic, and its kernels ran at
-// ~70% of this CPU's FMA peak where winograd_gemm.c's run at ~90%. With those, dV = dM · Uᵀ
-// becomes a plain product, with Uᵀ transposed once per backward.
+// the AVX2/FMA (or AVX-512: the same bits) kernels of Sources/CKernels/gemm.c. OpenBLAS packs both
+// operands on every call, which for products this small (cnn.yaml's second layer under F(4×4) in
+// blocks of 4 images: 36 × 32 times 32 × 64) costs a third as much as the arithmetic, and its
+// kernels ran at ~70% of a Zen 4 core's FMA peak where gemm.c's run at ~90%. With those,
+// dV = dM · Uᵀ becomes a plain product, with Uᵀ transposed once per backward.
 import CKernels
 
 /// The products of one Winograd convolution; V, U, M are position-major as in Winograd.swift.
@@ -36,7 +36,8 @@ struct BLASWinogradProducts: WinogradProducts {
     func forward(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
                  u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
         for xi in 0..<positions {
-            sgemm(m: t, n: f, k: c, a: v + xi * t * c, lda: c, b: u + xi * c * f, ldb: f, c: m + xi * t * f, ldc: f)
+            sgemm(m: t, n: f, k: c, a: v + xi * t * c, lda: c, b: u + xi * c * f, ldb: f, c: m + xi * t * f, ldc: f,
+                  kernel: .openBLAS)
         }
     }
 
@@ -44,7 +45,7 @@ struct BLASWinogradProducts: WinogradProducts {
                         dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>, accumulate: Bool) {
         for xi in 0..<positions {
             sgemm(transA: true, m: c, n: f, k: t, a: v + xi * t * c, lda: c, b: dm + xi * t * f, ldb: f,
-                  beta: accumulate ? 1 : 0, c: du + xi * c * f, ldc: f)
+                  beta: accumulate ? 1 : 0, c: du + xi * c * f, ldc: f, kernel: .openBLAS)
         }
     }
 
@@ -55,7 +56,7 @@ struct BLASWinogradProducts: WinogradProducts {
                        u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, into dv: UnsafeMutablePointer<Float>) {
         for xi in 0..<positions {
             sgemm(transB: true, m: t, n: c, k: f, a: dm + xi * t * f, lda: f, b: u + xi * c * f, ldb: f,
-                  c: dv + xi * t * c, ldc: c)
+                  c: dv + xi * t * c, ldc: c, kernel: .openBLAS)
         }
     }
 
@@ -63,21 +64,24 @@ struct BLASWinogradProducts: WinogradProducts {
     func imagesPerBlock(tilesPerImage: Int) -> Int { 4 }
 }
 
-/// The products through winograd_gemm.c's AVX2/FMA kernels (call only when the CPU has them).
+/// The products through gemm.c's AVX2/FMA kernels (call only when the CPU has them), in 16-float
+/// vectors where the CPU has AVX-512 (the same bits).
 struct AVX2WinogradProducts: WinogradProducts {
+    let wide = VectorCode.best.wide
+
     func forward(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
                  u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
         for xi in 0..<positions {
-            ck_wgemm_nn(Int32(t), Int32(f), Int32(c), v + xi * t * c, Int32(c), u + xi * c * f, Int32(f),
-                        m + xi * t * f, Int32(f), 0)
+            ck_gemm(0, 0, Int32(t), Int32(f), Int32(c), v + xi * t * c, Int32(c), u + xi * c * f, Int32(f),
+                    m + xi * t * f, Int32(f), 0, wide)
         }
     }
 
     func kernelGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
                         dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>, accumulate: Bool) {
         for xi in 0..<positions {
-            ck_wgemm_tn(Int32(c), Int32(f), Int32(t), v + xi * t * c, Int32(c), dm + xi * t * f, Int32(f),
-                        du + xi * c * f, Int32(f), accumulate ? 1 : 0)
+            ck_gemm(1, 0, Int32(c), Int32(f), Int32(t), v + xi * t * c, Int32(c), dm + xi * t * f, Int32(f),
+                    du + xi * c * f, Int32(f), accumulate ? 1 : 0, wide)
         }
     }
 
@@ -92,8 +96,8 @@ struct AVX2WinogradProducts: WinogradProducts {
     func inputGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, dm: UnsafeMutablePointer<Float>,
                        u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, into dv: UnsafeMutablePointer<Float>) {
         for xi in 0..<positions {
-            ck_wgemm_nn(Int32(t), Int32(c), Int32(f), dm + xi * t * f, Int32(f), ut + xi * c * f, Int32(c),
-                        dv + xi * t * c, Int32(c), 0)
+            ck_gemm(0, 0, Int32(t), Int32(c), Int32(f), dm + xi * t * f, Int32(f), ut + xi * c * f, Int32(c),
+                    dv + xi * t * c, Int32(c), 0, wide)
         }
     }
 
@@ -104,20 +108,4 @@ struct AVX2WinogradProducts: WinogradProducts {
     /// 4 tiles an image, 3 images (12 rows) 7% faster forward and 10% backward than 2 (8 rows),
     /// 5% than 6.
     func imagesPerBlock(tilesPerImage: Int) -> Int { (1...4).first { $0 * tilesPerImage % 6 == 0 } ?? 2 }
-}
-
-extension Winograd3x3 {
-    /// C (m×n) = op(A) · B, or C += op(A) · B with `accumulate`, by the AVX2/FMA kernels of the
-    /// products (winograd_gemm.c), row-major; op(A) is m×k (A is k×m with `transA`), B is k×n. Each
-    /// element is a sum over k, one FMA per term in k order, then added to C's value with
-    /// `accumulate`. Exposed for the tests.
-    public static func product(transA: Bool = false, m: Int, n: Int, k: Int, a: FloatView, lda: Int,
-                               b: FloatView, ldb: Int, accumulate: Bool, c: FloatView, ldc: Int) {
-        precondition(avx2Available, "AVX2/FMA products asked for on a CPU without them")
-        precondition(m > 0 && n > 0 && k > 0)
-        precondition(a.count >= (transA ? (k - 1) * lda + m : (m - 1) * lda + k), "A too small")
-        precondition(b.count >= (k - 1) * ldb + n && c.count >= (m - 1) * ldc + n, "B or C too small")
-        (transA ? ck_wgemm_tn : ck_wgemm_nn)(Int32(m), Int32(n), Int32(k), a.base, Int32(lda), b.base, Int32(ldb),
-                                             c.base, Int32(ldc), accumulate ? 1 : 0)
-    }
 }

@@ -34,7 +34,18 @@ public final class ActivationLayer: ActivatedLayer {
     public var configuredActivation: Activation { config.activation }
     public func detachActivation() { activation = .linear }
 
+    /// True when the batch normalization before this layer applies the activation
+    /// (`BatchNormalization.fuse`): this layer's output is then that layer's output memory, and
+    /// its passes do nothing.
+    public private(set) var fusedIntoPrevious = false
+    public var aliasesInput: Bool { fusedIntoPrevious }
+    func markFused() {
+        precondition(activation == .relu)
+        fusedIntoPrevious = true
+    }
+
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
+        if fusedIntoPrevious { return }
         let count = n * inputShape.count
         y.slice(0, count).copy(from: x.slice(0, count))
         activation.forward(y, rows: count / rowLength, cols: rowLength)
@@ -42,7 +53,7 @@ public final class ActivationLayer: ActivatedLayer {
 
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
-        guard let dx else { return }
+        guard let dx, !fusedIntoPrevious else { return }
         let count = n * inputShape.count
         activation.backward(y: y, dy: dy, rows: count / rowLength, cols: rowLength)
         dx.slice(0, count).copy(from: dy.slice(0, count))

@@ -124,6 +124,19 @@ public final class BatchNormalization: Layer {
         movingVariance = parameters[i + 1]
     }
 
+    /// Whether the ReLU of the activation layer after this one runs here (`fuse`): y = max(0, ·)
+    /// as it is stored, dy taken where y > 0 — the same bits as the two layers, one pass less.
+    public private(set) var appliesReLU = false
+    /// Whether `activation` (the next layer) can run inside this one: a ReLU of the same shape.
+    public func canFuse(_ activation: ActivationLayer) -> Bool {
+        activation.configuredActivation == .relu && activation.inputShape == outputShape
+    }
+    /// Makes this layer apply the activation after it (before the model allocates memory).
+    func fuse(_ activation: ActivationLayer) {
+        precondition(canFuse(activation))
+        appliesReLU = true
+    }
+
     /// A few per-channel vectors. They are needed once per batch, not per sample, but the model
     /// sizes scratch per sample, so a batch of one must already hold them.
     public var scratchPerSample: Int { BatchNormScratch.count(channels: channels) }
@@ -137,13 +150,13 @@ public final class BatchNormalization: Layer {
             batchNormTrainingForward(x: x, y: y, rows: n * positions, channels: channels,
                                      epsilon: config.epsilon, momentum: config.momentum, gamma: gamma,
                                      beta: beta, movingMean: movingMean!, movingVariance: movingVariance!,
-                                     scratch: scratch!, pool: context.pool)
+                                     scratch: scratch!, relu: appliesReLU, pool: context.pool)
         } else {
             // The same with the moving statistics for μ, σ².
             batchNormInferenceForward(x: x, y: y, rows: n * positions, channels: channels,
                                       epsilon: config.epsilon, gamma: gamma, beta: beta,
                                       movingMean: movingMean!, movingVariance: movingVariance!,
-                                      scratch: scratch!, pool: context.pool)
+                                      scratch: scratch!, relu: appliesReLU, pool: context.pool)
         }
     }
 
@@ -152,6 +165,7 @@ public final class BatchNormalization: Layer {
                          context: PassContext) {
         batchNormBackward(x: x, dy: dy, dx: dx, rows: n * positions, channels: channels, gamma: gamma,
                           gammaGradient: gammaGradient, betaGradient: betaGradient,
-                          batchStatistics: context.training, scratch: scratch!, pool: context.pool)
+                          batchStatistics: context.training, scratch: scratch!, relu: appliesReLU ? y : nil,
+                          pool: context.pool)
     }
 }

@@ -77,7 +77,7 @@ public final class Conv2D: ActivatedLayer {
     /// The algorithm; with `fuse`, one that computes the pooling too.
     private var path: any ConvolutionPath
     /// The path's name, for reports: "im2col", "winograd-f4x4", "direct-pooled", …
-    public var pathName: String { path.name }
+    public var pathName: String? { path.name }
 
     public init(_ config: Config, inputShape: Shape, name: String = "conv2d") throws {
         window = try imageWindow("conv2d", input: inputShape, window: config.kernelSize, strides: config.strides,

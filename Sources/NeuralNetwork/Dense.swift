@@ -79,6 +79,10 @@ public final class Dense: ActivatedLayer {
         return specs
     }
 
+    /// "gemm": the products in our own kernels (Sources/CKernels/gemm.c); "gemm-portable":
+    /// OpenBLAS's, on a CPU without AVX2 and FMA.
+    public var pathName: String? { ProductKernel.best == .openBLAS ? "gemm-portable" : "gemm" }
+
     /// Workspace for the forward product's split inner dimension (see `gemm`).
     public var scratchPerSample: Int { gemmWorkspace(m: 1, n: units) }
     public func bind(scratch: FloatView) { workspace = scratch }

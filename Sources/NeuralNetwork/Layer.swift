@@ -72,6 +72,9 @@ public protocol Layer: AnyObject {
     func bind(scratch: FloatView)
     /// True when the output is the input's memory reinterpreted (flatten): no buffer, no copy.
     var aliasesInput: Bool { get }
+    /// How the layer computes, for reports ("im2col", "winograd-f4x4", "gemm", …), when it picks
+    /// among ways when the model is built; nil for layers with one way.
+    var pathName: String? { get }
 
     /// x: (N, inputShape) → y: (N, outputShape)
     func forward(x: FloatView, y: FloatView, batch: Int, context: PassContext)
@@ -90,6 +93,7 @@ extension Layer {
     /// Scratch floats for batches of up to `batch` samples.
     public func scratchCount(batch: Int) -> Int { batch * scratchPerSample + scratchFixed }
     public var aliasesInput: Bool { false }
+    public var pathName: String? { nil }
     /// Trainable and non-trainable values together, as Keras's summary counts them.
     public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + $1.count } }
 }

@@ -41,6 +41,9 @@ public final class Sequential {
     }
 
     private let outputs: [FloatView]
+    /// The first layer with trainable parameters (the seed MLP's dense after flatten): backward
+    /// ends there, without its dx.
+    private let firstTrainable: Int
     private let gradientBuffers: [FloatStorage]
     private let storages: [FloatStorage]
 
@@ -51,8 +54,9 @@ public final class Sequential {
     public var trainableCount: Int { parameters.count }
 
     /// - Parameter layers: already built in order, each for the previous one's output shape.
-    /// - Parameter fuse: let a convolution compute the 2×2 max pooling after it (`Conv2D.fuse`);
-    ///   the same results up to the order of the bias gradient's sums, one pass less over memory.
+    /// - Parameter fuse: let a convolution compute the 2×2 max pooling after it (`Conv2D.fuse`),
+    ///   the same results up to the order of the bias gradient's sums, and a batch normalization
+    ///   the ReLU after it (`BatchNormalization.fuse`), the same bits: one pass less over memory.
     public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64,
                 fuse: Bool = true) throws {
         precondition(maxBatch > 0)
@@ -80,6 +84,11 @@ public final class Sequential {
                 if let conv = layer as? Conv2D, let pool = next as? Pooling2D, conv.canFuse(pool) {
                     conv.fuse(pool)
                     pool.markFused()
+                }
+                if let norm = layer as? BatchNormalization, let activation = next as? ActivationLayer,
+                   norm.canFuse(activation) {
+                    norm.fuse(activation)
+                    activation.markFused()
                 }
             }
         }
@@ -143,6 +152,7 @@ public final class Sequential {
             }
         }
         outputs = outs
+        firstTrainable = layers.firstIndex { $0.parameterSpecs.contains(where: \.trainable) } ?? layers.count
         // Backward ping-pongs between two buffers big enough for any layer's gradient.
         gradientBuffers = [FloatStorage(count: maxBatch * largest), FloatStorage(count: maxBatch * largest)]
         storages = owned
@@ -184,15 +194,16 @@ public final class Sequential {
     }
 
     /// Back-propagates `outputGradient` (filled by the loss) through every layer, adding into
-    /// `gradients`. Must follow `forward` of the same batch.
+    /// `gradients`. Must follow `forward` of the same batch. Stops at the first layer with
+    /// trainable parameters, which computes no dx: no layer before it needs one.
     public func backward(batch n: Int, context: PassContext) {
         var current = 0
-        for i in stride(from: layers.count - 1, through: 0, by: -1) {
+        for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) {
             let layer = layers[i]
             let x = i == 0 ? input.view : outputs[i - 1]
             let dy = gradientBuffers[current].view
             if layer.aliasesInput { continue }
-            let dx: FloatView? = i == 0 ? nil : gradientBuffers[1 - current].view
+            let dx: FloatView? = i == firstTrainable ? nil : gradientBuffers[1 - current].view
             layer.backward(x: x, y: outputs[i], dy: dy, dx: dx, batch: n, context: context)
             current = 1 - current
         }

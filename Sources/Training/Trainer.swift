@@ -3,6 +3,7 @@
 // stopping (`fit`) are in Fit.swift.
 //
 // Everything a step touches was allocated when the trainer was made; a step allocates nothing.
+// Training and evaluation run with denormals flushed to zero (Kernels/Denormals.swift).
 // Every random choice comes from a named stream of the seed, indexed by epoch or step, and the
 // learning rate is a function of the step (times ReduceLROnPlateau's factor), so the state of a
 // run is (parameters, optimizer state, step, the early-stopping and plateau trackers): nothing hidden.
@@ -165,6 +166,17 @@ public final class Trainer {
                            progress: ((BatchProgress) -> Void)? = nil,
                            afterStep: ((Int, RunningMetrics) -> StepDecision)? = nil)
         -> (metrics: RunningMetrics, batches: Int) {
+        withDenormalsFlushed {
+            trainBatches(data, epoch: epoch, batchSize: batchSize, shuffle: shuffle, from: firstBatch,
+                         metrics: initial, secondsBefore: secondsBefore, progress: progress, afterStep: afterStep)
+        }
+    }
+
+    private func trainBatches(_ data: Subset, epoch: Int, batchSize: Int, shuffle: Bool, from firstBatch: Int,
+                              metrics initial: RunningMetrics, secondsBefore: Double,
+                              progress: ((BatchProgress) -> Void)?,
+                              afterStep: ((Int, RunningMetrics) -> StepDecision)?)
+        -> (metrics: RunningMetrics, batches: Int) {
         precondition(batchSize > 0 && batchSize <= model.maxBatch)
         let order = epochOrder(data, epoch: epoch, shuffle: shuffle)
         let batches = (order.count + batchSize - 1) / batchSize
@@ -248,7 +260,7 @@ public final class Trainer {
         images.fillInputs(batch, transform: transform, into: model.input.view, pool: pool)
         images.fillTargets(batch, oneHot: loss.targetEncoding == .oneHot, classes: classes, into: targets.view)
         let context = PassContext(training: true, seed: seed, step: UInt64(step + 1), pool: pool)
-        let penalty = forwardBackward(batch: batch.count, context: context)
+        let penalty = withDenormalsFlushed { forwardBackward(batch: batch.count, context: context) }
         var metrics = RunningMetrics()
         accumulate(&metrics, batch: batch, images: images, penalty: penalty)
         return metrics.loss
@@ -313,9 +325,11 @@ public final class Trainer {
             let n = batch.count
             data.images.fillInputs(batch, transform: transform, into: model.input.view, pool: pool)
             data.images.fillTargets(batch, oneHot: oneHot, classes: classes, into: targets.view)
-            let output = model.forward(batch: n, context: context)
-            loss.evaluate(logits: output, targets: targets.view, batch: n, classes: classes,
-                          probabilities: probabilities.view, losses: losses.view, gradient: nil)
+            withDenormalsFlushed {                                  // as in training
+                let output = model.forward(batch: n, context: context)
+                loss.evaluate(logits: output, targets: targets.view, batch: n, classes: classes,
+                              probabilities: probabilities.view, losses: losses.view, gradient: nil)
+            }
             body(batch)
             start += n
         }

@@ -21,4 +21,23 @@ struct DropoutKernelTests {
         }
         #expect(masks[0] == masks[1])
     }
+
+    @Test("the AVX-512 mask is the Swift loop's, bit for bit, for counts that end inside a block of 64",
+          .enabled(if: VectorCode.avx512.isAvailable), arguments: [4, 60, 64, 68, 4_100, 9_999, 50_000])
+    func vectorMatchesPortable(_ count: Int) {
+        var s = RandomStream(seed: 4, name: "dropout input")
+        let x = FloatStorage((0..<count).map { _ in s.nextNormal() })
+        var results: [[Float]] = []
+        for (code, position) in [(VectorCode.portable, 0), (.avx512, 0), (.portable, 1_000_004), (.avx512, 1_000_004)] {
+            let y = FloatStorage(count: count), mask = FloatStorage(count: count)
+            var stream = RandomStream(seed: 2, name: "dropout/d", index: 3)
+            for _ in 0..<position { _ = stream.nextUInt32() }
+            dropoutForward(x: x.view, y: y.view, mask: mask.view, count: count, rate: 0.3, stream: stream,
+                           pool: ThreadPool(threadCount: 2), code: code)
+            results.append(y.array + mask.array)
+        }
+        #expect(results[0] == results[1])
+        #expect(results[2] == results[3])
+        #expect(results[0] != results[2])
+    }
 }

@@ -39,4 +39,26 @@ struct OptimizerKernelTests {
         // s = 0.1·4 = 0.4; w -= 0.01·2/√0.4
         #expect(abs(w.view[0] - (1 - 0.02 / Float(0.4).squareRoot())) < 1e-6)
     }
+
+    @Test("Adam in AVX2 and AVX-512 (adam.c) gives the Swift loop's bits, odd lengths included",
+          arguments: [VectorCode.avx2, .avx512])
+    func adamBuildsAgree(_ code: VectorCode) throws {
+        try #require(code.isAvailable)
+        var s = RandomStream(seed: 8, name: "adam builds")
+        let count = 4_096 * 2 + 37
+        let start = (0..<count).map { _ in s.nextNormal() }
+        let gradients = (0..<3).map { _ in FloatStorage((0..<count).map { _ in s.nextNormal() * 1e-3 }) }
+        var results: [[Float]] = []
+        for build in [VectorCode.portable, code] {
+            let w = FloatStorage(start), m = FloatStorage(count: count), v = FloatStorage(count: count)
+            for step in 1...3 {
+                adamUpdate(parameters: w.view, gradients: gradients[step - 1].view, firstMoment: m.view,
+                           secondMoment: v.view, learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7,
+                           step: step, weightDecay: 0.004, pool: ThreadPool(threadCount: 2), code: build)
+            }
+            results.append(w.array + m.array + v.array)
+        }
+        #expect(results[0] == results[1])
+        #expect(results[0].prefix(count) != start[...])
+    }
 }

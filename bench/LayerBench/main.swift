@@ -48,6 +48,8 @@ for (i, layer) in model.layers.enumerated() {
     let g = FloatStorage(count: batch * max(layer.outputShape.count, layer.inputShape.count))
     gradients.append(g)
 }
+// As the model's backward: the first layer with trainable parameters computes no dx.
+let firstTrainable = model.layers.firstIndex { $0.parameterSpecs.contains(where: \.trainable) } ?? model.layers.count
 var times: [(name: String, forward: [Double], backward: [Double])] =
     model.layers.map { ("\($0.name) (\($0.kind))", [], []) }
 for rep in 0..<reps + 3 {
@@ -61,7 +63,7 @@ for rep in 0..<reps + 3 {
     }
     for i in stride(from: model.layers.count - 1, through: 0, by: -1) {
         let layer = model.layers[i]
-        if layer.aliasesInput {
+        if layer.aliasesInput || i < firstTrainable {
             if rep >= 3 { times[i].backward.append(0) }
             continue
         }
@@ -69,7 +71,7 @@ for rep in 0..<reps + 3 {
         for j in 0..<batch * layer.outputShape.count { dy[j] = Float(j % 7) * 0.01 - 0.03 }
         let start = now()
         layer.backward(x: i == 0 ? input.view : outputs[i - 1].view, y: outputs[i].view, dy: dy,
-                       dx: i == 0 ? nil : gradients[i - 1].view, batch: batch, context: context)
+                       dx: i <= firstTrainable ? nil : gradients[i - 1].view, batch: batch, context: context)
         if rep >= 3 { times[i].backward.append(now() - start) }
     }
 }

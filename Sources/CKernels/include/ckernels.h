@@ -4,11 +4,15 @@
 // says the CPU has both. Off x86-64 cpu_features.c supplies traps in their place. Every kernel
 // has one fixed order of operations, so results do not depend on how callers split the work.
 //
-//   cpu_features.c       CPU detection (AVX2+FMA, AVX-512VL); the stand-ins off x86-64
+//   cpu_features.c       CPU detection (AVX2+FMA, AVX-512VL), denormal handling; the stand-ins
+//                        off x86-64
 //   winograd_f4x4.c      Winograd F(4×4, 3×3) tile transforms (input, output, their adjoints)
 //   winograd_f5x5.c      Winograd F(5×5, 3×3) transforms with 2×2 max pooling (tiles and kernel)
-//   winograd_gemm.c      the Winograd products: small row-major C (+)= op(A)·B, and a transpose
+//   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
+//   adam.c               the Adam step over a chunk of parameters
+//   dropout.c            dropout's mask (Philox words, 16 blocks at a time) and product
+//   batch_norm.c         batch normalization's passes, optionally with the ReLU after it
 //   conv_pool_direct.c   convolution + 2×2 max pooling straight from the image; the kernel
 //                        gradient of a single-channel one
 //   conv_pool_sparse.c   the gradient of convolution + pooling from its nonzero terms only
@@ -25,8 +29,16 @@
 /// 1 when the CPU has AVX2 and FMA (x86-64 only), else 0.
 int ck_has_avx2_fma(void);
 
-/// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0.
+/// 1 when the CPU has AVX-512F and AVX-512VL (x86-64 only), else 0: the 32 vector registers of the
+/// direct kernels, and gemm.c's 16-float vectors.
 int ck_has_avx512vl(void);
+
+/// The calling thread's handling of denormal floats: 1 when results that would be denormal are
+/// flushed to zero and denormal inputs read as zero (x86 MXCSR FTZ and DAZ), else 0.
+int ck_flush_denormals(void);
+
+/// Sets the calling thread's handling of denormal floats (see ck_flush_denormals); a no-op off x86-64.
+void ck_set_flush_denormals(int on);
 
 // MARK: Winograd F(4×4, 3×3) tile transforms (winograd_f4x4.c)
 
@@ -82,20 +94,57 @@ void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, 
 /// dk (3, 3, C, F) += Gᵀ dU G for channels c0 ..< c1.
 void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk);
 
-// MARK: Winograd products (winograd_gemm.c)
-// Row-major throughout. Each element of C is a sum over k from zero, one FMA per term in k order,
-// then added to C's own value when `accumulate`.
+// MARK: Matrix products (gemm.c)
 
-/// C (m × n) = A · B, or C += A · B when `accumulate`; A is m × k (lda), B is k × n (ldb), C ldc.
-void ck_wgemm_nn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate);
-
-/// C (m × n) = Aᵀ · B, or C += Aᵀ · B when `accumulate`; A is stored k × m (lda ≥ m), B is k × n (ldb).
-void ck_wgemm_tn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc, int accumulate);
+/// C (m × n, ldc) = op(A) · op(B), or C += op(A) · op(B) when `accumulate`, row-major. op(A) is
+/// A (m × k, lda) or, with `ta`, Aᵀ for A stored k × m; op(B) is B (k × n, ldb) or, with `tb`, Bᵀ
+/// for B stored n × k. Each element of C is a sum over k from zero, one FMA per term in k order,
+/// then added to C's value with `accumulate`: the same bits for AVX2 and, with `wide` (only where
+/// ck_has_avx512vl() is 1), AVX-512, and for any part of C computed alone.
+void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+             float *c, int ldc, int accumulate, int wide);
 
 /// B (cols × rows, ldb) = Aᵀ for A (rows × cols, lda). Portable C, any CPU.
 void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb);
+
+// MARK: Adam (adam.c)
+
+/// One Adam step over `count` parameters, the operations of Sources/Kernels/OptimizerKernels.swift's
+/// loop in its order, each rounded (the same bits): m ← m + (g − m)·a; v ← v + (g² − v)·b;
+/// w ← w − m·alpha / (√v + ε). With `wide` (only where ck_has_avx512vl() is 1), 16 floats a vector.
+void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,
+             int wide);
+
+// MARK: Dropout (dropout.c)
+
+/// mask[e] = keep when word e of the Philox4x32-10 stream (key0, key1; counter words 2 and 3 =
+/// `index`) counted from block `firstBlock` is ≥ cut, else 0; y[e] = x[e]·mask[e], for e < count
+/// (the same as Sources/Kernels/Dropout.swift). AVX-512: call only where ck_has_avx512vl() is 1.
+void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsigned key1,
+                unsigned long long index, unsigned cut, float keep, const float *x, float *y, float *mask);
+
+// MARK: Batch normalization (batch_norm.c), AVX-512: call only where ck_has_avx512vl() is 1
+// The loops of Sources/Kernels/BatchNormKernels.swift, the same operations in the same order (the
+// same bits). x, y, dy, dx are (M, C) row-major; `relu` means y holds max(0, ·) of the normalized
+// values and dy counts only where y > 0.
+
+/// sums[j] = Σ_r x[r, c0 + j] in double, rows in order, for j < w ≤ 16 (16 doubles written); with
+/// `mean` (16 doubles), Σ_r (x[r, c0 + j] − mean[j])².
+void ck_bn_sums(const float *x, long m, int c, int c0, int w, const double *mean, double *sums);
+
+/// y = (x − mean)·scale + offset per channel, then max(0, y) with `relu`, for `rows` rows.
+void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,
+                     const float *offset, int relu);
+
+/// sumDy[j] = Σ_r g, sumDyXhat[j] = Σ_r g·x̂ in double (rows in order; 16 doubles each), g = dy[r, c0 + j]
+/// (where y > 0 with `relu`), x̂ = (x − mean)·inverseStd in float.
+void ck_bn_backward_sums(const float *x, const float *dy, const float *y, long m, int c, int c0, int w,
+                         const float *mean, const float *inverseStd, int relu, double *sumDy, double *sumDyXhat);
+
+/// dx = scale·(g − meanDy − x̂·meanDyXhat) (batch statistics) or scale·g, g as ck_bn_backward_sums's.
+void ck_bn_input_gradient(const float *x, const float *dy, const float *y, float *dx, long rows, int c,
+                          const float *mean, const float *inverseStd, const float *scale, const float *meanDy,
+                          const float *meanDyXhat, int batchStatistics, int relu);
 
 // MARK: Narrow products (narrow_gemm.c)
 

@@ -84,7 +84,10 @@ public struct LayerRecord: Codable, Sendable {
     public let type: String
     public let outputShape: [Int]
     public let parameters: Int
-    enum CodingKeys: String, CodingKey { case name, type, outputShape = "output_shape", parameters }
+    /// How the layer computes (`Layer.pathName`: "im2col", "winograd-f4x4", "gemm", …), when it
+    /// picks among ways; absent otherwise.
+    public var path: String?
+    enum CodingKeys: String, CodingKey { case name, type, outputShape = "output_shape", parameters, path }
 }
 
 public struct DatasetRecord: Codable, Sendable {

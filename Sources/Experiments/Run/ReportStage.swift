@@ -60,7 +60,7 @@ extension ExperimentRunner {
             preprocessing: data?.preprocessing,
             parameters: model.parameterCount,
             layers: model.layers.map { LayerRecord(name: $0.name, type: $0.kind, outputShape: $0.outputShape.dims,
-                                                   parameters: $0.parameterCount) },
+                                                   parameters: $0.parameterCount, path: $0.pathName) },
             epochs: records,
             earlyStopping: soFar.state.tracker.map { EarlyStoppingRecord($0, restoredEpoch: soFar.restoredEpoch) },
             learningRateScheduled: soFar.setup?.learningRate.isScheduled ?? false,

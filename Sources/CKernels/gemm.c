@@ -1,0 +1,273 @@
+// Row-major matrix products C (+)= op(A) · op(B), AVX2/FMA and AVX-512 (call only when
+// ck_has_avx2_fma() is 1; `wide` only when ck_has_avx512vl() is 1), and a portable transpose.
+// Every element of C is one FMA chain over p = 0 ..< k in order, from zero, then added to C's own
+// value when `accumulate` — whatever the tile, the vector width or the part of C a caller asks
+// for. So the AVX2 and AVX-512 code give the same bits, any split of C between threads gives the
+// same bits, and the tests can check every element exactly against a scalar loop.
+//
+// OpenBLAS packs both operands on every call, which for small products costs about a third as
+// much as the arithmetic, and the kernel it picks may be far from the CPU's best (0.3.21 runs its
+// SSE3 "Prescott" kernel on Sapphire Rapids). Here A and B are read where they lie — A's elements
+// broadcast from memory, B's rows loaded as vectors — in register tiles of MR rows × NV vectors
+// (AVX2: 6 × 2·8, 12 accumulators; AVX-512: 12 × 2·16, 24), the last vector masked. Only a
+// transposed B is packed, one column panel at a time, into a buffer each thread keeps.
+#include "ckernels.h"
+#include "vec.h"
+#include <stdlib.h>
+
+void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb) {
+    // 8 × 8 blocks keep both sides' cache lines in use.
+    for (int i0 = 0; i0 < rows; i0 += 8)
+        for (int j0 = 0; j0 < cols; j0 += 8)
+            for (int i = i0; i < i0 + 8 && i < rows; i++)
+                for (int j = j0; j < j0 + 8 && j < cols; j++) b[(long)j * ldb + i] = a[(long)i * lda + j];
+}
+
+#if defined(__x86_64__)
+
+// MARK: AVX2, 8 floats a vector
+
+enum { MR = 6, NV = 2 };    // a full tile: MR rows × NV vectors of 8 columns (measured on Zen 4 against
+                            // 4 × 16, 5 × 16 and 4 × 24 for the cnn.yaml shapes: the fastest)
+
+/// C[0..<rows][0..<nv·8] (the last vector masked by `tail` when `masked`) of C (+)= op(A) · B.
+/// op(A)(i, p) is a[i·lda + p], or a[p·lda + i] when `ta`. With `resume`, the sums start from C's
+/// values (a chain over an earlier block of k continued) instead of zero.
+INLINE void tile(const int rows, const int nv, const int masked, const int ta, int k,
+                 const float *a, long lda, const float *b, long ldb, float *c, long ldc,
+                 int accumulate, int resume, __m256i tail) {
+    __m256 acc[MR][NV];
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < nv; v++) {
+            const float *at = c + r * ldc + v * 8;
+            acc[r][v] = !resume ? _mm256_setzero_ps()
+                : masked && v == nv - 1 ? _mm256_maskload_ps(at, tail) : _mm256_loadu_ps(at);
+        }
+    for (int p = 0; p < k; p++) {
+        __m256 bv[NV];
+        for (int v = 0; v < nv; v++) {
+            const float *at = b + p * ldb + v * 8;
+            bv[v] = masked && v == nv - 1 ? _mm256_maskload_ps(at, tail) : _mm256_loadu_ps(at);
+        }
+        for (int r = 0; r < rows; r++) {
+            const __m256 x = _mm256_broadcast_ss(ta ? a + p * lda + r : a + r * lda + p);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < nv; v++) {
+            float *at = c + r * ldc + v * 8;
+            const int part = masked && v == nv - 1;
+            // Added to C after the sum, as sgemm's beta = 1 does: chaining a kernel gradient's
+            // blocks into one long FMA sequence measured less accurate (RMS error 1.6× OpenBLAS's).
+            if (accumulate) acc[r][v] = _mm256_add_ps(part ? _mm256_maskload_ps(at, tail) : _mm256_loadu_ps(at), acc[r][v]);
+            if (part) _mm256_maskstore_ps(at, tail, acc[r][v]);
+            else _mm256_storeu_ps(at, acc[r][v]);
+        }
+}
+
+/// One column panel (nv vectors, the last masked when `masked`): every row, MR at a time, then
+/// the rows left over.
+INLINE void panel(const int nv, const int masked, const int ta, int m, int k, const float *a, long lda,
+                  const float *b, long ldb, float *c, long ldc, int accumulate, int resume, __m256i tail) {
+    int i = 0;
+    for (; i + MR <= m; i += MR)
+        tile(MR, nv, masked, ta, k, ta ? a + i : a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate, resume, tail);
+    const float *ai = ta ? a + i : a + i * lda;
+    float *ci = c + i * ldc;
+#define ROWS(R) case R: tile(R, nv, masked, ta, k, ai, lda, b, ldb, ci, ldc, accumulate, resume, tail); break;
+    switch (m - i) { ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) default: break; }
+#undef ROWS
+}
+
+/// Panels of NV vectors, then one narrower or masked panel for the columns left over.
+INLINE void product256(const int ta, int m, int n, int k, const float *a, long lda, const float *b, long ldb,
+                           float *c, long ldc, int accumulate, int resume) {
+    int j = 0;
+    const __m256i none = _mm256_setzero_si256();
+    for (; j + NV * 8 <= n; j += NV * 8)
+        panel(NV, 0, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, none);
+    const int left = n - j;     // 0 ..< 16
+    if (left == 0) return;
+    const int vectors = (left + 7) / 8, masked = left % 8 != 0;
+    const __m256i tail = lanes_mask(left - (vectors - 1) * 8);
+    b += j, c += j;
+    if (vectors == 2) panel(2, 1, ta, m, k, a, lda, b, ldb, c, ldc, accumulate, resume, tail);
+    else if (masked) panel(1, 1, ta, m, k, a, lda, b, ldb, c, ldc, accumulate, resume, tail);
+    else panel(1, 0, ta, m, k, a, lda, b, ldb, c, ldc, accumulate, resume, none);
+}
+
+// MARK: AVX-512, 16 floats a vector
+
+#define WIDE __attribute__((target("avx2,fma,avx512f,avx512vl")))
+#define INLINE_WIDE static inline __attribute__((always_inline)) WIDE
+enum { MR16 = 12, NV16 = 2 };   // 24 accumulators of the 32 registers
+
+/// As `tile`, with 16-float vectors; every load and store of the last vector masked by `tail`
+/// (all lanes for a full panel: a masked access costs no more than a plain one here).
+INLINE_WIDE void tile16(const int rows, const int nv, const int ta, int k, const float *a, long lda,
+                        const float *b, long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail) {
+    __m512 acc[MR16][NV16];
+    // Fully unrolled, so the accumulators live in registers.
+    _Pragma("unroll") for (int r = 0; r < rows; r++)
+        _Pragma("unroll") for (int v = 0; v < nv; v++)
+            acc[r][v] = resume ? _mm512_maskz_loadu_ps(v == nv - 1 ? tail : (__mmask16)0xffff, c + r * ldc + v * 16)
+                               : _mm512_setzero_ps();
+    for (int p = 0; p < k; p++) {
+        __m512 bv[NV16];
+        _Pragma("unroll") for (int v = 0; v < nv; v++)
+            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + p * ldb + v * 16) : _mm512_loadu_ps(b + p * ldb + v * 16);
+        _Pragma("unroll") for (int r = 0; r < rows; r++) {
+            const __m512 x = _mm512_set1_ps(ta ? a[p * lda + r] : a[r * lda + p]);
+            _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
+        }
+    }
+    _Pragma("unroll") for (int r = 0; r < rows; r++)
+        _Pragma("unroll") for (int v = 0; v < nv; v++) {
+            float *at = c + r * ldc + v * 16;
+            const __mmask16 mask = v == nv - 1 ? tail : (__mmask16)0xffff;
+            if (accumulate) acc[r][v] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), acc[r][v]);
+            _mm512_mask_storeu_ps(at, mask, acc[r][v]);
+        }
+}
+
+INLINE_WIDE void panel16(const int nv, const int ta, int m, int k, const float *a, long lda, const float *b,
+                         long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail) {
+    int i = 0;
+    for (; i + MR16 <= m; i += MR16)
+        tile16(MR16, nv, ta, k, ta ? a + i : a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate, resume, tail);
+    const float *ai = ta ? a + i : a + i * lda;
+    float *ci = c + i * ldc;
+#define ROWS(R) case R: tile16(R, nv, ta, k, ai, lda, b, ldb, ci, ldc, accumulate, resume, tail); break;
+    switch (m - i) { ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8) ROWS(9) ROWS(10) ROWS(11)
+    default: break; }
+#undef ROWS
+}
+
+INLINE_WIDE void product512(const int ta, int m, int n, int k, const float *a, long lda, const float *b, long ldb,
+                            float *c, long ldc, int accumulate, int resume) {
+    int j = 0;
+    for (; j + NV16 * 16 <= n; j += NV16 * 16)
+        panel16(NV16, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, (__mmask16)0xffff);
+    const int left = n - j;     // 0 ..< 32
+    if (left == 0) return;
+    const int vectors = (left + 15) / 16;
+    const __mmask16 tail = (__mmask16)((1u << (left - (vectors - 1) * 16)) - 1);
+    if (vectors == 2) panel16(2, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail);
+    else panel16(1, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail);
+}
+
+// One copy of each for A as it is and for Aᵀ: the address of A's elements is then fixed code.
+#define COPIES(NAME, TARGET, BODY, TA)                                                                           \
+    TARGET static void NAME(int m, int n, int k, const float *a, long lda, const float *b, long ldb, float *c,     \
+                            long ldc, int accumulate, int resume) {                                                 \
+        BODY(TA, m, n, k, a, lda, b, ldb, c, ldc, accumulate, resume);                                            \
+    }
+COPIES(product256_n, AVX, product256, 0)
+COPIES(product256_t, AVX, product256, 1)
+COPIES(product512_n, WIDE, product512, 0)
+COPIES(product512_t, WIDE, product512, 1)
+#undef COPIES
+
+// MARK: Blocks of k, transposed B
+
+/// A buffer this thread keeps, grown as needed (once per thread and size, never inside the loops
+/// of a product): packed panels of Bᵀ, and the sums of an accumulating product over blocks of k.
+typedef struct { float *data; long capacity; } Buffer;
+static _Thread_local Buffer packed, sums;
+
+static float *buffer(Buffer *b, long count) {
+    if (count > b->capacity) {
+        free(b->data);
+        b->data = aligned_alloc(64, (size_t)((count + 15) / 16 * 16) * sizeof(float));
+        if (!b->data) abort();
+        b->capacity = count;
+    }
+    return b->data;
+}
+
+/// Rows of k per block: a block of B (KC rows of a 32-column panel, 32 KB) stays in the L1 cache
+/// while every row tile passes over it, and a block of A in L2 while every panel passes; a k of
+/// thousands (a convolution's kernel gradient summed over N·OH·OW positions, a 9216-input dense
+/// layer) otherwise streamed both from memory once per panel.
+enum { KC = 256, MC = 240 };
+
+/// C (+)= op(A) · B (B not transposed), k in blocks of KC: the first block's sums start from zero,
+/// each later block continues them from where the last left them — in C, or when `accumulate`,
+/// in a scratch copy added to C at the end — so every element is still one FMA chain in k order.
+AVX static void product(int ta, int wide, int m, int n, int k, const float *a, long lda, const float *b, long ldb,
+                        float *c, long ldc, int accumulate) {
+    void (*run)(int, int, int, const float *, long, const float *, long, float *, long, int, int) =
+        wide ? (ta ? product512_t : product512_n) : (ta ? product256_t : product256_n);
+    if (k <= KC) {
+        run(m, n, k, a, lda, b, ldb, c, ldc, accumulate, 0);
+        return;
+    }
+    float *t = accumulate ? buffer(&sums, (long)m * n) : c;
+    const long ldt = accumulate ? n : ldc;
+    // MC rows at a time, so their sums stay in L2 from one block of k to the next.
+    for (int i = 0; i < m; i += MC) {
+        const int rows = m - i < MC ? m - i : MC;
+        for (int p = 0; p < k; p += KC) {
+            const int size = k - p < KC ? k - p : KC;
+            run(rows, n, size, ta ? a + (long)p * lda + i : a + (long)i * lda + p, lda, b + (long)p * ldb, ldb,
+                t + (long)i * ldt, ldt, 0, p > 0);
+        }
+    }
+    if (accumulate)
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[(long)i * ldc + j] += t[(long)i * ldt + j];
+}
+
+/// 8 × 8 floats from a (lda) to b (ldb), transposed.
+INLINE void transpose8(const float *a, long lda, float *b, long ldb) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(a + i * lda);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            r[i + h] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0x44);
+            r[i + h + 2] = _mm256_shuffle_ps(t[i + h], t[i + h + 2], 0xee);
+        }
+    // r[0] = rows 0,1 / cols 0,4 …: the 128-bit halves of rows i and i + 4 make columns.
+    static const int order[4] = {0, 2, 1, 3};
+    for (int q = 0; q < 4; q++) {
+        _mm256_storeu_ps(b + q * ldb, _mm256_permute2f128_ps(r[order[q]], r[order[q] + 4], 0x20));
+        _mm256_storeu_ps(b + (q + 4) * ldb, _mm256_permute2f128_ps(r[order[q]], r[order[q] + 4], 0x31));
+    }
+}
+
+/// b (cols × rows, ldb) = aᵀ for a (rows × cols, lda), 8 × 8 blocks at a time.
+AVX static void transpose(int rows, int cols, const float *a, long lda, float *b, long ldb) {
+    const int rows8 = rows / 8 * 8, cols8 = cols / 8 * 8;
+    for (int i = 0; i < rows8; i += 8)
+        for (int j = 0; j < cols8; j += 8) transpose8(a + i * lda + j, lda, b + j * ldb + i, ldb);
+    for (int i = 0; i < rows; i++)
+        for (int j = i < rows8 ? cols8 : 0; j < cols; j++) b[j * ldb + i] = a[i * lda + j];
+}
+
+/// Columns of C per packed panel of Bᵀ: a panel of k × PANEL floats stays in L2 while every row
+/// of A passes over it.
+enum { PANEL = 128 };
+
+AVX void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc, int accumulate, int wide) {
+    if (m <= 0 || n <= 0) return;
+    if (!tb) {
+        product(ta, wide, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
+    // op(B)(p, j) = b[j·ldb + p]: copy PANEL columns of op(B) at a time into a k × PANEL block.
+    const int width = n < PANEL ? n : PANEL;
+    float *bp = buffer(&packed, (long)k * width);
+    for (int j = 0; j < n; j += PANEL) {
+        const int w = n - j < PANEL ? n - j : PANEL;
+        transpose(w, k, b + (long)j * ldb, ldb, bp, w);
+        product(ta, wide, m, w, k, a, lda, bp, w, c + j, ldc, accumulate);
+    }
+}
+
+#endif

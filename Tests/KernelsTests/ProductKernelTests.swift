@@ -1,0 +1,102 @@
+// Our own matrix products (Sources/CKernels/gemm.c) against the definition they promise: every
+// element one FMA chain over k in order from zero, then added to C — checked bit for bit, for both
+// vector widths, on shapes that leave partial register tiles, masked columns and packed panels.
+import Kernels
+import Testing
+
+@Suite("Own matrix products (AVX2/FMA, AVX-512)", .enabled(if: ProductKernel.avx2.isAvailable, "no AVX2/FMA"))
+struct ProductKernelTests {
+    struct Shape: CustomStringConvertible, Sendable {
+        let m: Int, n: Int, k: Int
+        var description: String { "\(m)×\(n)×\(k)" }
+    }
+
+    /// C = start + Σₚ op(A)(i, p)·op(B)(p, j), the sum one FMA chain from zero in p order.
+    static func chain(_ a: [Float], lda: Int, transA: Bool, _ b: [Float], ldb: Int, transB: Bool, m: Int, n: Int,
+                      k: Int, start: [Float], ldc: Int, accumulate: Bool) -> [Float] {
+        var c = start
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum: Float = 0
+                for p in 0..<k {
+                    let x = transA ? a[p * lda + i] : a[i * lda + p], y = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    sum.addProduct(x, y)
+                }
+                c[i * ldc + j] = accumulate ? start[i * ldc + j] + sum : sum
+            }
+        }
+        return c
+    }
+
+    static var kernels: [ProductKernel] { [.avx2, .avx512].filter(\.isAvailable) }
+
+    @Test("C = op(A)·op(B) and C += op(A)·op(B) are the FMA chain's bits, and C's padding is left alone",
+          arguments: [
+        Shape(m: 1, n: 1, k: 1),
+        Shape(m: 5, n: 7, k: 3),          // fewer rows than a tile, one masked vector
+        Shape(m: 7, n: 17, k: 9),         // a tile and a row; two full vectors and one masked column
+        Shape(m: 13, n: 23, k: 5),        // a 16-column panel, then a masked 7-column one
+        Shape(m: 11, n: 8, k: 40),        // an 8-column panel, unmasked
+        Shape(m: 25, n: 47, k: 2),        // two 12-row tiles and a row; a 32-column panel and a masked one
+        Shape(m: 36, n: 64, k: 32),       // cnn.yaml's Winograd forward product
+        Shape(m: 33, n: 130, k: 19),      // more than one packed panel of Bᵀ (128 columns)
+        Shape(m: 30, n: 37, k: 600),      // three blocks of k (256 rows each), the sums carried over
+        Shape(m: 250, n: 20, k: 300),     // two blocks of rows (240) and of k
+        Shape(m: 0, n: 3, k: 4), Shape(m: 3, n: 2, k: 0),
+    ])
+    func matchesChain(_ s: Shape) {
+        var stream = RandomStream(seed: 11, name: "own gemm")
+        // Leading dimensions larger than the matrices, so stray reads and writes show.
+        let lda = s.k + 3, ldaT = s.m + 5, ldb = s.n + 2, ldbT = s.k + 4, ldc = s.n + 9
+        let a = (0..<max(1, s.m * lda)).map { _ in stream.nextNormal() }
+        let at = (0..<max(1, s.k * ldaT)).map { _ in stream.nextNormal() }
+        let b = (0..<max(1, s.k * ldb)).map { _ in stream.nextNormal() }
+        let bt = (0..<max(1, s.n * ldbT)).map { _ in stream.nextNormal() }
+        let start = (0..<max(1, s.m * ldc)).map { _ in stream.nextNormal() }
+        for kernel in Self.kernels {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for accumulate in [false, true] {
+                        let (av, la) = transA ? (at, ldaT) : (a, lda), (bv, lb) = transB ? (bt, ldbT) : (b, ldb)
+                        let ours = FloatStorage(start)
+                        gemm(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, a: FloatStorage(av).view,
+                             lda: la, b: FloatStorage(bv).view, ldb: lb, beta: accumulate ? 1 : 0, c: ours.view,
+                             ldc: ldc, kernel: kernel)
+                        let expected = Self.chain(av, lda: la, transA: transA, bv, ldb: lb, transB: transB, m: s.m,
+                                                  n: s.n, k: s.k, start: start, ldc: ldc, accumulate: accumulate)
+                        #expect(ours.array == expected,
+                                "\(kernel) transA \(transA) transB \(transB) accumulate \(accumulate)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("Own products agree with OpenBLAS's to rounding, split across 1, 2 and 3 threads the same bits",
+          arguments: [Shape(m: 32, n: 128, k: 784), Shape(m: 784, n: 128, k: 32), Shape(m: 128, n: 512, k: 512),
+                      Shape(m: 37, n: 61, k: 300)])
+    func matchesOpenBLAS(_ s: Shape) {
+        var stream = RandomStream(seed: 5, name: "own gemm vs blas")
+        let a = FloatStorage((0..<s.m * s.k).map { _ in stream.nextNormal() })
+        let b = FloatStorage((0..<s.k * s.n).map { _ in stream.nextNormal() })
+        for (transA, transB) in [(false, false), (true, false), (false, true)] {
+            let (lda, ldb) = (transA ? s.m : s.k, transB ? s.k : s.n)
+            let blas = FloatStorage(count: s.m * s.n)
+            gemm(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, a: a.view, lda: lda, b: b.view, ldb: ldb,
+                 beta: 0, c: blas.view, ldc: s.n, kernel: .openBLAS)
+            var results: [[Float]] = []
+            for kernel in Self.kernels {
+                for threads in [1, 2, 3] {
+                    let c = FloatStorage(count: s.m * s.n)
+                    let workspace = FloatStorage(count: gemmWorkspace(m: s.m, n: s.n))
+                    gemm(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, a: a.view, lda: lda, b: b.view,
+                         ldb: ldb, beta: 0, c: c.view, ldc: s.n, pool: ThreadPool(threadCount: threads),
+                         workspace: workspace.view, kernel: kernel)
+                    results.append(c.array)
+                }
+            }
+            #expect(results.allSatisfy { $0 == results[0] }, "transA \(transA) transB \(transB)")
+            #expect(worstScaled(results[0], blas.array) < 1e-5, "transA \(transA) transB \(transB)")
+        }
+    }
+}

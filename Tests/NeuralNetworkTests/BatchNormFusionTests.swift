@@ -1,0 +1,103 @@
+// Batch normalization with the ReLU after it in one layer (`BatchNormalization.fuse`), and the
+// AVX-512 build of its passes (Sources/CKernels/batch_norm.c): the bits of the separate layers and
+// of the Swift loops, on odd shapes and any thread count; finite differences for the fused layer.
+import Foundation
+import Kernels
+import NeuralNetwork
+import Testing
+
+@Suite("Batch normalization fused with the ReLU after it")
+struct BatchNormFusionTests {
+    static let convBNReLU: [(String, String)] = [
+        ("conv2d", #"{"filters": 37, "kernel_size": 3, "use_bias": false}"#),
+        ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
+        ("flatten", "{}"), ("dense", #"{"units": 16, "use_bias": false}"#),
+        ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
+        ("dense", #"{"units": 3}"#),
+    ]
+
+    /// Output, parameter gradients and moving statistics of one training step, then the output in
+    /// inference mode.
+    func step(_ model: Sequential, batch: Int, threads: Int) -> [[UInt32]] {
+        let pool = ThreadPool(threadCount: threads)
+        let context = PassContext(training: true, seed: 9, step: 1, pool: pool)
+        let input = model.input.view
+        for i in 0..<batch * model.inputShape.count { input[i] = Float(sin(Double(i) * 0.37)) }
+        let output = model.forward(batch: batch, context: context).array
+        let gradient = model.outputGradient
+        for i in 0..<batch * model.outputCount { gradient[i] = Float(cos(Double(i) * 0.13)) }
+        model.zeroGradients(pool: pool)
+        model.backward(batch: batch, context: context)
+        let inference = model.forward(batch: batch, context: PassContext(training: false, pool: pool)).array
+        return [output, model.gradients.array, model.state.array, inference].map { $0.map(\.bitPattern) }
+    }
+
+    @Test("fused and separate layers give the same bits, on 1 and 2 threads")
+    func sameBits() throws {
+        for batch in [5, 8] {
+            // A fresh model for each step: a training step moves the moving statistics.
+            func model(fuse: Bool) throws -> Sequential {
+                try buildModel(Self.convBNReLU, input: [9, 11, 2], maxBatch: 8, fuse: fuse)
+            }
+            let fused = try model(fuse: true)
+            let activations = fused.layers.compactMap { $0 as? ActivationLayer }
+            #expect(activations.count == 2 && activations.allSatisfy(\.fusedIntoPrevious))
+            #expect(fused.layers.compactMap { ($0 as? BatchNormalization)?.appliesReLU } == [true, true])
+            let reference = step(try model(fuse: false), batch: batch, threads: 1)
+            #expect(step(fused, batch: batch, threads: 2) == reference)
+            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            #expect(reference[0].contains { Float(bitPattern: $0) != 0 })
+        }
+    }
+
+    /// A batch normalization made to apply the ReLU after it, as a model builds it.
+    func fusedLayer(_ shape: [Int]) throws -> BatchNormalization {
+        let norm = try BatchNormalization(.init(), inputShape: Shape(shape))
+        let relu = ActivationLayer(.init(activation: .relu), inputShape: Shape(shape))
+        _ = try Sequential(name: "m", inputShape: Shape(shape), layers: [norm, relu], maxBatch: 1, seed: 1)
+        #expect(norm.appliesReLU)
+        return norm
+    }
+
+    @Test("finite differences of the fused layer, training and inference mode")
+    func gradients() throws {
+        checkGradients(try fusedLayer([17]), batch: 4, kinks: true)
+        checkGradients(try fusedLayer([2, 3, 3]), batch: 2, kinks: true)
+        checkGradients(try fusedLayer([2, 3, 3]), batch: 2, training: false, kinks: true)
+    }
+
+    @Test("the AVX-512 passes give the Swift loops' bits: 37 channels (16, 16, 5), with and without ReLU",
+          .enabled(if: VectorCode.avx512.isAvailable), arguments: [false, true])
+    func buildsAgree(_ relu: Bool) {
+        let (m, c) = (3 * 7 * 5 + 1, 37)
+        var s = RandomStream(seed: 5, name: "bn builds")
+        let x = FloatStorage((0..<m * c).map { _ in s.nextNormal() * 3 + 1 })
+        let dy = (0..<m * c).map { _ in s.nextNormal() }
+        let gamma = FloatStorage((0..<c).map { _ in s.nextNormal() }), beta = FloatStorage((0..<c).map { _ in s.nextNormal() })
+        var results: [[Float]] = []
+        for code in [VectorCode.portable, .avx512] {
+            let pool = ThreadPool(threadCount: 2)
+            let y = FloatStorage(count: m * c), dx = FloatStorage(count: m * c), g = FloatStorage(dy)
+            let mean = FloatStorage(count: c), variance = FloatStorage((0..<c).map { _ in 1 })
+            let gradients = FloatStorage(count: 2 * c), scratch = FloatStorage(count: BatchNormScratch.count(channels: c))
+            let state = BatchNormScratch(scratch.view, channels: c)
+            batchNormTrainingForward(x: x.view, y: y.view, rows: m, channels: c, epsilon: 1e-3, momentum: 0.9,
+                                     gamma: gamma.view, beta: beta.view, movingMean: mean.view,
+                                     movingVariance: variance.view, scratch: state, relu: relu, pool: pool, code: code)
+            batchNormBackward(x: x.view, dy: g.view, dx: dx.view, rows: m, channels: c, gamma: gamma.view,
+                              gammaGradient: gradients.view.slice(0, c), betaGradient: gradients.view.slice(c, c),
+                              batchStatistics: true, scratch: state, relu: relu ? y.view : nil, pool: pool, code: code)
+            let training = y.array + dx.array + gradients.array + mean.array + variance.array
+            let yInference = FloatStorage(count: m * c), dxInference = FloatStorage(count: m * c), g2 = FloatStorage(dy)
+            batchNormInferenceForward(x: x.view, y: yInference.view, rows: m, channels: c, epsilon: 1e-3,
+                                      gamma: gamma.view, beta: beta.view, movingMean: mean.view,
+                                      movingVariance: variance.view, scratch: state, relu: relu, pool: pool, code: code)
+            batchNormBackward(x: x.view, dy: g2.view, dx: dxInference.view, rows: m, channels: c, gamma: gamma.view,
+                              gammaGradient: nil, betaGradient: nil, batchStatistics: false, scratch: state,
+                              relu: relu ? yInference.view : nil, pool: pool, code: code)
+            results.append(training + yInference.array + dxInference.array)
+        }
+        #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern))
+        #expect(results[0].prefix(m * c).contains { $0 == 0 } == relu)
+    }
+}
