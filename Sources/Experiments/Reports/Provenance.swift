@@ -10,6 +10,9 @@ public struct Provenance: Codable, Sendable {
     public let swift: String
     public let openblasConfig: String
     public let openblasCore: String
+    /// What computes the matrix products (`ProductKernel`): "avx512" or "avx2" (the runner's own
+    /// kernels, OpenBLAS unused) or "openblas"; null in reports written before it was recorded.
+    public let matrixProducts: String?
     public let cpu: String
     /// CPUs this process may use (affinity mask and cgroup quota: `CPUAllowance`), the default
     /// thread count.
@@ -23,16 +26,30 @@ public struct Provenance: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case runnerCommit = "runner_commit", swift, openblasConfig = "openblas_config"
-        case openblasCore = "openblas_core", cpu, cores, cpusOnline = "cpus_online"
+        case openblasCore = "openblas_core", matrixProducts = "matrix_products", cpu, cores, cpusOnline = "cpus_online"
         case cpusLimitedBy = "cpus_limited_by", threads, os
     }
 
     public static func current(threads: Int) -> Provenance {
         let cpus = CPUAllowance.current()
         return Provenance(runnerCommit: commit, swift: swiftVersion, openblasConfig: BLAS.config,
-                          openblasCore: BLAS.coreName, cpu: cpuModel(), cores: cpus.usable,
+                          openblasCore: BLAS.coreName, matrixProducts: ProductKernel.best.rawValue, cpu: cpuModel(), cores: cpus.usable,
                           cpusOnline: cpus.online, cpusLimitedBy: cpus.limitedBy,
                           threads: threads, os: ProcessInfo.processInfo.operatingSystemVersionString)
+    }
+
+    /// What computed the products, in words: "own AVX-512 kernels (OpenBLAS's Prescott kernel
+    /// unused)", or "OpenBLAS, Prescott kernel".
+    public var productsText: String {
+        Self.productsText(matrixProducts.flatMap(ProductKernel.init(rawValue:)), openblasCore: openblasCore)
+    }
+
+    static func productsText(_ kernel: ProductKernel?, openblasCore: String) -> String {
+        switch kernel {
+        case .avx512?: "own AVX-512 kernels (OpenBLAS's \(openblasCore) kernel unused)"
+        case .avx2?: "own AVX2 kernels (OpenBLAS's \(openblasCore) kernel unused)"
+        case .openBLAS?, nil: "OpenBLAS, \(openblasCore) kernel"
+        }
     }
 
     static var swiftVersion: String {
