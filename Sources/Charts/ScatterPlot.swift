@@ -1,6 +1,7 @@
 // Scatter plots with a label at every point: test accuracy against parameter count or training
 // time, one point per run. Labels go right of their point, else left, above or below, whichever
-// first overlaps no label or point drawn before.
+// first overlaps no label or point drawn before; else right or left a few lines up or down, with a
+// leader line to the point.
 
 /// Labelled points in one or more coloured groups.
 public struct ScatterPlot: Figure {
@@ -88,17 +89,27 @@ public struct ScatterPlot: Figure {
         let size = TextSize.note
         for (x, y, item, _) in placed where !item.label.isEmpty {
             let w = TextMetrics.width(item.label, size: size)
-            // (box, text x, baseline, anchor) for right, left, above, below.
-            let options: [(Box, Double, Double, TextAnchor)] = [
-                ((x + 7, y - size / 2 - 1, x + 7 + w, y + size / 2 + 1), x + 7, y + size * 0.35, .start),
-                ((x - 7 - w, y - size / 2 - 1, x - 7, y + size / 2 + 1), x - 7, y + size * 0.35, .end),
+            // (box, text x, baseline, anchor) for right, left, above, below; then right and left
+            // moved up or down a line at a time, for points that crowd one spot (a sweep's seeds
+            // share a parameter count), joined to their point by a leader line.
+            func beside(_ dy: Double) -> [(Box, Double, Double, TextAnchor)] {
+                [((x + 7, y + dy - size / 2 - 1, x + 7 + w, y + dy + size / 2 + 1), x + 7, y + dy + size * 0.35, .start),
+                 ((x - 7 - w, y + dy - size / 2 - 1, x - 7, y + dy + size / 2 + 1), x - 7, y + dy + size * 0.35, .end)]
+            }
+            let near: [(Box, Double, Double, TextAnchor)] = beside(0) + [
                 ((x - w / 2, y - 8 - size, x + w / 2, y - 6), x, y - 8, .middle),
                 ((x - w / 2, y + 6, x + w / 2, y + 8 + size), x, y + 6 + size, .middle),
             ]
+            let moved = (1...8).flatMap { k in [-1.0, 1.0].flatMap { beside($0 * Double(k) * (size + 3)) } }
             let inside = { (b: Box) in b.x0 >= plot.left && b.x1 <= plot.right && b.y0 >= plot.top && b.y1 <= plot.bottom }
-            let choice = options.first { o in inside(o.0) && !taken.contains { overlaps($0, o.0) } }
-                ?? options.first { inside($0.0) } ?? options[0]
+            let free = { (o: (Box, Double, Double, TextAnchor)) in inside(o.0) && !taken.contains { overlaps($0, o.0) } }
+            let choice = near.first(where: free) ?? moved.first(where: free) ?? near.first { inside($0.0) } ?? near[0]
             taken.append(choice.0)
+            let labelY = (choice.0.y0 + choice.0.y1) / 2
+            if abs(labelY - y) > size + 2 {     // moved, not simply above or below
+                canvas.line(x1: x, y1: y, x2: choice.3 == .start ? choice.0.x0 - 1 : choice.0.x1 + 1, y2: labelY,
+                            stroke: .muted, width: 0.75, class: "leader")
+            }
             canvas.text(item.label, x: choice.1, y: choice.2, size: size, anchor: choice.3, class: "point-label")
         }
         canvas.endGroup()

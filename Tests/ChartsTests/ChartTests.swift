@@ -138,4 +138,22 @@ struct ChartTests {
         #expect(cnn[0].attribute("x") != cnn[1].attribute("x") || cnn[0].attribute("y") != cnn[1].attribute("y"))
         #expect(svg.texts(ofClass: "tick").contains("1M"))
     }
+
+    @Test("A sweep's seeds at one parameter count: every label on a line of its own, leader lines to the moved ones")
+    func crowdedScatter() {
+        let items = (0..<6).map { ScatterPlot.Item(x: 101_770, y: 0.9730 + 0.0003 * Double($0), label: "sweep-mlp[seed=\($0)]") }
+        let plot = ScatterPlot(title: "Test accuracy against parameters", xAxis: Axis("Parameters", scale: .log, format: .si),
+                               yAxis: Axis("Test accuracy", min: 0.97, max: 1, format: .percent),
+                               groups: [.init("", items: items + [.init(x: 34_826, y: 0.9919, label: "cnn")])])
+        let svg = plot.svg()
+        let labels = svg.elements(ofClass: "point-label")
+        #expect(labels.count == 7)
+        // Labels on one side of the points share an x; 12-pixel text on one side never shares a line.
+        let sides = Dictionary(grouping: labels, by: { $0.attribute("x") ?? "" })
+        for (_, side) in sides {
+            let ys = side.compactMap { $0.attribute("y").flatMap(Double.init) }.sorted()
+            #expect(zip(ys, ys.dropFirst()).allSatisfy { $1 - $0 >= 12 }, "\(ys)")
+        }
+        #expect(!svg.elements(ofClass: "leader").isEmpty, "\(svg)")
+    }
 }
