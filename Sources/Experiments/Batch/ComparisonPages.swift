@@ -182,7 +182,8 @@ struct ComparisonSections {
         }
         let blocks: [Block] = done.isEmpty ? [.paragraph("No run finished.")] : [
             plot("Test accuracy against parameters", Axis("Parameters", scale: .log, format: .si), { Double($0.parameters) }),
-            plot("Test accuracy against training time", Axis("Seconds of training"), { $0.trainSeconds }),
+            // Log seconds: a batch often spans an MLP's second and a CNN's minutes.
+            plot("Test accuracy against training time", Axis("Seconds of training", scale: .log), { $0.trainSeconds }),
         ]
         return PageSection(title: "Accuracy, size and time", intro: "One point per run.", source: "", blocks: blocks)
     }
