@@ -45,9 +45,11 @@ let package = Package(
             "CZlib", "CPNG", "Kernels",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // Files other tools read, written by hand: ONNX models, TensorBoard event files (protobuf, TFRecord).
+        .target(name: "Interchange", dependencies: ["NeuralNetwork", "Kernels", "Charts"]),
         // Experiment files, registries, orchestration, reports.
         .target(name: "Experiments", dependencies: [
-            "NeuralNetwork", "Training", "Datasets", "Kernels",
+            "NeuralNetwork", "Training", "Datasets", "Kernels", "Interchange", "Charts",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -63,8 +65,9 @@ let package = Package(
         .executableTarget(name: "layer-bench", dependencies: ["Experiments", "NeuralNetwork", "Kernels"],
                           path: "bench/LayerBench"),
 
-        // What the test targets share: scratch folders, where the package and MNIST are, experiment files.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What the test targets share: scratch folders, where the package and MNIST are, experiment
+        // files, programs run to completion, headless Chromium, nbformat, PNGs read back.
+        .target(name: "TestSupport", dependencies: ["CPNG"], path: "Tests/TestSupport"),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"],
                     // The script that derives and checks the Winograd matrices of Sources/CKernels.
@@ -76,7 +79,9 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "CPNG", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "NeuralNetwork", "Training", "Datasets",
                                                              "TestSupport"]),
-        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG"]),
-        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "TestSupport"]),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts", "CPNG", "TestSupport"]),
+        .testTarget(name: "InterchangeTests", dependencies: ["Interchange", "NeuralNetwork", "Kernels"]),
+        .testTarget(name: "RunnerTests", dependencies: ["runner", "Experiments", "Training", "Datasets", "Charts",
+                                                         "TestSupport"]),
     ]
 )

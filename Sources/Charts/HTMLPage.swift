@@ -113,9 +113,10 @@ public indirect enum Block: Sendable {
     case facts([(name: String, value: String)])
     /// Headline numbers in large type, each with a label under it ("98.21%" / "test accuracy").
     case metrics([(label: String, value: String)])
-    /// Images that wrap into as many per row as the screen holds (from `ImageGrid.cellSVGs()`),
-    /// under a title.
-    case gallery(title: String, cells: [String], caption: String)
+    /// An image grid's cells (`ImageGrid.cellSVGs()`) wrapping into as many per row as the
+    /// screen holds, under the grid's title, so captions stay readable on a phone and on paper
+    /// (one wide SVG would shrink them). A notebook shows the grid as one SVG.
+    case gallery(ImageGrid, caption: String = "")
     /// A highlighted note (a status: interrupted, diverged, failed).
     case callout(String, tone: Tone)
     /// The experiment's YAML for a step beside that step's output; stacked on narrow screens.
@@ -124,12 +125,6 @@ public indirect enum Block: Sendable {
     /// A figure block from any chart of this module.
     public static func figure(_ figure: any Figure, caption: String = "") -> Block {
         .figure(svg: figure.svg(), caption: caption)
-    }
-
-    /// A gallery block from an image grid: its cells wrap to the page's width, so captions stay
-    /// readable on a phone and on paper (one wide SVG would shrink them).
-    public static func gallery(_ grid: ImageGrid, caption: String = "") -> Block {
-        .gallery(title: grid.title, cells: grid.cellSVGs(), caption: caption)
     }
 
     private static func inline(_ svg: String) -> String {
@@ -151,10 +146,10 @@ public indirect enum Block: Sendable {
             return "<pre><code>\(Markup.escape(text))</code></pre>"
         case .figure(let svg, let caption):
             return "<figure>\n\(Self.inline(svg))\(Self.figcaption(caption))\n</figure>"
-        case .gallery(let title, let cells, let caption):
-            let heading = title.isEmpty ? "" : "<div class=\"gallery-title\">\(Markup.escape(title))</div>\n"
+        case .gallery(let grid, let caption):
+            let heading = grid.title.isEmpty ? "" : "<div class=\"gallery-title\">\(Markup.escape(grid.title))</div>\n"
             return "<figure class=\"gallery\">\n\(heading)<div class=\"cells\">\n"
-                + cells.map(Self.inline).joined(separator: "\n") + "\n</div>\(Self.figcaption(caption))\n</figure>"
+                + grid.cellSVGs().map(Self.inline).joined(separator: "\n") + "\n</div>\(Self.figcaption(caption))\n</figure>"
         case .table(let table):
             return "<div class=\"table-wrap\">\n\(table.html())\n</div>"
         case .facts(let pairs):
@@ -170,6 +165,35 @@ public indirect enum Block: Sendable {
         case .sideBySide(let source, let output):
             return "<div class=\"side\">\n<div class=\"source\"><pre><code>\(Markup.escape(source))</code></pre></div>\n<div class=\"output\">\n"
                 + output.map { $0.html() }.joined(separator: "\n") + "\n</div>\n</div>"
+        }
+    }
+}
+
+extension Block {
+    /// The block as notebook outputs: figures and grids as SVG, tables, facts and headline
+    /// numbers as HTML with a plain-text twin, text as Markdown, code as printed text.
+    public var notebookOutputs: [Notebook.Output] {
+        switch self {
+        case .heading(let text): return [.markdown("### " + text)]
+        case .paragraph(let text): return [.markdown(text)]
+        case .code(let text): return [.stdout(text.hasSuffix("\n") ? text : text + "\n")]
+        case .figure(let svg, let caption):
+            // The figure's own <title> is the plain-text stand-in when there is no caption.
+            let title = svg.firstRange(of: "<title>").flatMap { open in
+                svg[open.upperBound...].firstRange(of: "</title>").map { String(svg[open.upperBound..<$0.lowerBound]) }
+            }
+            return [.svg(svg, text: caption.isEmpty ? title ?? "figure" : caption)]
+        case .gallery(let grid, let caption):
+            return [.svg(grid.svg(), text: caption.isEmpty ? grid.title : caption)]
+        case .table(let table): return [.html(table.html(), text: table.plainText())]
+        case .facts(let pairs):
+            return [.html(html(), text: pairs.map { "\($0.name): \($0.value)" }.joined(separator: "\n"))]
+        case .metrics(let items):
+            return [.html(html(), text: items.map { "\($0.label): \($0.value)" }.joined(separator: "\n"))]
+        case .callout(let text, let tone):
+            return [.markdown((tone == .info ? "> " : "> **\(tone == .good ? "OK" : tone == .warning ? "Note" : "Problem"):** ") + text)]
+        case .sideBySide(let source, let output):
+            return [.stdout(source.hasSuffix("\n") ? source : source + "\n")] + output.flatMap(\.notebookOutputs)
         }
     }
 }

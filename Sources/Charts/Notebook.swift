@@ -22,6 +22,8 @@ public struct Notebook: Sendable {
         case html(String, text: String)
         /// Printed text.
         case stdout(String)
+        /// Markdown (a note between figures), with itself as the plain-text twin.
+        case markdown(String)
     }
 
     public var cells: [Cell]
@@ -71,6 +73,8 @@ public struct Notebook: Sendable {
             return display(["image/png": .string(PNG.base64(bytes)), "text/plain": lines(text)])
         case .html(let html, let text):
             return display(["text/html": lines(html), "text/plain": lines(text)])
+        case .markdown(let text):
+            return display(["text/markdown": lines(text), "text/plain": lines(text)])
         case .stdout(let text):
             return .object(["name": .string("stdout"), "output_type": .string("stream"), "text": lines(text)])
         }

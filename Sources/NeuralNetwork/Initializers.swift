@@ -14,6 +14,10 @@ public enum Initializer: String, CaseIterable, Sendable, Codable {
     /// Caffe's `msra` filler (FAN_IN): N(0, 2/fan_in), not truncated — unlike he_normal, which
     /// Keras draws from a normal truncated at ±2σ.
     case caffeMSRA = "caffe_msra"
+    /// PyTorch's default for nn.Linear and nn.Conv2d, weights and biases alike:
+    /// kaiming_uniform_(a=√5) = U(±1/√fan_in) (fan_in of the layer's kernel, for the bias too).
+    /// Keras's VarianceScaling(scale=1/3, mode="fan_in", distribution="uniform").
+    case pytorchDefault = "pytorch_default"
 
     /// Keras divides the truncated normal's stddev by this (the stddev of a unit normal truncated
     /// at ±2), so the drawn values have the intended variance.
@@ -28,6 +32,7 @@ public enum Initializer: String, CaseIterable, Sendable, Codable {
         case .glorotUniform: uniform(values, limit: (6 / (fanIn + fanOut)).squareRoot(), &stream)
         case .heUniform: uniform(values, limit: (6 / fanIn).squareRoot(), &stream)
         case .lecunUniform, .caffeXavier: uniform(values, limit: (3 / fanIn).squareRoot(), &stream)
+        case .pytorchDefault: uniform(values, limit: 1 / fanIn.squareRoot(), &stream)
         case .glorotNormal: normal(values, stddev: (2 / (fanIn + fanOut)).squareRoot(), &stream)
         case .heNormal: normal(values, stddev: (2 / fanIn).squareRoot(), &stream)
         case .lecunNormal: normal(values, stddev: (1 / fanIn).squareRoot(), &stream)

@@ -1,16 +1,18 @@
-// The checkpoint file: a JSON header and Float32 tensors, sealed by a SHA-256, written atomically.
+// The checkpoint file: a JSON header and tensors, sealed by a SHA-256, written atomically.
 //
 //     offset        size  content
-//     0             8     magic "MNISTCKP"
+//     0             8     magic "MNISTCKP" (the header type's `magic`: "MNISTRPD" for report data)
 //     8             4     format version, UInt32 little-endian (this code writes and reads 1)
 //     12            4     header length H, UInt32 LE
 //     16            8     tensor bytes P, UInt64 LE
-//     24            H     header: UTF-8 JSON; its "tensors" lists (name, shape, count) in file order
-//     24+H          P     the tensors, Float32 little-endian, one after the other, no padding
+//     24            H     header: UTF-8 JSON; its "tensors" lists (name, shape, dtype) in file order
+//     24+H          P     the tensors, one after the other, no padding: Float32 little-endian, or
+//                         UInt8 for a tensor whose "dtype" is "uint8" (no "dtype": float32, so
+//                         checkpoints, all Float32, read and write the same bytes as before dtypes)
 //     24+H+P        32    SHA-256 of every byte before it
 //
-// What the header holds besides "tensors" is the caller's (Experiments' RunCheckpoint documents
-// its keys). Reading checks, in this order: magic, version, lengths against the file size, the
+// What the header holds besides "tensors" is the caller's (Experiments' RunCheckpoint and
+// ReportData document their keys). Reading checks, in this order: magic, version, lengths against the file size, the
 // checksum, the JSON, the tensor table against P — so a file is either wholly trusted or
 // rejected with the reason, and nothing is copied into a model before all checks passed.
 // Writing goes through a temporary file, fsync, rename and a directory fsync: after a crash at
@@ -21,20 +23,59 @@ import Kernels
 
 /// One tensor of a checkpoint.
 public struct CheckpointTensor: Codable, Sendable, Equatable {
+    /// How a tensor's values are stored.
+    public enum ElementType: String, Codable, Sendable {
+        case float32, uint8
+        /// Bytes per value.
+        public var size: Int { self == .float32 ? 4 : 1 }
+    }
+
     /// "<group>/<layer>/<tensor>", e.g. "parameters/dense_1/kernel", "optimizer.m", "best.state".
     public let name: String
     public let shape: [Int]
+    /// nil: float32 (and no "dtype" key in the header, as before element types existed).
+    public let dtype: ElementType?
     public var count: Int { shape.reduce(1, *) }
+    public var elementType: ElementType { dtype ?? .float32 }
 
-    public init(name: String, shape: [Int]) {
+    public init(name: String, shape: [Int], dtype: ElementType? = nil) {
         self.name = name
         self.shape = shape
+        self.dtype = dtype == .float32 ? nil : dtype
     }
 }
 
 /// A header type a checkpoint can carry: JSON with at least the tensor table.
 public protocol CheckpointHeader: Codable {
     var tensors: [CheckpointTensor] { get }
+    /// The file's first 8 bytes (default "MNISTCKP").
+    static var magic: [UInt8] { get }
+    /// What the file is called in errors ("checkpoint").
+    static var fileKind: String { get }
+}
+
+extension CheckpointHeader {
+    public static var magic: [UInt8] { Array("MNISTCKP".utf8) }
+    public static var fileKind: String { "checkpoint" }
+}
+
+/// A tensor's values for `CheckpointFile.write`.
+public enum TensorValues {
+    case float32(FloatView)
+    case floats([Float])
+    case uint8([UInt8])
+
+    public var count: Int {
+        switch self {
+        case .float32(let v): v.count
+        case .floats(let v): v.count
+        case .uint8(let b): b.count
+        }
+    }
+    public var elementType: CheckpointTensor.ElementType {
+        if case .uint8 = self { return .uint8 }
+        return .float32
+    }
 }
 
 /// Why a checkpoint could not be used. Every case names the file.
@@ -43,27 +84,32 @@ public struct CheckpointError: Error, Sendable, CustomStringConvertible, Equatab
         case unreadable, notACheckpoint = "not a checkpoint", truncated, corrupt
         case futureVersion = "written by a newer runner", mismatch = "does not match the model"
         case changedExperiment = "the experiment changed"
+        /// Writing failed (a full disk, a missing folder): a runtime failure, not a bad checkpoint.
+        case unwritable = "cannot be written"
     }
     public let path: String
     public let kind: Kind
     public let reason: String
     public let hint: String?
+    /// "checkpoint", or what else the file is (`CheckpointHeader.fileKind`).
+    public let file: String
 
-    public init(path: String, kind: Kind, reason: String, hint: String? = nil) {
+    public init(path: String, kind: Kind, reason: String, hint: String? = nil, file: String = "checkpoint") {
         self.path = path
         self.kind = kind
         self.reason = reason
         self.hint = hint
+        self.file = file
     }
 
     public var description: String {
-        "error: checkpoint \(path): \(kind.rawValue): \(reason)" + (hint.map { "\nhint: \($0)" } ?? "")
+        "error: \(file) \(path): \(kind.rawValue): \(reason)" + (hint.map { "\nhint: \($0)" } ?? "")
     }
 }
 
 /// A checkpoint read into memory and verified; tensors are copied out by name.
 public struct CheckpointFile<Header: CheckpointHeader> {
-    public static var magic: [UInt8] { Array("MNISTCKP".utf8) }
+    public static var magic: [UInt8] { Header.magic }
     public static var formatVersion: UInt32 { 1 }
     static var prefixLength: Int { 24 }
     static var digestLength: Int { 32 }
@@ -91,7 +137,8 @@ public struct CheckpointFile<Header: CheckpointHeader> {
     public init(path: String) throws(CheckpointError) {
         self.path = path
         func fail(_ kind: CheckpointError.Kind, _ reason: String, _ hint: String? = nil) -> CheckpointError {
-            CheckpointError(path: path, kind: kind, reason: reason, hint: hint)
+            CheckpointError(path: path, kind: kind, reason: reason, hint: Header.fileKind == "checkpoint" ? hint : nil,
+                            file: Header.fileKind)
         }
         do {
             bytes = try FileIO.read(path)
@@ -100,7 +147,7 @@ public struct CheckpointFile<Header: CheckpointHeader> {
             throw fail(.unreadable, "\(error)")
         }
         guard bytes.count >= 8, Array(bytes[0..<8]) == Self.magic else {
-            throw fail(.notACheckpoint, bytes.isEmpty ? "the file is empty" : "it does not start with \"MNISTCKP\"",
+            throw fail(.notACheckpoint, bytes.isEmpty ? "the file is empty" : "it does not start with \"\(String(decoding: Self.magic, as: UTF8.self))\"",
                        "pass a .ckpt file from a run folder's checkpoints/ (or the run folder itself)")
         }
         guard bytes.count >= Self.prefixLength else {
@@ -142,7 +189,7 @@ public struct CheckpointFile<Header: CheckpointHeader> {
                 throw fail(.corrupt, "tensor '\(tensor.name)' is listed twice or has a negative size")
             }
             table[tensor.name] = (offset, tensor)
-            offset += tensor.count * MemoryLayout<Float>.size
+            offset += tensor.count * tensor.elementType.size
         }
         guard offset == Self.prefixLength + headerLength + Int(payload) else {
             throw fail(.corrupt, "its tensor table covers \(offset - Self.prefixLength - headerLength) bytes, the file \(payload)")
@@ -152,11 +199,42 @@ public struct CheckpointFile<Header: CheckpointHeader> {
 
     public func has(_ name: String) -> Bool { offsets[name] != nil }
 
+    /// The table entry of tensor `name`, checked to hold `type` values.
+    private func entry(_ name: String, _ type: CheckpointTensor.ElementType) throws(CheckpointError)
+        -> (offset: Int, tensor: CheckpointTensor) {
+        guard let found = offsets[name] else {
+            throw CheckpointError(path: path, kind: .corrupt, reason: "it has no tensor '\(name)'", file: Header.fileKind)
+        }
+        guard found.tensor.elementType == type else {
+            throw CheckpointError(path: path, kind: .corrupt,
+                                  reason: "tensor '\(name)' holds \(found.tensor.elementType.rawValue), not \(type.rawValue)",
+                                  file: Header.fileKind)
+        }
+        return found
+    }
+
+    /// The shape of tensor `name`, nil when there is none.
+    public func shape(_ name: String) -> [Int]? { offsets[name]?.tensor.shape }
+
+    /// The values of the uint8 tensor `name`.
+    public func byteValues(_ name: String) throws(CheckpointError) -> [UInt8] {
+        let (offset, tensor) = try entry(name, .uint8)
+        return Array(bytes[offset..<(offset + tensor.count)])
+    }
+
+    /// The values of the float32 tensor `name`.
+    public func floatValues(_ name: String) throws(CheckpointError) -> [Float] {
+        let (offset, tensor) = try entry(name, .float32)
+        return bytes.withUnsafeBytes { raw in
+            (0..<tensor.count).map {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * $0, as: UInt32.self)))
+            }
+        }
+    }
+
     /// Copies tensor `name` into `destination`, whose size must match.
     public func copy(_ name: String, into destination: FloatView) throws(CheckpointError) {
-        guard let (offset, tensor) = offsets[name] else {
-            throw CheckpointError(path: path, kind: .corrupt, reason: "it has no tensor '\(name)'")
-        }
+        let (offset, tensor) = try entry(name, .float32)
         guard tensor.count == destination.count else {
             throw CheckpointError(path: path, kind: .mismatch,
                                   reason: "tensor '\(name)' holds \(tensor.count) values, the model needs \(destination.count)")
@@ -168,27 +246,42 @@ public struct CheckpointFile<Header: CheckpointHeader> {
         }
     }
 
-    /// Writes a checkpoint: `tensors` in the order of `header.tensors`, each of the listed size.
+    /// Writes a checkpoint of Float32 tensors: `tensors` in the order of `header.tensors`, each of the listed size.
     public static func write(header: Header, tensors: [FloatView], to path: String) throws {
-        precondition(header.tensors.count == tensors.count
-                     && zip(header.tensors, tensors).allSatisfy { $0.count == $1.count },
+        try write(header: header, values: tensors.map { .float32($0) }, to: path)
+    }
+
+    /// Writes a file: `values` in the order of `header.tensors`, each of the listed size and type.
+    public static func write(header: Header, values: [TensorValues], to path: String) throws {
+        precondition(header.tensors.count == values.count
+                     && zip(header.tensors, values).allSatisfy { $0.count == $1.count && $0.elementType == $1.elementType },
                      "the header's tensor table does not describe the tensors")
         let json = try encoder.encode(header)
-        let payload = tensors.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.size
+        let payload = header.tensors.reduce(0) { $0 + $1.count * $1.elementType.size }
         var bytes = magic
         bytes.reserveCapacity(prefixLength + json.count + payload + digestLength)
         append(formatVersion, to: &bytes)
         append(UInt32(json.count), to: &bytes)
         append(UInt64(payload), to: &bytes)
         bytes.append(contentsOf: json)
-        for view in tensors {
-            for i in 0..<view.count { append(view[i].bitPattern, to: &bytes) }
+        for tensor in values {
+            switch tensor {
+            case .float32(let view): for i in 0..<view.count { append(view[i].bitPattern, to: &bytes) }
+            case .floats(let values): for v in values { append(v.bitPattern, to: &bytes) }
+            case .uint8(let values): bytes.append(contentsOf: values)
+            }
         }
         bytes.append(contentsOf: Checksum.sha256Digest(bytes))
         do {
             try FileIO.writeAtomically(bytes, to: path)
         } catch {
-            throw CheckpointError(path: path, kind: .unreadable, reason: "cannot be written: \(error)")
+            // The reason without FileIO's temporary file name: the path is the checkpoint's.
+            guard case .fileSystem(_, let reason) = error else {
+                throw CheckpointError(path: path, kind: .unwritable, reason: "\(error)", file: Header.fileKind)
+            }
+            throw CheckpointError(path: path, kind: .unwritable, reason: reason,
+                                  hint: reason.contains("No space left") ? "free some space, then `runner resume` continues "
+                                      + "the run from its last checkpoint" : nil, file: Header.fileKind)
         }
     }
 

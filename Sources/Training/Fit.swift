@@ -1,5 +1,5 @@
-// `Trainer.fit`, Keras's `model.fit`: epochs of training steps, each followed by validation and
-// the early-stopping check, from the start or from the state a stopped fit left. What to train is
+// `Trainer.fit`, Keras's `model.fit`: epochs of training steps, each followed by validation, the
+// early-stopping check and ReduceLROnPlateau's, from the start or from the state a stopped fit left. What to train is
 // one `FitOptions` value; what the caller hears as it goes is one `FitCallbacks` value.
 import Datasets
 import Kernels
@@ -17,6 +17,10 @@ public struct FitOptions {
     public var validationBatchSize: Int?
     /// Keras's EarlyStopping; nil trains every epoch.
     public var earlyStopping: EarlyStopping.Config?
+    /// Keras's ReduceLROnPlateau; nil leaves the schedule's rate alone.
+    public var reduceOnPlateau: ReduceLROnPlateau.Config?
+    /// Stop after this many optimizer steps in all (the last epoch may be partial); nil: no limit.
+    public var maxSteps: Int?
     /// A stopped fit's state to continue from (nil: epoch 0). The trainer's step count and
     /// optimizer state must already be those of that state.
     public var resumedState: FitState?
@@ -24,13 +28,16 @@ public struct FitOptions {
     public var resumedSnapshot: WeightSnapshot?
 
     public init(epochs: Int, batchSize: Int, shuffle: Bool = true, validationBatchSize: Int? = nil,
-                earlyStopping: EarlyStopping.Config? = nil, resumedState: FitState? = nil,
-                resumedSnapshot: WeightSnapshot? = nil) {
+                earlyStopping: EarlyStopping.Config? = nil, reduceOnPlateau: ReduceLROnPlateau.Config? = nil,
+                maxSteps: Int? = nil, resumedState: FitState? = nil, resumedSnapshot: WeightSnapshot? = nil) {
+        precondition(maxSteps.map { $0 > 0 } ?? true)
         self.epochs = epochs
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.validationBatchSize = validationBatchSize
         self.earlyStopping = earlyStopping
+        self.reduceOnPlateau = reduceOnPlateau
+        self.maxSteps = maxSteps
         self.resumedState = resumedState
         self.resumedSnapshot = resumedSnapshot
     }
@@ -69,7 +76,8 @@ public struct EpochSummary: Sendable, Codable, Equatable {
     /// Loss (penalties included) and accuracy averaged over the epoch's training batches.
     public let training: RunningMetrics
     public let validation: Evaluation?
-    /// The rate of the epoch's first step (what Keras's LearningRateScheduler logs).
+    /// The rate of the epoch's first step (what Keras's LearningRateScheduler logs), with
+    /// ReduceLROnPlateau's factor.
     public let learningRate: Float
     /// Wall time of the epoch: its training steps and then its validation pass, as Keras counts an
     /// epoch (a resumed epoch adds the time before the interruption).
@@ -115,10 +123,13 @@ public struct FitState: Sendable, Codable, Equatable {
     public var history: [EpochSummary] = []
     /// Early stopping's tracker after the last finished epoch.
     public var tracker: EarlyStopping?
+    /// ReduceLROnPlateau's tracker after the last finished epoch (its scale applies to every step).
+    public var plateau: ReduceLROnPlateau?
     /// No step is left: every epoch ran, or early stopping ended training.
     public var finished = false
     enum CodingKeys: String, CodingKey {
-        case epoch, batch, step, metrics, epochSeconds = "epoch_seconds", history, tracker = "early_stopping", finished
+        case epoch, batch, step, metrics, epochSeconds = "epoch_seconds", history, tracker = "early_stopping"
+        case plateau = "reduce_on_plateau", finished
     }
 
     public init() {}
@@ -132,47 +143,54 @@ public struct FitHistory: Sendable {
     public let earlyStopping: EarlyStopping?
     /// The epoch (from 0) whose weights the model ended with, when they were restored.
     public let restoredEpoch: Int?
-    /// Where training stands: finished, or stopped early on request (`afterStep` said so).
+    /// Where training stands: finished, or stopped early on request (`afterStep` said so) or
+    /// because a step's loss was not finite (the trainer's `divergence`).
     public let state: FitState
     public var interrupted: Bool { !state.finished }
 }
 
 extension Trainer {
     /// `model.fit`: `options.epochs` epochs from epoch 0 (or from `options.resumedState`), each
-    /// followed by validation (when given) and the early-stopping check (when configured); the
-    /// best weights are put back at the end when the tracker says so (kept in
-    /// `options.resumedSnapshot` for a resumed fit, else in a new snapshot).
+    /// followed by validation (when given), the early-stopping check and ReduceLROnPlateau's (when
+    /// configured); training ends early after `options.maxSteps` steps, with that partial epoch
+    /// validated and recorded. The best weights are put back at the end when the tracker says so
+    /// (kept in `options.resumedSnapshot` for a resumed fit, else in a new snapshot).
     public func fit(_ training: Subset, validation: Subset?, _ options: FitOptions,
                     callbacks: FitCallbacks = FitCallbacks()) -> FitHistory {
         let epochs = options.epochs, batchSize = options.batchSize, earlyStopping = options.earlyStopping
         var state = options.resumedState ?? FitState()
-        // A fresh state (or one saved without early stopping) starts the tracker the config asks for.
+        // A fresh state (or one saved without them) starts the trackers the config asks for.
         if state.tracker == nil, let earlyStopping { state.tracker = EarlyStopping(earlyStopping) }
+        if state.plateau == nil, let config = options.reduceOnPlateau { state.plateau = ReduceLROnPlateau(config) }
         precondition(state.step == step, "the trainer's step count and the state's differ")
+        rateScale = state.plateau?.scale ?? 1
         let snapshot = options.resumedSnapshot
             ?? (earlyStopping?.restoreBestWeights == true ? WeightSnapshot(of: model) : nil)
+        func atStepLimit() -> Bool { options.maxSteps.map { step >= $0 } ?? false }
         while !state.finished && state.epoch < epochs {
             let epoch = state.epoch
-            let rate = learningRate.rate(step - state.batch)        // the epoch's first step
+            let rate = nextRate(at: step - state.batch)                 // the epoch's first step
             let start = monotonicSeconds()
             let before = state.epochSeconds
             var stopped = false
-            let pass = trainEpoch(training, epoch: epoch, batchSize: batchSize, shuffle: options.shuffle,
-                                  from: state.batch, metrics: state.metrics, secondsBefore: before,
-                                  progress: callbacks.progress) { batches, metrics in
-                guard let afterStep = callbacks.afterStep else { return .proceed }
+            // At the step limit already (a fit resumed there), the partial epoch is only recorded.
+            let pass = atStepLimit() ? (metrics: state.metrics, batches: state.batch)
+                : trainEpoch(training, epoch: epoch, batchSize: batchSize, shuffle: options.shuffle,
+                             from: state.batch, metrics: state.metrics, secondsBefore: before,
+                             progress: callbacks.progress) { batches, metrics in
+                guard let afterStep = callbacks.afterStep else { return atStepLimit() ? .stop : .proceed }
                 state.batch = batches
                 state.step = self.step
                 state.metrics = metrics
                 state.epochSeconds = before + monotonicSeconds() - start
                 if afterStep(state) == .stop { stopped = true }
-                return stopped ? .stop : .proceed
+                return stopped || atStepLimit() ? .stop : .proceed
             }
             state.batch = pass.batches
             state.step = step
             state.metrics = pass.metrics
             state.epochSeconds = before + monotonicSeconds() - start
-            if stopped { return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: nil, state: state) }
+            if stopped || divergence != nil { return FitHistory(epochs: state.history, earlyStopping: state.tracker, restoredEpoch: nil, state: state) }
 
             let val = validation.map { evaluate($0, batchSize: options.validationBatchSize ?? batchSize) }
             // An epoch's time includes its validation pass, as Keras's progress bar counts it.
@@ -189,7 +207,13 @@ extension Trainer {
                 if decision.saveWeights { snapshot?.save(model) }
                 if decision.stop { state.finished = true }
             }
-            if state.epoch >= epochs { state.finished = true }
+            if var plateau = state.plateau {
+                _ = plateau.update(epoch: epoch, value: summary.value(of: plateau.config.monitor),
+                                   scheduled: learningRate.rate(step))
+                state.plateau = plateau
+                rateScale = plateau.scale
+            }
+            if state.epoch >= epochs || atStepLimit() { state.finished = true }
             callbacks.epochEnd?(summary, state)
         }
         state.finished = true

@@ -6,12 +6,9 @@
 // one_cycle can start with a linear warmup. A schedule may also set the optimizer's momentum per
 // step (one_cycle cycles it); the others leave it alone.
 //
-// A schedule that depends on the metrics (Keras's ReduceLROnPlateau) is not a function of the step.
-// It would not conform to `LearningRateSchedule`: it would be a tracker like EarlyStopping — a
-// Codable value (factor so far, best value, wait, cooldown) that `Trainer.fit` updates after each
-// epoch's validation and that FitState (hence every checkpoint) carries — and the step's rate
-// would be `LearningRate.rate(t)` × that factor, passed by `fit` to each step. A resumed run then
-// continues bit-identically because the factor comes back from the checkpoint like the tracker.
+// A rate that depends on the metrics (Keras's ReduceLROnPlateau) is not a function of the step:
+// it is a tracker beside the schedule (ReduceLROnPlateau.swift) whose factor multiplies every
+// step's scheduled rate.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -372,24 +369,32 @@ public struct LearningRate: Sendable {
     public let stepsPerEpoch: Int
     /// The run's epochs, when known (one_cycle's default length).
     public let epochs: Int?
+    /// train.max_steps: the run stops after this many steps when that comes before the last epoch's end.
+    public let maxSteps: Int?
+    /// ReduceLROnPlateau multiplies these rates during the run (they can change even when constant).
+    public let reducedOnPlateau: Bool
 
     public init(base: Float, schedule: any LearningRateSchedule = ConstantRate(), warmup: Warmup = Warmup(),
-                stepsPerEpoch: Int, epochs: Int? = nil) {
+                stepsPerEpoch: Int, epochs: Int? = nil, maxSteps: Int? = nil, reducedOnPlateau: Bool = false) {
         precondition(stepsPerEpoch > 0)
         self.base = base
         self.schedule = schedule
         self.warmup = warmup
         self.stepsPerEpoch = stepsPerEpoch
         self.epochs = epochs
+        self.maxSteps = maxSteps
+        self.reducedOnPlateau = reducedOnPlateau
     }
 
     /// Whether the rate can change during training (then it is reported per epoch in metrics.csv).
-    public var isScheduled: Bool { !(schedule is ConstantRate) || !warmup.isNone }
+    public var isScheduled: Bool { !(schedule is ConstantRate) || !warmup.isNone || reducedOnPlateau }
 
-    /// What the schedule sees: steps per epoch, and the steps after the warmup when epochs are known.
+    /// What the schedule sees: steps per epoch, and the steps after the warmup when epochs are
+    /// known (epochs × steps per epoch, or max_steps when fewer).
     public var length: TrainingLength {
-        TrainingLength(stepsPerEpoch: stepsPerEpoch,
-                       totalSteps: epochs.map { max(1, $0 * stepsPerEpoch - warmup.steps(stepsPerEpoch: stepsPerEpoch)) })
+        TrainingLength(stepsPerEpoch: stepsPerEpoch, totalSteps: epochs.map {
+            max(1, min($0 * stepsPerEpoch, maxSteps ?? .max) - warmup.steps(stepsPerEpoch: stepsPerEpoch))
+        })
     }
 
     /// The rate of the update that follows `iteration` earlier updates (0 for the first).

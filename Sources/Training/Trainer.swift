@@ -5,8 +5,8 @@
 // Everything a step touches was allocated when the trainer was made; a step allocates nothing.
 // Training and evaluation run with denormals flushed to zero (Kernels/Denormals.swift).
 // Every random choice comes from a named stream of the seed, indexed by epoch or step, and the
-// learning rate is a function of the step, so the state of a run is (parameters, optimizer state,
-// step, early-stopping tracker): nothing hidden.
+// learning rate is a function of the step (times ReduceLROnPlateau's factor), so the state of a
+// run is (parameters, optimizer state, step, the early-stopping and plateau trackers): nothing hidden.
 import Datasets
 import Kernels
 import NeuralNetwork
@@ -43,6 +43,26 @@ public struct BatchProgress: Sendable {
     }
 }
 
+/// Where training diverged: the step whose training loss was not finite. That step's update was
+/// not applied, so the model holds the weights the step started from (those of step `step − 1`).
+public struct Divergence: Sendable, Codable, Equatable {
+    /// The epoch of that step (from 0).
+    public let epoch: Int
+    /// The batch of the epoch (from 1).
+    public let batch: Int
+    /// The optimizer step (from 1) whose loss was not finite.
+    public let step: Int
+    /// Its mean training loss over the batch: NaN or ±infinity.
+    public let loss: Double
+
+    public init(epoch: Int, batch: Int, step: Int, loss: Double) {
+        self.epoch = epoch
+        self.batch = batch
+        self.step = step
+        self.loss = loss
+    }
+}
+
 /// Test or validation results.
 public struct Evaluation: Sendable, Codable, Equatable {
     public let loss: Double
@@ -68,6 +88,11 @@ public final class Trainer {
     public let augmentation: Augmentation?
     /// Optimizer steps taken so far.
     public private(set) var step = 0
+    /// Set when a step's training loss was not finite: training stopped before that step's update.
+    public private(set) var divergence: Divergence?
+    /// What every step's scheduled rate is multiplied by: ReduceLROnPlateau's factor so far (1
+    /// without it). `fit` sets it from its state, so it is part of the state a checkpoint holds.
+    public var rateScale = 1.0
     /// Continue counting from `step` (a resumed run; the optimizer's state must match it).
     public func resume(atStep step: Int) {
         precondition(step >= 0)
@@ -121,7 +146,11 @@ public final class Trainer {
     }
 
     /// The rate the next optimizer step will use.
-    public var nextLearningRate: Float { learningRate.rate(step) }
+    public var nextLearningRate: Float { nextRate(at: step) }
+
+    /// The rate of the update that follows `iteration` earlier ones: the schedule's × `rateScale`
+    /// (exactly the schedule's when the scale is 1).
+    func nextRate(at iteration: Int) -> Float { Float(Double(learningRate.rate(iteration)) * rateScale) }
 
     /// One pass over `data` in batches of `batchSize` (the last batch may be smaller, as in Keras).
     public func trainEpoch(_ data: Subset, epoch: Int, batchSize: Int, shuffle: Bool,
@@ -167,14 +196,23 @@ public final class Trainer {
             }
             data.images.fillTargets(batch, oneHot: oneHot, classes: classes, into: targets.view)
 
-            let rate = learningRate.rate(step)                      // from the steps taken before this one
+            let rate = nextRate(at: step)                           // from the steps taken before this one
             step += 1
             let context = PassContext(training: true, seed: seed, step: UInt64(step), pool: pool)
             let penalty = forwardBackward(batch: n, context: context)
+            // The batch's loss (read before the update, which does not touch it): a non-finite one
+            // stops training here, without the update its gradients would make.
+            var after = metrics
+            accumulate(&after, batch: batch, images: data.images, penalty: penalty)
+            if !after.lossSum.isFinite && metrics.lossSum.isFinite {
+                divergence = Divergence(epoch: epoch, batch: b + 1, step: step,
+                                        loss: (after.lossSum - metrics.lossSum) / Double(n))
+                step -= 1
+                return (metrics, b)
+            }
             optimizer.update(parameters: model.parameters.view, gradients: model.gradients.view,
                              step: step, learningRate: rate, momentum: learningRate.momentum(step - 1), pool: pool)
-
-            accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
+            metrics = after
             progress?(BatchProgress(epoch: epoch, batch: b + 1, batches: batches, metrics: metrics,
                                     seconds: secondsBefore + monotonicSeconds() - start))
             if afterStep?(b + 1, metrics) == .stop { return (metrics, b + 1) }
@@ -191,6 +229,14 @@ public final class Trainer {
         model.zeroGradients(pool: pool)
         model.backward(batch: n, context: context)
         return applyPenalties(gradients: true)
+    }
+
+    /// Whether every parameter is a finite number (no NaN or infinity).
+    public var parametersAreFinite: Bool {
+        let view = model.parameters.view
+        var bad: UInt32 = 0
+        for i in 0..<view.count { bad |= view[i].bitPattern & 0x7F80_0000 == 0x7F80_0000 ? 1 : 0 }
+        return bad == 0
     }
 
     /// Σ of the penalties on the current weights; adds their gradients when asked.
@@ -223,6 +269,20 @@ public final class Trainer {
     /// Loss (penalties included, as Keras reports it), accuracy and confusion matrix of the model
     /// on `data`, in inference mode. Images are never augmented here.
     public func evaluate(_ data: Subset, batchSize: Int) -> Evaluation {
+        var none: [Float]?
+        return evaluate(data, batchSize: batchSize, probabilities: &none)
+    }
+
+    /// `evaluate`, and the class probabilities of every image (`classes` per image, in `data`'s
+    /// order) from the same pass.
+    public func evaluateWithProbabilities(_ data: Subset, batchSize: Int) -> (Evaluation, [Float]) {
+        var rows: [Float]? = []
+        rows!.reserveCapacity(data.count * classes)
+        let evaluation = evaluate(data, batchSize: batchSize, probabilities: &rows)
+        return (evaluation, rows!)
+    }
+
+    private func evaluate(_ data: Subset, batchSize: Int, probabilities rows: inout [Float]?) -> Evaluation {
         var metrics = RunningMetrics()
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
         let penalty = applyPenalties(gradients: false)
@@ -230,6 +290,9 @@ public final class Trainer {
             for (row, index) in batch.enumerated() {
                 let predicted = rowArgmax(probabilities.view, row: row, cols: classes)
                 confusion[Int(data.images.labels[index])][predicted] += 1
+            }
+            if rows != nil {
+                for i in 0..<(batch.count * classes) { rows!.append(probabilities.view[i]) }
             }
             accumulate(&metrics, batch: batch, images: data.images, penalty: penalty)
         }

@@ -73,6 +73,11 @@ struct Compare: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Override train.batch_size of every run.")
     var batchSize: Int?
 
+    @Option(name: .customLong("set"),
+            help: ArgumentHelp("Set a key of every experiment (repeatable), e.g. --set train.epochs=2; the value is YAML.",
+                               valueName: "key.path=value"))
+    var settings: [String] = []
+
     @Flag(help: "Print only failures and the comparison.")
     var quiet = false
 
@@ -103,6 +108,7 @@ struct Compare: ParsableCommand {
         options.output = output
         options.epochs = epochs
         options.batchSize = batchSize
+        options.settings = settings
         options.sort = sort
         options.onlyChanged = onlyChanged
         let console = Console(mode: quiet ? .quiet : .plain)

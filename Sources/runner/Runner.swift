@@ -2,7 +2,7 @@
 //
 // Exit codes: 0 success, 64 bad command line or experiment file (EX_USAGE), 65 unusable
 // checkpoint (EX_DATAERR), 130 stopped by SIGINT/SIGTERM after writing a checkpoint, 3 finished
-// but missed an `expect:` condition, 1 runtime failure.
+// but missed an `expect:` condition, 1 runtime failure (a checkpoint that cannot be written too).
 import ArgumentParser
 import Datasets
 import Experiments
@@ -16,25 +16,36 @@ struct Runner: ParsableCommand {
         abstract: "Train and evaluate MNIST models described by YAML experiment files.",
         discussion: """
             Examples:
-              runner experiments/mlp.yaml                 train, evaluate, write results/mlp/<run>/
-              runner experiments/mlp.yaml --epochs 1      a quick look
-              runner validate experiments/cnn.yaml        check the file and print the model summary
-              runner resume results/mlp/<run>             continue an interrupted run from its newest checkpoint
-              runner experiments/mlp.yaml --resume        the same, for the newest unfinished run of the file
-              runner evaluate results/mlp/latest          test metrics and confusion matrix of a trained model
-              runner predict results/mlp/latest my-digit.png   classify your own digit images (PNG or PGM)
-              runner compare experiments/mlp.yaml experiments/cnn.yaml -j 2   run both, compare them in one table
-              runner compare experiments/sweep-mlp.yaml   every point of the file's sweep, averaged over seeds
+              runner experiments/mlp.yaml            train, test, write results/mlp/<run>/
+              runner experiments/mlp.yaml --epochs 1 a quick look
+              runner experiments/mlp.yaml --set model.layers[1].units=256 --tensorboard
+                                                     a variant, with TensorBoard logs
+              runner validate experiments/cnn.yaml   check it, print the model summary
+              runner resume results/mlp/<run>        continue an interrupted run
+              runner experiments/mlp.yaml --resume   resume its newest unfinished run
+              runner evaluate results/mlp/latest     test metrics and confusion matrix
+              runner predict results/mlp/latest my-digit.png
+                                                     classify your own digits (PNG or PGM)
+              runner export results/mlp/latest       the model as ONNX (model.onnx)
+              runner report results/mlp/latest       draw report.html and report.ipynb again
+              runner compare experiments/mlp.yaml experiments/cnn.yaml -j 2
+                                                     run both, compare them in one table
+              runner compare experiments/sweep-mlp.yaml
+                                                     each sweep point, seeds averaged
+              runner runs --where 'test_accuracy >= 0.98' --sort test_accuracy
+                                                     the runs in results/, one line each
 
-            Data is looked for in --data-dir, $RUNNER_DATA_DIR, the file's data.directory, the cache
-            ($RUNNER_CACHE_DIR, else ~/.cache/mnist-runner), /usr/share/datasets/<name>/, and is
-            otherwise downloaded and verified by SHA-256.
+            Data is looked for in --data-dir, $RUNNER_DATA_DIR, the file's data.directory, the \
+            cache ($RUNNER_CACHE_DIR, else ~/.cache/mnist-runner), /usr/share/datasets/<name>/, \
+            and is otherwise downloaded and verified by SHA-256.
 
-            Ctrl-C (SIGINT) or SIGTERM stops a run after the current step, writes a checkpoint and exits
-            with status 130. Exit status: 0 success, 3 the run missed its `expect:` conditions, 64 bad command
-            line or experiment file, 65 unusable checkpoint or image, 130 interrupted, 1 other failures.
+            Ctrl-C (SIGINT) or SIGTERM stops a run after the current step, writes a checkpoint and \
+            exits with status 130. Exit status: 0 success, 3 the run missed its `expect:` \
+            conditions, 64 bad command line or experiment file, 65 unusable checkpoint or image, \
+            130 interrupted, 1 other failures.
             """,
-        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self],
+        subcommands: [Run.self, Validate.self, Resume.self, Evaluate.self, Predict.self, Compare.self, Report.self,
+                      Export.self, Runs.self],
         defaultSubcommand: Run.self)
 }
 
@@ -52,6 +63,11 @@ struct ExperimentOptions: ParsableArguments {
     @Option(name: .customLong("batch-size"), help: "Override train.batch_size.")
     var batchSize: Int?
 
+    @Option(name: .customLong("set"),
+            help: ArgumentHelp("Set a key of the experiment (repeatable), e.g. --set compile.optimizer.learning_rate=3e-4 "
+                               + "--set model.layers[1].units=256; the value is YAML.", valueName: "key.path=value"))
+    var settings: [String] = []
+
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
@@ -62,6 +78,7 @@ struct ExperimentOptions: ParsableArguments {
         options.epochs = epochs
         options.seed = seed
         options.batchSize = batchSize
+        options.settings = settings
         return options
     }
 }
@@ -85,6 +102,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Print only the final results.")
     var quiet = false
 
+    @Flag(help: "Write TensorBoard event files into the run folder's tensorboard/ (train.tensorboard: true).")
+    var tensorboard = false
+
     @Flag(help: "Continue the newest unfinished run of this experiment from its checkpoint (a new run if there is none).")
     var resume = false
 
@@ -103,6 +123,7 @@ struct Run: ParsableCommand {
         options.threads = threads
         options.resume = resume
         options.force = force
+        options.tensorboard = tensorboard
         try reportingErrors {
             try gate(try ExperimentRunner.run(experiment.file, options: options, console: Console(mode: quiet ? .quiet : nil)))
         }
@@ -140,6 +161,9 @@ struct Resume: ParsableCommand {
     @Flag(help: "Continue even though the experiment file changed since the run started.")
     var force = false
 
+    @Flag(help: "Write TensorBoard event files into the run folder's tensorboard/ from here on.")
+    var tensorboard = false
+
     @Option(help: "Continue with this experiment file instead of the one the run started from (it must resolve to the same experiment unless --force).",
             completion: .file(extensions: ["yaml", "yml"]))
     var experiment: String?
@@ -151,6 +175,7 @@ struct Resume: ParsableCommand {
         options.dataDirectory = dataDir
         options.threads = threads
         options.force = force
+        options.tensorboard = tensorboard
         try reportingErrors {
             try gate(try ExperimentRunner.resume(target, file: experiment, options: options,
                                                  console: Console(mode: quiet ? .quiet : nil)))
@@ -261,7 +286,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
         throw ExitCode(64)
     } catch let error as CheckpointError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
-        throw ExitCode(error.kind == .changedExperiment ? 64 : 65)
+        throw ExitCode(error.kind == .changedExperiment ? 64 : error.kind == .unwritable ? 1 : 65)
     } catch let error as ImageError {
         FileHandle.standardError.write(Data((error.description + "\n").utf8))
         throw ExitCode(65)

@@ -1,5 +1,6 @@
 // Numbers as text (fixed precision, no locale), escaping, and the ticks axes choose.
 import Charts
+import TestSupport
 import Testing
 
 @Suite("Numbers, escaping and axes")

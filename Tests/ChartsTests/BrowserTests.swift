@@ -3,6 +3,7 @@
 // (many colours, a fair share of non-white pixels). A missing Chromium fails these tests.
 import Charts
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Headless Chromium")

@@ -1,6 +1,7 @@
 // Line, bar and scatter charts as SVG text: what is drawn (paths, bars, points, labels), the
 // ticks chosen, escaping, and the same bytes for the same data.
 import Charts
+import TestSupport
 import Testing
 
 @Suite("Line, bar and scatter charts")

@@ -1,5 +1,6 @@
 // The confusion heat map and the layer diagram as SVG text.
 import Charts
+import TestSupport
 import Testing
 
 @Suite("Heat map and layer diagram")

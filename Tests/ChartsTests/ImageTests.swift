@@ -1,6 +1,7 @@
 // Digits as PNG data URIs (read back through libpng, pixel for pixel) and the captioned grid.
 import Charts
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Images")

@@ -2,6 +2,7 @@
 // nbformat itself would write. A missing Python environment fails these tests.
 import Charts
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("nbformat")

@@ -2,6 +2,7 @@
 // indent, text as lists of lines), escaping, and the same bytes every time.
 import Charts
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Notebooks")

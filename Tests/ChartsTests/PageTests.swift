@@ -1,6 +1,7 @@
 // The HTML page: self-contained (nothing fetched, no script), escaped, with contents, YAML beside
 // its output, tables with numbers aligned, and print rules.
 import Charts
+import TestSupport
 import Testing
 
 @Suite("HTML pages and tables")

@@ -1,5 +1,6 @@
 // Reading SVG text back in tests: the texts of elements of a class, attribute values.
 import Foundation
+import TestSupport
 
 extension String {
     /// The contents of each `<text class="role" …>…</text>`, unescaped for `&lt; &gt; &amp;`.

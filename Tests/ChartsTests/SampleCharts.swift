@@ -2,6 +2,7 @@
 // the tests and composed into the sample page.
 import Charts
 import Foundation
+import TestSupport
 
 enum Samples {
     static let classes = (0..<10).map(String.init)

@@ -1,5 +1,6 @@
 // Digit-like images without the MNIST files: a 5×7 bitmap font thickened and softened.
 import Charts
+import TestSupport
 
 extension Samples {
     /// A digit drawn from a 5×7 bitmap font, thickened and softened into a 28×28 MNIST-like image

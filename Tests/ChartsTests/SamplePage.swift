@@ -2,6 +2,7 @@
 // check, and what a person looks at (set CHARTS_SAMPLE_DIR to keep the page, its screenshots,
 // the PDF and the notebook there).
 import Charts
+import TestSupport
 
 extension Samples {
     static let yaml = """

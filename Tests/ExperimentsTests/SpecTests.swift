@@ -178,7 +178,7 @@ struct SpecTests {
             x.yaml:14:20: error: unknown key 'epocs' (at train)
                 train: {epochs: 5, epocs: 3}
                                    ^
-            hint: did you mean 'epochs'? known keys here: batch_size, checkpoint, early_stopping, epochs, lr_schedule, shuffle, validation_split
+            hint: did you mean 'epochs'? known keys here: batch_size, checkpoint, early_stopping, epochs, lr_schedule, max_steps, reduce_on_plateau, shuffle, tensorboard, validation_split
             """)
     }
 }

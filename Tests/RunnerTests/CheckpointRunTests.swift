@@ -163,7 +163,13 @@ struct CheckpointRunTests {
         let saved = try #require(checkpoints(in: results).last { $0.contains("/step-") })
         let header = try CheckpointFile<RunCheckpoint>(path: saved).header
         #expect(header.training.step > 200 && !header.training.finished)
-        #expect(!FileManager.default.fileExists(atPath: run + "/report.json"))
+        // The reports say so: status interrupted, the checkpoint to go on from, the page names it.
+        let stopped = try RunReport.read(runDirectory: run)
+        #expect(stopped.status == RunStatus.interrupted && stopped.test == nil && stopped.weightSHA256 == nil)
+        #expect(stopped.checkpoint == saved && stopped.error?.contains("Interrupted by SIGINT") == true, "\(String(describing: stopped.error))")
+        let page = try String(contentsOfFile: run + "/report.html", encoding: .utf8)
+        #expect(page.contains("Interrupted: Interrupted by SIGINT") && page.contains("runner resume"))
+        #expect(interrupted.stdout.contains("Report: \(run)/report.html"), "\(interrupted)")
 
         // The file changed: refused with the key that differs, exit 64, nothing touched.
         try killTestYAML.replacingOccurrences(of: "units: 32", with: "units: 33")

@@ -3,6 +3,7 @@
 // and finished by running it again, -j 2 against -j 1, shards merged against one batch, and
 // failures (invalid file, missed gate, crashing run) reported with their logs and exit codes.
 // Serialized: the batches use every core.
+import Experiments
 import Foundation
 import Testing
 import TestSupport
@@ -71,6 +72,21 @@ struct CompareTests {
                 + [String(report.weight_sha256.prefix(16))]
             #expect(consoleWords == expectedWords, "console:\n\(run.stdout)")
         }
+        // comparison.html: both runs' curves overlaid on shared axes, accuracy against size and time,
+        // recall per class, the digits the two disagree on; offline, a valid notebook, rebuilt exactly.
+        let html = try String(contentsOfFile: folder + "/comparison.html", encoding: .utf8)
+        PageChecks.selfContained(html)
+        // Four charts (accuracy and loss, by epoch and by time), each with both runs (the CNN has no validation split).
+        #expect(html.occurrences(of: ">small-mlp training<") == 4 && html.occurrences(of: ">small-cnn training<") == 4)
+        #expect(html.occurrences(of: ">small-mlp validation<") == 4)
+        #expect(html.contains("<title>Test accuracy against parameters</title>") && html.contains("<title>Recall per class</title>"))
+        #expect(html.contains("Where the models disagree") && html.occurrences(of: ">Actual label: ") >= 10)
+        #expect(html.contains(">small-mlp: ") && html.contains(">small-cnn: "))
+        try PageChecks.renders(html, ink: 0.02, scratch: scratch)
+        try PageChecks.validNotebook(folder + "/comparison.ipynb", scratch: scratch)
+        try PageChecks.reproduced(folder, ["comparison.html", "comparison.ipynb"], scratch: scratch)
+        #expect(run.stdout.hasSuffix("Report: \(folder)/comparison.html\n"), "\(run)")
+
         // The two models differ in their layers: a key that differs, with --only-changed.
         let again = try runner(["compare", mlp, cnn, "--results-dir", results, "--only-changed"], scratch: scratch)
         #expect(again.exited(0), "\(again)")
@@ -110,10 +126,10 @@ struct CompareTests {
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             let folders = try runFolders(results + "/sweep")
-            finishedBefore = Set(folders.filter { FileManager.default.fileExists(atPath: $0 + "/report.json") })
+            finishedBefore = Set(folders.filter { runStatus(runDirectory: $0) == .finished })
             interruptedBefore = folders.first { folder in
                 let checkpoints = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/checkpoints")) ?? []
-                return !FileManager.default.fileExists(atPath: folder + "/report.json")
+                return runStatus(runDirectory: folder) != .finished
                     && checkpoints.contains { $0.hasPrefix("step-") } && !checkpoints.contains("final.ckpt")
             }
             if finishedBefore.count >= 2 && interruptedBefore != nil { break }
@@ -157,6 +173,11 @@ struct CompareTests {
         #expect(rerun.stdout.contains("Across seeds (mean ± sample standard deviation):"), "\(rerun)")
         let markdown = try String(contentsOfFile: results + "/comparisons/sweep/comparison.md", encoding: .utf8)
         #expect(markdown.contains("## Across seeds"))
+        // comparison.html draws each group's mean ± std as bands, by epoch and by time, for both metrics.
+        let page = try String(contentsOfFile: results + "/comparisons/sweep/comparison.html", encoding: .utf8)
+        #expect(page.occurrences(of: "class=\"band\"") == 2 * 2 * 4, "groups × {train, val} × charts")
+        #expect(page.contains(">sweep[learning_rate=0.001] validation (3 seeds)<"))
+        try PageChecks.renders(page, ink: 0.02, scratch: scratch)
         #expect(markdown.contains("| sweep[learning_rate=0.001] | 3 |"), "\(markdown)")
 
         // The resumed run ends where an uninterrupted one does.

@@ -63,9 +63,10 @@ struct RunningRunner {
     private let outPath: String, errPath: String
 
     init(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
-         sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+         launcher: [String] = [], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
         self.arguments = arguments
-        process = try runnerProcess(arguments, scratch: scratch, environment: extra, sourceLocation: sourceLocation)
+        process = try runnerProcess(arguments, scratch: scratch, environment: extra, launcher: launcher,
+                                    sourceLocation: sourceLocation)
         let id = UUID().uuidString
         outPath = scratch("stdout-\(id)")
         errPath = scratch("stderr-\(id)")
@@ -96,8 +97,9 @@ struct RunningRunner {
 /// Runs `runner arguments…` to its end (see RunningRunner). Any death by signal is recorded as a
 /// failure: no input may make the program trap. `environment` adds or replaces variables.
 func runner(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
-            sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Outcome {
-    let outcome = try RunningRunner(arguments, scratch: scratch, environment: extra, sourceLocation: sourceLocation).wait()
+            launcher: [String] = [], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Outcome {
+    let outcome = try RunningRunner(arguments, scratch: scratch, environment: extra, launcher: launcher,
+                                    sourceLocation: sourceLocation).wait()
     if outcome.reason != .exit {
         Issue.record("runner \(arguments.joined(separator: " ")) was killed by signal \(outcome.status):\n\(outcome)",
                      sourceLocation: sourceLocation)
@@ -108,13 +110,14 @@ func runner(_ arguments: [String], scratch: TemporaryDirectory, environment extr
 /// A `runner arguments…` process in the package root, not started. The child gets a private
 /// RUNNER_CACHE_DIR (inside `scratch`) so nothing touches ~/.cache, and no RUNNER_DATA_DIR, so only
 /// --data-dir says where data is; everything else (OPENBLAS_* included) is inherited, then `extra`.
+/// A `launcher` (`["/usr/bin/taskset", "-c", "0"]`) runs the runner through that command.
 func runnerProcess(_ arguments: [String], scratch: TemporaryDirectory, environment extra: [String: String] = [:],
-                   sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Process {
+                   launcher: [String] = [], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Process {
     let binary = try #require(TestPaths.runner, "no built runner next to the tests or in .build*/release",
                               sourceLocation: sourceLocation)
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = arguments
+    process.executableURL = URL(fileURLWithPath: launcher.first ?? binary)
+    process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [binary] + arguments
     process.currentDirectoryURL = TestPaths.root
     var environment = ProcessInfo.processInfo.environment
     environment["RUNNER_CACHE_DIR"] = scratch("cache")

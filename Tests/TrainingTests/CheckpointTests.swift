@@ -181,6 +181,21 @@ struct CheckpointFileTests {
         #expect(error.kind == .unreadable)
         #expect(error.description.contains("none.ckpt"))
     }
+
+    @Test("a checkpoint that cannot be written says so with its own path and the system's reason")
+    func unwritable() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let (header, tensors) = sample()
+        let path = scratch("gone/step-0000000001.ckpt")
+        let error = try #require(throws: CheckpointError.self) {
+            try CheckpointFile<TestHeader>.write(header: header, tensors: tensors.map(\.view), to: path)
+        }
+        #expect(error.kind == .unwritable)
+        #expect(error.description.hasPrefix("error: checkpoint \(path): cannot be written: cannot create: "
+                                            + "No such file or directory"), "\(error)")
+        #expect(!error.description.contains("partial"))
+    }
 }
 
 @Suite("Resuming a fit from a checkpoint file")

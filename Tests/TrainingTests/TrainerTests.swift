@@ -158,3 +158,32 @@ private struct DecoderCapture: Decodable {
     let decoder: any Decoder
     init(from decoder: Decoder) throws { self.decoder = decoder }
 }
+
+@Suite("Divergence")
+struct DivergenceTests {
+    @Test("a step whose loss is not finite stops fit before its update: the weights stay those of the step before")
+    func stopsAtTheStep() throws {
+        var config = SGD.Config()
+        config.learningRate = 1e30
+        let trainer = try makeTrainer(seed: 3, threads: 2, dropout: false, optimizer: SGD(config))
+        let data = Subset(quadrants(count: 160, seed: 2))
+        var steps: [Int] = []
+        let history = trainer.fit(data, validation: nil, FitOptions(epochs: 3, batchSize: 16),
+                                  callbacks: FitCallbacks(afterStep: { steps.append($0.step); return .proceed }))
+        let divergence = try #require(trainer.divergence)
+        #expect(!divergence.loss.isFinite)
+        #expect(divergence.step >= 2 && divergence.epoch == 0 && divergence.batch == divergence.step)
+        // The step was not taken: the state and the trainer stand at the step before, with finite weights.
+        #expect(history.interrupted && history.state.step == divergence.step - 1 && trainer.step == divergence.step - 1)
+        #expect(history.state.batch == divergence.batch - 1 && steps.last == divergence.step - 1)
+        #expect(history.state.metrics.lossSum.isFinite)
+        #expect(trainer.parametersAreFinite)
+    }
+
+    @Test("a sane learning rate never sets a divergence")
+    func saneRun() throws {
+        let trainer = try makeTrainer(seed: 3, threads: 1)
+        let history = trainer.fit(Subset(quadrants(count: 160, seed: 2)), validation: nil, FitOptions(epochs: 2, batchSize: 16))
+        #expect(trainer.divergence == nil && !history.interrupted && trainer.parametersAreFinite)
+    }
+}

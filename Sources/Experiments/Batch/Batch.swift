@@ -27,6 +27,8 @@ public struct Batch: Sendable {
         public let seed: UInt64
         public let parameters: Int
         public let expect: [Expectation]
+        /// The published figure the experiment reproduces (`published:`).
+        public let published: Published?
         /// Every key of the resolved experiment as "path: value" (for --only-changed).
         public let settings: [Setting]
     }
@@ -65,15 +67,17 @@ public struct Batch: Sendable {
         }.joined(separator: "\n"))
     }
 
-    /// Reads and resolves every file; `epochs` and `batchSize` (--epochs, --batch-size) override
-    /// every point's.
-    public init(files: [String], epochs: Int? = nil, batchSize: Int? = nil) {
+    /// Reads and resolves every file; `settings` (--set), `epochs` and `batchSize` (--epochs,
+    /// --batch-size) override every point's.
+    public init(files: [String], epochs: Int? = nil, batchSize: Int? = nil, settings: [String] = []) {
         self.files = files
         var entries: [Entry] = []
         var seen: Set<String> = []
         for file in files {
             do {
-                let spec = try ExperimentRunner.load(file, options: RunOptions())
+                var options = RunOptions()
+                options.settings = settings
+                let spec = try ExperimentRunner.load(file, options: options)
                 for var point in try spec.points() {
                     RunCheckpoint.Overrides(epochs: epochs, seed: nil, batchSize: batchSize).apply(to: &point)
                     point.absoluteDataDirectory(relativeTo: file)
@@ -85,8 +89,9 @@ public struct Batch: Sendable {
                         index: entries.count, file: file, name: point.name, label: point.label,
                         groupLabel: point.groupLabel, yaml: yaml, hash: hash,
                         groupHash: try point.groupHash(compiled), seed: point.seed,
-                        parameters: compiled.model.parameterCount, expect: point.expect,
-                        settings: Setting.flatten(try point.resolved(compiled)))))
+                        parameters: compiled.model.parameterCount, expect: point.expect, published: point.published,
+                        // published.* has columns of its own in the comparison.
+                        settings: Setting.flatten(try point.resolved(compiled)).filter { !$0.key.hasPrefix("published.") })))
                 }
             } catch {
                 entries.append(.invalid(Invalid(index: entries.count, file: file, error: "\(error)")))
@@ -112,6 +117,7 @@ public struct Batch: Sendable {
             return .point(Point(index: p.index, file: p.file, name: p.name, label: p.label + " (\(p.file))",
                                 groupLabel: p.groupLabel + " (\(p.file))", yaml: p.yaml, hash: p.hash,
                                 groupHash: p.groupHash, seed: p.seed, parameters: p.parameters, expect: p.expect,
+                                published: p.published,
                                 settings: p.settings))
         }
     }

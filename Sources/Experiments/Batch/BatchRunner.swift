@@ -30,6 +30,8 @@ public struct BatchOptions: Sendable {
     public var output: String?
     public var epochs: Int?
     public var batchSize: Int?
+    /// `--set key.path=value` arguments for every file.
+    public var settings: [String] = []
     public var sort: ComparisonSort = .order
     public var onlyChanged = false
     /// The `runner` to start child runs with (default: this executable).
@@ -62,7 +64,7 @@ public enum BatchRunner {
     /// `runner compare FILE…`
     public static func compare(_ inputs: [String], options: BatchOptions, console: Console) throws -> BatchStatus {
         let files = try Batch.expand(inputs)
-        let batch = Batch(files: files, epochs: options.epochs, batchSize: options.batchSize)
+        let batch = Batch(files: files, epochs: options.epochs, batchSize: options.batchSize, settings: options.settings)
         let folder = options.output ?? (options.resultsDirectory as NSString)
             .appendingPathComponent("comparisons/" + batch.slug + (options.shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? ""))
         for sub in ["points", "logs"] {
@@ -148,7 +150,8 @@ public enum BatchRunner {
     private static func finish(_ comparison: Comparison, folder: String, console: Console) throws {
         try comparison.write(to: folder)
         console.result(comparison.consoleText())
-        console.result("\nComparison: \(folder)/ (comparison.json, comparison.csv, comparison.md)")
+        console.result("\nComparison: \(folder)/ (comparison.json, comparison.csv, comparison.md, comparison.ipynb)")
+        console.result("Report: \((folder as NSString).appendingPathComponent("comparison.html"))")
     }
 }
 
@@ -237,6 +240,9 @@ private struct Session {
             let known = folders(point.name)
             if let done = known.finished[point.hash] {
                 record(point, position: position, .reused, done)
+            } else if let diverged = known.diverged[point.hash] {
+                // Run again, the same experiment diverges at the same step.
+                recordDiverged(point, position: position, diverged, reused: true)
             } else if let directory = known.interrupted[point.hash]?.first {
                 queue.append(Task(point: point, position: position, start: .resume(directory)))
             } else {
@@ -269,6 +275,16 @@ private struct Session {
         } else {
             say(position, point.label, "\(verb) — \(figures)")
         }
+    }
+
+    private mutating func recordDiverged(_ point: Batch.Point, position: Int, _ run: RunFolders.Diverged, reused: Bool) {
+        var row = ComparisonRow(point, status: .diverged)
+        row.runDirectory = run.directory
+        row.error = run.error.split(separator: "\n").first.map(String.init)
+        if !reused { row.log = logFile(point) }
+        rows[point.index] = row
+        console.result("✗ [\(position)/\(total)] \(point.label): diverged\(reused ? " (\(run.directory), not run again)" : "")"
+                       + " — \(row.error ?? "")")
     }
 
     private mutating func fail(_ point: Batch.Point, position: Int, _ error: String,
@@ -384,6 +400,8 @@ private struct Session {
         } else if (signal == 0 && code == 130) || signal == SIGTERM || signal == SIGINT {
             fail(task.point, position: task.position, "stopped; running the batch again resumes it from its checkpoint",
                  status: .interrupted)
+        } else if signal == 0, let diverged = folders(task.point.name, rescan: true).diverged[task.point.hash] {
+            recordDiverged(task.point, position: task.position, diverged, reused: false)
         } else {
             let how = signal == 0 ? "exit \(code)" : "killed by signal \(signal)"
             fail(task.point, position: task.position, how + (lastError(logFile(task.point)).map { ": " + $0 } ?? ""))

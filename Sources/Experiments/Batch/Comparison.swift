@@ -16,6 +16,8 @@ public struct ComparisonRow: Codable, Sendable {
         case reused
         /// The run failed, or stopped (SIGINT/SIGTERM) with a checkpoint to resume from.
         case failed, interrupted
+        /// Its training loss or a parameter became non-finite: stopped there (its report says where).
+        case diverged
         /// Not started: the batch stopped first (--fail-fast, Ctrl-C).
         case skipped = "not run"
         /// The experiment file could not be read or resolved.
@@ -42,11 +44,13 @@ public struct ComparisonRow: Codable, Sendable {
     public var log: String?
     public var error: String?
     public var settings: [Setting]
+    /// The published figure the run's experiment reproduces (`published:`).
+    public var published: Published?
 
     enum CodingKeys: String, CodingKey {
         case index, label, group, groupSHA256 = "group_sha256", name, file, status
         case experimentSHA256 = "experiment_sha256", seed, results, expect, runDirectory = "run_directory", log, error
-        case settings
+        case settings, published
     }
 
     /// Missed its `expect:` conditions (a completed run only).
@@ -64,6 +68,7 @@ public struct ComparisonRow: Codable, Sendable {
         experimentSHA256 = point.hash
         seed = point.seed
         settings = point.settings
+        published = point.published
     }
 
     init(_ invalid: Batch.Invalid, log: String?) {
@@ -288,7 +293,7 @@ extension Comparison {
     var problems: [String] {
         sortedRows.compactMap { row in
             switch row.status {
-            case .failed, .interrupted, .invalid, .skipped, .missing:
+            case .failed, .interrupted, .diverged, .invalid, .skipped, .missing:
                 return "\(row.label): \(row.status.rawValue)" + (row.error.map { " — \($0)" } ?? "")
                     + (row.log.map { " (log: \($0))" } ?? "")
             default:
@@ -304,6 +309,7 @@ extension Comparison {
         if hasSeedGroups {
             out += "\n\nAcross seeds (mean ± sample standard deviation):\n" + seedTable().console()
         }
+        out += publishedSection(markdown: false)
         let changed = changedKeys
         if onlyChanged {
             out += changed.isEmpty ? "\n\nNo experiment key differs between the runs."
@@ -330,6 +336,7 @@ extension Comparison {
             md += "\n## Across seeds\n\nMean ± sample standard deviation (divisor n − 1) over the completed runs "
                 + "that differ only by their seed.\n\n" + seedTable().markdown() + "\n"
         }
+        md += publishedSection(markdown: true)
         let keys = onlyChanged ? changedKeys : allKeys
         if !keys.isEmpty {
             md += onlyChanged ? "\n## Experiment keys that differ\n\n" : "\n## Experiment keys\n\n"
@@ -346,7 +353,7 @@ extension Comparison {
         let header = ["index", "label", "group", "status", "name", "file", "parameters", "epochs",
                       "test_accuracy", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_second",
                       "peak_memory_bytes", "weight_sha256", "experiment_sha256", "seed", "expect_passed",
-                      "run_directory", "log"]
+                      "run_directory", "log"] + Self.publishedCSVHeader
         let changed = changedKeys.filter { !header.contains($0) }  // name and seed have their columns
         var out = csvLine(header + changed) + "\n"
         for row in sortedRows {
@@ -361,6 +368,7 @@ extension Comparison {
             }
             fields += [row.experimentSHA256 ?? "", row.seed.map(String.init) ?? "",
                        row.expect.map { $0.passed ? "true" : "false" } ?? "", row.runDirectory ?? "", row.log ?? ""]
+                + Self.publishedCSVFields(row)
             out += csvLine(fields + changed.map { values[$0] ?? "" }) + "\n"
         }
         return out
@@ -383,7 +391,7 @@ extension Comparison {
         }
         do {
             let document = try JSONDecoder().decode(Document.self, from: data)
-            return Comparison(batch: document.batch, rows: document.runs)
+            return Comparison(batch: document.batch, rows: document.runs, sort: document.sort, onlyChanged: document.onlyChanged)
         } catch {
             throw ExperimentError(message: "\(path) is not a comparison written by runner compare: \(error)")
         }
@@ -416,10 +424,12 @@ extension Comparison {
         let completed: Int
         let seeds: [UInt64]
         let testAccuracy, testLoss, trainSeconds, secondsPerEpoch, imagesPerSecond, peakMemoryBytes: Statistic?
+        /// The published figure the group's experiment reproduces, beside test_accuracy's mean.
+        let published: Published?
         enum CodingKeys: String, CodingKey {
             case label, runs, completed, seeds, testAccuracy = "test_accuracy", testLoss = "test_loss"
             case trainSeconds = "train_seconds", secondsPerEpoch = "seconds_per_epoch"
-            case imagesPerSecond = "images_per_second", peakMemoryBytes = "peak_memory_bytes"
+            case imagesPerSecond = "images_per_second", peakMemoryBytes = "peak_memory_bytes", published
         }
 
         init(_ group: SeedGroup) {
@@ -436,10 +446,11 @@ extension Comparison {
             secondsPerEpoch = stat(\.secondsPerEpoch)
             imagesPerSecond = stat(\.imagesPerSecond)
             peakMemoryBytes = stat { Double($0.peakMemoryBytes) }
+            published = group.runs.first?.published
         }
     }
 
-    /// Writes comparison.json, .csv and .md into `folder`.
+    /// Writes comparison.json, .csv and .md, then comparison.html and .ipynb, into `folder`.
     public func write(to folder: String) throws {
         try FileIO.createDirectories(folder)
         func put(_ name: String, _ data: Data) throws {
@@ -448,5 +459,7 @@ extension Comparison {
         try put("comparison.json", try json())
         try put("comparison.csv", Data(csv().utf8))
         try put("comparison.md", Data(markdown().utf8))
+        // Drawn from the file just written, as `runner report` draws them: the same bytes.
+        try ComparisonPages(try Comparison.read(folder: folder)).write(to: folder)
     }
 }

@@ -101,11 +101,20 @@ public struct TrainSpec: Sendable, Encodable {
     public var lrSchedule = ScheduleSpec()
     /// Keras's EarlyStopping callback; nil: train all epochs.
     public var earlyStopping: EarlyStopping.Config?
+    /// Keras's ReduceLROnPlateau callback, multiplying the schedule's rate; nil: the schedule alone.
+    public var reduceOnPlateau: ReduceLROnPlateau.Config?
+    /// Stop after this many optimizer steps in all, mid-epoch if need be (Caffe's max_iter,
+    /// Lightning's max_steps); nil: every epoch.
+    public var maxSteps: Int?
     /// When checkpoints are written and which are kept.
     public var checkpoint = CheckpointSpec()
+    /// Write TensorBoard event files into the run folder's tensorboard/ (not part of the
+    /// experiment's hash: it does not change the training).
+    public var tensorboard = false
     enum CodingKeys: String, CodingKey {
-        case epochs, batchSize = "batch_size", shuffle, validationSplit = "validation_split"
-        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", checkpoint
+        case epochs, batchSize = "batch_size", maxSteps = "max_steps", shuffle, validationSplit = "validation_split"
+        case lrSchedule = "lr_schedule", earlyStopping = "early_stopping", reduceOnPlateau = "reduce_on_plateau"
+        case checkpoint, tensorboard
     }
 
     /// Every key, `early_stopping: null` included.
@@ -113,11 +122,14 @@ public struct TrainSpec: Sendable, Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(batchSize, forKey: .batchSize)
+        try c.encode(maxSteps, forKey: .maxSteps)
         try c.encode(shuffle, forKey: .shuffle)
         try c.encode(validationSplit, forKey: .validationSplit)
         try c.encode(lrSchedule, forKey: .lrSchedule)
         try c.encode(earlyStopping, forKey: .earlyStopping)
+        try c.encode(reduceOnPlateau, forKey: .reduceOnPlateau)
         try c.encode(checkpoint, forKey: .checkpoint)
+        try c.encode(tensorboard, forKey: .tensorboard)
     }
 }
 
@@ -204,6 +216,9 @@ public struct ExperimentSpec {
     /// `expect:` — conditions the finished run's results must meet (accuracy gates). Recorded in
     /// report.json; not part of the experiment's hash, since they do not change the training.
     public var expect: [Expectation] = []
+    /// `published:` — the published figure this experiment reproduces and its source; shown by
+    /// `runner compare` beside the reproduced one, not part of the hash either.
+    public var published: Published?
     /// `sweep:` — the grid of values and the seeds that make this file a batch of runs
     /// (`runner compare`); nil for a single experiment, and for each point of a sweep.
     public var sweep: SweepSpec?
@@ -221,11 +236,14 @@ public struct ExperimentSpec {
 
 extension ExperimentSpec {
     enum Keys: String, CodingKey {
-        case name, description, seed, data, preprocess, model, compile, train, evaluate, expect, sweep
+        case name, description, seed, data, preprocess, model, compile, train, evaluate, published, expect, sweep
+        /// Resolved before decoding (FileLayers.swift); asked for so that a misspelling is caught.
+        case extends
     }
 
     init(from decoder: NodeDecoder, defaultName: String) throws {
         let c = try decoder.container(keyedBy: Keys.self)
+        _ = c.contains(.extends)
         name = try c.decode(.name, default: defaultName, expected: "a name of letters, digits, '-', '_' or '.'") {
             (s: String) in !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
         }
@@ -237,6 +255,7 @@ extension ExperimentSpec {
         compile = try c.decode(CompileSpec.self, forKey: .compile)
         train = try c.decodeIfPresent(TrainSpec.self, forKey: .train) ?? TrainSpec()
         evaluate = try c.decodeIfPresent(EvaluateSpec.self, forKey: .evaluate) ?? EvaluateSpec()
+        published = try c.decodeIfPresent(Published.self, forKey: .published)
         let expectations = try c.decodeIfPresent(ExpectSpec.self, forKey: .expect)
         expect = expectations?.expectations ?? []
         if train.validationSplit == 0, let i = expect.firstIndex(where: \.metric.needsValidation) {
@@ -333,27 +352,43 @@ extension TrainSpec: Decodable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decode(.epochs, default: 1, expected: "a positive integer") { (e: Int) in e > 0 }
         batchSize = try c.decode(.batchSize, default: 32, expected: "a positive integer") { (b: Int) in b > 0 }
+        if c.contains(.maxSteps), try !c.decodeNil(forKey: .maxSteps) {
+            maxSteps = try c.decode(.maxSteps, expected: "a positive number of steps") { (s: Int) in s > 0 }
+        }
         shuffle = try c.decode(.shuffle, default: true)
         validationSplit = try c.decode(.validationSplit, default: 0, expected: "in [0, 1)") { (v: Double) in
             v >= 0 && v < 1
         }
         lrSchedule = try c.decodeIfPresent(ScheduleSpec.self, forKey: .lrSchedule) ?? ScheduleSpec()
-        if let entry = try c.decodeIfPresent(EarlyStoppingEntry.self, forKey: .earlyStopping) {
-            earlyStopping = entry.config
-            if entry.config.monitor.isValidation && validationSplit == 0 {
-                let path = c.codingPath + [CodingKeys.earlyStopping] + (entry.monitorGiven ? [NameKey("monitor")] : [])
-                throw ConfigError(codingPath: path, message: "early stopping monitors '\(entry.config.monitor.rawValue)', "
-                                  + "but there is no validation split to compute it on",
-                                  hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
-            }
-        }
+        earlyStopping = try Self.monitored(c, .earlyStopping, "early stopping", validationSplit: validationSplit,
+                                           monitor: \EarlyStopping.Config.monitor)
+        reduceOnPlateau = try Self.monitored(c, .reduceOnPlateau, "reduce_on_plateau", validationSplit: validationSplit,
+                                             monitor: \ReduceLROnPlateau.Config.monitor)
         checkpoint = try c.decodeIfPresent(CheckpointSpec.self, forKey: .checkpoint) ?? CheckpointSpec()
+        tensorboard = try c.decode(.tensorboard, default: false)
         if let best = checkpoint.keepBest, best.monitor.isValidation && validationSplit == 0 {
             throw ConfigError(codingPath: c.codingPath + [CodingKeys.checkpoint, CheckpointSpec.CodingKeys.keepBest],
                               message: "keep_best monitors '\(best.monitor.rawValue)', "
                                   + "but there is no validation split to compute it on",
                               hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
         }
+    }
+}
+
+extension TrainSpec {
+    /// A callback's section (early_stopping, reduce_on_plateau), refused when it watches a val_*
+    /// metric without a validation split (the error points at `monitor` when it was written).
+    static func monitored<Config: Decodable>(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys, _ what: String,
+                                             validationSplit: Double,
+                                             monitor: KeyPath<Config, EarlyStopping.Monitor>) throws -> Config? {
+        guard let entry = try c.decodeIfPresent(MonitorEntry<Config>.self, forKey: key) else { return nil }
+        let watched = entry.config[keyPath: monitor]
+        if watched.isValidation && validationSplit == 0 {
+            throw ConfigError(codingPath: c.codingPath + [key] + (entry.monitorGiven ? [NameKey("monitor")] : []),
+                              message: "\(what) monitors '\(watched.rawValue)', but there is no validation split to compute it on",
+                              hint: "set train.validation_split (e.g. 0.1), or monitor loss or accuracy")
+        }
+        return entry.config
     }
 }
 
@@ -391,6 +426,12 @@ extension ScheduleSpec: Decodable {
             typePath = decoder.codingPath + [NameKey("type")]
             parameters = decoder
         }
+        if type == "reduce_on_plateau" {
+            throw ConfigError(codingPath: typePath,
+                              message: "reduce_on_plateau is not a schedule type: it is train.reduce_on_plateau "
+                                  + "(Keras's ReduceLROnPlateau callback), which multiplies any schedule's rate",
+                              hint: "write `reduce_on_plateau: {monitor: val_loss, factor: 0.1, patience: 10}` under train:")
+        }
         schedule = try Schedules.registry.lookup(type, codingPath: typePath)(parameters)
         warmup = try Warmup(from: parameters)
         if type == "warmup" && warmup.isNone {
@@ -400,12 +441,13 @@ extension ScheduleSpec: Decodable {
     }
 }
 
-/// `train.early_stopping`, remembering whether `monitor` was written (errors about it point there).
-struct EarlyStoppingEntry: Decodable {
-    let config: EarlyStopping.Config
+/// `train.early_stopping` or `train.reduce_on_plateau`, remembering whether `monitor` was written
+/// (errors about it point there).
+struct MonitorEntry<Config: Decodable>: Decodable {
+    let config: Config
     let monitorGiven: Bool
     init(from decoder: Decoder) throws {
-        config = try EarlyStopping.Config(from: decoder)
+        config = try Config(from: decoder)
         monitorGiven = try decoder.container(keyedBy: NameKey.self).contains(NameKey("monitor"))
     }
 }
@@ -422,43 +464,57 @@ extension EvaluateSpec {
 // MARK: - Reading a file
 
 extension ExperimentSpec {
-    /// Parses and validates the experiment file at `path` (the model is built separately).
-    public static func load(path: String) throws -> ExperimentSpec {
+    /// Parses and validates the experiment file at `path` (the model is built separately), with
+    /// the files it extends and the `settings` (`--set key.path=value`) put in.
+    public static func load(path: String, settings: [String] = []) throws -> ExperimentSpec {
+        let text = try readText(path, what: "experiment file")
+        let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        return try parse(text, path: path, defaultName: name, settings: settings)
+    }
+
+    /// The text of the file at `path`; `what` names it in errors ("experiment file").
+    static func readText(_ path: String, what: String, at location: SourceLocation? = nil,
+                         sourceLine: String? = nil) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            throw ExperimentError(message: exists && isDirectory.boolValue
+            throw ExperimentError(location: location, message: exists && isDirectory.boolValue
                 ? "\(path) is a directory, not an experiment file"
-                : "cannot read experiment file \(path): " + (exists ? "permission denied" : "no such file"),
-                hint: exists ? nil : "the shipped experiments are in experiments/, e.g. experiments/mlp.yaml")
+                : "cannot read \(what) \(path): " + (exists ? "permission denied" : "no such file"),
+                hint: exists ? nil : location == nil ? "the shipped experiments are in experiments/, e.g. experiments/mlp.yaml"
+                    : "the path is relative to the file that names it", sourceLine: sourceLine)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ExperimentError(location: SourceLocation(file: path, line: 1, column: 1),
                                   message: "the file is not UTF-8 text")
         }
-        let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        return try parse(text, path: path, defaultName: name)
+        return text
     }
 
-    /// Parses experiment YAML `text`; `path` is used in messages and to resolve relative paths.
-    public static func parse(_ text: String, path: String, defaultName: String = "experiment") throws -> ExperimentSpec {
-        let source = SourceText(path: path, text: text)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw ExperimentError(location: SourceLocation(file: path, line: 1, column: 1),
-                                      message: "the experiment file is empty",
-                                      hint: "start from experiments/mlp.yaml")
-            }
-            root = node
-        } catch let error as YamlError {
-            throw syntaxError(error, source: source)
+    /// Parses experiment YAML `text`; `path` is used in messages and to resolve relative paths
+    /// (`extends:`, `data.directory`). `settings` as in `load`.
+    public static func parse(_ text: String, path: String, defaultName: String = "experiment",
+                             settings: [String] = []) throws -> ExperimentSpec {
+        var source = SourceText(path: path, text: text)
+        let root = try resolvingExtends(try topMapping(text, source: source), path: path, source: &source,
+                                        chain: [canonicalPath(path)])
+        let assignments = try settings.map { try setting($0, source: &source) }
+        return try decode(root, source: source, defaultName: defaultName).applying(assignments)
+    }
+
+    /// The tree of the last part of `source` (`text`), which must be a mapping of sections.
+    static func topMapping(_ text: String, source: SourceText) throws -> Node {
+        let part = source.parts[source.parts.count - 1]
+        guard let root = try source.composeLast(text) else {
+            throw ExperimentError(location: SourceLocation(file: part.path, line: 1, column: 1),
+                                  message: "the experiment file is empty",
+                                  hint: "start from experiments/mlp.yaml")
         }
         guard case .mapping = root else {
             throw source.error(at: root.mark, path: [], "expected a mapping of sections (data, model, compile, "
                                + "train, …) at the top of the file, found \(describe(root))")
         }
-        return try decode(root, source: source, defaultName: defaultName)
+        return root
     }
 
     /// The experiment a YAML tree of `source` describes (the file's own tree, or a sweep point's:

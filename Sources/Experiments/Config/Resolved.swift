@@ -53,19 +53,26 @@ extension ExperimentSpec {
         var evaluation = evaluate
         evaluation.batchSize = evaluate.batchSize ?? train.batchSize
         top.append(("evaluate", try encoded(evaluation)))
+        if let published { top.append((Keys.published.rawValue, published.node)) }
         if !expect.isEmpty { top.append((Keys.expect.rawValue, Expectation.node(expect))) }
         return mapping(top)
     }
 
     /// The resolved experiment as YAML text, and its SHA-256 (the experiment's identity). The
-    /// hash is that of the text without `expect:` (the last section): conditions on the results
-    /// do not change the run, so changing a gate neither starts the run afresh nor stops a resume.
+    /// hash is that of the text without `published:` and `expect:` (the last sections) and
+    /// `train.tensorboard`: the published figure, the conditions on the results and logging do not
+    /// change the run, so changing them neither starts the run afresh nor stops a resume.
     public func resolvedText(_ compiled: CompiledModel) throws -> (yaml: String, sha256: String) {
         let tree = try resolved(compiled)
         let yaml = try Yams.serialize(node: tree, allowUnicode: true, sortKeys: false)
         var identity = yaml
-        if !expect.isEmpty, case .mapping(let m) = tree {
-            let trained = Node(m.filter { $0.key.string != Keys.expect.rawValue }.map { ($0.key, $0.value) }, Tag(.map))
+        let results = [Keys.published.rawValue, Keys.expect.rawValue]
+        if case .mapping(let m) = tree {
+            let trained = Node(m.filter { !results.contains($0.key.string ?? "") }.map { pair in
+                guard pair.key.string == Keys.train.rawValue, case .mapping(let train) = pair.value else { return (pair.key, pair.value) }
+                return (pair.key, Node(train.filter { $0.key.string != TrainSpec.CodingKeys.tensorboard.rawValue }
+                                           .map { ($0.key, $0.value) }, train.tag, train.style))
+            }, Tag(.map))
             identity = try Yams.serialize(node: trained, allowUnicode: true, sortKeys: false)
         }
         return (yaml, experimentHash(identity))
@@ -76,6 +83,7 @@ extension ExperimentSpec {
         var unseeded = self
         unseeded.seed = 0
         unseeded.expect = []
+        unseeded.published = nil
         return try unseeded.resolvedText(compiled).sha256
     }
 }

@@ -10,6 +10,7 @@
 //
 // Points come in a fixed order: the grid's keys as written, the first varying slowest, then the
 // seeds. A value keeps its place in the file, so an error in it (units: -1) points at the sweep.
+// `--set key.path=value` (FileLayers.swift) puts values in the same way, with the same key paths.
 import Foundation
 import NeuralNetwork
 import Yams
@@ -139,22 +140,30 @@ extension SweepSpec: Decodable {
     }
 }
 
+/// A value to put at a key path of the experiment: a sweep's grid value or seed, or a `--set`.
+struct KeyAssignment {
+    /// The key path as written: "compile.optimizer.learning_rate".
+    let path: String
+    let steps: [PathStep]
+    /// The value, at its place in the file or the argument (errors in it point there).
+    let value: Node
+    /// Where errors about the path itself point, and the key path they name.
+    let keyMark: Mark?
+    let errorPath: [any CodingKey]
+}
+
 extension ExperimentSpec {
     /// The experiments this file stands for: itself, or every point of its sweep, in order. Each
     /// point is checked as a file would be (errors point at the sweep's values); its model is not
     /// built here.
     public func points() throws -> [ExperimentSpec] {
         guard let sweep else { return [self] }
+        let gridPath: [any CodingKey] = [Keys.sweep, SweepSpec.CodingKeys.grid]
         // Key paths are those of the resolved experiment, where every key is written out.
         let resolvedTree = try resolved(try compile(maxBatch: maxBatch))
-        let known = allPaths(resolvedTree)
-        for axis in sweep.axes where node(at: axis.steps[...], in: resolvedTree) == nil {
-            let near = Spelling.nearest(to: axis.path, among: known)
-            throw source.error(at: axis.keyMark, path: [Keys.sweep, SweepSpec.CodingKeys.grid],
-                               "unknown key path '\(axis.path)'",
-                               hint: (near.map { "did you mean '\($0)'? " } ?? "")
-                                   + "key paths are those of the resolved experiment (results/<name>/<run>/experiment.yaml)")
-        }
+        try check(sweep.axes.map { KeyAssignment(path: $0.path, steps: $0.steps, value: $0.values[0],
+                                                 keyMark: $0.keyMark, errorPath: gridPath) },
+                  against: resolvedTree)
         let shortNames = sweep.axes.map { axis -> String in
             guard case .key(let last)? = axis.steps.last(where: { if case .key = $0 { true } else { false } }) else { return axis.path }
             let shared = sweep.axes.filter { $0.steps.last { if case .key = $0 { true } else { false } } == .key(last) }.count > 1
@@ -176,12 +185,16 @@ extension ExperimentSpec {
                 var assignments: [SweepAssignment] = []
                 for (a, choice) in combination.enumerated() {
                     let axis = sweep.axes[a], value = axis.values[choice]
-                    tree = try replacing(axis.steps, in: tree, with: value, resolved: resolvedTree, axis: axis)
+                    tree = try replacing(KeyAssignment(path: axis.path, steps: axis.steps, value: value,
+                                                       keyMark: axis.keyMark, errorPath: gridPath),
+                                         in: tree, resolved: resolvedTree)
                     assignments.append(SweepAssignment(key: shortNames[a], value: inlineText(value)))
                 }
                 if let (seed, mark) = seed {
                     let value = Node.scalar(.init(String(seed), Tag(.int), .plain, mark))
-                    tree = try replacing([.key("seed")], in: tree, with: value, resolved: resolvedTree, axis: nil)
+                    tree = try replacing(KeyAssignment(path: "seed", steps: [.key("seed")], value: value,
+                                                       keyMark: nil, errorPath: gridPath),
+                                         in: tree, resolved: resolvedTree)
                     assignments.append(SweepAssignment(key: "seed", value: String(seed)))
                 }
                 var point = try ExperimentSpec.decode(tree, source: source, defaultName: defaultName)
@@ -192,20 +205,40 @@ extension ExperimentSpec {
         return points
     }
 
-    /// `node` (the file's tree below `steps[..<depth]`) with the value at `steps` replaced by
-    /// `value`, keys that the file leaves to their defaults added, and short forms (`optimizer:
+    /// This experiment with `assignments` (`--set`) put in, checked as a file would be.
+    func applying(_ assignments: [KeyAssignment]) throws -> ExperimentSpec {
+        guard !assignments.isEmpty else { return self }
+        let resolvedTree = try resolved(try compile(maxBatch: maxBatch))
+        try check(assignments, against: resolvedTree)
+        var tree = root
+        for assignment in assignments { tree = try replacing(assignment, in: tree, resolved: resolvedTree) }
+        return try ExperimentSpec.decode(tree, source: source, defaultName: defaultName)
+    }
+
+    /// Every path must name a key of the resolved experiment; an unknown one gets the nearest.
+    private func check(_ assignments: [KeyAssignment], against resolvedTree: Node) throws {
+        let known = allPaths(resolvedTree)
+        for assignment in assignments where node(at: assignment.steps[...], in: resolvedTree) == nil {
+            let near = Spelling.nearest(to: assignment.path, among: known)
+            throw source.error(at: assignment.keyMark, path: assignment.errorPath, "unknown key path '\(assignment.path)'",
+                               hint: (near.map { "did you mean '\($0)'? " } ?? "")
+                                   + "key paths are those of the resolved experiment (results/<name>/<run>/experiment.yaml)")
+        }
+    }
+
+    /// `node` (the file's tree below `steps[..<depth]`) with the value at the assignment's path
+    /// replaced, keys that the file leaves to their defaults added, and short forms (`optimizer:
     /// adam`) written out as mappings where the path goes into them.
-    private func replacing(_ steps: [PathStep], depth: Int = 0, in node: Node, with value: Node, resolved: Node,
-                           axis: SweepSpec.Axis?) throws -> Node {
+    private func replacing(_ assignment: KeyAssignment, depth: Int = 0, in node: Node, resolved: Node) throws -> Node {
+        let steps = assignment.steps, value = assignment.value
         guard depth < steps.count else { return value }
         let here = PathStep.text(steps[..<depth])
         func fail(_ why: String) -> ExperimentError {
-            source.error(at: axis?.keyMark, path: [Keys.sweep, SweepSpec.CodingKeys.grid],
-                         "cannot apply '\(axis?.path ?? "seed")': \(why)",
+            source.error(at: assignment.keyMark, path: assignment.errorPath, "cannot apply '\(assignment.path)': \(why)",
                          hint: "write the part of the experiment it goes into out in full in the file")
         }
         func deeper(_ child: Node) throws -> Node {
-            try replacing(steps, depth: depth + 1, in: child, with: value, resolved: resolved, axis: axis)
+            try replacing(assignment, depth: depth + 1, in: child, resolved: resolved)
         }
         switch (steps[depth], node) {
         case (.key(let name), .mapping(let m)):
@@ -220,14 +253,14 @@ extension ExperimentSpec {
         case (.key, .scalar(let s)):
             if Node.scalar(s).tag.kind == .null {
                 // `train:` with nothing under it is an empty section.
-                return try replacing(steps, depth: depth, in: .mapping(.init([], Tag(.map), .block, s.mark)),
-                                     with: value, resolved: resolved, axis: axis)
+                return try replacing(assignment, depth: depth, in: .mapping(.init([], Tag(.map), .block, s.mark)),
+                                     resolved: resolved)
             }
             // A short form, `optimizer: adam` for `{type: adam}`.
             if case .mapping(let full)? = self.node(at: steps[..<depth], in: resolved),
                full.contains(where: { $0.key.string == "type" }) {
                 let typed = Node.mapping(.init([(Node("type"), node)], Tag(.map), .block, s.mark))
-                return try replacing(steps, depth: depth, in: typed, with: value, resolved: resolved, axis: axis)
+                return try replacing(assignment, depth: depth, in: typed, resolved: resolved)
             }
             throw fail("'\(here)' is written as the single value '\(s.string)'")
         case (.index(let i), .sequence(var list)):

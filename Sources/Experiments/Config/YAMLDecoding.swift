@@ -9,68 +9,6 @@ import Foundation
 import NeuralNetwork
 import Yams
 
-/// The text of an experiment file, for locations and caret displays.
-final class SourceText: Sendable {
-    let path: String
-    let lines: [String]
-
-    init(path: String, text: String) {
-        self.path = path
-        lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
-    }
-
-    func location(_ mark: Mark?) -> SourceLocation? {
-        mark.map { SourceLocation(file: path, line: $0.line, column: $0.column) }
-    }
-
-    func line(_ mark: Mark?) -> String? {
-        guard let mark, mark.line >= 1, mark.line <= lines.count else { return nil }
-        return lines[mark.line - 1]
-    }
-
-    func line(at number: Int) -> String? { number >= 1 && number <= lines.count ? lines[number - 1] : nil }
-
-    /// Where `key` is written again in the mapping whose key at `first` it duplicates: later in the
-    /// same flow mapping (`{epochs: 5, epochs: 3}`) or on a later line at the same indentation
-    /// before the mapping ends. Nil when it cannot be found by this simple reading.
-    func repeated(key: String, after first: SourceLocation) -> SourceLocation? {
-        guard let head = line(at: first.line), !key.isEmpty else { return nil }
-        let word = Array(key.unicodeScalars)
-        func isKey(_ text: [Unicode.Scalar], at i: Int) -> Bool {
-            guard i + word.count <= text.count, Array(text[i..<i + word.count]) == word else { return false }
-            return text[(i + word.count)...].first { $0 != " " } == ":"
-        }
-        let scalars = Array(head.unicodeScalars)
-        var i = first.column - 1 + word.count
-        while i < scalars.count {
-            let before = scalars[..<i].last { $0 != " " }
-            if before == "," || before == "{", isKey(scalars, at: i) {
-                return SourceLocation(file: path, line: first.line, column: i + 1)
-            }
-            i += 1
-        }
-        let indent = first.column - 1
-        for number in (first.line + 1)...max(first.line + 1, lines.count) {
-            guard let text = line(at: number) else { break }
-            let scalars = Array(text.unicodeScalars)
-            let spaces = scalars.prefix { $0 == " " }.count
-            if spaces == scalars.count || scalars[spaces] == "#" { continue }
-            if spaces < indent { break }
-            if spaces == indent, isKey(scalars, at: spaces) {
-                return SourceLocation(file: path, line: number, column: spaces + 1)
-            }
-        }
-        return nil
-    }
-
-    func error(at mark: Mark?, path: [any CodingKey], _ message: String, hint: String? = nil) -> ExperimentError {
-        ExperimentError(location: location(mark), keyPath: keyPath(path), message: message, hint: hint,
-                        sourceLine: line(mark))
-    }
-}
-
 /// "model.layers[1].units"
 func keyPath(_ path: [any CodingKey]) -> String {
     var out = ""

@@ -9,11 +9,16 @@ public final class Console: @unchecked Sendable {
     public enum Mode: Sendable { case terminal, plain, quiet }
     public let mode: Mode
     private let write: @Sendable (String) -> Void
+    /// The terminal's width now (asked at every redraw: windows are resized), nil if unknown.
+    private let columns: @Sendable () -> Int?
     private var lastDraw = 0.0
 
-    /// `mode` nil picks terminal or plain from whether standard output is a terminal.
-    public init(mode: Mode? = nil, write: (@Sendable (String) -> Void)? = nil) {
+    /// `mode` nil picks terminal or plain from whether standard output is a terminal; `columns`
+    /// gives the width progress lines must stay within (default: $COLUMNS, else the terminal's).
+    public init(mode: Mode? = nil, write: (@Sendable (String) -> Void)? = nil,
+                columns: (@Sendable () -> Int?)? = nil) {
         self.mode = mode ?? (isatty(STDOUT_FILENO) == 1 ? .terminal : .plain)
+        self.columns = columns ?? { terminalColumns() }
         self.write = write ?? { text in
             FileHandle.standardOutput.write(text.data(using: .utf8)!)
         }
@@ -33,7 +38,7 @@ public final class Console: @unchecked Sendable {
         let now = monotonicSeconds()
         if p.batch < p.batches && now - lastDraw < 0.1 { return }
         lastDraw = now
-        write("\r" + Self.bar(p) + "\u{1B}[K")
+        write("\r" + ProgressLine(progress: p).text(columns: columns()) + "\u{1B}[K")
     }
 
     /// Ends an epoch: the bar's final state plus validation metrics (terminal), or one plain line.
@@ -45,25 +50,16 @@ public final class Console: @unchecked Sendable {
             + " - \(Format.grouped(Int(imagesPerSecond.rounded()))) images/s"
         switch mode {
         case .terminal:
-            write("\r" + Self.bar(p) + tail + "\u{1B}[K\n")
+            let line = ProgressLine(progress: p, validation: validation, learningRate: learningRate,
+                                    imagesPerSecond: imagesPerSecond)
+            write("\r" + line.text(columns: columns()) + "\u{1B}[K\n")
         case .plain:
-            write("Epoch \(p.epoch + 1)/\(epochs) - \(p.batches) steps - \(Self.seconds(p.seconds)) - "
-                  + Self.perStep(p.seconds / Double(max(1, p.batches))) + Self.metrics(p.metrics) + tail + "\n")
+            // p.batch: the steps the epoch trained (fewer than p.batches when max_steps ended it).
+            write("Epoch \(p.epoch + 1)/\(epochs) - \(p.batch) steps - \(Self.seconds(p.seconds)) - "
+                  + Self.perStep(p.seconds / Double(max(1, p.batch))) + Self.metrics(p.metrics) + tail + "\n")
         case .quiet:
             break
         }
-    }
-
-    /// "1688/1688 ━━━━━━━━━━━━━━━━━━━━ 0.4s 240us/step - accuracy: 0.9012 - loss: 0.3456"
-    static func bar(_ p: BatchProgress) -> String {
-        let width = 20
-        let filled = p.batches == 0 ? width : p.batch * width / p.batches
-        let count = String(p.batches)
-        let done = String(repeating: " ", count: count.count - String(p.batch).count) + String(p.batch)
-        return "\(done)/\(count) " + String(repeating: "━", count: filled)
-            + String(repeating: "─", count: width - filled)
-            + " \(seconds(p.seconds)) \(perStep(p.seconds / Double(max(1, p.batch))))"
-            + metrics(p.metrics)
     }
 
     static func metrics(_ m: RunningMetrics) -> String {

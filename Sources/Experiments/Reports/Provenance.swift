@@ -11,19 +11,28 @@ public struct Provenance: Codable, Sendable {
     public let openblasConfig: String
     public let openblasCore: String
     public let cpu: String
+    /// CPUs this process may use (affinity mask and cgroup quota: `CPUAllowance`), the default
+    /// thread count.
     public let cores: Int
+    /// CPUs online on the machine (null in reports written before it was recorded).
+    public let cpusOnline: Int?
+    /// What makes `cores` smaller than `cpusOnline` ("CPU affinity", "cgroup CPU quota"), or null.
+    public let cpusLimitedBy: String?
     public let threads: Int
     public let os: String
 
     enum CodingKeys: String, CodingKey {
         case runnerCommit = "runner_commit", swift, openblasConfig = "openblas_config"
-        case openblasCore = "openblas_core", cpu, cores, threads, os
+        case openblasCore = "openblas_core", cpu, cores, cpusOnline = "cpus_online"
+        case cpusLimitedBy = "cpus_limited_by", threads, os
     }
 
     public static func current(threads: Int) -> Provenance {
-        Provenance(runnerCommit: commit, swift: swiftVersion, openblasConfig: BLAS.config,
-                   openblasCore: BLAS.coreName, cpu: cpuModel(), cores: ThreadPool.availableCores,
-                   threads: threads, os: ProcessInfo.processInfo.operatingSystemVersionString)
+        let cpus = CPUAllowance.current()
+        return Provenance(runnerCommit: commit, swift: swiftVersion, openblasConfig: BLAS.config,
+                          openblasCore: BLAS.coreName, cpu: cpuModel(), cores: cpus.usable,
+                          cpusOnline: cpus.online, cpusLimitedBy: cpus.limitedBy,
+                          threads: threads, os: ProcessInfo.processInfo.operatingSystemVersionString)
     }
 
     static var swiftVersion: String {

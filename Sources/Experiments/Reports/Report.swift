@@ -136,45 +136,140 @@ public struct TimingRecord: Codable, Sendable {
     }
 }
 
-public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immutable
+/// How a run ended: report.json's `status` (absent in reports written before it: finished).
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
+    /// Trained every epoch (or early stopping ended it) and was evaluated on the test set.
+    case finished
+    /// Stopped by SIGINT/SIGTERM with a checkpoint to resume from (exit 130).
+    case interrupted
+    /// A training loss (or a parameter) was not finite: stopped at that step (exit 1).
+    case diverged
+    /// An error ended it (data not found, a checkpoint that could not be written …).
+    case failed
+}
+
+/// Where a diverged run stopped, epochs and steps counted from 1.
+public struct DivergenceRecord: Codable, Sendable {
+    public let epoch: Int
+    public let step: Int
+    /// The value that was not finite, as text: "nan", "inf", "-inf".
+    public let value: String
+    /// What was not finite: "training loss" or "parameter".
+    public let quantity: String
+    /// The newest checkpoint with finite weights, null when there is none.
+    public let lastGoodCheckpoint: String?
+    enum CodingKeys: String, CodingKey {
+        case epoch, step, value, quantity, lastGoodCheckpoint = "last_good_checkpoint"
+    }
+}
+
+public struct RunReport: Codable, @unchecked Sendable {  // JSONValue is immutable
     public let name: String
     public let runID: String
+    /// finished, interrupted, diverged or failed.
+    public let status: RunStatus
+    /// Why the run did not finish (null when it did).
+    public let error: String?
+    /// The command line that ran it ("runner experiments/mlp.yaml --epochs 2").
+    public let command: String?
     public let experimentFile: String
     public let experimentSHA256: String
     public let seed: UInt64
     public let startedAt: String
     public let finishedAt: String
-    public let dataset: DatasetRecord
-    public let preprocessing: PreprocessingRecord
+    /// Null when the run failed before its data was loaded.
+    public let dataset: DatasetRecord?
+    public let preprocessing: PreprocessingRecord?
     public let parameters: Int
     public let layers: [LayerRecord]
+    /// The finished epochs (those before an interruption or divergence).
     public let epochs: [EpochRecord]
     /// Null when the run did not use early stopping.
     public let earlyStopping: EarlyStoppingRecord?
     /// Whether the learning rate follows a schedule (metrics.csv then has a learning_rate column).
     public let learningRateScheduled: Bool
-    public let test: TestRecord
+    /// The test-set results; null unless the run finished.
+    public let test: TestRecord?
     /// The `expect:` conditions and what the run met (null when the experiment has none).
     public internal(set) var expect: ExpectationResult?
     /// SHA-256 of the final parameters (little-endian float32, in the model's layer order): two
-    /// runs of the same experiment give the same hash.
-    public let weightSHA256: String
+    /// runs of the same experiment give the same hash. Null unless the run finished.
+    public let weightSHA256: String?
     public let timing: TimingRecord
     public let peakMemoryBytes: Int
     public let versions: Provenance
     let configuration: JSONValueBox
-    /// final.ckpt: the trained model, for `runner evaluate` and `runner predict`.
-    public let checkpoint: String
+    /// final.ckpt for a finished run (for `runner evaluate` and `runner predict`); the checkpoint
+    /// to resume from for an interrupted one; null when there is none.
+    public let checkpoint: String?
     /// Each time the run was resumed from a checkpoint (step and time); empty for a run in one go.
     public let resumes: [RunCheckpoint.Resume]
+    /// Where a diverged run stopped (null otherwise).
+    public let divergence: DivergenceRecord?
 
     /// report.json's keys, in this order (learning_rate_scheduled is not one: metrics.csv shows it).
     enum CodingKeys: String, CodingKey {
-        case name, runID = "run_id", experimentFile = "experiment_file"
+        case name, runID = "run_id", status, error, command, experimentFile = "experiment_file"
         case experimentSHA256 = "experiment_sha256", seed, startedAt = "started_at"
         case finishedAt = "finished_at", configuration, dataset, preprocessing, parameters, layers, epochs
         case earlyStopping = "early_stopping", test, expect, weightSHA256 = "weight_sha256", checkpoint, resumes
-        case timing, peakMemoryBytes = "peak_memory_bytes", versions
+        case divergence, timing, peakMemoryBytes = "peak_memory_bytes", versions
+    }
+
+    init(name: String, runID: String, status: RunStatus, error: String?, command: String?, experimentFile: String,
+         experimentSHA256: String, seed: UInt64, startedAt: String, finishedAt: String, dataset: DatasetRecord?,
+         preprocessing: PreprocessingRecord?, parameters: Int, layers: [LayerRecord], epochs: [EpochRecord],
+         earlyStopping: EarlyStoppingRecord?, learningRateScheduled: Bool, test: TestRecord?, weightSHA256: String?,
+         timing: TimingRecord, peakMemoryBytes: Int, versions: Provenance, configuration: JSONValueBox,
+         checkpoint: String?, resumes: [RunCheckpoint.Resume], divergence: DivergenceRecord?) {
+        self.name = name; self.runID = runID; self.status = status; self.error = error; self.command = command
+        self.experimentFile = experimentFile; self.experimentSHA256 = experimentSHA256; self.seed = seed
+        self.startedAt = startedAt; self.finishedAt = finishedAt; self.dataset = dataset
+        self.preprocessing = preprocessing; self.parameters = parameters; self.layers = layers; self.epochs = epochs
+        self.earlyStopping = earlyStopping; self.learningRateScheduled = learningRateScheduled; self.test = test
+        self.weightSHA256 = weightSHA256; self.timing = timing; self.peakMemoryBytes = peakMemoryBytes
+        self.versions = versions; self.configuration = configuration; self.checkpoint = checkpoint
+        self.resumes = resumes; self.divergence = divergence
+    }
+
+    /// Reads report.json back (for pages and `runner report`): a report written before statuses
+    /// existed is a finished run. The configuration is not read back (experiment.yaml holds it).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        runID = try c.decode(String.self, forKey: .runID)
+        status = try c.decodeIfPresent(RunStatus.self, forKey: .status) ?? .finished
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        command = try c.decodeIfPresent(String.self, forKey: .command)
+        experimentFile = try c.decode(String.self, forKey: .experimentFile)
+        experimentSHA256 = try c.decode(String.self, forKey: .experimentSHA256)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        finishedAt = try c.decode(String.self, forKey: .finishedAt)
+        dataset = try c.decodeIfPresent(DatasetRecord.self, forKey: .dataset)
+        preprocessing = try c.decodeIfPresent(PreprocessingRecord.self, forKey: .preprocessing)
+        parameters = try c.decode(Int.self, forKey: .parameters)
+        layers = try c.decode([LayerRecord].self, forKey: .layers)
+        epochs = try c.decode([EpochRecord].self, forKey: .epochs)
+        earlyStopping = try c.decodeIfPresent(EarlyStoppingRecord.self, forKey: .earlyStopping)
+        test = try c.decodeIfPresent(TestRecord.self, forKey: .test)
+        expect = try c.decodeIfPresent(ExpectationResult.self, forKey: .expect)
+        weightSHA256 = try c.decodeIfPresent(String.self, forKey: .weightSHA256)
+        timing = try c.decode(TimingRecord.self, forKey: .timing)
+        peakMemoryBytes = try c.decode(Int.self, forKey: .peakMemoryBytes)
+        versions = try c.decode(Provenance.self, forKey: .versions)
+        checkpoint = try c.decodeIfPresent(String.self, forKey: .checkpoint)
+        resumes = try c.decodeIfPresent([RunCheckpoint.Resume].self, forKey: .resumes) ?? []
+        divergence = try c.decodeIfPresent(DivergenceRecord.self, forKey: .divergence)
+        learningRateScheduled = epochs.count > 1 && Set(epochs.map(\.learningRate)).count > 1
+        configuration = JSONValueBox(value: .null)
+    }
+
+    /// The report.json of the run in `directory`.
+    public static func read(runDirectory directory: String) throws -> RunReport {
+        let path = (directory as NSString).appendingPathComponent("report.json")
+        // JSONDecoder, not JSONSerialization: on Linux the latter misreads the last digit of some doubles.
+        return try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
     /// report.json
@@ -198,19 +293,20 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
 
     /// report.md: the run at a glance, then the details.
     public func markdown() -> String {
-        var md = """
-        # \(name) — run \(runID)
-
-        | | |
-        |---|---|
-        | **test accuracy** | **\(Format.percent(test.accuracy))** (\(Format.grouped(test.images)) images) |
-        | test loss | \(Format.fixed(test.loss, 4)) |
+        var md = "# \(name) — run \(runID)\n\n"
+        if status != .finished { md += "**\(status.rawValue.uppercased())**" + (error.map { ": \($0)" } ?? "") + "\n\n" }
+        md += "| | |\n|---|---|\n"
+        if let test {
+            md += "| **test accuracy** | **\(Format.percent(test.accuracy))** (\(Format.grouped(test.images)) images) |\n"
+                + "| test loss | \(Format.fixed(test.loss, 4)) |\n"
+        }
+        md += """
         | parameters | \(Format.grouped(parameters)) |
         | epochs | \(epochs.count) |
         | seconds per epoch (median) | \(Format.fixed(timing.secondsPerEpochMedian, 2)) |
         | training images per second | \(Format.grouped(Int(timing.imagesPerSecond.rounded()))) |
         | peak memory | \(Format.bytes(peakMemoryBytes)) |
-        | weight hash (SHA-256) | `\(weightSHA256)` |
+        | weight hash (SHA-256) | \(weightSHA256.map { "`\($0)`" } ?? "–") |
         | experiment | `\(experimentFile)` (SHA-256 `\(experimentSHA256.prefix(16))…`) |
         | seed | \(seed) |
 
@@ -219,7 +315,7 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
             md += "| expect \(check.metric) \(check.condition) | \(check.passed ? "met" : "**MISSED**") "
                 + "(\(check.value.map { jsonNumber($0) } ?? "not measured")) |\n"
         }
-        if preprocessing.standardize, let mean = preprocessing.mean, let std = preprocessing.std {
+        if let preprocessing, preprocessing.standardize, let mean = preprocessing.mean, let std = preprocessing.std {
             md += "| standardized with | mean \(Format.fixed(mean, 4)), std \(Format.fixed(std, 4)) (training images) |\n"
         }
         if let stopping = earlyStopping {
@@ -244,14 +340,16 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
                 + (learningRateScheduled ? "\(Format.significant(e.learningRate, 4)) | " : "")
                 + "\(Format.fixed(e.seconds, 2)) | \(Format.grouped(Int(e.imagesPerSecond.rounded()))) |\n"
         }
-        md += "\n## Confusion matrix (test set; rows: true label, columns: predicted)\n\n"
-        md += "| | " + test.classNames.joined(separator: " | ") + " | recall |\n"
-        md += "|---|" + String(repeating: "---:|", count: test.classNames.count + 1) + "\n"
-        for (i, row) in test.confusionMatrix.enumerated() {
-            let total = row.reduce(0, +)
-            let cells = row.enumerated().map { j, n in j == i ? "**\(n)**" : (n == 0 ? "·" : "\(n)") }
-            md += "| **\(test.classNames[i])** | " + cells.joined(separator: " | ")
-                + " | \(total == 0 ? "–" : Format.percent(Double(row[i]) / Double(total))) |\n"
+        if let test {
+            md += "\n## Confusion matrix (test set; rows: true label, columns: predicted)\n\n"
+            md += "| | " + test.classNames.joined(separator: " | ") + " | recall |\n"
+            md += "|---|" + String(repeating: "---:|", count: test.classNames.count + 1) + "\n"
+            for (i, row) in test.confusionMatrix.enumerated() {
+                let total = row.reduce(0, +)
+                let cells = row.enumerated().map { j, n in j == i ? "**\(n)**" : (n == 0 ? "·" : "\(n)") }
+                md += "| **\(test.classNames[i])** | " + cells.joined(separator: " | ")
+                    + " | \(total == 0 ? "–" : Format.percent(Double(row[i]) / Double(total))) |\n"
+            }
         }
         md += """
 
@@ -264,13 +362,13 @@ public struct RunReport: Encodable, @unchecked Sendable {  // JSONValue is immut
         for l in layers {
             md += "| \(l.name) | \(l.type) | \(Shape(l.outputShape)) | \(Format.grouped(l.parameters)) |\n"
         }
+        md += "\n## Data and provenance\n\n"
+        if let dataset {
+            md += "- dataset: \(dataset.name) from `\(dataset.directory)` (\(dataset.origin)); "
+                + "\(Format.grouped(dataset.trainImages)) training, \(Format.grouped(dataset.validationImages)) "
+                + "validation, \(Format.grouped(dataset.testImages)) test images; SHA-256 verified\n"
+        }
         md += """
-
-        ## Data and provenance
-
-        - dataset: \(dataset.name) from `\(dataset.directory)` (\(dataset.origin)); \
-        \(Format.grouped(dataset.trainImages)) training, \(Format.grouped(dataset.validationImages)) \
-        validation, \(Format.grouped(dataset.testImages)) test images; SHA-256 verified
         - runner commit: `\(versions.runnerCommit)`, Swift \(versions.swift)
         - OpenBLAS: \(versions.openblasConfig) — kernel \(versions.openblasCore)
         - CPU: \(versions.cpu), \(versions.cores) cores, \(versions.threads) threads used

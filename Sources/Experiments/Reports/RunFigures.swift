@@ -1,7 +1,7 @@
 // The figures of a finished run that gates and comparisons use, and the one place that reads them
 // back from report.json. Also the search of a results folder for the runs of an experiment, by
-// its hash: finished ones (report.json) to reuse, interrupted ones (a checkpoint, no report) to
-// resume.
+// its hash and report.json's status: finished ones to reuse, diverged ones to show as such,
+// interrupted ones (a checkpoint, and no report or one whose status is not finished) to resume.
 import Foundation
 import Training
 
@@ -29,12 +29,14 @@ public struct RunFigures: Sendable, Equatable, Codable, OmitsAbsentKeys {
     public var weightSHA256: String
     public var finishedAt: String
 
-    /// The figures of the run in `directory`, from its report.json.
+    /// The figures of the finished run in `directory`, from its report.json (an error when the
+    /// report's status is not finished).
     public static func read(runDirectory directory: String) throws -> RunFigures {
-        let path = (directory as NSString).appendingPathComponent("report.json")
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        // JSONDecoder, not JSONSerialization: on Linux the latter misreads the last digit of some doubles.
-        return try JSONDecoder().decode(StoredReport.self, from: data).figures
+        let report = try RunReport.read(runDirectory: directory)
+        guard let figures = RunFigures(report) else {
+            throw ExperimentError(message: "the run in \(directory) did not finish (its report.json says \(report.status.rawValue))")
+        }
+        return figures
     }
 
     public func value(of metric: Expectation.Metric) -> Double? {
@@ -53,15 +55,17 @@ public struct RunFigures: Sendable, Equatable, Codable, OmitsAbsentKeys {
 }
 
 extension RunFigures {
-    init(_ report: RunReport) {
+    /// nil unless the run finished (has test results).
+    init?(_ report: RunReport) {
+        guard report.status == .finished, let test = report.test else { return nil }
         name = report.name
         runID = report.runID
         experimentSHA256 = report.experimentSHA256
         seed = report.seed
         parameters = report.parameters
         epochs = report.epochs.count
-        testAccuracy = report.test.accuracy
-        testLoss = report.test.loss
+        testAccuracy = test.accuracy
+        testLoss = test.loss
         accuracy = report.epochs.last?.accuracy
         loss = report.epochs.last?.loss
         valAccuracy = report.epochs.last?.valAccuracy
@@ -70,7 +74,7 @@ extension RunFigures {
         secondsPerEpoch = report.timing.secondsPerEpochMedian
         imagesPerSecond = report.timing.imagesPerSecond
         peakMemoryBytes = report.peakMemoryBytes
-        weightSHA256 = report.weightSHA256
+        weightSHA256 = report.weightSHA256 ?? ""
         finishedAt = report.finishedAt
     }
 }
@@ -85,41 +89,12 @@ extension RunFigures {
     }
 }
 
-/// The parts of report.json that RunFigures holds.
-private struct StoredReport: Decodable {
-    struct Epoch: Decodable {
-        let accuracy, loss: Double
-        let valAccuracy, valLoss: Double?
-        enum CodingKeys: String, CodingKey { case accuracy, loss, valAccuracy = "val_accuracy", valLoss = "val_loss" }
-    }
-    struct Test: Decodable { let accuracy, loss: Double }
-    struct Timing: Decodable {
-        let trainSeconds, secondsPerEpochMedian, imagesPerSecond: Double
-        enum CodingKeys: String, CodingKey {
-            case trainSeconds = "train_seconds", secondsPerEpochMedian = "seconds_per_epoch_median"
-            case imagesPerSecond = "images_per_second"
-        }
-    }
-    let name, runID, experimentSHA256, weightSHA256, finishedAt: String
-    let seed: UInt64
-    let parameters, peakMemoryBytes: Int
-    let epochs: [Epoch]
-    let test: Test
-    let timing: Timing
-    enum CodingKeys: String, CodingKey {
-        case name, runID = "run_id", experimentSHA256 = "experiment_sha256", weightSHA256 = "weight_sha256"
-        case finishedAt = "finished_at", seed, parameters, peakMemoryBytes = "peak_memory_bytes", epochs, test, timing
-    }
-
-    var figures: RunFigures {
-        RunFigures(name: name, runID: runID, experimentSHA256: experimentSHA256, seed: seed, parameters: parameters,
-                   epochs: epochs.count, testAccuracy: test.accuracy, testLoss: test.loss,
-                   accuracy: epochs.last?.accuracy, loss: epochs.last?.loss,
-                   valAccuracy: epochs.last?.valAccuracy, valLoss: epochs.last?.valLoss,
-                   trainSeconds: timing.trainSeconds, secondsPerEpoch: timing.secondsPerEpochMedian,
-                   imagesPerSecond: timing.imagesPerSecond, peakMemoryBytes: peakMemoryBytes,
-                   weightSHA256: weightSHA256, finishedAt: finishedAt)
-    }
+/// What report.json says of a run's status (nil: no report.json; a report from before statuses: finished).
+public func runStatus(runDirectory directory: String) -> RunStatus? {
+    struct Status: Decodable { let status: RunStatus? }
+    let path = (directory as NSString).appendingPathComponent("report.json")
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    return (try? JSONDecoder().decode(Status.self, from: data))?.status ?? .finished
 }
 
 /// The run folders of one experiment name (results/<name>/*), found by experiment hash.
@@ -129,8 +104,17 @@ public struct RunFolders {
         public let figures: RunFigures
     }
 
+    /// A run that stopped because its loss or parameters were not finite.
+    public struct Diverged: Sendable {
+        public let directory: String
+        public let error: String
+    }
+
     public private(set) var finished: [String: Finished] = [:]
-    /// Hash → run folders with a checkpoint but no report.json (newest checkpoint first).
+    /// Hash → the newest diverged run (run again, it would diverge at the same step).
+    public private(set) var diverged: [String: Diverged] = [:]
+    /// Hash → run folders with a checkpoint whose report.json is missing or not finished (newest
+    /// checkpoint first).
     public private(set) var interrupted: [String: [String]] = [:]
     /// Every finished run read, by folder: a later look at the same root reads only new reports.
     private var reports: [String: RunFigures] = [:]
@@ -143,12 +127,16 @@ public struct RunFolders {
         var unfinished: [(hash: String, directory: String, modified: Date)] = []
         for name in ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted() where name != "latest" {
             let directory = (root as NSString).appendingPathComponent(name)
-            if fm.fileExists(atPath: (directory as NSString).appendingPathComponent("report.json")) {
+            let status = runStatus(runDirectory: directory)
+            if status == .finished {
                 guard let figures = earlier?.reports[directory] ?? (try? RunFigures.read(runDirectory: directory)) else { continue }
                 reports[directory] = figures
                 // The newest finished run of a hash wins (run ids are UTC times, so they sort).
                 if let known = finished[figures.experimentSHA256], known.figures.finishedAt > figures.finishedAt { continue }
                 finished[figures.experimentSHA256] = Finished(directory: directory, figures: figures)
+            } else if status == .diverged {
+                guard let report = try? RunReport.read(runDirectory: directory) else { continue }
+                diverged[report.experimentSHA256] = Diverged(directory: directory, error: report.error ?? "diverged")
             } else if let newest = CheckpointFolder(run: directory).newest(),
                       let checkpoint = try? CheckpointFile<RunCheckpoint>(path: newest) {
                 let modified = (try? fm.attributesOfItem(atPath: newest))?[.modificationDate] as? Date ?? .distantPast

@@ -9,6 +9,8 @@ import Training
 /// `keep_last` of them kept; best.ckpt whenever the `keep_best` metric improves; final.ckpt when
 /// training is over. A failed write is kept in `failure` (fit's callbacks cannot throw): after a
 /// step it stops training, after an epoch training goes on; the run throws it once fit returns.
+/// No checkpoint is written with a parameter that is not finite: the policy looks before every
+/// write and at every epoch's end, and stops training when it finds one (`nonFinite`).
 final class CheckpointPolicy {
     let spec: CheckpointSpec
     let writer: RunCheckpointWriter
@@ -17,6 +19,8 @@ final class CheckpointPolicy {
     /// The newest step-N.ckpt this process wrote.
     private(set) var lastSaved: (step: Int, path: String)?
     private(set) var failure: Error?
+    /// Where a parameter was found not finite (epoch from 1, step), which ends training.
+    private(set) var nonFinite: (epoch: Int, step: Int)?
 
     /// Creates the checkpoints/ folder (clearing what a killed writer left there).
     init(_ spec: CheckpointSpec, keepBest: EarlyStopping?, writer: RunCheckpointWriter) throws {
@@ -29,8 +33,13 @@ final class CheckpointPolicy {
     /// After every optimizer step: a periodic step-N.ckpt, or one because the run is `stopping`
     /// (a signal), which also ends training here.
     func afterStep(_ state: FitState, stopping: Bool) -> StepDecision {
+        if nonFinite != nil { return .stop }
         let periodic = spec.everySteps > 0 && state.step % spec.everySteps == 0
         if periodic || stopping {
+            guard writer.setup.trainer.parametersAreFinite else {
+                nonFinite = (state.epoch + 1, state.step)
+                return .stop
+            }
             do { lastSaved = (state.step, try saveStep(state)) } catch { failure = error; return .stop }
         }
         return stopping ? .stop : .proceed
@@ -39,6 +48,10 @@ final class CheckpointPolicy {
     /// After every epoch: best.ckpt when the monitored metric improved, then the epoch's step-N.ckpt
     /// (unless training is over, or this step's file was just written).
     func epochEnd(_ summary: EpochSummary, _ state: FitState) {
+        guard nonFinite == nil, writer.setup.trainer.parametersAreFinite else {
+            if nonFinite == nil { nonFinite = (summary.epoch + 1, state.step) }
+            return
+        }
         do {
             if var tracker = keepBest {
                 let decision = tracker.update(epoch: summary.epoch, value: summary.value(of: tracker.config.monitor))
@@ -54,6 +67,18 @@ final class CheckpointPolicy {
     /// final.ckpt: the trained model and the finished state (what `runner evaluate` loads).
     func saveFinal(_ state: FitState, restoredEpoch: Int?) throws -> String {
         try writer.write(.final, state, keepBest: keepBest, restoredEpoch: restoredEpoch)
+    }
+
+    /// The last good checkpoint of a run whose next step's loss was not finite: a step checkpoint
+    /// of `state` (unless this step's was just written), or — when its weights are not finite
+    /// either — the newest step checkpoint on disk; nil when there is none.
+    func saveLastGood(_ state: FitState) -> String? {
+        if let last = lastSaved, last.step == state.step { return last.path }
+        guard writer.setup.trainer.parametersAreFinite, let path = try? saveStep(state) else {
+            return writer.folder.stepFiles().last?.path
+        }
+        lastSaved = (state.step, path)
+        return path
     }
 
     private func saveStep(_ state: FitState) throws -> String {

@@ -22,21 +22,30 @@ public struct RunOptions: Sendable {
     public var resume = false
     /// Resume even though the experiment changed since the run started (`--force`).
     public var force = false
+    /// `--set key.path=value` arguments, in order (applied before the options above).
+    public var settings: [String] = []
+    /// Write TensorBoard event files (`--tensorboard`, the same as train.tensorboard: true).
+    public var tensorboard = false
 
     public init() {}
 
-    var overrides: RunCheckpoint.Overrides { .init(epochs: epochs, seed: seed, batchSize: batchSize) }
+    var overrides: RunCheckpoint.Overrides {
+        .init(epochs: epochs, seed: seed, batchSize: batchSize, settings: settings.isEmpty ? nil : settings,
+              tensorboard: tensorboard ? true : nil)
+    }
 }
 
 extension RunCheckpoint.Overrides {
+    /// The options after `--set` (which `ExperimentSpec.load` puts into the file's tree).
     func apply(to spec: inout ExperimentSpec) {
         if let epochs { spec.train.epochs = epochs }
         if let seed { spec.seed = seed }
         if let batchSize { spec.train.batchSize = batchSize }
+        if tensorboard == true { spec.train.tensorboard = true }
     }
 }
 
-/// A finished run: its report and the folder it was written to.
+/// A run that ended (finished, or with its reports written for how it stopped): its report and folder.
 public struct RunOutcome: Sendable {
     public let report: RunReport
     public let directory: String
@@ -45,7 +54,7 @@ public struct RunOutcome: Sendable {
 public enum ExperimentRunner {
     /// Reads the file and applies the overrides; user errors are ExperimentErrors.
     public static func load(_ path: String, options: RunOptions) throws -> ExperimentSpec {
-        var spec = try ExperimentSpec.load(path: path)
+        var spec = try ExperimentSpec.load(path: path, settings: options.settings)
         options.overrides.apply(to: &spec)
         return spec
     }
@@ -113,11 +122,13 @@ public enum ExperimentRunner {
         if let epochs = options.epochs { overrides.epochs = epochs }
         if let seed = options.seed { overrides.seed = seed }
         if let batchSize = options.batchSize { overrides.batchSize = batchSize }
+        if !options.settings.isEmpty { overrides.settings = options.settings }
+        if options.tensorboard { overrides.tensorboard = true }
 
         let experimentFile = file ?? header.experiment.file
         var spec: ExperimentSpec
         if FileManager.default.fileExists(atPath: experimentFile) {
-            spec = try ExperimentSpec.load(path: experimentFile)
+            spec = try ExperimentSpec.load(path: experimentFile, settings: overrides.settings ?? [])
         } else {
             console.line("Experiment file \(experimentFile) is gone: continuing with the resolved experiment stored in the checkpoint.")
             spec = try ExperimentSpec.parse(header.experiment.resolvedYAML, path: checkpointPath + " (stored experiment)")
@@ -143,14 +154,15 @@ public enum ExperimentRunner {
         return try execute(launch, options: options, console: console)
     }
 
-    /// The newest run folder under `root` that has a checkpoint but no report.json.
+    /// The newest run folder under `root` that has a checkpoint and whose report.json is missing
+    /// or says interrupted or failed (a diverged run would diverge again at the same step).
     static func unfinishedRun(in root: String) -> String? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         var best: (String, Date)?
         for name in names where name != "latest" {
             let directory = (root as NSString).appendingPathComponent(name)
-            guard FileIO.isDirectory(directory),
-                  !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("report.json")),
+            let status = runStatus(runDirectory: directory)
+            guard FileIO.isDirectory(directory), status != .finished, status != .diverged,
                   let newest = CheckpointFolder(run: directory).newest(),
                   let modified = (try? FileManager.default.attributesOfItem(atPath: newest))?[.modificationDate] as? Date
             else { continue }
@@ -160,12 +172,12 @@ public enum ExperimentRunner {
     }
 
     /// A run folder or a checkpoint file → (run folder, checkpoint to use). A run folder gives its
-    /// newest checkpoint; for resuming, a finished run (one with report.json) is an error.
+    /// newest checkpoint; for resuming, a finished run (report.json's status) is an error.
     static func locateCheckpoint(_ target: String, forResuming: Bool) throws -> (directory: String, checkpoint: String) {
         if FileIO.isDirectory(target) {
             let directory = URL(fileURLWithPath: target).standardizedFileURL.resolvingSymlinksInPath().path
-            if forResuming, FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("report.json")) {
-                throw ExperimentError(message: "run \(target) has finished (it has report.json): nothing to resume",
+            if forResuming, runStatus(runDirectory: directory) == .finished {
+                throw ExperimentError(message: "run \(target) has finished (its report.json says so): nothing to resume",
                                       hint: "start a new run with `runner <experiment>.yaml`")
             }
             let folder = CheckpointFolder(run: directory)

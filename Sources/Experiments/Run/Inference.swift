@@ -93,7 +93,7 @@ extension ExperimentRunner {
         var options = options
         options.dataDirectory = options.dataDirectory ?? header.experiment.dataDirectory
         let dataset = try trained.spec.locator(path: header.experiment.file, options: options, console: console)
-            .load(datasetName)
+            .loadExplaining(datasetName)
         guard dataset.classNames.count == header.classNames.count,
               dataset.test.rows * dataset.test.cols == trained.model.inputShape.count else {
             throw ExperimentError(message: "\(dataset.name) (\(dataset.classNames.count) classes of "

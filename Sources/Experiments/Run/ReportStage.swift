@@ -9,20 +9,32 @@ import Training
 /// One file the report stage writes into the run folder.
 struct ReportFile {
     let name: String
-    let contents: Data
+    /// Writes the file at the path given, atomically.
+    let write: (String) throws -> Void
+
+    init(name: String, contents: Data) {
+        self.name = name
+        write = { try contents.write(to: URL(fileURLWithPath: $0), options: .atomic) }
+    }
+
+    init(name: String, write: @escaping (String) throws -> Void) {
+        self.name = name
+        self.write = write
+    }
 }
 
 extension ExperimentRunner {
-    /// report.json's content: everything about the finished run.
-    static func makeReport(_ launch: Launch, data: RunData, setup: TrainingSetup, trained: Trained,
-                           resumes: [RunCheckpoint.Resume], test: Evaluation, threads: Int,
+    /// report.json's content: everything about the run, as far as it went.
+    static func makeReport(_ launch: Launch, _ soFar: RunSoFar, status: RunStatus, error: String?,
+                           divergence: DivergenceRecord?, test: Evaluation?, threads: Int,
                            startSeconds: Double) throws -> RunReport {
-        let spec = launch.spec, model = setup.model, dataset = data.dataset, training = data.training
-        let records = trained.state.history.map { e in
+        let spec = launch.spec, model = launch.compiled.model, data = soFar.data
+        let trainImages = data?.training.count ?? 0
+        let records = soFar.state.history.map { e in
             EpochRecord(epoch: e.epoch + 1, loss: e.training.loss, accuracy: e.training.accuracy,
                         valLoss: e.validation?.loss, valAccuracy: e.validation?.accuracy,
                         learningRate: Double("\(e.learningRate)") ?? Double(e.learningRate),
-                        seconds: e.seconds, imagesPerSecond: Double(training.count) / e.seconds)
+                        seconds: e.seconds, imagesPerSecond: Double(trainImages) / e.seconds)
         }
         let trainSeconds = records.reduce(0) { $0 + $1.seconds }
         let perEpoch = records.map(\.seconds).sorted()
@@ -30,61 +42,88 @@ extension ExperimentRunner {
             trainSeconds: trainSeconds,
             secondsPerEpochMedian: perEpoch.isEmpty ? 0 : perEpoch.count % 2 == 1 ? perEpoch[perEpoch.count / 2]
                 : (perEpoch[perEpoch.count / 2 - 1] + perEpoch[perEpoch.count / 2]) / 2,
-            imagesPerSecond: trainSeconds > 0 ? Double(training.count * records.count) / trainSeconds : 0,
+            imagesPerSecond: trainSeconds > 0 ? Double(trainImages * records.count) / trainSeconds : 0,
             totalSeconds: monotonicSeconds() - startSeconds)
         let iso = ISO8601DateFormatter()
+        let finished = status == .finished
         var report = RunReport(
-            name: spec.name, runID: launch.runID, experimentFile: launch.file, experimentSHA256: launch.experimentHash,
+            name: spec.name, runID: launch.runID, status: status, error: error, command: commandLine(),
+            experimentFile: launch.file, experimentSHA256: launch.experimentHash,
             seed: spec.seed, startedAt: iso.string(from: launch.started), finishedAt: iso.string(from: Date()),
-            dataset: DatasetRecord(
-                name: dataset.name, directory: dataset.source.directory, origin: dataset.source.origin.rawValue,
-                files: dataset.files.map { .init(name: $0.name, path: $0.path, sha256: $0.sha256) },
-                trainImages: training.count, validationImages: data.validation?.count ?? 0,
-                testImages: dataset.test.count),
-            preprocessing: data.preprocessing,
+            dataset: data.map { data in
+                DatasetRecord(
+                    name: data.dataset.name, directory: data.dataset.source.directory, origin: data.dataset.source.origin.rawValue,
+                    files: data.dataset.files.map { .init(name: $0.name, path: $0.path, sha256: $0.sha256) },
+                    trainImages: data.training.count, validationImages: data.validation?.count ?? 0,
+                    testImages: data.dataset.test.count)
+            },
+            preprocessing: data?.preprocessing,
             parameters: model.parameterCount,
             layers: model.layers.map { LayerRecord(name: $0.name, type: $0.kind, outputShape: $0.outputShape.dims,
                                                    parameters: $0.parameterCount, path: $0.pathName) },
             epochs: records,
-            earlyStopping: trained.state.tracker.map { EarlyStoppingRecord($0, restoredEpoch: trained.restoredEpoch) },
-            learningRateScheduled: setup.learningRate.isScheduled,
-            test: TestRecord(loss: test.loss, accuracy: test.accuracy, images: test.samples,
-                             confusionMatrix: test.confusion, classNames: dataset.classNames),
-            weightSHA256: model.weightHash, timing: timing, peakMemoryBytes: peakResidentBytes(),
+            earlyStopping: soFar.state.tracker.map { EarlyStoppingRecord($0, restoredEpoch: soFar.restoredEpoch) },
+            learningRateScheduled: soFar.setup?.learningRate.isScheduled ?? false,
+            test: test.map { TestRecord(loss: $0.loss, accuracy: $0.accuracy, images: $0.samples,
+                                        confusionMatrix: $0.confusion, classNames: data?.dataset.classNames ?? []) },
+            weightSHA256: finished ? model.weightHash : nil, timing: timing, peakMemoryBytes: peakResidentBytes(),
             versions: Provenance.current(threads: threads),
             configuration: JSONValueBox(value: JSONValue(try spec.resolved(launch.compiled))),
-            checkpoint: CheckpointFolder(run: launch.directory).file(.final, step: 0), resumes: resumes)
-        report.expect = ExpectationResult(spec.expect, figures: RunFigures(report))
+            checkpoint: finished ? CheckpointFolder(run: launch.directory).file(.final, step: 0) : soFar.checkpoint,
+            resumes: soFar.resumes, divergence: divergence)
+        if let figures = RunFigures(report) { report.expect = ExpectationResult(spec.expect, figures: figures) }
         return report
     }
 
-    /// The run folder's report files, in the order the closing line names them.
-    static func reportFiles(_ report: RunReport, resolvedYAML: String) throws -> [ReportFile] {
-        [ReportFile(name: "report.json", contents: try report.json()),
-         ReportFile(name: "report.md", contents: Data(report.markdown().utf8)),
-         ReportFile(name: "metrics.csv", contents: Data(report.csv().utf8)),
-         ReportFile(name: "experiment.yaml", contents: Data(resolvedYAML.utf8))]
+    /// This process's command line as a user would type it: "runner experiments/mlp.yaml --epochs 2".
+    static func commandLine() -> String {
+        (["runner"] + CommandLine.arguments.dropFirst().map { argument in
+            argument.isEmpty || argument.contains(where: { " \"'$\\".contains($0) })
+                ? "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'" : argument
+        }).joined(separator: " ")
     }
 
-    /// Writes the report files, each atomically and report.json last (a run folder with report.json
-    /// is a finished run), then points results/<name>/latest at the run. Returns what it wrote.
-    static func writeReports(_ report: RunReport, launch: Launch) throws -> [ReportFile] {
-        let files = try reportFiles(report, resolvedYAML: launch.resolvedYAML)
-        let folder = URL(fileURLWithPath: launch.directory)
-        for file in files.filter({ $0.name != "report.json" }) + files.filter({ $0.name == "report.json" }) {
-            try file.contents.write(to: folder.appendingPathComponent(file.name), options: .atomic)
+    /// The run folder's report files in the order they are written: the records, report.json, then
+    /// the pages made from them (report.html, report.ipynb: see Reports/RunPages.swift).
+    static func reportFiles(_ report: RunReport, resolvedYAML: String, data: ReportData?) throws -> [ReportFile] {
+        [ReportFile(name: "experiment.yaml", contents: Data(resolvedYAML.utf8)),
+         ReportFile(name: "metrics.csv", contents: Data(report.csv().utf8)),
+         ReportFile(name: "report.md", contents: Data(report.markdown().utf8))]
+            + (data.map { data in [ReportFile(name: ReportData.fileName) { try data.write(to: $0) }] } ?? [])
+            + [ReportFile(name: "report.json", contents: try report.json())]
+            + pageFiles()
+    }
+
+    /// report.html and report.ipynb, drawn once from the folder's files when the first is written.
+    static func pageFiles() -> [ReportFile] {
+        final class Drawn { var pages: RunPages? }
+        let drawn = Drawn()
+        return RunPages.fileNames.map { name in
+            ReportFile(name: name) { path in
+                if drawn.pages == nil { drawn.pages = try RunPages(folder: (path as NSString).deletingLastPathComponent) }
+                try Data(drawn.pages!.file(named: name).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            }
         }
-        linkLatest(launch.runID, in: launch.resultsRoot)
+    }
+
+    /// Writes the report files, each atomically, then — when the run finished — points
+    /// results/<name>/latest at the run. Returns what it wrote.
+    static func writeReports(_ report: RunReport, data: ReportData?, launch: Launch) throws -> [ReportFile] {
+        let files = try reportFiles(report, resolvedYAML: launch.resolvedYAML, data: data)
+        for file in files { try file.write((launch.directory as NSString).appendingPathComponent(file.name)) }
+        if report.status == .finished { linkLatest(launch.runID, in: launch.resultsRoot) }
         return files
     }
 
     /// The closing lines: test result, weight hash, speed, the `expect:` checks, where the files are.
     static func printResults(_ report: RunReport, files: [ReportFile], directory: String, console: Console) {
-        let test = report.test, timing = report.timing
+        let timing = report.timing
         console.line()
-        console.result("Test accuracy: \(Format.fixed(test.accuracy * 100, 2))% - loss: \(Format.fixed(test.loss, 4)) "
-                       + "(\(Format.grouped(test.images)) images)")
-        console.result("Weight hash: \(report.weightSHA256)")
+        if let test = report.test {
+            console.result("Test accuracy: \(Format.fixed(test.accuracy * 100, 2))% - loss: \(Format.fixed(test.loss, 4)) "
+                           + "(\(Format.grouped(test.images)) images)")
+        }
+        if let hash = report.weightSHA256 { console.result("Weight hash: \(hash)") }
         console.line("Time: \(Format.fixed(timing.secondsPerEpochMedian, 2)) s/epoch (median), "
                      + "\(Format.grouped(Int(timing.imagesPerSecond.rounded()))) images/s; "
                      + "peak memory \(Format.bytes(report.peakMemoryBytes))")
@@ -92,6 +131,15 @@ extension ExperimentRunner {
             console.result("Expect \(check.metric) \(check.condition): \(check.passed ? "met" : "MISSED") "
                            + "(\(check.value.map { jsonNumber($0) } ?? "not measured"))")
         }
-        console.result("Reports: \(directory)/ (\(files.map(\.name).joined(separator: ", ")), checkpoints/)")
+        printReportFiles(files, directory: directory, console: console)
+    }
+
+    /// "Reports: <run>/ (…)" and, last, the page to open.
+    static func printReportFiles(_ files: [ReportFile], directory: String, console: Console) {
+        let checkpoints = FileIO.isDirectory(CheckpointFolder(run: directory).path) ? ", checkpoints/" : ""
+        console.result("Reports: \(directory)/ (\(files.map(\.name).joined(separator: ", "))\(checkpoints))")
+        if files.contains(where: { $0.name == "report.html" }) {
+            console.result("Report: \((directory as NSString).appendingPathComponent("report.html"))")
+        }
     }
 }

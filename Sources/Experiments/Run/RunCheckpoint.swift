@@ -14,7 +14,8 @@
 //     runner_commit       the runner's source commit
 //     run_id              the run folder's name
 //     experiment          file (absolute path), sha256 and resolved_yaml of the resolved experiment,
-//                         overrides (epochs, seed, batch_size from the command line), data_directory
+//                         overrides (epochs, seed, batch_size, set, tensorboard from the command
+//                         line), data_directory
 //     dataset, class_names
 //     preprocessing       scale, standardize, mean, std, input_scale, input_shift (input = pixel·scale + shift)
 //     optimizer           name and step (the step count Adam's bias correction uses)
@@ -52,12 +53,16 @@ public struct RunCheckpoint: CheckpointHeader, Sendable {
         }
     }
 
-    /// The command-line overrides of the experiment file.
+    /// The command-line overrides of the experiment file (absent keys: none given).
     public struct Overrides: Codable, Sendable, Equatable {
         public var epochs: Int?
         public var seed: UInt64?
         public var batchSize: Int?
-        enum CodingKeys: String, CodingKey { case epochs, seed, batchSize = "batch_size" }
+        /// `--set key.path=value` arguments, in order.
+        public var settings: [String]? = nil
+        /// `--tensorboard`.
+        public var tensorboard: Bool? = nil
+        enum CodingKeys: String, CodingKey { case epochs, seed, batchSize = "batch_size", settings = "set", tensorboard }
     }
 
     public struct Stream: Codable, Sendable, Equatable {

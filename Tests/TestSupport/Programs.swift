@@ -1,16 +1,11 @@
-// Test helpers: the package root, temporary folders, running a program to completion, reading a
-// PNG back through libpng, and counting substrings of SVG text.
+// Test helpers for what the tests run and read back: programs found on PATH and run to
+// completion, PNGs decoded through libpng, substrings of SVG and HTML text.
 import CPNG
 import Foundation
-import Testing
 
-enum Paths {
-    /// The package root, three levels above this file (Tests/ChartsTests/Support.swift).
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
+extension TestPaths {
     /// `name` found on PATH, or nil.
-    static func executable(_ name: String) -> String? {
+    public static func executable(_ name: String) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for folder in path.split(separator: ":") {
@@ -21,37 +16,22 @@ enum Paths {
     }
 }
 
-/// A fresh folder under the system's temporary directory; call `remove()` in a `defer`.
-struct TemporaryDirectory {
-    let path: String
-
-    init(_ label: String = #function) throws {
-        let clean = label.filter { $0.isLetter || $0.isNumber }
-        path = NSTemporaryDirectory() + "/charts-tests-\(clean)-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func callAsFunction(_ relative: String) -> String { path + "/" + relative }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// A program the tests need is missing or did not do its part.
-struct ToolError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ToolError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// What a finished program left: its exit status and output.
-struct Finished {
-    let status: Int32
-    let stdout: String
-    let stderr: String
+public struct Finished: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
 }
 
 /// Runs `executable` with `arguments` to completion, its output going to files in `scratch` (a
 /// chatty program can never block on a full pipe).
-func runToCompletion(_ executable: String, _ arguments: [String], scratch: TemporaryDirectory,
+public func runToCompletion(_ executable: String, _ arguments: [String], scratch: TemporaryDirectory,
                      environment extra: [String: String] = [:]) throws -> Finished {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -76,13 +56,13 @@ func runToCompletion(_ executable: String, _ arguments: [String], scratch: Tempo
 }
 
 /// A PNG decoded by libpng to 8-bit RGBA.
-struct DecodedImage {
-    let width: Int
-    let height: Int
-    let rgba: [UInt8]
+public struct DecodedImage: Sendable {
+    public let width: Int
+    public let height: Int
+    public let rgba: [UInt8]
 
     /// Decodes `bytes` (any PNG); nil when libpng cannot read them.
-    init?(png bytes: [UInt8]) {
+    public init?(png bytes: [UInt8]) {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         let begun = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
@@ -101,10 +81,10 @@ struct DecodedImage {
     }
 
     /// The gray level of each pixel (the red channel: the images compared are gray).
-    var grays: [UInt8] { stride(from: 0, to: rgba.count, by: 4).map { rgba[$0] } }
+    public var grays: [UInt8] { stride(from: 0, to: rgba.count, by: 4).map { rgba[$0] } }
 
     /// How many different RGBA values the image holds.
-    var distinctColors: Int {
+    public var distinctColors: Int {
         var seen = Set<UInt32>()
         for i in stride(from: 0, to: rgba.count, by: 4) {
             seen.insert(UInt32(rgba[i]) << 24 | UInt32(rgba[i + 1]) << 16 | UInt32(rgba[i + 2]) << 8 | UInt32(rgba[i + 3]))
@@ -113,7 +93,7 @@ struct DecodedImage {
     }
 
     /// The share of pixels that are not (near) white.
-    var inkedFraction: Double {
+    public var inkedFraction: Double {
         var inked = 0
         for i in stride(from: 0, to: rgba.count, by: 4) where min(rgba[i], rgba[i + 1], rgba[i + 2]) < 240 { inked += 1 }
         return Double(inked) / Double(max(width * height, 1))
@@ -121,18 +101,18 @@ struct DecodedImage {
 }
 
 /// The bytes of a base64 text (standard alphabet, padded), or nil.
-func base64Decoded(_ text: String) -> [UInt8]? {
+public func base64Decoded(_ text: String) -> [UInt8]? {
     Data(base64Encoded: text).map { [UInt8]($0) }
 }
 
 extension String {
     /// How many times `needle` occurs (non-overlapping).
-    func occurrences(of needle: String) -> Int {
+    public func occurrences(of needle: String) -> Int {
         components(separatedBy: needle).count - 1
     }
 
     /// Each text between `open` and the next `close`, in order.
-    func captures(between open: String, and close: String) -> [String] {
+    public func captures(between open: String, and close: String) -> [String] {
         var found: [String] = []
         var rest = self[...]
         while let a = rest.range(of: open), let b = rest[a.upperBound...].range(of: close) {

@@ -11,14 +11,14 @@
 // The rest of the copy is byte for byte the page.
 import Foundation
 
-struct ChromiumRender {
+public struct ChromiumRender: Sendable {
     /// Console lines (Chromium's `CONSOLE` log entries), in order.
-    let console: [String]
+    public let console: [String]
     /// The screenshot's PNG bytes.
-    let screenshot: [UInt8]
+    public let screenshot: [UInt8]
 
     /// Lines that report a blocked or failed load or a script error.
-    var failures: [String] {
+    public var failures: [String] {
         console.filter { line in
             line.contains("violates the following Content Security Policy")
                 || line.contains("CHECK resource-error") || line.contains("CHECK script-error")
@@ -27,15 +27,15 @@ struct ChromiumRender {
     }
 
     /// The on-load line: "CHECK loaded images=N broken=M", nil when the page never loaded.
-    var loadReport: String? {
+    public var loadReport: String? {
         console.first { $0.contains("CHECK loaded") }
     }
 }
 
-enum Chromium {
+public enum Chromium {
     /// $CHROMIUM, else `chromium` on PATH.
-    static var program: String? {
-        Paths.executable(ProcessInfo.processInfo.environment["CHROMIUM"].flatMap { $0.isEmpty ? nil : $0 } ?? "chromium")
+    public static var program: String? {
+        TestPaths.executable(ProcessInfo.processInfo.environment["CHROMIUM"].flatMap { $0.isEmpty ? nil : $0 } ?? "chromium")
     }
 
     static let probe = """
@@ -48,7 +48,7 @@ enum Chromium {
 
     /// Renders `html` (a page's text) at `width × height` CSS pixels and returns its console and
     /// screenshot. Throws when Chromium is missing or makes no screenshot.
-    static func render(_ html: String, width: Int = 1200, height: Int = 3000, scratch: TemporaryDirectory) throws -> ChromiumRender {
+    public static func render(_ html: String, width: Int = 1200, height: Int = 3000, scratch: TemporaryDirectory) throws -> ChromiumRender {
         guard let program else { throw ToolError("no chromium: install Debian's `chromium` package (or set CHROMIUM)") }
         guard let head = html.range(of: "<head>") else { throw ToolError("the page has no <head>") }
         var probed = html
@@ -74,7 +74,7 @@ enum Chromium {
     }
 
     /// Prints the page to PDF (for looking at the print layout); the PDF's bytes.
-    static func printPDF(_ html: String, scratch: TemporaryDirectory) throws -> [UInt8] {
+    public static func printPDF(_ html: String, scratch: TemporaryDirectory) throws -> [UInt8] {
         guard let program else { throw ToolError("no chromium") }
         let page = scratch("print.html"), pdf = scratch("print.pdf")
         try html.write(toFile: page, atomically: true, encoding: .utf8)

@@ -3,11 +3,11 @@
 // taken from the package root). Missing, it is an error, not a reason to skip.
 import Foundation
 
-enum Nbformat {
+public enum Nbformat {
     /// The environment's python, or an error saying how to make it.
-    static func python() throws -> String {
+    public static func python() throws -> String {
         var venv = ProcessInfo.processInfo.environment["RUNNER_VENV"].flatMap { $0.isEmpty ? nil : $0 } ?? ".build/venv"
-        if !venv.hasPrefix("/") { venv = Paths.root.appendingPathComponent(venv).path }
+        if !venv.hasPrefix("/") { venv = TestPaths.root.appendingPathComponent(venv).path }
         let python = venv + "/bin/python"
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw ToolError("no Python environment at \(venv): run .ci/python-env (it installs nbformat there)")
@@ -37,7 +37,7 @@ enum Nbformat {
     """
 
     /// Runs `script` on `notebook` (its text); the program's outcome.
-    static func check(_ notebook: String, scratch: TemporaryDirectory) throws -> Finished {
+    public static func check(_ notebook: String, scratch: TemporaryDirectory) throws -> Finished {
         let path = scratch("notebook.ipynb")
         try notebook.write(toFile: path, atomically: true, encoding: .utf8)
         return try runToCompletion(try python(), ["-c", script, path], scratch: scratch)
