@@ -42,6 +42,9 @@ struct DirectConvolutionTests {
         Case(height: 9, width: 10, kernel: (7, 7), stride: (3, 2), same: true, filters: 1),
         Case(height: 12, width: 7, kernel: (1, 4), stride: (1, 3), same: false, filters: 64),
         Case(height: 6, width: 6, kernel: (2, 2), stride: (1, 1), same: true, filters: 17),
+        // Rows long enough for the forward's blocks of outputs with one and four vectors of filters.
+        Case(height: 5, width: 30, kernel: (3, 3), stride: (1, 1), same: true, filters: 16),
+        Case(height: 6, width: 21, kernel: (3, 2), stride: (1, 1), same: false, filters: 50),
     ])
     func sameBits(_ c: Case) {
         let g = Window2D(height: c.height, width: c.width, channels: 1, kernel: c.kernel, stride: c.stride, same: c.same)
