@@ -38,7 +38,8 @@ struct InteropTests {
         let results = scratch("results")
         let run = try runner(["experiments/\(name).yaml", "--epochs", "1", "--data-dir", TestPaths.mnist,
                               "--results-dir", results, "--quiet"], scratch: scratch)
-        try #require(run.exited(0), "\(run)")
+        // cnn.yaml is gated at keras.io's figure (expect:), which one epoch misses: exit 3, run kept.
+        try #require(run.exited(0) || (name == "cnn" && run.exited(3)), "\(run)")
         let folder = results + "/\(name)/latest"
         let export = try runner(["export", folder, "--format", "onnx", "-o", scratch("model.onnx")], scratch: scratch)
         try #require(export.exited(0), "\(export)")
