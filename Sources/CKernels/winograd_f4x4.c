@@ -34,83 +34,53 @@ INLINE void input_adjoint(v8 a, v8 b, v8 c, v8 d, v8 e, v8 f, v8 o[6]) {
 }
 
 
+/// One tile's V: rows[·][s] = Bᵀ · d[·][s] column by column, then V[r][·] = rows[r][·] · B to
+/// positions ξ = 6r + s.
+INLINE void input_tile(const tile_block *b) {
+    v8 rows[36];
+    for (int s = 0; s < 6; s++) {
+        v8 d[6], o[6];
+        for (int r = 0; r < 6; r++) d[r] = tile_load(b, r, s);
+        input_transform(d[0], d[1], d[2], d[3], d[4], d[5], o);
+        for (int r = 0; r < 6; r++) rows[r * 6 + s] = o[r];
+    }
+    for (int r = 0; r < 6; r++) {
+        v8 o[6];
+        const v8 *q = rows + r * 6;
+        input_transform(q[0], q[1], q[2], q[3], q[4], q[5], o);
+        float *out = b->out + b->position + r * 6 * b->step;
+        for (int s = 0; s < 6; s++) store(o[s], out + s * b->step, b->lanes);
+    }
+}
+
 AVX void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
                            int tilesH, int tilesW, float *v) {
-    const long c = channels, t = (long)images * tilesH * tilesW, line = (long)width * c, step = t * c;
-    long tile = 0;
-    for (int image = 0; image < images; image++) {
-        const float *base = x + image * height * line;
-        for (int i = 0; i < tilesH; i++) {
-            const int top = i * 4 - pad, r0 = max_int(0, -top), r1 = max_int(0, min_int(6, height - top));
-            for (int j = 0; j < tilesW; j++) {
-                const int left = j * 4 - pad, s0 = max_int(0, -left), s1 = max_int(0, min_int(6, width - left));
-                const int full = r0 == 0 && r1 == 6 && s0 == 0 && s1 == 6;
-                for (long k = 0; k < c; k += 8) {
-                    const int lanes = (int)(c - k < 8 ? c - k : 8);
-                    const float *corner = base + top * line + left * c + k;
-                    v8 rows[36];
-                    // rows[·][s] = Bᵀ · d[·][s], column by column.
-                    for (int s = 0; s < 6; s++) {
-                        v8 d[6], o[6];
-                        for (int r = 0; r < 6; r++) {
-                            d[r] = full || (r >= r0 && r < r1 && s >= s0 && s < s1)
-                                ? load(corner + r * line + s * c, lanes) : SPLAT(0.0f);
-                        }
-                        input_transform(d[0], d[1], d[2], d[3], d[4], d[5], o);
-                        for (int r = 0; r < 6; r++) rows[r * 6 + s] = o[r];
-                    }
-                    // V[r][·] = rows[r][·] · B, to positions ξ = 6r + s.
-                    for (int r = 0; r < 6; r++) {
-                        v8 o[6];
-                        const v8 *q = rows + r * 6;
-                        input_transform(q[0], q[1], q[2], q[3], q[4], q[5], o);
-                        float *out = v + ((r * 6) * t + tile) * c + k;
-                        for (int s = 0; s < 6; s++) store(o[s], out + s * step, lanes);
-                    }
-                }
-                tile++;
-            }
-        }
+    for_each_tile_block(x, v, images, height, width, channels, pad, tilesH, tilesW, 4, 6, input_tile);
+}
+
+/// One tile's input gradient: rows[r][·] = B · dV[r][·] over s, then d[·][s] = B · rows[·][s]
+/// over r, added into dx where inside the image.
+INLINE void input_gradient_tile(const tile_block *b) {
+    const int lanes = b->lanes;
+    const long step = b->step;
+    v8 rows[36];
+    for (int r = 0; r < 6; r++) {
+        const float *at = b->in + b->position + r * 6 * step;
+        input_adjoint(load(at, lanes), load(at + step, lanes), load(at + 2 * step, lanes),
+                      load(at + 3 * step, lanes), load(at + 4 * step, lanes),
+                      load(at + 5 * step, lanes), rows + r * 6);
+    }
+    for (int s = b->s0; s < b->s1; s++) {
+        v8 o[6];
+        input_adjoint(rows[s], rows[6 + s], rows[12 + s], rows[18 + s], rows[24 + s], rows[30 + s], o);
+        add_column(b, s, o);
     }
 }
 
 AVX void ck_winograd_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
                                     int tilesH, int tilesW, float *dx) {
-    const long c = channels, t = (long)images * tilesH * tilesW, line = (long)width * c, step = t * c;
-    memset(dx, 0, sizeof(float) * images * height * line);
-    long tile = 0;
-    for (int image = 0; image < images; image++) {
-        float *base = dx + image * height * line;
-        for (int i = 0; i < tilesH; i++) {
-            const int top = i * 4 - pad, r0 = max_int(0, -top), r1 = max_int(0, min_int(6, height - top));
-            for (int j = 0; j < tilesW; j++) {
-                const int left = j * 4 - pad, s0 = max_int(0, -left), s1 = max_int(0, min_int(6, width - left));
-                for (long k = 0; k < c; k += 8) {
-                    const int lanes = (int)(c - k < 8 ? c - k : 8);
-                    v8 rows[36];
-                    // rows[r][·] = B · dV[r][·] over s.
-                    const float *dt = dv + tile * c + k;
-                    for (int r = 0; r < 6; r++) {
-                        const float *at = dt + r * 6 * step;
-                        input_adjoint(load(at, lanes), load(at + step, lanes), load(at + 2 * step, lanes),
-                                      load(at + 3 * step, lanes), load(at + 4 * step, lanes),
-                                      load(at + 5 * step, lanes), rows + r * 6);
-                    }
-                    // d[·][s] = B · rows[·][s] over r, added into dx where inside the image.
-                    float *corner = base + top * line + left * c + k;
-                    for (int s = s0; s < s1; s++) {
-                        v8 o[6];
-                        input_adjoint(rows[s], rows[6 + s], rows[12 + s], rows[18 + s], rows[24 + s], rows[30 + s], o);
-                        for (int r = r0; r < r1; r++) {
-                            float *at = corner + r * line + s * c;
-                            store(load(at, lanes) + o[r], at, lanes);
-                        }
-                    }
-                }
-                tile++;
-            }
-        }
-    }
+    memset(dx, 0, sizeof(float) * images * height * width * channels);
+    for_each_tile_block(dv, dx, images, height, width, channels, pad, tilesH, tilesW, 4, 6, input_gradient_tile);
 }
 
 /// Aᵀ m (4 from 6): (a + b + c + d + e, b − c + 2d − 2e, b + c + 4d + 4e, b − c + 8d − 8e + f)

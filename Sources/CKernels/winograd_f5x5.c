@@ -76,81 +76,50 @@ int ck_wino5_supported(int tilesH, int tilesW) {
     return tilesH >= 1 && tilesW >= 1 && tilesH * 5 * tilesW * 5 <= WINO5_MAX_OUTPUTS;
 }
 
+/// One tile's V: rows[·][s] = Bᵀ · d[·][s] column by column, then V[r][·] = rows[r][·] · B to
+/// positions ξ = 7r + s.
+INLINE void input_tile(const tile_block *b) {
+    v8 rows[7][7];
+    for (int s = 0; s < 7; s++) {
+        v8 d[7], o[7];
+        UNROLL for (int r = 0; r < 7; r++) d[r] = tile_load(b, r, s);
+        MATVEC(BT, 7, 7, d, o);
+        UNROLL for (int r = 0; r < 7; r++) rows[r][s] = o[r];
+    }
+    for (int r = 0; r < 7; r++) {
+        v8 o[7];
+        MATVEC(BT, 7, 7, rows[r], o);
+        float *out = b->out + b->position + r * 7 * b->step;
+        UNROLL for (int s = 0; s < 7; s++) store(o[s], out + s * b->step, b->lanes);
+    }
+}
+
 AVX void ck_wino5_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
                         int tilesW, float *v) {
-    const long c = channels, t = (long)images * tilesH * tilesW, line = (long)width * c, step = t * c;
-    long tile = 0;
-    for (int image = 0; image < images; image++) {
-        const float *base = x + image * height * line;
-        for (int i = 0; i < tilesH; i++) {
-            const int top = i * 5 - pad, r0 = max_int(0, -top), r1 = max_int(0, min_int(7, height - top));
-            for (int j = 0; j < tilesW; j++) {
-                const int left = j * 5 - pad, s0 = max_int(0, -left), s1 = max_int(0, min_int(7, width - left));
-                const int full = r0 == 0 && r1 == 7 && s0 == 0 && s1 == 7;
-                for (long k = 0; k < c; k += 8) {
-                    const int lanes = (int)(c - k < 8 ? c - k : 8);
-                    const float *corner = base + top * line + left * c + k;
-                    v8 rows[7][7];
-                    // rows[·][s] = Bᵀ · d[·][s], column by column.
-                    for (int s = 0; s < 7; s++) {
-                        v8 d[7], o[7];
-                        UNROLL for (int r = 0; r < 7; r++)
-                            d[r] = full || (r >= r0 && r < r1 && s >= s0 && s < s1)
-                                ? load(corner + r * line + s * c, lanes) : SPLAT(0.0f);
-                        MATVEC(BT, 7, 7, d, o);
-                        UNROLL for (int r = 0; r < 7; r++) rows[r][s] = o[r];
-                    }
-                    // V[r][·] = rows[r][·] · B, to positions ξ = 7r + s.
-                    for (int r = 0; r < 7; r++) {
-                        v8 o[7];
-                        MATVEC(BT, 7, 7, rows[r], o);
-                        float *out = v + ((r * 7) * t + tile) * c + k;
-                        UNROLL for (int s = 0; s < 7; s++) store(o[s], out + s * step, lanes);
-                    }
-                }
-                tile++;
-            }
-        }
+    for_each_tile_block(x, v, images, height, width, channels, pad, tilesH, tilesW, 5, 7, input_tile);
+}
+
+/// One tile's input gradient: rows[r][·] = B · dV[r][·] over s, then d[·][s] = B · rows[·][s]
+/// over r, added into dx where inside the image.
+INLINE void input_gradient_tile(const tile_block *b) {
+    v8 rows[7][7];
+    for (int r = 0; r < 7; r++) {
+        v8 in[7];
+        UNROLL for (int s = 0; s < 7; s++) in[s] = load(b->in + b->position + (r * 7 + s) * b->step, b->lanes);
+        MATVEC_T(BT, 7, 7, in, rows[r]);
+    }
+    for (int s = b->s0; s < b->s1; s++) {
+        v8 in[7], o[7];
+        UNROLL for (int r = 0; r < 7; r++) in[r] = rows[r][s];
+        MATVEC_T(BT, 7, 7, in, o);
+        add_column(b, s, o);
     }
 }
 
 AVX void ck_wino5_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
                                  int tilesH, int tilesW, float *dx) {
-    const long c = channels, t = (long)images * tilesH * tilesW, line = (long)width * c, step = t * c;
-    memset(dx, 0, sizeof(float) * images * height * line);
-    long tile = 0;
-    for (int image = 0; image < images; image++) {
-        float *base = dx + image * height * line;
-        for (int i = 0; i < tilesH; i++) {
-            const int top = i * 5 - pad, r0 = max_int(0, -top), r1 = max_int(0, min_int(7, height - top));
-            for (int j = 0; j < tilesW; j++) {
-                const int left = j * 5 - pad, s0 = max_int(0, -left), s1 = max_int(0, min_int(7, width - left));
-                for (long k = 0; k < c; k += 8) {
-                    const int lanes = (int)(c - k < 8 ? c - k : 8);
-                    v8 rows[7][7];
-                    // rows[r][·] = B · dV[r][·] over s.
-                    const float *dt = dv + tile * c + k;
-                    for (int r = 0; r < 7; r++) {
-                        v8 in[7];
-                        UNROLL for (int s = 0; s < 7; s++) in[s] = load(dt + (r * 7 + s) * step, lanes);
-                        MATVEC_T(BT, 7, 7, in, rows[r]);
-                    }
-                    // d[·][s] = B · rows[·][s] over r, added into dx where inside the image.
-                    float *corner = base + top * line + left * c + k;
-                    for (int s = s0; s < s1; s++) {
-                        v8 in[7], o[7];
-                        UNROLL for (int r = 0; r < 7; r++) in[r] = rows[r][s];
-                        MATVEC_T(BT, 7, 7, in, o);
-                        for (int r = r0; r < r1; r++) {
-                            float *at = corner + r * line + s * c;
-                            store(load(at, lanes) + o[r], at, lanes);
-                        }
-                    }
-                }
-                tile++;
-            }
-        }
-    }
+    memset(dx, 0, sizeof(float) * images * height * width * channels);
+    for_each_tile_block(dv, dx, images, height, width, channels, pad, tilesH, tilesW, 5, 7, input_gradient_tile);
 }
 
 AVX void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,

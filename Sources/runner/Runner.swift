@@ -27,7 +27,7 @@ struct Runner: ParsableCommand {
               runner predict results/mlp/latest my-digit.png
                                                      classify your own digits (PNG or PGM)
               runner export results/mlp/latest       the model as ONNX (model.onnx)
-              runner report results/mlp/latest       draw report.html and report.ipynb again
+              runner report results/mlp/latest       draw its report.html and .ipynb again
               runner compare experiments/mlp.yaml experiments/cnn.yaml -j 2
                                                      run both, compare them in one table
               runner compare experiments/sweep-mlp.yaml

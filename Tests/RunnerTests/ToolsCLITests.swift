@@ -58,4 +58,23 @@ struct ToolsCLITests {
         #expect(mistyped.stderr.contains("does not exist") && mistyped.stderr.contains("hint: the data directory comes from --data-dir"),
                 "\(mistyped)")
     }
+
+    @Test("a run's peak memory is its own, not that of the process that started it (ru_maxrss survives exec)")
+    func peakMemoryIsTheRunsOwn() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        // This process holds 768 MB, touched, while it starts the run: as `runner compare` does.
+        let size = 768 << 20
+        let held = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        defer { held.deallocate() }
+        for page in stride(from: 0, to: size, by: 4096) { held.storeBytes(of: 1, toByteOffset: page, as: UInt8.self) }
+        let run = try runner(["experiments/mlp.yaml", "--epochs", "1", "--data-dir", TestPaths.mnist,
+                              "--results-dir", scratch("results"), "--quiet"], scratch: scratch)
+        try #require(run.exited(0), "\(run)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: scratch("results") + "/mlp/latest/report.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let peak = try #require(report["peak_memory_bytes"] as? Int)
+        // The seed MLP alone peaks near 135 MB.
+        #expect(peak > 50 << 20 && peak < 400 << 20, "\(peak)")
+    }
 }

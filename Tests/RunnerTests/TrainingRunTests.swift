@@ -44,8 +44,7 @@ struct TrainingRunTests {
         #expect(dataset["test_images"] as? Int == 10_000)
         let layers = try #require(report["layers"] as? [[String: Any]])
         #expect(layers.compactMap { $0["name"] as? String } == ["flatten", "dense", "dense_1"])
-        // How each dense layer computes ("gemm", or "gemm-portable" off AVX2); flatten has no path
-        // (report.json writes an absent value as null, like its other optional fields).
+        // How each dense layer computes ("gemm", or "gemm-portable" off AVX2); flatten has no path.
         #expect(layers[0]["path"] == nil || layers[0]["path"] is NSNull, "\(layers[0])")
         #expect(layers.dropFirst().allSatisfy { ($0["path"] as? String)?.hasPrefix("gemm") == true }, "\(layers)")
 

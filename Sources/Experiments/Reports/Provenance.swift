@@ -10,6 +10,9 @@ public struct Provenance: Codable, Sendable {
     public let swift: String
     public let openblasConfig: String
     public let openblasCore: String
+    /// What computes the matrix products (`ProductKernel`): "avx512" or "avx2" (the runner's own
+    /// kernels, OpenBLAS unused) or "openblas"; null in reports written before it was recorded.
+    public let matrixProducts: String?
     public let cpu: String
     /// CPUs this process may use (affinity mask and cgroup quota: `CPUAllowance`), the default
     /// thread count.
@@ -23,16 +26,30 @@ public struct Provenance: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case runnerCommit = "runner_commit", swift, openblasConfig = "openblas_config"
-        case openblasCore = "openblas_core", cpu, cores, cpusOnline = "cpus_online"
+        case openblasCore = "openblas_core", matrixProducts = "matrix_products", cpu, cores, cpusOnline = "cpus_online"
         case cpusLimitedBy = "cpus_limited_by", threads, os
     }
 
     public static func current(threads: Int) -> Provenance {
         let cpus = CPUAllowance.current()
         return Provenance(runnerCommit: commit, swift: swiftVersion, openblasConfig: BLAS.config,
-                          openblasCore: BLAS.coreName, cpu: cpuModel(), cores: cpus.usable,
+                          openblasCore: BLAS.coreName, matrixProducts: ProductKernel.best.rawValue, cpu: cpuModel(), cores: cpus.usable,
                           cpusOnline: cpus.online, cpusLimitedBy: cpus.limitedBy,
                           threads: threads, os: ProcessInfo.processInfo.operatingSystemVersionString)
+    }
+
+    /// What computed the products, in words: "own AVX-512 kernels (OpenBLAS's Prescott kernel
+    /// unused)", or "OpenBLAS, Prescott kernel".
+    public var productsText: String {
+        Self.productsText(matrixProducts.flatMap(ProductKernel.init(rawValue:)), openblasCore: openblasCore)
+    }
+
+    static func productsText(_ kernel: ProductKernel?, openblasCore: String) -> String {
+        switch kernel {
+        case .avx512?: "own AVX-512 kernels (OpenBLAS's \(openblasCore) kernel unused)"
+        case .avx2?: "own AVX2 kernels (OpenBLAS's \(openblasCore) kernel unused)"
+        case .openBLAS?, nil: "OpenBLAS, \(openblasCore) kernel"
+        }
     }
 
     static var swiftVersion: String {
@@ -86,17 +103,25 @@ public struct Provenance: Codable, Sendable {
     }
 }
 
-/// Peak resident memory of this process so far, in bytes (getrusage's ru_maxrss).
+/// Peak resident memory of this process so far, in bytes: on Linux the VmHWM of
+/// /proc/self/status, the high-water mark of this program's own memory. getrusage's ru_maxrss is
+/// not that: Linux carries it across exec, so a run started by `runner compare` (spawned with
+/// vfork) reported at least the batch process's peak — 1.16 GB for every run of the
+/// reproductions batch, 134 MB for the same MLP run alone. ru_maxrss where there is no /proc.
 public func peakResidentBytes() -> Int {
+    #if os(Linux)
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) {
+        return kilobytes * 1024
+    }
+    #endif
     var usage = rusage()
     #if os(Linux)
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    #else
-    getrusage(RUSAGE_SELF, &usage)
-    #endif
-    #if os(Linux)
     return Int(usage.ru_maxrss) * 1024
     #else
+    getrusage(RUSAGE_SELF, &usage)
     return Int(usage.ru_maxrss)
     #endif
 }

@@ -370,7 +370,7 @@ public struct RunReport: Codable, @unchecked Sendable {  // JSONValue is immutab
         }
         md += """
         - runner commit: `\(versions.runnerCommit)`, Swift \(versions.swift)
-        - OpenBLAS: \(versions.openblasConfig) — kernel \(versions.openblasCore)
+        - matrix products: \(versions.productsText); OpenBLAS \(versions.openblasConfig)
         - CPU: \(versions.cpu), \(versions.cores) cores, \(versions.threads) threads used
         - started \(startedAt), finished \(finishedAt)
 

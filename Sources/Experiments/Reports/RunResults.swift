@@ -176,7 +176,8 @@ extension RunSections {
     func provenance() -> PageSection {
         let v = report.versions
         var facts: [(name: String, value: String)] = [
-            ("runner commit", v.runnerCommit), ("Swift", v.swift), ("OpenBLAS", "\(v.openblasConfig); kernel \(v.openblasCore)"),
+            ("runner commit", v.runnerCommit), ("Swift", v.swift), ("matrix products", v.productsText),
+            ("OpenBLAS", "\(v.openblasConfig); kernel \(v.openblasCore)"),
             ("CPU", "\(v.cpu), \(v.cores) cores, \(v.threads) threads used"), ("OS", v.os),
             ("experiment SHA-256", report.experimentSHA256),
         ]

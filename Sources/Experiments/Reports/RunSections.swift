@@ -60,7 +60,7 @@ struct RunSections {
                   ("runner commit", v.runnerCommit + " (Swift \(v.swift))"),
                   ("date", "started \(report.startedAt), ended \(report.finishedAt)"),
                   ("machine", "\(v.cpu), \(v.cores) cores (\(v.threads) used), \(v.os)"),
-                  ("OpenBLAS", "\(v.openblasCore) kernel (\(v.openblasConfig))")]
+                  ("matrix products", v.productsText)]
         blocks.append(.facts(facts))
         return blocks
     }

@@ -130,7 +130,7 @@ extension ExperimentRunner {
         console.line("Experiment \(launch.file) (\(spec.name)): seed \(spec.seed), \(spec.train.epochs) epoch\(spec.train.epochs == 1 ? "" : "s"), "
                      + (spec.train.maxSteps.map { "at most \($0) steps, " } ?? "")
                      + "batch \(spec.train.batchSize), \(threads) thread\(threads == 1 ? "" : "s")\(confined), "
-                     + "OpenBLAS \(BLAS.coreName) kernel")
+                     + "products: " + Provenance.productsText(.best, openblasCore: BLAS.coreName))
         if let checkpoint = launch.checkpoint {
             let training = checkpoint.header.training
             console.line("Resuming run \(launch.runID) from \(checkpoint.path): "
