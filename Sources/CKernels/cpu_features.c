@@ -94,6 +94,15 @@ void ck_bn_input_gradient(const float *x, const float *dy, const float *y, float
 void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }
 void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c) { __builtin_trap(); }
 
+// conv_direct.c
+int ck_conv1_direct_supported(int kh, int kw, int filters) { return 0; }
+void ck_conv1_direct_forward(const float *x, int images, int height, int width, int kh, int kw, int sh, int sw,
+                             int padT, int padL, int outHeight, int outWidth, int filters,
+                             const float *kernel, const float *bias, int relu, float *y) { __builtin_trap(); }
+void ck_conv1_direct_kernel_gradient(const float *x, int height, int width, int kh, int kw, int sh, int sw,
+                                     int padT, int padL, int outHeight, int outWidth, int filters,
+                                     const float *dz, long first, long count, float *dk) { __builtin_trap(); }
+
 // conv_pool_direct.c
 int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, int padT, int padL, int outHeight,
                            int outWidth, int filters) { return 0; }

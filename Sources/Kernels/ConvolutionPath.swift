@@ -3,6 +3,8 @@
 //
 //   path                 taken for                                       name
 //   Im2colPath           every other convolution (the reference)         im2col
+//   DirectPath           one input channel, no pooling, AVX-512          direct
+//                        (DirectConvolution.swift)
 //   ConvolutionPoolPath  a 2×2 max pooling after it (run inside)         direct-pooled, direct-pooled-sparse,
 //                        (ConvolutionPool.swift)                         im2col-pooled, im2col-pooled-sparse,
 //                                                                        im2col-pooled-portable
@@ -63,6 +65,8 @@ public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) 
     case (false, true):
         return ConvolutionPoolPath(PooledConvolution(window: g, filters: filters))
     case (false, false):
+        // A single-channel image (a first layer): straight from the image, no columns.
+        if DirectPath.applies(window: g, filters: filters) { return DirectPath(window: g, filters: filters) }
         return Im2colPath(window: g, filters: filters)
     }
 }

@@ -100,31 +100,20 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     precondition(c.count >= (m - 1) * ldc + n, "C too small")
     let flops = 2 * m * n * k
 
-    if let workspace, k >= 4 * max(m, n) {
-        let (step, pieces) = gemmSplit(flops: flops, extent: k)
-        if pieces > 1 {
-            precondition(workspace.count >= pieces * m * n, "gemm workspace too small")
-            let parts = workspace.base
-            forEach(pieces, pool: pool) { piece in
-                let start = piece * step
-                let size = min(step, k - start)
-                sgemm(transA: transA, transB: transB, m: m, n: n, k: size,
-                      a: a.base + (transA ? start * lda : start), lda: lda,
-                      b: b.base + (transB ? start : start * ldb), ldb: ldb, c: parts + piece * m * n, ldc: n,
-                      kernel: kernel)
-            }
-            // C = beta·C + P₀ + P₁ + …, each element summed in chunk order.
-            let cp = c.base
-            for i in 0..<m {
-                let row = cp + i * ldc
-                for j in 0..<n {
-                    var sum = parts[i * n + j]
-                    for piece in 1..<pieces { sum += parts[piece * m * n + i * n + j] }
-                    row[j] = beta == 0 ? sum : beta * row[j] + sum
-                }
-            }
-            return
+    if let workspace, let split = innerSplit(m: m, n: n, k: k) {
+        let (step, pieces) = split
+        precondition(workspace.count >= pieces * m * n, "gemm workspace too small")
+        let parts = workspace.base
+        forEach(pieces, pool: pool) { piece in
+            let start = piece * step
+            let size = min(step, k - start)
+            sgemm(transA: transA, transB: transB, m: m, n: n, k: size,
+                  a: a.base + (transA ? start * lda : start), lda: lda,
+                  b: b.base + (transB ? start : start * ldb), ldb: ldb, c: parts + piece * m * n, ldc: n,
+                  kernel: kernel)
         }
+        addPartials(parts, pieces: pieces, m: m, n: n, beta: beta, c: c.base, ldc: ldc)
+        return
     }
 
     // Split the output along the dimension whose operand is larger, so that operand is divided
@@ -142,6 +131,30 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
             sgemm(transA: transA, transB: transB, m: m, n: size, k: k, a: a.base, lda: lda,
                   b: b.base + (transB ? start * ldb : start), ldb: ldb, beta: beta, c: c.base + start, ldc: ldc,
                   kernel: kernel)
+        }
+    }
+}
+
+/// How `gemm` splits the inner dimension of an m×n×k product when given a workspace: pieces of
+/// `step` rows of k (the last shorter), or nil when it splits the output instead. From the shapes
+/// alone; a path that computes the same partial products another way (a direct convolution's
+/// kernel gradient) splits the same way and so gives the same bits.
+public func innerSplit(m: Int, n: Int, k: Int) -> (step: Int, pieces: Int)? {
+    guard k >= 4 * max(m, n) else { return nil }
+    let split = gemmSplit(flops: 2 * m * n * k, extent: k)
+    return split.pieces > 1 ? split : nil
+}
+
+/// C = beta·C + P₀ + P₁ + … for the m×n partials P (contiguous, one after the other), each element
+/// summed in piece order.
+public func addPartials(_ parts: UnsafeMutablePointer<Float>, pieces: Int, m: Int, n: Int, beta: Float,
+                        c: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<m {
+        let row = c + i * ldc
+        for j in 0..<n {
+            var sum = parts[i * n + j]
+            for piece in 1..<pieces { sum += parts[piece * m * n + i * n + j] }
+            row[j] = beta == 0 ? sum : beta * row[j] + sum
         }
     }
 }

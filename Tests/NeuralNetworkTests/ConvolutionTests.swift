@@ -86,6 +86,10 @@ struct ConvolutionGradientChecks {
         // not fused into the transforms.
         ConvCase(input: [6, 9, 9], json: #"{"filters": 10, "kernel_size": 3, "activation": "relu"}"#),
         ConvCase(input: [7, 5, 9], json: #"{"filters": 10, "kernel_size": 3, "padding": "same", "activation": "tanh"}"#),
+        // One channel, no pooling: the direct path on AVX-512 (the [4, 4, 1] case above too), two
+        // vectors of filters, strided with padding, and a kernel wider than it is tall.
+        ConvCase(input: [9, 8, 1], json: #"{"filters": 20, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "tanh"}"#),
+        ConvCase(input: [6, 6, 1], json: #"{"filters": 3, "kernel_size": [2, 3], "strides": [1, 2], "activation": "relu"}"#),
     ])
     func conv2d(_ c: ConvCase) throws {
         let layer = try buildLayer("conv2d", c.json, input: c.input)
@@ -322,12 +326,13 @@ struct ConvModelTests {
     @Test("each convolution's path follows from its shape, the pooling after it and the CPU")
     func paths() throws {
         func paths(_ model: Sequential) -> [String] { model.layers.compactMap { ($0 as? Conv2D)?.pathName } }
-        let avx2 = Winograd3x3.avx2Available
+        let avx2 = Winograd3x3.avx2Available, avx512 = VectorCode.avx512.isAvailable
+        let firstAlone = avx512 ? "direct" : "im2col"      // one channel, nothing after it to fuse
         #expect(paths(try buildModel(mnistConvnet, input: [28, 28, 1]))
                 == (avx2 ? ["direct-pooled", "winograd-f5x5-pooled"]
                          : ["im2col-pooled-portable", "winograd-f4x4-pooled-portable"]))
         #expect(paths(try buildModel(mnistConvnet, input: [28, 28, 1], fuse: false))
-                == ["im2col", avx2 ? "winograd-f4x4" : "winograd-f4x4-portable"])
+                == [firstAlone, avx2 ? "winograd-f4x4" : "winograd-f4x4-portable"])
         let leNet = try buildModel([
             ("conv2d", #"{"filters": 6, "kernel_size": 5, "padding": "same", "activation": "relu"}"#),
             ("max_pooling2d", #"{"pool_size": 2}"#),
@@ -344,7 +349,7 @@ struct ConvModelTests {
             ("conv2d", #"{"filters": 8, "kernel_size": 4, "activation": "relu"}"#),
             ("max_pooling2d", #"{"pool_size": 2}"#),
         ], input: [20, 20, 1])
-        #expect(paths(other) == ["im2col", avx2 ? "im2col-pooled" : "im2col-pooled-portable"])
+        #expect(paths(other) == [firstAlone, avx2 ? "im2col-pooled" : "im2col-pooled-portable"])
     }
 
     @Test("conv kernels start as Keras's glorot_uniform with fans kh·kw·C and kh·kw·F")

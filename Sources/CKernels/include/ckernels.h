@@ -13,6 +13,8 @@
 //   adam.c               the Adam step over a chunk of parameters
 //   dropout.c            dropout's mask (Philox words, 16 blocks at a time) and product
 //   batch_norm.c         batch normalization's passes, optionally with the ReLU after it
+//   conv_direct.c        convolution of a single-channel image straight from it, and its kernel
+//                        gradient
 //   conv_pool_direct.c   convolution + 2×2 max pooling straight from the image; the kernel
 //                        gradient of a single-channel one
 //   conv_pool_sparse.c   the gradient of convolution + pooling from its nonzero terms only
@@ -157,6 +159,26 @@ void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, flo
 /// C (k × n) = Aᵀ · D for A (rows × k, lda = k) and D (rows × n, ldd = n), ldc = n, with the same
 /// limits as ck_gemm_narrow: each element is summed over the rows in order, one FMA a term.
 void ck_gemm_narrow_tn(long rows, int k, int n, const float *a, const float *d, float *c);
+
+// MARK: Convolution of a single-channel image, direct (conv_direct.c), AVX-512: call only where
+// ck_has_avx512vl() is 1. Layouts of Sources/Kernels/Convolution.swift; the kernel is (kh·kw, F).
+
+/// 1 when the direct kernels take the convolution: at most 49 taps and 64 filters.
+int ck_conv1_direct_supported(int kh, int kw, int filters);
+
+/// y = f(x ∗ K + b) for `images` single-channel images x (N, H, W), y (N, OH, OW, F), f = ReLU when
+/// `relu`, `bias` may be NULL: each output one FMA chain over the taps (i, j) in order from zero,
+/// then + b, then f — the bits of im2col + ck_gemm + the bias and activation pass.
+void ck_conv1_direct_forward(const float *x, int images, int height, int width, int kh, int kw, int sh, int sw,
+                             int padT, int padL, int outHeight, int outWidth, int filters,
+                             const float *kernel, const float *bias, int relu, float *y);
+
+/// dk (kh·kw, F) = Σ over the output positions first ..< first + count (n, oh, ow in scan order, across
+/// images) of x's window ⊗ dz[position], overwritten: each element one FMA chain over the positions
+/// in order from zero — the bits of ck_gemm's Aᵀ·B on im2col's rows first ..< first + count.
+void ck_conv1_direct_kernel_gradient(const float *x, int height, int width, int kh, int kw, int sh, int sw,
+                                     int padT, int padL, int outHeight, int outWidth, int filters,
+                                     const float *dz, long first, long count, float *dk);
 
 // MARK: Convolution + 2×2 max pooling, direct (conv_pool_direct.c)
 
