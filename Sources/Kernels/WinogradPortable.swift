@@ -61,46 +61,56 @@ struct PortableF4x4Transforms: WinogradTransforms {
         max(0, -start)..<max(0, min(6, size - start))
     }
 
+    /// Calls `body(tile, k, lanes, corner, rows, columns)` for every block of ≤ 8 channels (first
+    /// channel k) of every 6×6 input tile of `images` images, in the order V numbers the tiles:
+    /// `corner` is the offset in the images (N, H, W, C) of the tile's top-left element (possibly
+    /// outside the image), `rows` and `columns` the parts of the tile inside it. The input
+    /// transform and its gradient walk the tiles this way (as winograd_f4x4.c's for_each_tile_block).
+    @inline(__always)
+    private func forEachInputTileBlock(images: Int, _ body: (Int, Int, Int, Int, Range<Int>, Range<Int>) -> Void) {
+        let c = channels, line = width * c
+        var tile = 0
+        for image in 0..<images {
+            for i in 0..<tilesH {
+                let top = i * 4 - pad, rr = Self.inside(top, height)
+                for j in 0..<tilesW {
+                    let left = j * 4 - pad, cr = Self.inside(left, width)
+                    for k in stride(from: 0, to: c, by: 8) {
+                        body(tile, k, min(8, c - k), image * height * line + top * line + left * c + k, rr, cr)
+                    }
+                    tile += 1
+                }
+            }
+        }
+    }
+
     /// V (36, T, C) = Bᵀ d B for every tile of `images` images starting at x.
     func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                work: UnsafeMutablePointer<Float>) {
         let c = channels, t = images * tilesPerImage, line = width * c
         let rows = UnsafeMutableRawPointer(work)      // Bᵀ d, 6 × 6 vectors
-        var tile = 0
-        for image in 0..<images {
-            let base = x + image * height * line
-            for i in 0..<tilesH {
-                let top = i * 4 - pad, rr = Self.inside(top, height)
-                for j in 0..<tilesW {
-                    let left = j * 4 - pad, cr = Self.inside(left, width)
-                    let full = rr.count == 6 && cr.count == 6
-                    for k in stride(from: 0, to: c, by: 8) {
-                        let lanes = min(8, c - k)
-                        let corner = base + top * line + left * c + k
-                        // rows[·][s] = Bᵀ · d[·][s], column by column.
-                        for s in 0..<6 {
-                            @inline(__always) func d(_ r: Int) -> SIMD8<Float> {
-                                if full || (rr.contains(r) && cr.contains(s)) {
-                                    return load(corner + r * line + s * c, lanes)
-                                }
-                                return .zero
-                            }
-                            let o = inputTransform(d(0), d(1), d(2), d(3), d(4), d(5))
-                            put(rows, 0 * 6 + s, o.0); put(rows, 1 * 6 + s, o.1); put(rows, 2 * 6 + s, o.2)
-                            put(rows, 3 * 6 + s, o.3); put(rows, 4 * 6 + s, o.4); put(rows, 5 * 6 + s, o.5)
-                        }
-                        // V[r][·] = rows[r][·] · B, row by row, to positions ξ = 6r + s.
-                        for r in 0..<6 {
-                            let o = inputTransform(get(rows, r * 6), get(rows, r * 6 + 1), get(rows, r * 6 + 2),
-                                                   get(rows, r * 6 + 3), get(rows, r * 6 + 4), get(rows, r * 6 + 5))
-                            let out = v + ((r * 6) * t + tile) * c + k, step = t * c
-                            store(o.0, out, lanes); store(o.1, out + step, lanes)
-                            store(o.2, out + 2 * step, lanes); store(o.3, out + 3 * step, lanes)
-                            store(o.4, out + 4 * step, lanes); store(o.5, out + 5 * step, lanes)
-                        }
+        forEachInputTileBlock(images: images) { tile, k, lanes, offset, rr, cr in
+            let corner = x + offset, full = rr.count == 6 && cr.count == 6
+            // rows[·][s] = Bᵀ · d[·][s], column by column.
+            for s in 0..<6 {
+                @inline(__always) func d(_ r: Int) -> SIMD8<Float> {
+                    if full || (rr.contains(r) && cr.contains(s)) {
+                        return load(corner + r * line + s * c, lanes)
                     }
-                    tile += 1
+                    return .zero
                 }
+                let o = inputTransform(d(0), d(1), d(2), d(3), d(4), d(5))
+                put(rows, 0 * 6 + s, o.0); put(rows, 1 * 6 + s, o.1); put(rows, 2 * 6 + s, o.2)
+                put(rows, 3 * 6 + s, o.3); put(rows, 4 * 6 + s, o.4); put(rows, 5 * 6 + s, o.5)
+            }
+            // V[r][·] = rows[r][·] · B, row by row, to positions ξ = 6r + s.
+            for r in 0..<6 {
+                let o = inputTransform(get(rows, r * 6), get(rows, r * 6 + 1), get(rows, r * 6 + 2),
+                                       get(rows, r * 6 + 3), get(rows, r * 6 + 4), get(rows, r * 6 + 5))
+                let out = v + ((r * 6) * t + tile) * c + k, step = t * c
+                store(o.0, out, lanes); store(o.1, out + step, lanes)
+                store(o.2, out + 2 * step, lanes); store(o.3, out + 3 * step, lanes)
+                store(o.4, out + 4 * step, lanes); store(o.5, out + 5 * step, lanes)
             }
         }
     }
@@ -253,40 +263,28 @@ struct PortableF4x4Transforms: WinogradTransforms {
         let c = channels, t = images * tilesPerImage, line = width * c, step = t * c
         let rows = UnsafeMutableRawPointer(work)      // dV Bᵀ, 6 × 6 vectors
         dx.update(repeating: 0, count: images * height * line)
-        var tile = 0
-        for image in 0..<images {
-            let base = dx + image * height * line
-            for i in 0..<tilesH {
-                let top = i * 4 - pad, rr = Self.inside(top, height)
-                for j in 0..<tilesW {
-                    let left = j * 4 - pad, cr = Self.inside(left, width)
-                    for k in stride(from: 0, to: c, by: 8) {
-                        let lanes = min(8, c - k)
-                        // rows[r][·] = B · dV[r][·] over s.
-                        let dt = dv + tile * c + k
-                        for r in 0..<6 {
-                            let at = dt + r * 6 * step
-                            let o = inputAdjoint(load(at, lanes), load(at + step, lanes), load(at + 2 * step, lanes),
-                                                 load(at + 3 * step, lanes), load(at + 4 * step, lanes),
-                                                 load(at + 5 * step, lanes))
-                            put(rows, r * 6, o.0); put(rows, r * 6 + 1, o.1); put(rows, r * 6 + 2, o.2)
-                            put(rows, r * 6 + 3, o.3); put(rows, r * 6 + 4, o.4); put(rows, r * 6 + 5, o.5)
-                        }
-                        // d[·][s] = B · rows[·][s] over r, added into dx where inside the image.
-                        let corner = base + top * line + left * c + k
-                        for s in cr {
-                            let o = inputAdjoint(get(rows, s), get(rows, 6 + s), get(rows, 12 + s), get(rows, 18 + s),
-                                                 get(rows, 24 + s), get(rows, 30 + s))
-                            @inline(__always) func add(_ r: Int, _ value: SIMD8<Float>) {
-                                guard rr.contains(r) else { return }
-                                let at = corner + r * line + s * c
-                                store(load(at, lanes) + value, at, lanes)
-                            }
-                            add(0, o.0); add(1, o.1); add(2, o.2); add(3, o.3); add(4, o.4); add(5, o.5)
-                        }
-                    }
-                    tile += 1
+        forEachInputTileBlock(images: images) { tile, k, lanes, offset, rr, cr in
+            // rows[r][·] = B · dV[r][·] over s.
+            let dt = dv + tile * c + k
+            for r in 0..<6 {
+                let at = dt + r * 6 * step
+                let o = inputAdjoint(load(at, lanes), load(at + step, lanes), load(at + 2 * step, lanes),
+                                     load(at + 3 * step, lanes), load(at + 4 * step, lanes),
+                                     load(at + 5 * step, lanes))
+                put(rows, r * 6, o.0); put(rows, r * 6 + 1, o.1); put(rows, r * 6 + 2, o.2)
+                put(rows, r * 6 + 3, o.3); put(rows, r * 6 + 4, o.4); put(rows, r * 6 + 5, o.5)
+            }
+            // d[·][s] = B · rows[·][s] over r, added into dx where inside the image.
+            let corner = dx + offset
+            for s in cr {
+                let o = inputAdjoint(get(rows, s), get(rows, 6 + s), get(rows, 12 + s), get(rows, 18 + s),
+                                     get(rows, 24 + s), get(rows, 30 + s))
+                @inline(__always) func add(_ r: Int, _ value: SIMD8<Float>) {
+                    guard rr.contains(r) else { return }
+                    let at = corner + r * line + s * c
+                    store(load(at, lanes) + value, at, lanes)
                 }
+                add(0, o.0); add(1, o.1); add(2, o.2); add(3, o.3); add(4, o.4); add(5, o.5)
             }
         }
     }
