@@ -96,7 +96,8 @@ extension ExperimentRunner {
                 throw stop.error
             }
             let (test, probabilities) = evaluateOnTestSet(launch, data: data, setup: setup)
-            tensorboard?.finish(launch, data: data, setup: setup, test: test, epochs: trained.state.history.count)
+            tensorboard?.finish(launch, data: data, setup: setup, test: test, probabilities: probabilities,
+                                epochs: trained.state.history.count)
             let report = try makeReport(launch, soFar, status: .finished, error: nil, divergence: nil, test: test,
                                         threads: threads, startSeconds: startSeconds)
             reported = true

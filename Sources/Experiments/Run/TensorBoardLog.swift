@@ -65,8 +65,10 @@ final class TensorBoardLog {
     }
 
     /// The end of the run: test figures, the confusion matrix, the first test images with what
-    /// the model says of them, the model summary and the resolved experiment.
-    func finish(_ launch: ExperimentRunner.Launch, data: RunData, setup: TrainingSetup, test: Evaluation, epochs: Int) {
+    /// the model says of them (`probabilities`: the test pass's, `classes` per image), the model
+    /// summary and the resolved experiment.
+    func finish(_ launch: ExperimentRunner.Launch, data: RunData, setup: TrainingSetup, test: Evaluation,
+                probabilities: [Float], epochs: Int) {
         let step = max(epochs, 1)
         train.scalar("test/loss", test.loss, step: step)
         train.scalar("test/accuracy", test.accuracy, step: step)
@@ -75,10 +77,10 @@ final class TensorBoardLog {
         let names = data.dataset.classNames
         train.text("test/confusion_matrix", confusionMarkdown(test.confusion, names: names), step: step)
         let images = data.dataset.test
-        let samples = Subset(images, indices: Array(0..<min(12, images.count)))
-        let probabilities = setup.trainer.predict(samples, batchSize: launch.spec.evaluationBatchSize)
-        for (i, index) in samples.indices.enumerated() {
-            let row = probabilities[i], predicted = row.indices.max { row[$0] < row[$1] }!
+        let classes = setup.trainer.classes
+        for index in 0..<min(12, images.count) {
+            let row = Array(probabilities[(index * classes)..<((index + 1) * classes)])
+            let predicted = row.indices.max { row[$0] < row[$1] }!
             let label = Int(images.labels[index])
             let picture = GrayPicture(width: images.cols, height: images.rows,
                                       pixels: Array(images.pixels[(index * images.imageSize)..<((index + 1) * images.imageSize)]))
