@@ -62,7 +62,7 @@ let package = Package(
         ]),
 
         // Per-layer timings of a training step (bench/LayerBench/main.swift).
-        .executableTarget(name: "layer-bench", dependencies: ["Experiments", "NeuralNetwork", "Kernels"],
+        .executableTarget(name: "layer-bench", dependencies: ["Datasets", "Experiments", "NeuralNetwork", "Kernels"],
                           path: "bench/LayerBench"),
 
         // What the test targets share: scratch folders, where the package and MNIST are, experiment

@@ -2,9 +2,12 @@
 // backward on a batch of random inputs, run many times; prints the median and the minimum of
 // each. With --threads 1 the figures are this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which
 // other processes on a shared machine disturb far less than wall-clock time; with more threads,
-// wall-clock time.
+// wall-clock time. With --images DIR the input is the first training images of the MNIST files in
+// DIR (pixels / 255, as `scale: 255` makes them: mostly zeros, which some paths skip) instead of
+// uniform noise.
 //
-//   swift run -c release layer-bench experiments/cnn.yaml [--threads N] [--reps R] [--batch B]
+//   swift run -c release layer-bench experiments/cnn.yaml [--threads N] [--reps R] [--batch B] [--images DIR]
+import Datasets
 import Experiments
 import Foundation
 import Kernels
@@ -19,7 +22,7 @@ func option(_ name: String, _ fallback: Int) -> Int {
 }
 let threads = option("--threads", 1), reps = option("--reps", 50)
 guard let path = arguments.first(where: { $0.hasSuffix(".yaml") }) else {
-    print("usage: layer-bench FILE.yaml [--threads N] [--reps R] [--batch B]")
+    print("usage: layer-bench FILE.yaml [--threads N] [--reps R] [--batch B] [--images DIR]")
     exit(64)
 }
 let spec = try ExperimentSpec.load(path: path)
@@ -38,7 +41,13 @@ func now() -> Double {
 // Activations and gradients of every layer, filled with something ReLU-like.
 var stream = RandomStream(seed: 1, name: "bench")
 let input = FloatStorage(count: batch * model.inputShape.count)
-for i in 0..<input.count { input.view[i] = stream.nextUniform() }
+if let flag = arguments.firstIndex(of: "--images"), flag + 1 < arguments.count {
+    let images = try DatasetLocator(explicitDirectory: arguments[flag + 1]).load("mnist").train
+    precondition(images.imageSize * batch == input.count, "the model's input is not one MNIST image")
+    for i in 0..<input.count { input.view[i] = Float(images.pixels[i]) / 255 }
+} else {
+    for i in 0..<input.count { input.view[i] = stream.nextUniform() }
+}
 var outputs: [FloatStorage] = [], gradients: [FloatStorage] = []
 for (i, layer) in model.layers.enumerated() {
     // A layer that aliases its input (flatten, a pooling fused into the convolution before it)
