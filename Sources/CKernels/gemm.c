@@ -97,6 +97,21 @@ INLINE void product256(const int ta, int m, int n, int k, const float *a, long l
     else panel(1, 0, ta, m, k, a, lda, b, ldb, c, ldc, accumulate, resume, none);
 }
 
+/// A buffer this thread keeps, grown as needed (once per thread and size, never inside the loops
+/// of a product): packed panels of Bᵀ, and the sums of an accumulating product over blocks of k.
+typedef struct { float *data; long capacity; } Buffer;
+static _Thread_local Buffer packed, sums;
+
+static float *buffer(Buffer *b, long count) {
+    if (count > b->capacity) {
+        free(b->data);
+        b->data = aligned_alloc(64, (size_t)((count + 15) / 16 * 16) * sizeof(float));
+        if (!b->data) abort();
+        b->capacity = count;
+    }
+    return b->data;
+}
+
 // MARK: AVX-512, 16 floats a vector
 
 #define WIDE __attribute__((target("avx2,fma,avx512f,avx512vl")))
@@ -104,24 +119,46 @@ INLINE void product256(const int ta, int m, int n, int k, const float *a, long l
 enum { MR16 = 12, NV16 = 2 };   // 24 accumulators of the 32 registers
 
 /// As `tile`, with 16-float vectors; every load and store of the last vector masked by `tail`
-/// (all lanes for a full panel: a masked access costs no more than a plain one here).
+/// (all lanes for a full panel: a masked access costs no more than a plain one here). With a
+/// `list`, the chain visits only its `count` values of p (ascending): those where some row of the
+/// tile has A ≠ 0 — a term 0·b adds nothing, so skipping it leaves the same bits (see `skipLists`)
+/// — reading A's values at those p from `ap`, packed in that order.
 INLINE_WIDE void tile16(const int rows, const int nv, const int ta, int k, const float *a, long lda,
-                        const float *b, long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail) {
+                        const float *b, long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail,
+                        const int *list, const float *ap, int count) {
     __m512 acc[MR16][NV16];
     // Fully unrolled, so the accumulators live in registers.
     _Pragma("unroll") for (int r = 0; r < rows; r++)
         _Pragma("unroll") for (int v = 0; v < nv; v++)
             acc[r][v] = resume ? _mm512_maskz_loadu_ps(v == nv - 1 ? tail : (__mmask16)0xffff, c + r * ldc + v * 16)
                                : _mm512_setzero_ps();
-    for (int p = 0; p < k; p++) {
-        __m512 bv[NV16];
-        _Pragma("unroll") for (int v = 0; v < nv; v++)
-            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + p * ldb + v * 16) : _mm512_loadu_ps(b + p * ldb + v * 16);
-        _Pragma("unroll") for (int r = 0; r < rows; r++) {
-            const __m512 x = _mm512_set1_ps(ta ? a[p * lda + r] : a[r * lda + p]);
-            _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
-        }
+#define STEP(p)                                                                                                  \
+    {                                                                                                            \
+        __m512 bv[NV16];                                                                                         \
+        _Pragma("unroll") for (int v = 0; v < nv; v++)                                                           \
+            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + (p) * ldb + v * 16)                             \
+                                : _mm512_loadu_ps(b + (p) * ldb + v * 16);                                       \
+        _Pragma("unroll") for (int r = 0; r < rows; r++) {                                                       \
+            const __m512 x = _mm512_set1_ps(ta ? a[(p) * lda + r] : a[r * lda + (p)]);                           \
+            _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);     \
+        }                                                                                                        \
     }
+    if (list) {
+        // A's values at the listed p, packed: ap[q·MR16 + r] = op(A)(r, list[q]).
+        for (int q = 0; q < count; q++) {
+            const float *bp = b + (long)list[q] * ldb, *x = ap + (long)q * MR16;
+            __m512 bv[NV16];
+            _Pragma("unroll") for (int v = 0; v < nv; v++)
+                bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, bp + v * 16) : _mm512_loadu_ps(bp + v * 16);
+            _Pragma("unroll") for (int r = 0; r < rows; r++) {
+                const __m512 xr = _mm512_set1_ps(x[r]);
+                _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(xr, bv[v], acc[r][v]);
+            }
+        }
+    } else {
+        for (int p = 0; p < k; p++) STEP(p)
+    }
+#undef STEP
     _Pragma("unroll") for (int r = 0; r < rows; r++)
         _Pragma("unroll") for (int v = 0; v < nv; v++) {
             float *at = c + r * ldc + v * 16;
@@ -131,30 +168,104 @@ INLINE_WIDE void tile16(const int rows, const int nv, const int ta, int k, const
         }
 }
 
+/// Which p each row tile visits (`skipLists`): tile t the counts[t] values at lists + t·k, with
+/// A's values there packed at packed + t·k·MR16.
+typedef struct { const int *lists, *counts; const float *packed; } Skips;
+
+/// One column panel: every row tile of MR16 rows, then the rows left over (all p, or with `skips`
+/// only the listed ones).
 INLINE_WIDE void panel16(const int nv, const int ta, int m, int k, const float *a, long lda, const float *b,
-                         long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail) {
-    int i = 0;
-    for (; i + MR16 <= m; i += MR16)
-        tile16(MR16, nv, ta, k, ta ? a + i : a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate, resume, tail);
-    const float *ai = ta ? a + i : a + i * lda;
-    float *ci = c + i * ldc;
-#define ROWS(R) case R: tile16(R, nv, ta, k, ai, lda, b, ldb, ci, ldc, accumulate, resume, tail); break;
+                         long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail, const Skips *skips) {
+    int i = 0, t = 0;
+#define TILE(R)                                                                                                  \
+    tile16(R, nv, ta, k, ta ? a + i : a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate, resume, tail,       \
+           skips ? skips->lists + (long)t * k : 0, skips ? skips->packed + (long)t * k * MR16 : 0,               \
+           skips ? skips->counts[t] : 0)
+    for (; i + MR16 <= m; i += MR16, t++) TILE(MR16);
+#define ROWS(R) case R: TILE(R); break;
     switch (m - i) { ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8) ROWS(9) ROWS(10) ROWS(11)
     default: break; }
 #undef ROWS
+#undef TILE
+}
+
+/// Lists are built only for products at least this wide: building them reads A once, which
+/// against the n/32 passes of A through the register tiles is a few percent at n = 64.
+enum { SKIP_MIN_N = 64 };
+
+/// Buffers this thread keeps for `skipLists` (ints, floats), grown as needed.
+static _Thread_local struct { int *data; long capacity; } skipInts;
+static _Thread_local Buffer skipFloats;
+
+/// For each row tile of op(A) = Aᵀ (MR16 rows, the last maybe fewer): the p in 0 ..< k where some
+/// row of the tile has Aᵀ(i, p) ≠ 0 (NaN counts as nonzero), ascending, and A's values there
+/// packed (see `Skips`). Returns 1 when the tiles skip at least 1/16 of all p (the lists are then
+/// worth using), else 0.
+///
+/// Why: a kernel gradient dW = xᵀ·dz whose x is an input image (or its im2col columns) is mostly
+/// zeros — in MNIST batches about half of the (image, 12 pixels) blocks are all zero — so the
+/// first dense layer's kernel gradient skips about half its work (784×512×128: 0.75 → 0.37 ms,
+/// one thread). Only for Aᵀ: there a tile's values at p are one vector of A's row p, so finding
+/// and packing them is cheap; for A as it is they are a column, and gathering it cost more than
+/// the skipped terms saved. Skipping leaves the bits as they were unless B holds an infinity or
+/// NaN (0·∞ is NaN), which only a diverged run has.
+WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
+    const int tiles = (m + MR16 - 1) / MR16;
+    const long ints = (long)tiles * k + tiles;
+    if (ints > skipInts.capacity) {
+        free(skipInts.data);
+        skipInts.data = aligned_alloc(64, (size_t)((ints + 15) / 16 * 16) * sizeof(int));
+        if (!skipInts.data) abort();
+        skipInts.capacity = ints;
+    }
+    int *lists = skipInts.data, *counts = skipInts.data + (long)tiles * k;
+    const __m512 zero = _mm512_setzero_ps();
+    long total = 0;
+    for (int t = 0; t < tiles; t++) {
+        const int i = t * MR16, rows = m - i < MR16 ? m - i : MR16;
+        const __mmask16 lanes = (__mmask16)((1u << rows) - 1);
+        int *list = lists + (long)t * k, count = 0;
+        for (int p = 0; p < k; p++) {   // Aᵀ(i ..< i + rows, p) is part of A's row p
+            list[count] = p;
+            count += _mm512_mask_cmp_ps_mask(lanes, _mm512_maskz_loadu_ps(lanes, a + (long)p * lda + i), zero,
+                                             _CMP_NEQ_UQ) != 0;
+        }
+        counts[t] = count;
+        total += count;
+    }
+    if (total > (long)tiles * k - (long)tiles * k / 16) return 0;
+    // Worth it: pack the listed values (not before — for a dense A the packing costs more than
+    // finding out that nothing can be skipped).
+    float *packed = buffer(&skipFloats, (long)tiles * k * MR16);
+    for (int t = 0; t < tiles; t++) {
+        const int i = t * MR16, rows = m - i < MR16 ? m - i : MR16;
+        const __mmask16 lanes = (__mmask16)((1u << rows) - 1);
+        const int *list = lists + (long)t * k;
+        float *ap = packed + (long)t * k * MR16;
+        for (int q = 0; q < counts[t]; q++)
+            _mm512_mask_storeu_ps(ap + (long)q * MR16, (__mmask16)((1u << MR16) - 1),
+                                  _mm512_maskz_loadu_ps(lanes, a + (long)list[q] * lda + i));
+    }
+    out->lists = lists;
+    out->counts = counts;
+    out->packed = packed;
+    return 1;
 }
 
 INLINE_WIDE void product512(const int ta, int m, int n, int k, const float *a, long lda, const float *b, long ldb,
                             float *c, long ldc, int accumulate, int resume) {
+    // The same lists serve every column panel.
+    Skips lists;
+    const Skips *skips = ta && n >= SKIP_MIN_N && skipLists(m, k, a, lda, &lists) ? &lists : 0;
     int j = 0;
     for (; j + NV16 * 16 <= n; j += NV16 * 16)
-        panel16(NV16, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, (__mmask16)0xffff);
+        panel16(NV16, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, (__mmask16)0xffff, skips);
     const int left = n - j;     // 0 ..< 32
     if (left == 0) return;
     const int vectors = (left + 15) / 16;
     const __mmask16 tail = (__mmask16)((1u << (left - (vectors - 1) * 16)) - 1);
-    if (vectors == 2) panel16(2, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail);
-    else panel16(1, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail);
+    if (vectors == 2) panel16(2, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail, skips);
+    else panel16(1, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail, skips);
 }
 
 // One copy of each for A as it is and for Aᵀ: the address of A's elements is then fixed code.
@@ -170,21 +281,6 @@ COPIES(product512_t, WIDE, product512, 1)
 #undef COPIES
 
 // MARK: Blocks of k, transposed B
-
-/// A buffer this thread keeps, grown as needed (once per thread and size, never inside the loops
-/// of a product): packed panels of Bᵀ, and the sums of an accumulating product over blocks of k.
-typedef struct { float *data; long capacity; } Buffer;
-static _Thread_local Buffer packed, sums;
-
-static float *buffer(Buffer *b, long count) {
-    if (count > b->capacity) {
-        free(b->data);
-        b->data = aligned_alloc(64, (size_t)((count + 15) / 16 * 16) * sizeof(float));
-        if (!b->data) abort();
-        b->capacity = count;
-    }
-    return b->data;
-}
 
 /// Rows of k per block: a block of B (KC rows of a 32-column panel, 32 KB) stays in the L1 cache
 /// while every row tile passes over it, and a block of A in L2 while every panel passes; a k of

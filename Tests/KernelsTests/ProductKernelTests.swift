@@ -99,4 +99,43 @@ struct ProductKernelTests {
             #expect(worstScaled(results[0], blas.array) < 1e-5, "transA \(transA) transB \(transB)")
         }
     }
+
+    @Test("A with zero blocks (an image's blank pixels): skipped terms leave the chain's bits",
+          arguments: [Shape(m: 128, n: 512, k: 784), Shape(m: 784, n: 128, k: 32), Shape(m: 25, n: 70, k: 300),
+                      Shape(m: 13, n: 64, k: 17)])
+    func zeroBlocksMatchChain(_ s: Shape) {
+        var stream = RandomStream(seed: 17, name: "sparse gemm")
+        // Rows and columns of A blank in stretches, as pixels around a digit are: whole tiles of
+        // zeros (skipped) next to tiles with a few nonzeros (kept), and one NaN, which must stay.
+        func sparse(_ rows: Int, _ cols: Int) -> [Float] {
+            (0..<rows * cols).map { e in
+                let (i, p) = (e / cols, e % cols)
+                return (i / 3 + p / 5) % 4 == 0 || stream.nextUniform() < 0.05 ? stream.nextNormal() : 0
+            }
+        }
+        var a = sparse(s.m, s.k), at = sparse(s.k, s.m)
+        a[a.count / 2] = .nan
+        at[at.count / 3] = .nan
+        let b = (0..<s.k * s.n).map { _ in stream.nextNormal() }, bt = (0..<s.n * s.k).map { _ in stream.nextNormal() }
+        let start = (0..<s.m * s.n).map { _ in stream.nextNormal() }
+        #expect(a.filter { $0 == 0 }.count > a.count / 2)
+        for kernel in Self.kernels {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for accumulate in [false, true] {
+                        let (av, la) = transA ? (at, s.m) : (a, s.k), (bv, lb) = transB ? (bt, s.k) : (b, s.n)
+                        let ours = FloatStorage(start)
+                        gemm(transA: transA, transB: transB, m: s.m, n: s.n, k: s.k, a: FloatStorage(av).view,
+                             lda: la, b: FloatStorage(bv).view, ldb: lb, beta: accumulate ? 1 : 0, c: ours.view,
+                             ldc: s.n, kernel: kernel)
+                        let expected = Self.chain(av, lda: la, transA: transA, bv, ldb: lb, transB: transB, m: s.m,
+                                                  n: s.n, k: s.k, start: start, ldc: s.n, accumulate: accumulate)
+                        // NaN ≠ NaN: NaN where the chain has NaN, the same bits elsewhere.
+                        #expect(zip(ours.array, expected).allSatisfy { $0.isNaN ? $1.isNaN : $0.bitPattern == $1.bitPattern },
+                                "\(kernel) transA \(transA) transB \(transB) accumulate \(accumulate)")
+                    }
+                }
+            }
+        }
+    }
 }
