@@ -121,25 +121,24 @@ public struct DatasetLocator: Sendable {
     }
 
     /// Reads the four files from `source.directory`, checks each one's decompressed SHA-256 before
-    /// parsing it, and pairs images with labels.
+    /// parsing it, and pairs images with labels. The files are read on as many threads as there
+    /// are files: the training images (47 MB decompressed, ~0.2 s of inflate) on one while the
+    /// other three take their turn on another. A failure is reported for the first failing file in
+    /// catalog order, as reading them one after the other would.
     static func load(_ entry: CatalogEntry, from source: DataSource,
                      log: @Sendable (String) -> Void) throws(DatasetError) -> Dataset {
         let started = ContinuousClock.now
+        let files = entry.files
+        let results = Results<(IDXArray, VerifiedFile)>(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            results[i] = Result { () throws(DatasetError) in try readVerified(files[i], in: source.directory) }
+        }
         var arrays: [IDXArray] = []
         var verified: [VerifiedFile] = []
-        for file in entry.files {
-            guard let path = path(of: file, in: source.directory) else {
-                throw .unreadable(path: source.directory + "/" + file.name + "[.gz]", reason: "no such file")
-            }
-            let (content, compressed) = try IDX.decompressIfNeeded(FileIO.read(path), name: path)
-            let found = Checksum.sha256(content)
-            // A matching hash proves the content is the canonical file, so the header checks
-            // below can only fail for a wrong catalog entry; a mismatch is reported as such.
-            guard found == file.sha256 else {
-                throw .checksumMismatch(path: path, expected: file.sha256, found: found)
-            }
-            arrays.append(try IDX.parseDecompressed(content, name: path, sha256: found, compressed: compressed))
-            verified.append(VerifiedFile(name: file.name, path: path, sha256: found, bytes: content.count))
+        for result in results.values {
+            let (array, file) = try result!.get()
+            arrays.append(array)
+            verified.append(file)
         }
         let classes = entry.classNames.count
         let train = try ImageSet(images: arrays[0], labels: arrays[1], classCount: classes)
@@ -149,4 +148,40 @@ public struct DatasetLocator: Sendable {
         return Dataset(name: entry.name, classNames: entry.classNames, train: train, test: test,
                        source: source, files: verified)
     }
+
+    /// One catalog file from `directory` (.gz or not), its decompressed SHA-256 checked, parsed.
+    static func readVerified(_ file: CatalogFile, in directory: String) throws(DatasetError) -> (IDXArray, VerifiedFile) {
+        guard let path = path(of: file, in: directory) else {
+            throw .unreadable(path: directory + "/" + file.name + "[.gz]", reason: "no such file")
+        }
+        let (content, compressed) = try IDX.decompressIfNeeded(FileIO.read(path), name: path)
+        let found = Checksum.sha256(content)
+        // A matching hash proves the content is the canonical file, so the header checks
+        // below can only fail for a wrong catalog entry; a mismatch is reported as such.
+        guard found == file.sha256 else {
+            throw .checksumMismatch(path: path, expected: file.sha256, found: found)
+        }
+        return (try IDX.parseDecompressed(content, name: path, sha256: found, compressed: compressed),
+                VerifiedFile(name: file.name, path: path, sha256: found, bytes: content.count))
+    }
+}
+
+/// Results written by concurrent tasks, one slot each: each task writes only its own slot, into
+/// memory allocated once (not an array, whose copy-on-write and exclusivity checks are not for
+/// concurrent writers).
+final class Results<Value>: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<Result<Value, DatasetError>?>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+    deinit {
+        slots.baseAddress!.deinitialize(count: slots.count)
+        slots.deallocate()
+    }
+    subscript(i: Int) -> Result<Value, DatasetError>? {
+        get { slots[i] }
+        set { slots[i] = newValue }
+    }
+    var values: [Result<Value, DatasetError>?] { Array(slots) }
 }
