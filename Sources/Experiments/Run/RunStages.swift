@@ -53,6 +53,7 @@ struct Trained {
 extension ExperimentRunner {
     static func execute(_ launch: Launch, options: RunOptions, console: Console) throws -> RunOutcome {
         let startSeconds = monotonicSeconds()
+        Provenance.prefetchCommit()
         BLAS.configure()
         let threads = max(1, options.threads ?? ThreadPool.availableCores)
         announce(launch, threads: threads, console: console)
