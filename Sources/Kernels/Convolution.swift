@@ -264,14 +264,14 @@ public func biasActivationForward(_ y: FloatView, rows: Int, cols: Int, bias: Fl
 
 /// dy = dL/dy → dz = dL/dz in place (given the forward output y), and, when `biasGradient` is
 /// given, biasGradient[j] += Σ_r dz[r, j]. The column sums are taken per fixed row block into
-/// `partials` (≥ 8·cols floats), then the blocks are added in order: the same bits on any number
-/// of threads.
+/// `partials` (≥ 8·cols floats; only needed with `biasGradient`), then the blocks are added in
+/// order: the same bits on any number of threads.
 public func activationBackward(y: FloatView, dy: FloatView, rows: Int, cols: Int, activation: Activation,
-                               biasGradient: FloatView?, partials: FloatView, pool: ThreadPool?) {
+                               biasGradient: FloatView?, partials: FloatView? = nil, pool: ThreadPool?) {
     precondition(y.count >= rows * cols && dy.count >= rows * cols)
     let (step, blocks) = rowBlocks(rows: rows, cols: cols)
-    if biasGradient != nil { precondition(partials.count >= blocks * cols) }
-    let yp = y.base, dp = dy.base, pp = partials.base
+    if biasGradient != nil { precondition((partials?.count ?? 0) >= blocks * cols) }
+    let yp = y.base, dp = dy.base, pp = partials?.base
     forEach(blocks, pool: pool) { block in
         let start = block * step, count = min(step, rows - start)
         guard biasGradient != nil else {
@@ -279,7 +279,7 @@ public func activationBackward(y: FloatView, dy: FloatView, rows: Int, cols: Int
                                 rows: count, cols: cols)
             return
         }
-        let sums = pp + block * cols
+        let sums = pp! + block * cols
         sums.update(repeating: 0, count: cols)
         switch activation {
         case .relu, .linear:
@@ -311,13 +311,13 @@ public func activationBackward(y: FloatView, dy: FloatView, rows: Int, cols: Int
             activation.backward(y: y.slice(start * cols, count * cols), dy: dy.slice(start * cols, count * cols),
                                 rows: count, cols: cols)
             accumulateColumnSums(dy.slice(start * cols, count * cols), rows: count, cols: cols,
-                                 into: partials.slice(block * cols, cols))
+                                 into: partials!.slice(block * cols, cols))
         }
     }
     guard let biasGradient else { return }
     precondition(biasGradient.count >= cols)
     let g = biasGradient.base
     for block in 0..<blocks {
-        for j in 0..<cols { g[j] += pp[block * cols + j] }
+        for j in 0..<cols { g[j] += pp![block * cols + j] }
     }
 }

@@ -73,9 +73,12 @@ public func dropoutForward(x: FloatView, y: FloatView, mask: FloatView, count: I
     }
 }
 
-/// dx = dy · mask   (in place on dy)
-public func dropoutBackward(dy: FloatView, mask: FloatView, count: Int) {
-    precondition(dy.count >= count && mask.count >= count)
-    let d = dy.base, m = mask.base
-    for e in 0..<count { d[e] *= m[e] }
+/// dx = dy · mask, in slices over the pool (each element alone: the same bits on any number of
+/// threads). dx may be dy.
+public func dropoutBackward(dy: FloatView, mask: FloatView, into dx: FloatView, count: Int, pool: ThreadPool?) {
+    precondition(dy.count >= count && mask.count >= count && dx.count >= count)
+    let d = dy.base, m = mask.base, out = dx.base
+    forEachChunk(count, pool: pool) { range in
+        for e in range { out[e] = d[e] * m[e] }
+    }
 }

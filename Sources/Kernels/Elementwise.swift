@@ -42,14 +42,30 @@ public func addRowVector(_ y: FloatView, rows: Int, cols: Int, _ bias: FloatView
     }
 }
 
-/// sums[j] += Σ_i x[i, j]   — x: (rows, cols); rows are added in order.
-public func accumulateColumnSums(_ x: FloatView, rows: Int, cols: Int, into sums: FloatView) {
+/// sums[j] += Σ_i x[i, j]   — x: (rows, cols); rows are added in order. With a pool, the
+/// columns are cut into blocks (from the shape alone) summed on different threads: each column's
+/// sum still adds its rows in order, so the bits are the same.
+public func accumulateColumnSums(_ x: FloatView, rows: Int, cols: Int, into sums: FloatView,
+                                 pool: ThreadPool? = nil) {
     precondition(x.count >= rows * cols && sums.count >= cols)
     let x = x.base, s = sums.base
-    for i in 0..<rows {
-        let row = x + i * cols
-        for j in 0..<cols { s[j] += row[j] }
+    let (step, blocks) = columnBlocks(rows: rows, cols: cols)
+    forEach(blocks, pool: pool) { block in
+        let first = block * step, last = min(cols, first + step)
+        for i in 0..<rows {
+            let row = x + i * cols
+            for j in first..<last { s[j] += row[j] }
+        }
     }
+}
+
+/// Blocks of columns (multiples of 16, at most 8 blocks) for an elementwise pass over a
+/// (rows × cols) matrix: one block unless there are at least 32K elements per block, as
+/// `rowBlocks` cuts rows.
+public func columnBlocks(rows: Int, cols: Int) -> (step: Int, count: Int) {
+    let blocks = max(1, min(8, cols / 16, rows * cols / 32_768))
+    let step = ((cols + blocks - 1) / blocks + 15) / 16 * 16
+    return (step, cols == 0 ? 0 : (cols + step - 1) / step)
 }
 
 /// y = alpha · x + y

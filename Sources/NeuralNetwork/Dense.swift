@@ -100,16 +100,19 @@ public final class Dense: ActivatedLayer {
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
         gemm(m: n, n: units, k: inputs, a: x, lda: inputs, b: kernel!, ldb: units,
              beta: 0, c: y, ldc: units, pool: context.pool, workspace: workspace)  // y = x·W
-        if let bias { addRowVector(y, rows: n, cols: units, bias) }            // y += b
-        activation.forward(y, rows: n, cols: units)                          // y = f(y)
+        biasActivationForward(y, rows: n, cols: units, bias: bias, activation: activation,
+                              pool: context.pool)                            // y = f(y + b)
     }
 
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
-        activation.backward(y: y, dy: dy, rows: n, cols: units)              // dz = dy ⊙ f'(z)
+        activationBackward(y: y, dy: dy, rows: n, cols: units, activation: activation, biasGradient: nil,
+                           pool: context.pool)                               // dz = dy ⊙ f'(z)
         gemm(transA: true, m: inputs, n: units, k: n, a: x, lda: inputs, b: dy, ldb: units,
              beta: 1, c: kernelGradient!, ldc: units, pool: context.pool)     // dW += xᵀ·dz
-        if let biasGradient { accumulateColumnSums(dy, rows: n, cols: units, into: biasGradient) }  // db += Σₙ dz
+        if let biasGradient {
+            accumulateColumnSums(dy, rows: n, cols: units, into: biasGradient, pool: context.pool)  // db += Σₙ dz
+        }
         if let dx {
             gemm(transB: true, m: n, n: inputs, k: units, a: dy, lda: units, b: kernel!, ldb: units,
                  beta: 0, c: dx, ldc: inputs, pool: context.pool)             // dx = dz·Wᵀ

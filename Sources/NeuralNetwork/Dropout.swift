@@ -52,7 +52,10 @@ public final class Dropout: Layer {
                          context: PassContext) {
         guard let dx else { return }
         let count = n * inputShape.count
-        if context.training && config.rate > 0 { dropoutBackward(dy: dy, mask: mask!, count: count) }
-        dx.slice(0, count).copy(from: dy.slice(0, count))
+        if context.training && config.rate > 0 {
+            dropoutBackward(dy: dy, mask: mask!, into: dx, count: count, pool: context.pool)   // dx = dy ⊙ mask
+        } else {
+            dx.slice(0, count).copy(from: dy.slice(0, count))
+        }
     }
 }

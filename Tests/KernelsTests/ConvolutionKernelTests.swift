@@ -96,4 +96,26 @@ struct ConvolutionKernelTests {
             #expect(abs(Double(results[0][j]) - exact) < 1e-3)
         }
     }
+
+    @Test("a dense layer's column sums split by columns over a pool are the plain loop's bits")
+    func columnSumsOnThreads() {
+        let rows = 128, cols = 520
+        var stream = RandomStream(seed: 7, name: "column sums")
+        let x = FloatStorage((0..<rows * cols).map { _ in stream.nextNormal() })
+        let start = (0..<cols).map { _ in stream.nextNormal() }
+        let plain = FloatStorage(start)
+        accumulateColumnSums(x.view, rows: rows, cols: cols, into: plain.view)
+        #expect(columnBlocks(rows: rows, cols: cols).count > 1)
+        for threads in [2, 3] {
+            let split = FloatStorage(start)
+            accumulateColumnSums(x.view, rows: rows, cols: cols, into: split.view, pool: ThreadPool(threadCount: threads))
+            #expect(split.array == plain.array, "\(threads) threads")
+        }
+        // Each column's rows in order, from the value it had: the sum a scalar loop makes.
+        for j in [0, 17, cols - 1] {
+            var sum = start[j]
+            for i in 0..<rows { sum += x.array[i * cols + j] }
+            #expect(plain.array[j] == sum)
+        }
+    }
 }

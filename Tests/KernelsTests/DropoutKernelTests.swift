@@ -40,4 +40,23 @@ struct DropoutKernelTests {
         #expect(results[2] == results[3])
         #expect(results[0] != results[2])
     }
+
+    @Test("backward: dx = dy · mask into another buffer or in place, the same on any thread count")
+    func backward() {
+        let count = 20_000
+        var stream = RandomStream(seed: 9, name: "dropout backward")
+        let dy = (0..<count).map { _ in stream.nextNormal() }
+        let mask = FloatStorage((0..<count).map { _ in stream.nextUniform() < 0.3 ? 0 : 1 / 0.7 })
+        let expected = (0..<count).map { dy[$0] * mask.array[$0] }
+        for threads in [1, 2] {
+            let source = FloatStorage(dy), dx = FloatStorage(count: count)
+            dropoutBackward(dy: source.view, mask: mask.view, into: dx.view, count: count,
+                            pool: ThreadPool(threadCount: threads))
+            #expect(dx.array == expected)
+            #expect(source.array == dy)
+            dropoutBackward(dy: source.view, mask: mask.view, into: source.view, count: count,
+                            pool: ThreadPool(threadCount: threads))
+            #expect(source.array == expected)
+        }
+    }
 }
