@@ -96,8 +96,11 @@ public struct PooledConvolution: Sendable {
     var sparseKernelCount: Int { sparseGradient ? filters * window.kernelHeight * sparseRow : 0 }
     /// Floats of a kernel row in the sparse gradient's Kᵀ and dKᵀ: 32 for kw·C ≤ 32, else kw·C rounded up to 16.
     var sparseRow: Int { Int(ck_pool_sparse_row(Int32(window.channels), Int32(window.kernelWidth))) }
+    /// Floats of the copy of Kᵀ after the chunks' partial sums: sparseKernelCount, and 15 to start
+    /// it on a 64-byte boundary (its rows are read as whole vectors, a cache line apiece).
+    var kernelCopyCount: Int { sparseGradient ? sparseKernelCount + 15 : 0 }
     /// Floats of `partials` `backward` needs for a batch of n.
-    public func partialsCount(batch n: Int) -> Int { chunks(n) * partialCount + sparseKernelCount }
+    public func partialsCount(batch n: Int) -> Int { chunks(n) * partialCount + kernelCopyCount }
 
     public var pooledHeight: Int { window.outHeight / 2 }
     public var pooledWidth: Int { window.outWidth / 2 }
@@ -125,7 +128,7 @@ public struct PooledConvolution: Sendable {
     /// partialsCount(batch: n) ≤ n · partialsPerSample + partialsFixed.
     /// (Chunks of at least half of `rowsPerChunk` rows: at most 2·n·positions/rowsPerChunk + 2.)
     public var partialsPerSample: Int { (2 * partialCount * window.positions + Self.rowsPerChunk - 1) / Self.rowsPerChunk }
-    public var partialsFixed: Int { 2 * partialCount + sparseKernelCount }
+    public var partialsFixed: Int { 2 * partialCount + kernelCopyCount }
     /// Floats per chunk of partial sums: dK (kh·kw·C × F; with `sparseGradient` dKᵀ in rows of
     /// `sparseRow`, F × kh × sparseRow), then db (F).
     public var partialCount: Int { (sparseGradient ? sparseKernelCount : window.patch * filters) + filters }
@@ -182,7 +185,8 @@ public struct PooledConvolution: Sendable {
                      && dy.count >= n * pooledCount && dKernel.count >= patch * f)
         BLAS.configure()
         let kp = kernel.base, pp = partials.base, kh = g.kernelHeight, run = g.kernelWidth * g.channels
-        let kT = pp + chunks * partialCount, row = sparseRow    // (sparse) Kᵀ in rows of `row`
+        let copy = pp + chunks * partialCount, row = sparseRow  // (sparse) Kᵀ in rows of `row`, 64-byte aligned
+        let kT = copy + (16 - Int(UInt(bitPattern: copy) / 4 % 16)) % 16
         if sparseGradient {
             for j in 0..<f {
                 for r in 0..<kh {
