@@ -1,50 +1,86 @@
 // The gradient of a convolution with 2×2 max pooling after it, visiting only the nonzero
-// gradients, AVX2/FMA (call only when ck_has_avx2_fma() is 1); Sources/Kernels/ConvolutionPool.swift
-// takes it for stride-1 layers whose kernel row is at most 32 floats (kw·C ≤ 32).
+// gradients, AVX2/FMA (call only when ck_has_avx2_fma() is 1; `wide` only when ck_has_avx512vl()
+// is 1); Sources/Kernels/ConvolutionPool.swift takes it for stride-1 pooled layers.
 //
 // After 2×2 max pooling, each (window, filter) passes its gradient g to one output pixel (the
 // argmax), and ReLU zeroes more: of a dense dz three quarters or more are zeros. Instead of
 // dK = colsᵀ·dz and dx = col2im(dz·Kᵀ) over every pixel, this visits only the (window, filter)
 // pairs with g ≠ 0 and adds g times one kernel-sized patch: dKᵀ[f] += g·x[patch] and, for dx,
-// dx[patch] += g·Kᵀ[f]. A patch row (kw·C ≤ 32 floats) is 4 vectors; the images are copied into
-// zero-padded buffers with room for the fourth vector's overhang (whose kernel lanes are zero).
+// dx[patch] += g·Kᵀ[f]. A patch row (kw·C floats) is read as whole vectors, `row` floats; the
+// images are copied into zero-padded buffers with room for the last vector's overhang (whose
+// kernel lanes are zero, and whose dKᵀ lanes the caller ignores).
+//
+// Two kernels, by the width of a kernel row:
+//   narrow  kw·C ≤ 32 (LeNet-5's 5·6): rows of 32 floats, four 8-float vectors, added to dKᵀ and
+//           dx in memory pair by pair (windows in scan order, then filters).
+//   wide    kw·C > 32 (Caffe's LeNet's 5·20): rows of kw·C rounded up to 16. Adding to memory
+//           would cost a load and a store per FMA: instead, blocks of a patch (up to 112 floats of
+//           up to 8 rows) stay in registers while every nonzero g of a filter (dKᵀ) or of a
+//           window's patch (dx) is added. Per element of dKᵀ the order is the narrow kernel's
+//           (images, windows); dx is summed block by block, then window, patch and filter.
 #include "ckernels.h"
 #include "vec.h"
 #include <string.h>
 
+int ck_pool_sparse_row(int channels, int kw) { return kw * channels <= 32 ? 32 : (kw * channels + 15) / 16 * 16; }
+
 #if defined(__x86_64__)
 
-/// Largest padded image (floats) ck_pool_sparse_gradient takes.
+/// Largest padded image (floats), kernel row (floats) and windows × (filters + 1) per image
+/// ck_pool_sparse_gradient takes.
 #define SPARSE_MAX_PADDED 16384
+#define SPARSE_MAX_ROW 512
+#define SPARSE_MAX_PAIRS 16384
 
-int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth) {
-    return kw * channels <= 32 && kh >= 1 && kh <= 16
-        && (long)(outHeight + kh - 1) * (outWidth + kw - 1) * channels + 32 <= SPARSE_MAX_PADDED;
+int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth, int filters) {
+    return kw * channels <= SPARSE_MAX_ROW && kh >= 1 && kh <= 16 && filters >= 1
+        && (long)(outHeight / 2) * (outWidth / 2) * (filters + 1) <= SPARSE_MAX_PAIRS
+        && outHeight >= 2 && outWidth >= 2
+        && (long)(outHeight + kh - 1) * (outWidth + kw - 1) * channels <= SPARSE_MAX_PADDED;
 }
 
-AVX void ck_pool_sparse_gradient(const float *x, int images, int height, int width, int channels, int kh, int kw,
-                                 int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
-                                 const float *dy, const float *y, const int *argmax, int relu, float *dkT,
-                                 float *biasSums, float *dx) {
+/// xp (rowsP × colsP × C) = the image x (height × width × C) at (r − padT, s − padL), zeros
+/// outside, then `slack` zeros.
+INLINE void pad_image(const float *x, int height, int width, long c, int padT, int padL, int rowsP, int colsP,
+                      int slack, float *xp) {
+    const long lineP = colsP * c, line = (long)width * c;
+    for (int r = 0; r < rowsP; r++) {
+        const int sr = r - padT;
+        float *dst = xp + r * lineP;
+        if (sr < 0 || sr >= height) { memset(dst, 0, sizeof(float) * lineP); continue; }
+        for (int s = 0; s < colsP; s++) {
+            const int ss = s - padL;
+            if (ss >= 0 && ss < width) memcpy(dst + s * c, x + sr * line + ss * c, sizeof(float) * c);
+            else memset(dst + s * c, 0, sizeof(float) * c);
+        }
+    }
+    memset(xp + rowsP * lineP, 0, sizeof(float) * slack);
+}
+
+/// dx (height × width × C) = the part of the padded dxp (rowsP × colsP × C) over the image.
+INLINE void unpad_image(const float *dxp, int height, int width, long c, int padT, int padL, int rowsP, int colsP,
+                        float *dx) {
+    const long lineP = colsP * c, line = (long)width * c;
+    for (int r = 0; r < height; r++)
+        for (int s = 0; s < width; s++) {
+            const int pr = r + padT, ps = s + padL;
+            if (pr < rowsP && ps < colsP) memcpy(dx + r * line + s * c, dxp + pr * lineP + ps * c, sizeof(float) * c);
+            else memset(dx + r * line + s * c, 0, sizeof(float) * c);
+        }
+}
+
+/// The narrow kernel (kw·C ≤ 32): kT and dkT in rows of 32.
+AVX static void pool_sparse_narrow(const float *x, int images, int height, int width, int channels, int kh,
+                                   int kw, int padT, int padL, int outHeight, int outWidth, int filters,
+                                   const float *kT, const float *dy, const float *y, const int *argmax, int relu,
+                                   float *dkT, float *biasSums, float *dx) {
     const int ph = outHeight / 2, pw = outWidth / 2, rowsP = outHeight + kh - 1, colsP = outWidth + kw - 1;
     const long c = channels, lineP = colsP * c, line = (long)width * c, f = filters, perImage = (long)ph * pw * f;
-    float xp[SPARSE_MAX_PADDED] __attribute__((aligned(32))), dxp[SPARSE_MAX_PADDED] __attribute__((aligned(32)));
+    float xp[SPARSE_MAX_PADDED + 32] __attribute__((aligned(32))), dxp[SPARSE_MAX_PADDED + 32] __attribute__((aligned(32)));
     const long padded = rowsP * lineP;
     memset(dkT, 0, sizeof(float) * f * kh * 32);
     for (int image = 0; image < images; image++) {
-        // xp (rowsP × colsP × C) = the image at (r − padT, s − padL), zeros outside, 32 floats of slack.
-        const float *xi = x + image * height * line;
-        for (int r = 0; r < rowsP; r++) {
-            const int sr = r - padT;
-            float *row = xp + r * lineP;
-            if (sr < 0 || sr >= height) { memset(row, 0, sizeof(float) * lineP); continue; }
-            for (int s = 0; s < colsP; s++) {
-                const int ss = s - padL;
-                if (ss >= 0 && ss < width) memcpy(row + s * c, xi + sr * line + ss * c, sizeof(float) * c);
-                else memset(row + s * c, 0, sizeof(float) * c);
-            }
-        }
-        memset(xp + padded, 0, sizeof(float) * 32);
+        pad_image(x + image * height * line, height, width, c, padT, padL, rowsP, colsP, 32, xp);
         if (dx) memset(dxp, 0, sizeof(float) * (padded + 32));
         for (int i = 0; i < ph; i++)
             for (int j = 0; j < pw; j++) {
@@ -88,14 +124,194 @@ AVX void ck_pool_sparse_gradient(const float *x, int images, int height, int wid
                 }
             }
         if (!dx) continue;
-        float *di = dx + image * height * line;
-        for (int r = 0; r < height; r++)
-            for (int s = 0; s < width; s++) {
-                const int pr = r + padT, ps = s + padL;
-                if (pr < rowsP && ps < colsP) memcpy(di + r * line + s * c, dxp + pr * lineP + ps * c, sizeof(float) * c);
-                else memset(di + r * line + s * c, 0, sizeof(float) * c);
-            }
+        unpad_image(dxp, height, width, c, padT, padL, rowsP, colsP, dx + image * height * line);
     }
 }
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+/// NR rows of dst (`dstLine` floats apart), 16·N16 floats each, += Σ gs[e] · src[at[e] + r·srcLine …]
+/// over e < n in order, in vectors of W (8 or 16) floats: NR·NB independent FMA chains in
+/// registers from the load to the store (with 8-float vectors, some of them spill).
+INLINE void add_rows(const int W, const int NR, const int N16, float *dst, long dstLine, const float *src,
+                     long srcLine, const int *at, const float *gs, int n) {
+    const int NB = N16 * 16 / W;
+    if (W == 16) {
+        v16 acc[8][8];
+        for (int r = 0; r < NR; r++)
+            for (int b = 0; b < NB; b++) acc[r][b] = ((v16u *)(dst + r * dstLine))[b];
+        for (int e = 0; e < n; e++) {
+            const float g = gs[e];
+            for (int r = 0; r < NR; r++) {
+                const v16u *p = (const v16u *)(src + r * srcLine + at[e]);
+                for (int b = 0; b < NB; b++) acc[r][b] = g * p[b] + acc[r][b];
+            }
+        }
+        for (int r = 0; r < NR; r++)
+            for (int b = 0; b < NB; b++) ((v16u *)(dst + r * dstLine))[b] = acc[r][b];
+    } else {
+        v8 acc[8][14];
+        for (int r = 0; r < NR; r++)
+            for (int b = 0; b < NB; b++) acc[r][b] = ((v8u *)(dst + r * dstLine))[b];
+        for (int e = 0; e < n; e++) {
+            const v8 g = SPLAT(gs[e]);
+            for (int r = 0; r < NR; r++) {
+                const v8u *p = (const v8u *)(src + r * srcLine + at[e]);
+                for (int b = 0; b < NB; b++) acc[r][b] = g * p[b] + acc[r][b];
+            }
+        }
+        for (int r = 0; r < NR; r++)
+            for (int b = 0; b < NB; b++) ((v8u *)(dst + r * dstLine))[b] = acc[r][b];
+    }
+}
+
+/// add_rows for nr ≤ 8 rows of n16 ≤ 7 sixteens of floats known at run time, nr·n16 ≤ 16.
+INLINE void add_block(const int W, int nr, int n16, float *dst, long dstLine, const float *src, long srcLine,
+                      const int *at, const float *gs, int n) {
+    switch (nr * 8 + n16) {
+#define C(NR, NB) case NR * 8 + NB: add_rows(W, NR, NB, dst, dstLine, src, srcLine, at, gs, n); break;
+    C(1, 1) C(2, 1) C(3, 1) C(4, 1) C(5, 1) C(6, 1) C(7, 1) C(8, 1)
+    C(1, 2) C(2, 2) C(3, 2) C(4, 2) C(5, 2) C(6, 2) C(7, 2) C(8, 2)
+    C(1, 3) C(2, 3) C(3, 3) C(4, 3) C(5, 3)
+    C(1, 4) C(2, 4) C(3, 4) C(4, 4)
+    C(1, 5) C(2, 5) C(3, 5)
+    C(1, 6) C(2, 6)
+    C(1, 7) C(2, 7)
+#undef C
+    default: break;
+    }
+}
+
+/// The blocks a patch (kh rows of `row` floats) is summed in: floats col ..< col + 16·n16 of rows
+/// r0 ..< r0 + nr, as many rows as keep 16 accumulators of 16 floats (at most 112 floats of a row
+/// at a time): enough independent FMA chains for a narrow row (LeNet-5's 32 floats: its 5 rows in
+/// one pass), few enough for a wide one (Caffe's LeNet's 112: 2 rows) to stay in AVX-512's 32
+/// registers. dx sums its terms block by block, so the AVX2 code takes the same blocks (its 16
+/// registers spill some accumulators): the same bits.
+typedef struct { int col, n16, r0, nr; } patch_block;
+
+static inline int patch_blocks(int row, int kh, patch_block *blocks) {
+    int count = 0;
+    for (int c0 = 0; c0 < row / 16; c0 += 7) {
+        const int n16 = row / 16 - c0 < 7 ? row / 16 - c0 : 7, most = 16 / n16 < 8 ? 16 / n16 : 8;
+        for (int r0 = 0; r0 < kh; r0 += most)
+            blocks[count++] = (patch_block){16 * c0, n16, r0, kh - r0 < most ? kh - r0 : most};
+    }
+    return count;
+}
+
+/// The wide kernel (kw·C > 32), W floats a vector (16 with AVX-512, 8 with AVX2).
+INLINE void pool_sparse_wide(const int W, const float *x, int images, int height, int width,
+                                 int channels, int kh, int kw, int padT, int padL, int outHeight, int outWidth,
+                                 int filters, const float *kT, const float *dy, const float *y, const int *argmax,
+                                 int relu, float *dkT, float *biasSums, float *dx) {
+    const int ph = outHeight / 2, pw = outWidth / 2, rowsP = outHeight + kh - 1, colsP = outWidth + kw - 1;
+    const int row = ck_pool_sparse_row(channels, kw);
+    const long c = channels, lineP = colsP * c, line = (long)width * c, f = filters, perImage = (long)ph * pw * f;
+    float xp[SPARSE_MAX_PADDED + SPARSE_MAX_ROW] __attribute__((aligned(64)));
+    float dxp[SPARSE_MAX_PADDED + SPARSE_MAX_ROW] __attribute__((aligned(64)));
+    // The nonzero gradients of one filter (its windows), or of every window (its filters by
+    // argmax, `count` per window and argmax, each list a slot longer): the offsets of their patches
+    // or kernels, and their g.
+    int at[SPARSE_MAX_PAIRS], count[SPARSE_MAX_PADDED];
+    float gs[SPARSE_MAX_PAIRS];
+    patch_block blocks[16 * SPARSE_MAX_ROW / 16];     // (each block at least one row and 16 floats)
+    const int nblocks = patch_blocks(row, kh, blocks);
+    const long padded = rowsP * lineP;
+    memset(dkT, 0, sizeof(float) * f * kh * row);
+    for (int image = 0; image < images; image++) {
+        pad_image(x + image * height * line, height, width, c, padT, padL, rowsP, colsP, row, xp);
+        const float *dyi = dy + image * perImage, *yi = y + image * perImage;
+        const int *qi = argmax + image * perImage;
+        // The lists are written for every pair and kept (the count advanced) for g ≠ 0: no branch
+        // to mispredict on a random argmax or ReLU.
+        // dKᵀ and the bias sums, filter by filter: the filter's nonzero g and their patches first.
+        for (long k = 0; k < f; k++) {
+            int n = 0;
+            for (int i = 0; i < ph; i++)
+                for (int j = 0; j < pw; j++) {
+                    const long w = ((long)i * pw + j) * f + k;
+                    const float g = relu && !(yi[w] > 0.0f) ? 0.0f : dyi[w];           // NaN y → 0
+                    const int p = qi[w];
+                    biasSums[k] += g;
+                    at[n] = (int)((2 * i + (p >> 1)) * lineP + (2 * j + (p & 1)) * c);
+                    gs[n] = g;
+                    n += g != 0.0f;
+                }
+            for (int q = 0; q < nblocks; q++) {
+                const patch_block bl = blocks[q];
+                const long offset = bl.col;
+                add_block(W, bl.nr, bl.n16, dkT + (k * kh + bl.r0) * row + offset, row, xp + bl.r0 * lineP + offset,
+                          lineP, at, gs, n);
+            }
+        }
+        if (!dx) continue;
+        // dx block by block of the kernel's rows (each block of every filter's Kᵀ stays in the L1
+        // cache), window by window, for each of the window's four patches its filters' g · Kᵀ[f].
+        memset(dxp, 0, sizeof(float) * (padded + row));
+        for (int w = 0, start = 0; w < ph * pw; w++) {
+            int *n = count + 4 * w, next[4];
+            n[0] = n[1] = n[2] = n[3] = 0;
+            for (long k = 0; k < f; k++) {
+                const float g = relu && !(yi[w * f + k] > 0.0f) ? 0.0f : dyi[w * f + k];
+                n[qi[w * f + k]] += g != 0.0f;
+            }
+            for (int p = 0; p < 4; p++) {
+                next[p] = start;
+                start += n[p] + 1;                    // (the slot a zero g of the last filters writes)
+            }
+            for (long k = 0; k < f; k++) {
+                const float g = relu && !(yi[w * f + k] > 0.0f) ? 0.0f : dyi[w * f + k];
+                const int p = qi[w * f + k];
+                at[next[p]] = (int)(k * kh * row);
+                gs[next[p]] = g;
+                next[p] += g != 0.0f;
+            }
+        }
+        for (int q = 0; q < nblocks; q++) {
+            const patch_block bl = blocks[q];
+            const long offset = bl.col;
+            for (int w = 0, e = 0; w < ph * pw; w++)
+                for (int p = 0; p < 4; p++) {
+                    const int n = count[4 * w + p];
+                    float *out = dxp + (2 * (w / pw) + (p >> 1) + bl.r0) * lineP + (2 * (w % pw) + (p & 1)) * c;
+                    add_block(W, bl.nr, bl.n16, out + offset, lineP, kT + bl.r0 * row + offset, row, at + e, gs + e, n);
+                    e += n + 1;
+                }
+        }
+        unpad_image(dxp, height, width, c, padT, padL, rowsP, colsP, dx + image * height * line);
+    }
+}
+
+// The wide kernel compiled twice: with AVX-512's 16-float vectors and 32 registers, and with AVX2's
+// 8-float ones (the same blocks, the same FMAs per element in the same order, so the same bits).
+#define SPARSE_ARGS x, images, height, width, channels, kh, kw, padT, padL, outHeight, outWidth, filters, kT, dy, y, \
+                    argmax, relu, dkT, biasSums, dx
+
+__attribute__((target("avx2,fma,avx512f,avx512vl")))
+static void pool_sparse_wide_512(const float *x, int images, int height, int width, int channels, int kh, int kw,
+                                     int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
+                                     const float *dy, const float *y, const int *argmax, int relu, float *dkT,
+                                     float *biasSums, float *dx) {
+    pool_sparse_wide(16, SPARSE_ARGS);
+}
+
+AVX static void pool_sparse_wide_256(const float *x, int images, int height, int width, int channels, int kh,
+                                         int kw, int padT, int padL, int outHeight, int outWidth, int filters,
+                                         const float *kT, const float *dy, const float *y, const int *argmax,
+                                         int relu, float *dkT, float *biasSums, float *dx) {
+    pool_sparse_wide(8, SPARSE_ARGS);
+}
+
+AVX void ck_pool_sparse_gradient(const float *x, int images, int height, int width, int channels, int kh, int kw,
+                                 int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
+                                 const float *dy, const float *y, const int *argmax, int relu, int wide,
+                                 float *dkT, float *biasSums, float *dx) {
+    if (ck_pool_sparse_row(channels, kw) == 32) pool_sparse_narrow(SPARSE_ARGS);
+    else if (wide) pool_sparse_wide_512(SPARSE_ARGS);
+    else pool_sparse_wide_256(SPARSE_ARGS);
+}
+#undef SPARSE_ARGS
 
 #endif

@@ -117,10 +117,10 @@ void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int w
 }
 
 // conv_pool_sparse.c
-int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth) { return 0; }
+int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth, int filters) { return 0; }
 void ck_pool_sparse_gradient(const float *x, int images, int height, int width, int channels, int kh, int kw,
                              int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
-                             const float *dy, const float *y, const int *argmax, int relu, float *dkT,
+                             const float *dy, const float *y, const int *argmax, int relu, int wide, float *dkT,
                              float *biasSums, float *dx) { __builtin_trap(); }
 
 #endif

@@ -6,8 +6,8 @@
 //   DirectPath           one input channel, no pooling, AVX-512          direct
 //                        (DirectConvolution.swift)
 //   ConvolutionPoolPath  a 2×2 max pooling after it (run inside)         direct-pooled, direct-pooled-sparse,
-//                        (ConvolutionPool.swift)                         im2col-pooled, im2col-pooled-sparse,
-//                                                                        im2col-pooled-portable
+//                        (ConvolutionPool.swift)                         im2col-pooled, im2col-pooled-sparse;
+//                                                                        "-portable" off AVX2
 //   WinogradPath         3×3, stride 1, at least 8 input channels        winograd-f4x4, winograd-f4x4-pooled,
 //                        (Winograd.swift)                                winograd-f5x5-pooled; "-portable" off AVX2
 //

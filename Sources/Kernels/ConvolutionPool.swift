@@ -15,8 +15,8 @@
 //   direct  3×3 or 5×5 kernels: the forward convolves from a zero-padded copy of each image with
 //           the outputs in registers (no cols, no z), summing in im2col's order, so the bits are
 //           those of im2col + the narrow products; for one input channel the kernel gradient too.
-//   sparse  kernel rows of at most 32 floats (kw·C ≤ 32): the backward visits only the (window,
-//           filter) pairs whose gradient is not zero, adding g·x[patch] to dK and g·K to dx[patch].
+//   sparse  stride 1: the backward visits only the (window, filter) pairs whose gradient is not
+//           zero, adding g·x[patch] to dK and g·K to dx[patch], a kernel row's vectors in registers.
 //
 // Work is cut into fixed chunks of samples (from the shapes alone); each chunk runs im2col, its
 // products and the pooling (or the direct kernels) on one thread. dK and db are summed per chunk,
@@ -33,9 +33,12 @@ public struct PooledConvolution: Sendable {
     /// Rows of the column matrix per chunk, about: a chunk's columns and z stay in cache.
     static let rowsPerChunk = 4_096
 
+    /// Whether the AVX2/FMA kernels run at all (the CPU has AVX2 and FMA, and `avx2` was not
+    /// turned off): without them the products go through `sgemm` and the pooling is the Swift code.
+    public let vectorKernels: Bool
     /// Whether the products z = cols·K and dK = colsᵀ·dz go through the AVX2/FMA kernels
-    /// `ck_gemm_narrow(_tn)` (when the CPU has AVX2 and FMA and K is narrow: at most 32 filters)
-    /// instead of OpenBLAS, which packs both operands on every call.
+    /// `ck_gemm_narrow(_tn)` (when `vectorKernels` and K is narrow: at most 32 filters) instead of
+    /// `sgemm` (gemm.c where the CPU has AVX2, else OpenBLAS, which packs both operands on every call).
     public let narrowProduct: Bool
 
     /// Whether the layer skips im2col and z altogether (`ck_conv_pool`, `ck_conv1_pool_kernel_gradient`):
@@ -45,19 +48,21 @@ public struct PooledConvolution: Sendable {
     public let direct: Bool
     /// Whether the forward convolves from the images (`ck_conv_pool`, the same bits as im2col +
     /// narrow products) instead of im2col's columns: `direct` layers, and layers with more
-    /// channels whose backward needs no columns either (`sparseGradient`) and a 3×3 or 5×5 kernel.
+    /// channels whose backward needs no columns either (`sparseGradient`), a 3×3 or 5×5 kernel and
+    /// at most 32 filters. (With more, its 8-filter groups were slower than im2col + gemm.c's
+    /// AVX-512 product: Caffe's LeNet's 20 → 50 layer, 3.1 against 2.5 ms per batch of 64.)
     public let directForward: Bool
 
     /// Whether the backward visits only the (window, filter) pairs with a gradient
     /// (`ck_pool_sparse_gradient`): after the pooling and ReLU, three quarters or more of a dense
     /// dz are zeros, which dK = colsᵀ·dz and dx = col2im(dz·Kᵀ) multiply all the same. Taken for
-    /// stride-1 layers with a kernel row of at most 32 floats (kw·C ≤ 32: LeNet-5's second layer,
-    /// 5·6) on a CPU with AVX2 and FMA, when not `direct`. The forward stays on im2col + narrow.
+    /// stride-1 layers (kernel rows of up to 512 floats, kw·C) on a CPU with AVX2 and FMA, when not
+    /// `direct`: LeNet-5's second layer (rows of 5·6), Caffe's LeNet's (5·20, 50 filters).
     public let sparseGradient: Bool
 
-    /// Whether the direct kernels (`ck_conv_pool`, `ck_conv1_pool_kernel_gradient`) run the code
-    /// compiled for AVX-512VL's 32 registers (the CPU has them): the same operations as the AVX2
-    /// code, so the same bits.
+    /// Whether the direct and sparse kernels (`ck_conv_pool`, `ck_conv1_pool_kernel_gradient`,
+    /// `ck_pool_sparse_gradient`) run the code compiled for AVX-512VL (the CPU has it): the same
+    /// operations per element as the AVX2 code, so the same bits.
     public let wideRegisters: Bool
     /// True when this CPU has AVX-512F and AVX-512VL.
     static let avx512Available = ck_has_avx512vl() != 0
@@ -70,26 +75,32 @@ public struct PooledConvolution: Sendable {
         self.window = window
         self.filters = filters
         wideRegisters = wide && Self.avx512Available
-        narrowProduct = avx2 && Winograd3x3.avx2Available && filters <= 32
+        vectorKernels = avx2 && Winograd3x3.avx2Available
+        narrowProduct = vectorKernels && filters <= 32
             && window.patch * ((filters + 7) / 8) * 8 <= 4096
         let g = window
         self.direct = direct && narrowProduct && g.channels == 1 && g.strideHeight == 1 && g.strideWidth == 1
             && ck_conv_pool_supported(Int32(g.height), Int32(g.width), 1, Int32(g.kernelHeight), Int32(g.kernelWidth),
                                       Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight), Int32(g.outWidth),
                                       Int32(filters)) != 0
-        sparseGradient = sparse && narrowProduct && !self.direct && g.strideHeight == 1 && g.strideWidth == 1
+        sparseGradient = sparse && vectorKernels && !self.direct && g.strideHeight == 1 && g.strideWidth == 1
             && ck_pool_sparse_supported(Int32(g.channels), Int32(g.kernelHeight), Int32(g.kernelWidth),
-                                        Int32(g.outHeight), Int32(g.outWidth)) != 0
-        directForward = self.direct || (sparseGradient && direct
+                                        Int32(g.outHeight), Int32(g.outWidth), Int32(filters)) != 0
+        directForward = self.direct || (sparseGradient && direct && narrowProduct
             && ck_conv_pool_supported(Int32(g.height), Int32(g.width), Int32(g.channels), Int32(g.kernelHeight),
                                       Int32(g.kernelWidth), Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight),
                                       Int32(g.outWidth), Int32(filters)) != 0)
     }
 
-    /// Floats of Kᵀ in kernel rows of 32 (F, kh, 32), kept after the chunks' partial sums.
-    var sparseKernelCount: Int { sparseGradient ? filters * window.kernelHeight * 32 : 0 }
+    /// Floats of Kᵀ in kernel rows of `sparseRow` (F, kh, sparseRow), kept after the chunks' partial sums.
+    var sparseKernelCount: Int { sparseGradient ? filters * window.kernelHeight * sparseRow : 0 }
+    /// Floats of a kernel row in the sparse gradient's Kᵀ and dKᵀ: 32 for kw·C ≤ 32, else kw·C rounded up to 16.
+    var sparseRow: Int { Int(ck_pool_sparse_row(Int32(window.channels), Int32(window.kernelWidth))) }
+    /// Floats of the copy of Kᵀ after the chunks' partial sums: sparseKernelCount, and 15 to start
+    /// it on a 64-byte boundary (its rows are read as whole vectors, a cache line apiece).
+    var kernelCopyCount: Int { sparseGradient ? sparseKernelCount + 15 : 0 }
     /// Floats of `partials` `backward` needs for a batch of n.
-    public func partialsCount(batch n: Int) -> Int { chunks(n) * partialCount + sparseKernelCount }
+    public func partialsCount(batch n: Int) -> Int { chunks(n) * partialCount + kernelCopyCount }
 
     public var pooledHeight: Int { window.outHeight / 2 }
     public var pooledWidth: Int { window.outWidth / 2 }
@@ -117,9 +128,9 @@ public struct PooledConvolution: Sendable {
     /// partialsCount(batch: n) ≤ n · partialsPerSample + partialsFixed.
     /// (Chunks of at least half of `rowsPerChunk` rows: at most 2·n·positions/rowsPerChunk + 2.)
     public var partialsPerSample: Int { (2 * partialCount * window.positions + Self.rowsPerChunk - 1) / Self.rowsPerChunk }
-    public var partialsFixed: Int { 2 * partialCount + sparseKernelCount }
+    public var partialsFixed: Int { 2 * partialCount + kernelCopyCount }
     /// Floats per chunk of partial sums: dK (kh·kw·C × F; with `sparseGradient` dKᵀ in rows of
-    /// 32, F × kh × 32), then db (F).
+    /// `sparseRow`, F × kh × sparseRow), then db (F).
     public var partialCount: Int { (sparseGradient ? sparseKernelCount : window.patch * filters) + filters }
     private var kernelPartialCount: Int { partialCount - filters }
 
@@ -174,11 +185,12 @@ public struct PooledConvolution: Sendable {
                      && dy.count >= n * pooledCount && dKernel.count >= patch * f)
         BLAS.configure()
         let kp = kernel.base, pp = partials.base, kh = g.kernelHeight, run = g.kernelWidth * g.channels
-        let kT = pp + chunks * partialCount                     // (sparse) Kᵀ in rows of 32
+        let copy = pp + chunks * partialCount, row = sparseRow  // (sparse) Kᵀ in rows of `row`, 64-byte aligned
+        let kT = copy + (16 - Int(UInt(bitPattern: copy) / 4 % 16)) % 16
         if sparseGradient {
             for j in 0..<f {
                 for r in 0..<kh {
-                    for i in 0..<32 { kT[(j * kh + r) * 32 + i] = i < run ? kp[(r * run + i) * f + j] : 0 }
+                    for i in 0..<row { kT[(j * kh + r) * row + i] = i < run ? kp[(r * run + i) * f + j] : 0 }
                 }
             }
         }
@@ -192,7 +204,7 @@ public struct PooledConvolution: Sendable {
                         x.base + first * g.inputCount, Int32(count), Int32(g.height), Int32(g.width), Int32(g.channels),
                         Int32(kh), Int32(g.kernelWidth), Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight),
                         Int32(g.outWidth), Int32(f), kT, dy.base + first * pooledCount, y.base + first * pooledCount,
-                        ap + first * pooledCount, relu ? 1 : 0, pp + chunk * partialCount, sums,
+                        ap + first * pooledCount, relu ? 1 : 0, wideRegisters ? 1 : 0, pp + chunk * partialCount, sums,
                         dx.map { $0.base + first * g.inputCount })
                 }
                 return
@@ -233,14 +245,14 @@ public struct PooledConvolution: Sendable {
             col2im(cols.slice(first * rowsPerSample * patch, rows * patch),
                    into: dx.slice(first * g.inputCount, count * g.inputCount), window: g, batch: count, pool: nil)
         }
-        // dK += Σ_chunks, db += Σ_chunks, in chunk order (dKᵀ's rows of 32 back to (kh, kw, C, F)).
+        // dK += Σ_chunks, db += Σ_chunks, in chunk order (dKᵀ's rows back to (kh, kw, C, F)).
         let dk = dKernel.base
         for chunk in 0..<chunks {
             let part = pp + chunk * partialCount
             if sparseGradient {
                 for j in 0..<f {
                     for r in 0..<kh {
-                        for i in 0..<run { dk[(r * run + i) * f + j] += part[(j * kh + r) * 32 + i] }
+                        for i in 0..<run { dk[(r * run + i) * f + j] += part[(j * kh + r) * row + i] }
                     }
                 }
             } else {
@@ -264,12 +276,13 @@ public final class ConvolutionPoolPath: ConvolutionPath {
     }
 
     /// "direct" when the forward convolves from the images (`ck_conv_pool`), else "im2col";
-    /// then "-pooled"; "-sparse" with the sparse gradient; "-portable" when the products are
-    /// OpenBLAS's and the pooling the Swift code (a CPU without AVX2/FMA, or more than 32 filters).
+    /// then "-pooled"; "-sparse" with the sparse gradient; "-portable" without `vectorKernels` (a
+    /// CPU without AVX2/FMA: OpenBLAS's products and the Swift pooling). With more than 32 filters
+    /// the products are gemm.c's, not the narrow kernels', under the same names.
     public var name: String {
         let c = convolution
         return (c.directForward ? "direct" : "im2col") + "-pooled" + (c.sparseGradient ? "-sparse" : "")
-            + (c.narrowProduct ? "" : "-portable")
+            + (c.vectorKernels ? "" : "-portable")
     }
 
     /// Per sample: its rows of the column matrix, its z and argmax, a share of the partial sums.

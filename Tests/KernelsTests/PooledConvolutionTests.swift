@@ -1,13 +1,13 @@
 // The pooled convolution's fast paths (ConvolutionPool.swift) against the reference ones: the
 // AVX2/FMA narrow products against OpenBLAS's, the direct kernels (both register counts) against
-// im2col with the same bits, the sparse gradient against the dense one.
+// im2col with the same bits, the sparse gradient against the dense one and finite differences.
 import Kernels
 import Testing
 
 @Suite("The AVX2/FMA narrow products of a pooled convolution")
 struct NarrowProductTests {
-    /// Forward and backward of a pooled convolution with bias and ReLU; outputs as arrays.
-    func run(_ c: PooledConvolution, n: Int, wantDx: Bool = true)
+    /// Forward and backward of a pooled convolution with bias and ReLU (or none); outputs as arrays.
+    func run(_ c: PooledConvolution, n: Int, wantDx: Bool = true, relu: Bool = true, threads: Int = 2)
         -> (y: [Float], argmax: [Float], dk: [Float], db: [Float], dx: [Float]) {
         let g = c.window, f = c.filters
         var stream = RandomStream(seed: 11, name: "narrow")
@@ -19,10 +19,10 @@ struct NarrowProductTests {
         let y = FloatStorage(count: n * c.pooledCount), argmax = FloatStorage(count: n * c.pooledCount)
         let partials = FloatStorage(count: c.partialsCount(batch: n))
         let dk = FloatStorage(count: g.patch * f), db = FloatStorage(count: f), dx = FloatStorage(count: n * g.inputCount)
-        let pool = ThreadPool(threadCount: 2)
-        c.forward(x.view, kernel: k.view, bias: b.view, relu: true, cols: cols.view, z: z.view, into: y.view,
+        let pool = threads > 1 ? ThreadPool(threadCount: threads) : nil
+        c.forward(x.view, kernel: k.view, bias: b.view, relu: relu, cols: cols.view, z: z.view, into: y.view,
                   argmax: argmax.view, batch: n, pool: pool)
-        c.backward(x: x.view, dy: dy.view, y: y.view, argmax: argmax.view, relu: true, kernel: k.view, cols: cols.view,
+        c.backward(x: x.view, dy: dy.view, y: y.view, argmax: argmax.view, relu: relu, kernel: k.view, cols: cols.view,
                    z: z.view, partials: partials.view, dKernel: dk.view, biasGradient: db.view,
                    dx: wantDx ? dx.view : nil, batch: n, pool: pool)
         return (y.array, argmax.array, dk.array, db.array, dx.array)
@@ -30,28 +30,102 @@ struct NarrowProductTests {
 
     @Test("the sparse pooled gradient equals the dense one (dK, db, dx)",
           .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
-          arguments: [(14, 6, 5, 16, false), (12, 3, 3, 20, true), (9, 2, 3, 7, true), (11, 4, 5, 9, false),
-                      (13, 8, 4, 32, true), (8, 16, 2, 24, false)])
-    func sparseMatchesDense(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
+          arguments: [(14, 6, 5, 16, false, true), (12, 3, 3, 20, true, true), (9, 2, 3, 7, true, true),
+                      (11, 4, 5, 9, false, true), (13, 8, 4, 32, true, true), (8, 16, 2, 24, false, true),
+                      // Kernel rows past 32 floats and more than 32 filters (im2col + gemm.c forward):
+                      // Caffe's LeNet's second layer (rows of 5·20, 50 filters, no activation), a row
+                      // of one vector and a bit, 33 filters, a row of 10 vectors.
+                      (12, 20, 5, 50, false, false), (10, 9, 5, 40, true, true), (9, 13, 3, 33, false, false),
+                      (7, 40, 4, 12, true, true)])
+    func sparseMatchesDense(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool, _ relu: Bool) {
         let g = Window2D(height: size, width: size, channels: channels, kernel: (kernel, kernel), stride: (1, 1), same: same)
         let sparse = PooledConvolution(window: g, filters: filters)
         let dense = PooledConvolution(window: g, filters: filters, sparse: false)
-        #expect(sparse.sparseGradient && !dense.sparseGradient && dense.narrowProduct && !dense.directForward)
-        #expect(sparse.directForward == (kernel == 3 || kernel == 5))
+        #expect(sparse.sparseGradient && !dense.sparseGradient && !dense.directForward)
+        #expect(sparse.directForward == ((kernel == 3 || kernel == 5) && sparse.narrowProduct))
         for wantDx in [false, true] {
-            let a = run(sparse, n: 13, wantDx: wantDx), b = run(dense, n: 13, wantDx: wantDx)
+            let a = run(sparse, n: 13, wantDx: wantDx, relu: relu), b = run(dense, n: 13, wantDx: wantDx, relu: relu)
             // The direct forward (both register counts) gives im2col + narrow products' bits.
             #expect(a.y == b.y && a.argmax == b.argmax)
-            let narrow = run(PooledConvolution(window: g, filters: filters, wide: false), n: 13, wantDx: wantDx)
+            let narrow = run(PooledConvolution(window: g, filters: filters, wide: false), n: 13, wantDx: wantDx,
+                             relu: relu)
             #expect(narrow.y == b.y && narrow.argmax == b.argmax)
+            // The sparse gradient's AVX2 and AVX-512 code: the same operations per element.
+            #expect(narrow.dk == a.dk && narrow.db == a.db && narrow.dx == a.dx)
             #expect(worstScaled(a.dk, b.dk) < 1e-5)
             #expect(worstScaled(a.db, b.db) < 1e-5)
             #expect(worstScaled(a.dx, b.dx) < 1e-5)
             #expect(a.dk.contains { $0 != 0 } && (!wantDx || a.dx.contains { $0 != 0 }))
+            // Chunks from the shapes alone: the same bits on 1, 2 and 3 threads.
+            for threads in [1, 3] {
+                let t = run(sparse, n: 13, wantDx: wantDx, relu: relu, threads: threads)
+                #expect(t.y == a.y && t.dk == a.dk && t.db == a.db && t.dx == a.dx)
+            }
         }
-        // A kernel row wider than 32 floats stays dense.
-        let wide = Window2D(height: size, width: size, channels: 12, kernel: (3, 3), stride: (1, 1), same: same)
-        #expect(!PooledConvolution(window: wide, filters: filters).sparseGradient)
+        // A strided layer stays dense.
+        let strided = Window2D(height: size, width: size, channels: channels, kernel: (kernel, kernel), stride: (2, 2),
+                               same: same)
+        #expect(!PooledConvolution(window: strided, filters: filters).sparseGradient)
+    }
+
+    /// L = Σ r ⊙ y of a pooled convolution for x, K and b, in Double, and which output each window
+    /// took (and whether it is positive).
+    func pooledLoss(_ c: PooledConvolution, x: [Float], k: [Float], b: [Float], r: [Float], relu: Bool, n: Int)
+        -> (loss: Double, argmax: [Int]) {
+        let g = c.window
+        let cols = FloatStorage(count: n * g.positions * g.patch), z = FloatStorage(count: n * c.outputCount)
+        let y = FloatStorage(count: n * c.pooledCount), argmax = FloatStorage(count: n * c.pooledCount)
+        c.forward(FloatStorage(x).view, kernel: FloatStorage(k).view, bias: FloatStorage(b).view, relu: relu,
+                  cols: cols.view, z: z.view, into: y.view, argmax: argmax.view, batch: n, pool: nil)
+        // argmax holds Int32s: their bits, not their values as floats.
+        let pattern = zip(argmax.array, y.array).map { Int($0.bitPattern) + ($1 > 0 ? 4 : 0) }
+        return (zip(y.array, r).reduce(0) { $0 + Double($1.0) * Double($1.1) }, pattern)
+    }
+
+    @Test("the sparse pooled gradient matches finite differences (dK, db, dx; wide rows, many filters)",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          arguments: [(9, 20, 5, 40, false, false), (8, 7, 3, 36, true, true)])
+    func sparseFiniteDifferences(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool,
+                                 _ relu: Bool) {
+        let g = Window2D(height: size, width: size, channels: channels, kernel: (kernel, kernel), stride: (1, 1), same: same)
+        let c = PooledConvolution(window: g, filters: filters), n = 2
+        #expect(c.sparseGradient)
+        var stream = RandomStream(seed: 5, name: "finite")
+        let x = (0..<n * g.inputCount).map { _ in stream.nextNormal() }
+        let k = (0..<g.patch * filters).map { _ in stream.nextNormal() * 0.3 }
+        let b = (0..<filters).map { _ in stream.nextNormal() * 0.1 }
+        let r = (0..<n * c.pooledCount).map { _ in stream.nextNormal() }
+        // Analytic: backward with dy = r.
+        let cols = FloatStorage(count: n * g.positions * g.patch), z = FloatStorage(count: n * c.outputCount)
+        let y = FloatStorage(count: n * c.pooledCount), argmax = FloatStorage(count: n * c.pooledCount)
+        let xs = FloatStorage(x), ks = FloatStorage(k)
+        c.forward(xs.view, kernel: ks.view, bias: FloatStorage(b).view, relu: relu, cols: cols.view, z: z.view,
+                  into: y.view, argmax: argmax.view, batch: n, pool: nil)
+        let dk = FloatStorage(count: k.count), db = FloatStorage(count: filters), dx = FloatStorage(count: x.count)
+        c.backward(x: xs.view, dy: FloatStorage(r).view, y: y.view, argmax: argmax.view, relu: relu, kernel: ks.view,
+                   cols: cols.view, z: z.view, partials: FloatStorage(count: c.partialsCount(batch: n)).view,
+                   dKernel: dk.view, biasGradient: db.view, dx: dx.view, batch: n, pool: nil)
+        // Central differences on a spread of entries; a pair that moves a window's maximum (or
+        // crosses the ReLU's kink) is skipped.
+        let h: Float = 1e-2
+        var checked = 0
+        func check(_ analytic: Float, _ loss: (Float) -> (loss: Double, argmax: [Int])) {
+            let plus = loss(h), minus = loss(-h)
+            guard plus.argmax == minus.argmax else { return }
+            let numeric = (plus.loss - minus.loss) / Double(2 * h)
+            #expect(abs(numeric - Double(analytic)) <= 2e-2 * max(1, abs(numeric)))
+            checked += 1
+        }
+        for i in stride(from: 0, to: k.count, by: 97) {
+            check(dk.view[i]) { d in var kk = k; kk[i] += d; return pooledLoss(c, x: x, k: kk, b: b, r: r, relu: relu, n: n) }
+        }
+        for j in stride(from: 0, to: filters, by: 3) {
+            check(db.view[j]) { d in var bb = b; bb[j] += d; return pooledLoss(c, x: x, k: k, b: bb, r: r, relu: relu, n: n) }
+        }
+        for i in stride(from: 0, to: x.count, by: 41) {
+            check(dx.view[i]) { d in var xx = x; xx[i] += d; return pooledLoss(c, x: xx, k: k, b: b, r: r, relu: relu, n: n) }
+        }
+        #expect(checked > 40)
     }
 
     @Test("single-channel layers skip im2col with the same bits (forward, dK, db; dx through im2col)",

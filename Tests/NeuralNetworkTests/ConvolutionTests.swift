@@ -342,14 +342,21 @@ struct ConvModelTests {
         ], input: [28, 28, 1])
         #expect(paths(leNet) == (avx2 ? ["direct-pooled", "direct-pooled-sparse", "im2col"]
                                       : ["im2col-pooled-portable", "im2col-pooled-portable", "im2col"]))
-        // tanh cannot run inside the pooling; a 12-channel 4×4 kernel (kw·C > 32) has no sparse gradient.
+        // Caffe's LeNet (no activation; 50 filters over 20 channels: the forward through im2col).
+        let caffe = try buildModel([
+            ("conv2d", #"{"filters": 20, "kernel_size": 5}"#), ("max_pooling2d", #"{"pool_size": 2}"#),
+            ("conv2d", #"{"filters": 50, "kernel_size": 5}"#), ("max_pooling2d", #"{"pool_size": 2}"#),
+        ], input: [28, 28, 1])
+        #expect(paths(caffe) == (avx2 ? ["direct-pooled", "im2col-pooled-sparse"]
+                                      : ["im2col-pooled-portable", "im2col-pooled-portable"]))
+        // tanh cannot run inside the pooling; a 4×4 kernel has no direct forward.
         let other = try buildModel([
             ("conv2d", #"{"filters": 12, "kernel_size": 3, "activation": "tanh"}"#),
             ("max_pooling2d", #"{"pool_size": 2}"#),
             ("conv2d", #"{"filters": 8, "kernel_size": 4, "activation": "relu"}"#),
             ("max_pooling2d", #"{"pool_size": 2}"#),
         ], input: [20, 20, 1])
-        #expect(paths(other) == [firstAlone, avx2 ? "im2col-pooled" : "im2col-pooled-portable"])
+        #expect(paths(other) == [firstAlone, avx2 ? "im2col-pooled-sparse" : "im2col-pooled-portable"])
     }
 
     @Test("conv kernels start as Keras's glorot_uniform with fans kh·kw·C and kh·kw·F")
@@ -389,6 +396,10 @@ struct ConvPoolFusionTests {
         [("conv2d", #"{"filters": 9, "kernel_size": 5, "padding": "same"}"#), ("max_pooling2d", "{}"),
          ("conv2d", #"{"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
          ("max_pooling2d", #"{"pool_size": 2}"#), ("flatten", "{}"), ("dense", #"{"units": 3}"#)],
+        // As Caffe's LeNet: no activation, then more than 32 filters over kernel rows past 32 floats.
+        [("conv2d", #"{"filters": 20, "kernel_size": 3}"#), ("max_pooling2d", "{}"),
+         ("conv2d", #"{"filters": 40, "kernel_size": 3}"#), ("max_pooling2d", "{}"),
+         ("flatten", "{}"), ("dense", #"{"units": 3}"#)],
     ])
     func agree(_ specs: [(String, String)]) throws {
         for batch in [3, 11] {

@@ -209,19 +209,24 @@ void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int w
 
 // MARK: Convolution + 2×2 max pooling, sparse gradient (conv_pool_sparse.c)
 
-/// 1 when ck_pool_sparse_gradient takes a pooled convolution: a kernel row of at most 32 floats
-/// (kw·C ≤ 32) and a padded image of at most 16,384 floats.
-int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth);
+/// 1 when ck_pool_sparse_gradient takes a pooled convolution: a kernel row of at most 512 floats
+/// (kw·C), at most 16 kernel rows, 1,024 filters and a padded image of at most 16,384 floats.
+int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth, int filters);
+
+/// Floats per kernel row in kT and dkT: 32 for kw·C ≤ 32, else kw·C rounded up to a multiple of 16.
+int ck_pool_sparse_row(int channels, int kw);
 
 /// The gradients of a stride-1 convolution (N, H, W, C) → (OH, OW, F) with 2×2 max pooling after
 /// it, from the pooled dy, y and argmax, visiting only the (window, filter) pairs whose gradient
-/// g (dy, zero where y ≤ 0 with `relu`) is not zero: dkT (F, kh, 32) = Σ g · x's kh×kw×C patch at
-/// the window's argmax, row r of the patch at [f][r][0 ..< kw·C] (overwritten; windows in scan
-/// order, images in order); biasSums (F) += Σ g; with dx (not NULL), dx = Σ g · kT[f] added at the
-/// patch (overwritten). kT (F, kh, 32) is the kernel, Kᵀ rows zero past kw·C.
+/// g (dy, zero where y ≤ 0 with `relu`) is not zero: dkT (F, kh, row) = Σ g · x's kh×kw×C patch at
+/// the window's argmax, row r of the patch at [f][r][0 ..< kw·C] (overwritten; images in order,
+/// windows in scan order); biasSums (F) += Σ g; with dx (not NULL), dx = Σ g · kT[f] added at the
+/// patch (overwritten; windows in scan order, then filters). kT (F, kh, row) is the kernel, Kᵀ
+/// rows zero past kw·C; row = ck_pool_sparse_row(C, kw). With `wide` (only where
+/// ck_has_avx512vl() is 1), the code compiled for 32 vector registers runs (the same operations).
 void ck_pool_sparse_gradient(const float *x, int images, int height, int width, int channels, int kh, int kw,
                              int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
-                             const float *dy, const float *y, const int *argmax, int relu, float *dkT,
+                             const float *dy, const float *y, const int *argmax, int relu, int wide, float *dkT,
                              float *biasSums, float *dx);
 
 #endif
