@@ -241,6 +241,24 @@ struct TrainingRunTests {
         #expect(one.hash == oneOnTwo.hash, "1 and 2 threads differ")
         #expect(one.hash != two.hash)
     }
+
+    @Test("runner experiments/speedrun.yaml as shipped: ≥ 99% (its gate met, exit 0), the same weights on 1 and 2 threads")
+    func speedrun() throws {
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        func run(_ threads: String) throws -> (hash: String?, accuracy: Double?) {
+            let run = try runner(["experiments/speedrun.yaml", "--threads", threads, "--data-dir", TestPaths.mnist,
+                                  "--results-dir", scratch("results-" + threads), "--quiet"], scratch: scratch)
+            #expect(run.exited(0), "\(run)")
+            let report = try json(scratch("results-" + threads) + "/speedrun/latest/report.json")
+            return (run.weightHash, (report["test"] as? [String: Any])?["accuracy"] as? Double)
+        }
+        let two = try run("2"), one = try run("1")
+        let accuracy = try #require(two.accuracy)
+        #expect(accuracy >= 0.99, "test accuracy \(accuracy)")
+        #expect(two.hash != nil)
+        #expect(one.hash == two.hash, "1 and 2 threads differ")
+    }
 }
 
 func json(_ path: String) throws -> [String: Any] {
