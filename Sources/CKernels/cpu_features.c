@@ -71,6 +71,10 @@ void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const
 // adam.c
 void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,
              int wide) { __builtin_trap(); }
+void ck_rmsprop(long count, float *w, const float *g, float *s, float lr, float rho, float epsilon) { __builtin_trap(); }
+void ck_adadelta(long count, float *w, const float *g, float *a, float *d, float lr, float rho, float epsilon) {
+    __builtin_trap();
+}
 
 // dropout.c
 void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsigned key1,

@@ -45,13 +45,19 @@ public func sgdUpdate(parameters w: FloatView, gradients g: FloatView, velocity:
 public func rmspropUpdate(parameters w: FloatView, gradients g: FloatView, meanSquare: FloatView,
                           meanGradient: FloatView?, velocity: FloatView?, learningRate lr: Float,
                           rho: Float, momentum: Float, epsilon: Float, weightDecay: Float = 0,
-                          pool: ThreadPool?) {
+                          pool: ThreadPool?, code: VectorCode = .best) {
     precondition(w.count == g.count && meanSquare.count == w.count)
     let wp = w.base, gp = g.base, sp = meanSquare.base
     let mgp = meanGradient?.base, vp = velocity?.base
     let decay = lr * weightDecay
+    let vector = code == .avx512 && mgp == nil && vp == nil   // the plain rule, in rmsprop_adadelta.c
     forEachChunk(w.count, pool: pool) { range in
         if decay != 0 { decayChunk(wp, range, decay) }
+        if vector {
+            let i = range.lowerBound
+            ck_rmsprop(range.count, wp + i, gp + i, sp + i, lr, rho, epsilon)
+            return
+        }
         for i in range {
             sp[i] = rho * sp[i] + (1 - rho) * gp[i] * gp[i]            // s ← ρ·s + (1−ρ)·g²
             var denominator = sp[i]
@@ -123,12 +129,17 @@ private func decayChunk(_ wp: UnsafeMutablePointer<Float>, _ range: Range<Int>, 
 /// with decoupled weight decay λ before the step. Both accumulators start at 0.
 public func adadeltaUpdate(parameters w: FloatView, gradients g: FloatView, accumulatedGradient: FloatView,
                            accumulatedDelta: FloatView, learningRate lr: Float, rho: Float, epsilon: Float,
-                           weightDecay: Float, pool: ThreadPool?) {
+                           weightDecay: Float, pool: ThreadPool?, code: VectorCode = .best) {
     precondition(w.count == g.count && accumulatedGradient.count == w.count && accumulatedDelta.count == w.count)
     let wp = w.base, gp = g.base, ap = accumulatedGradient.base, dp = accumulatedDelta.base
     let decay = lr * weightDecay
     forEachChunk(w.count, pool: pool) { range in
         if decay != 0 { decayChunk(wp, range, decay) }
+        if code == .avx512 {                                           // rmsprop_adadelta.c
+            let i = range.lowerBound
+            ck_adadelta(range.count, wp + i, gp + i, ap + i, dp + i, lr, rho, epsilon)
+            return
+        }
         for i in range {
             let g = gp[i]
             ap[i] = rho * ap[i] + (1 - rho) * g * g                    // E[g²] ← ρ·E[g²] + (1−ρ)·g²

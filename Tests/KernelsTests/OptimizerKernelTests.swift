@@ -61,4 +61,33 @@ struct OptimizerKernelTests {
         #expect(results[0] == results[1])
         #expect(results[0].prefix(count) != start[...])
     }
+
+    @Test("RMSprop and Adadelta in AVX-512 (rmsprop_adadelta.c) give the Swift loops' bits, odd lengths included")
+    func rmspropAdadeltaBuildsAgree() throws {
+        try #require(VectorCode.avx512.isAvailable)
+        var s = RandomStream(seed: 9, name: "rmsprop adadelta builds")
+        let count = 4_096 * 2 + 37
+        let start = (0..<count).map { _ in s.nextNormal() }
+        let gradients = (0..<3).map { _ in FloatStorage((0..<count).map { _ in s.nextNormal() * 1e-3 }) }
+        for optimizer in ["rmsprop", "adadelta"] {
+            var results: [[Float]] = []
+            for build in [VectorCode.portable, .avx512] {
+                let w = FloatStorage(start), a = FloatStorage(count: count), d = FloatStorage(count: count)
+                for step in 0..<3 {
+                    if optimizer == "rmsprop" {
+                        rmspropUpdate(parameters: w.view, gradients: gradients[step].view, meanSquare: a.view,
+                                      meanGradient: nil, velocity: nil, learningRate: 0.001, rho: 0.9, momentum: 0,
+                                      epsilon: 1e-7, weightDecay: 0.004, pool: ThreadPool(threadCount: 2), code: build)
+                    } else {
+                        adadeltaUpdate(parameters: w.view, gradients: gradients[step].view, accumulatedGradient: a.view,
+                                       accumulatedDelta: d.view, learningRate: 1, rho: 0.9, epsilon: 1e-6,
+                                       weightDecay: 0, pool: ThreadPool(threadCount: 2), code: build)
+                    }
+                }
+                results.append(w.array + a.array + d.array)
+            }
+            #expect(results[0] == results[1], "\(optimizer)")
+            #expect(results[0].prefix(count) != start[...], "\(optimizer)")
+        }
+    }
 }

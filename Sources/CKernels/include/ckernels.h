@@ -11,6 +11,7 @@
 //   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
 //   adam.c               the Adam step over a chunk of parameters
+//   rmsprop_adadelta.c   RMSprop's and Adadelta's steps (AVX-512 only)
 //   dropout.c            dropout's mask (Philox words, 16 blocks at a time) and product
 //   batch_norm.c         batch normalization's passes, optionally with the ReLU after it
 //   conv_direct.c        convolution of a single-channel image straight from it, and its kernel
@@ -116,6 +117,17 @@ void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb
 /// w ← w − m·alpha / (√v + ε). With `wide` (only where ck_has_avx512vl() is 1), 16 floats a vector.
 void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,
              int wide);
+
+// MARK: RMSprop and Adadelta (rmsprop_adadelta.c)
+
+/// One plain RMSprop step (no momentum, not centered) over `count` parameters, the operations of
+/// OptimizerKernels.swift's loop in its order (the same bits): s ← ρ·s + ((1−ρ)·g)·g;
+/// w ← w − (lr·g)/√(s + ε). Only where ck_has_avx512vl() is 1.
+void ck_rmsprop(long count, float *w, const float *g, float *s, float lr, float rho, float epsilon);
+
+/// One Adadelta step, likewise: a ← ρ·a + ((1−ρ)·g)·g; Δ = (√(d + ε)·g)/√(a + ε);
+/// d ← ρ·d + ((1−ρ)·Δ)·Δ; w ← w − lr·Δ. Only where ck_has_avx512vl() is 1.
+void ck_adadelta(long count, float *w, const float *g, float *a, float *d, float lr, float rho, float epsilon);
 
 // MARK: Dropout (dropout.c)
 
