@@ -26,15 +26,16 @@ int ck_pool_sparse_row(int channels, int kw) { return kw * channels <= 32 ? 32 :
 
 #if defined(__x86_64__)
 
-/// Largest padded image (floats), kernel row (floats) and windows × (filters + 1) per image
-/// ck_pool_sparse_gradient takes.
+/// Largest padded image (floats), kernel row (floats) and windows × (filters + 4) per image
+/// ck_pool_sparse_gradient takes. The wide kernel's dx lists hold, per window, its nonzero
+/// gradients and one spare slot for each of its four argmax positions: (filters + 4) a window.
 #define SPARSE_MAX_PADDED 16384
 #define SPARSE_MAX_ROW 512
 #define SPARSE_MAX_PAIRS 16384
 
 int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth, int filters) {
     return kw * channels <= SPARSE_MAX_ROW && kh >= 1 && kh <= 16 && filters >= 1
-        && (long)(outHeight / 2) * (outWidth / 2) * (filters + 1) <= SPARSE_MAX_PAIRS
+        && (long)(outHeight / 2) * (outWidth / 2) * (filters + 4) <= SPARSE_MAX_PAIRS
         && outHeight >= 2 && outWidth >= 2
         && (long)(outHeight + kh - 1) * (outWidth + kw - 1) * channels <= SPARSE_MAX_PADDED;
 }
@@ -214,6 +215,7 @@ INLINE void pool_sparse_wide(const int W, const float *x, int images, int height
     // The nonzero gradients of one filter (its windows), or of every window (its filters by
     // argmax, `count` per window and argmax, each list a slot longer): the offsets of their patches
     // or kernels, and their g.
+    // (count: four per window; a window's outputs are at least 4 of the padded image's pixels.)
     int at[SPARSE_MAX_PAIRS], count[SPARSE_MAX_PADDED];
     float gs[SPARSE_MAX_PAIRS];
     patch_block blocks[16 * SPARSE_MAX_ROW / 16];     // (each block at least one row and 16 floats)

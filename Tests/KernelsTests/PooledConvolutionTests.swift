@@ -68,6 +68,23 @@ struct NarrowProductTests {
         #expect(!PooledConvolution(window: strided, filters: filters).sparseGradient)
     }
 
+    @Test("the sparse gradient's lists fit: the largest wide layer it takes matches the dense one, a filter more is not taken",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"))
+    func sparseListsFit() {
+        // Rows of 5·7 floats (the wide kernel), 22×22 windows: each window's dx lists need its
+        // nonzero gradients and four spare slots, 484 · (29 + 4) = 15,972 of 16,384. With 30
+        // filters they would need 16,456 (an earlier bound, windows · (filters + 1), took it).
+        let g = Window2D(height: 48, width: 48, channels: 7, kernel: (5, 5), stride: (1, 1), same: false)
+        let sparse = PooledConvolution(window: g, filters: 29)
+        #expect(sparse.sparseGradient)
+        #expect(!PooledConvolution(window: g, filters: 30).sparseGradient)
+        // No ReLU: every window's gradient is nonzero, so the lists are as long as they get.
+        let a = run(sparse, n: 3, relu: false), b = run(PooledConvolution(window: g, filters: 29, sparse: false), n: 3,
+                                                        relu: false)
+        #expect(a.y == b.y && a.argmax == b.argmax)
+        #expect(worstScaled(a.dk, b.dk) < 1e-5 && worstScaled(a.db, b.db) < 1e-5 && worstScaled(a.dx, b.dx) < 1e-5)
+    }
+
     /// L = Σ r ⊙ y of a pooled convolution for x, K and b, in Double, and which output each window
     /// took (and whether it is positive).
     func pooledLoss(_ c: PooledConvolution, x: [Float], k: [Float], b: [Float], r: [Float], relu: Bool, n: Int)

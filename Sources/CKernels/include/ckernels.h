@@ -222,7 +222,8 @@ void ck_conv1_pool_kernel_gradient(const float *x, int images, int height, int w
 // MARK: Convolution + 2×2 max pooling, sparse gradient (conv_pool_sparse.c)
 
 /// 1 when ck_pool_sparse_gradient takes a pooled convolution: a kernel row of at most 512 floats
-/// (kw·C), at most 16 kernel rows, 1,024 filters and a padded image of at most 16,384 floats.
+/// (kw·C), at most 16 kernel rows, pooling windows × (filters + 4) ≤ 16,384 and a padded image of
+/// at most 16,384 floats.
 int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int outWidth, int filters);
 
 /// Floats per kernel row in kT and dkT: 32 for kw·C ≤ 32, else kw·C rounded up to a multiple of 16.
