@@ -129,6 +129,10 @@ AVX static void pool_sparse_narrow(const float *x, int images, int height, int w
     }
 }
 
+/// The gradient a (window, filter) passes on: dy, or 0 where the ReLU's output y was not positive
+/// (NaN y too).
+static inline float routed(int relu, float y, float dy) { return relu && !(y > 0.0f) ? 0.0f : dy; }
+
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
 
@@ -234,7 +238,7 @@ INLINE void pool_sparse_wide(const int W, const float *x, int images, int height
             for (int i = 0; i < ph; i++)
                 for (int j = 0; j < pw; j++) {
                     const long w = ((long)i * pw + j) * f + k;
-                    const float g = relu && !(yi[w] > 0.0f) ? 0.0f : dyi[w];           // NaN y → 0
+                    const float g = routed(relu, yi[w], dyi[w]);
                     const int p = qi[w];
                     biasSums[k] += g;
                     at[n] = (int)((2 * i + (p >> 1)) * lineP + (2 * j + (p & 1)) * c);
@@ -256,7 +260,7 @@ INLINE void pool_sparse_wide(const int W, const float *x, int images, int height
             int *n = count + 4 * w, next[4];
             n[0] = n[1] = n[2] = n[3] = 0;
             for (long k = 0; k < f; k++) {
-                const float g = relu && !(yi[w * f + k] > 0.0f) ? 0.0f : dyi[w * f + k];
+                const float g = routed(relu, yi[w * f + k], dyi[w * f + k]);
                 n[qi[w * f + k]] += g != 0.0f;
             }
             for (int p = 0; p < 4; p++) {
@@ -264,7 +268,7 @@ INLINE void pool_sparse_wide(const int W, const float *x, int images, int height
                 start += n[p] + 1;                    // (the slot a zero g of the last filters writes)
             }
             for (long k = 0; k < f; k++) {
-                const float g = relu && !(yi[w * f + k] > 0.0f) ? 0.0f : dyi[w * f + k];
+                const float g = routed(relu, yi[w * f + k], dyi[w * f + k]);
                 const int p = qi[w * f + k];
                 at[next[p]] = (int)(k * kh * row);
                 gs[next[p]] = g;

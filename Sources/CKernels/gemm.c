@@ -132,17 +132,6 @@ INLINE_WIDE void tile16(const int rows, const int nv, const int ta, int k, const
         _Pragma("unroll") for (int v = 0; v < nv; v++)
             acc[r][v] = resume ? _mm512_maskz_loadu_ps(v == nv - 1 ? tail : (__mmask16)0xffff, c + r * ldc + v * 16)
                                : _mm512_setzero_ps();
-#define STEP(p)                                                                                                  \
-    {                                                                                                            \
-        __m512 bv[NV16];                                                                                         \
-        _Pragma("unroll") for (int v = 0; v < nv; v++)                                                           \
-            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + (p) * ldb + v * 16)                             \
-                                : _mm512_loadu_ps(b + (p) * ldb + v * 16);                                       \
-        _Pragma("unroll") for (int r = 0; r < rows; r++) {                                                       \
-            const __m512 x = _mm512_set1_ps(ta ? a[(p) * lda + r] : a[r * lda + (p)]);                           \
-            _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);     \
-        }                                                                                                        \
-    }
     if (list) {
         // A's values at the listed p, packed: ap[q·MR16 + r] = op(A)(r, list[q]).
         for (int q = 0; q < count; q++) {
@@ -156,9 +145,16 @@ INLINE_WIDE void tile16(const int rows, const int nv, const int ta, int k, const
             }
         }
     } else {
-        for (int p = 0; p < k; p++) STEP(p)
+        for (int p = 0; p < k; p++) {
+            __m512 bv[NV16];
+            _Pragma("unroll") for (int v = 0; v < nv; v++)
+                bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + p * ldb + v * 16) : _mm512_loadu_ps(b + p * ldb + v * 16);
+            _Pragma("unroll") for (int r = 0; r < rows; r++) {
+                const __m512 x = _mm512_set1_ps(ta ? a[p * lda + r] : a[r * lda + p]);
+                _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
+            }
+        }
     }
-#undef STEP
     _Pragma("unroll") for (int r = 0; r < rows; r++)
         _Pragma("unroll") for (int v = 0; v < nv; v++) {
             float *at = c + r * ldc + v * 16;
@@ -193,9 +189,9 @@ INLINE_WIDE void panel16(const int nv, const int ta, int m, int k, const float *
 /// against the n/32 passes of A through the register tiles is a few percent at n = 64.
 enum { SKIP_MIN_N = 64 };
 
-/// Buffers this thread keeps for `skipLists` (ints, floats), grown as needed.
-static _Thread_local struct { int *data; long capacity; } skipInts;
-static _Thread_local Buffer skipFloats;
+/// Buffers this thread keeps for `skipLists`: its lists (ints, kept in a float buffer of the same
+/// element size and only ever read as ints) and the packed values.
+static _Thread_local Buffer skipInts, skipFloats;
 
 /// For each row tile of op(A) = Aᵀ (MR16 rows, the last maybe fewer): the p in 0 ..< k where some
 /// row of the tile has Aᵀ(i, p) ≠ 0 (NaN counts as nonzero), ascending, and A's values there
@@ -204,21 +200,15 @@ static _Thread_local Buffer skipFloats;
 ///
 /// Why: a kernel gradient dW = xᵀ·dz whose x is an input image (or its im2col columns) is mostly
 /// zeros — in MNIST batches about half of the (image, 12 pixels) blocks are all zero — so the
-/// first dense layer's kernel gradient skips about half its work (784×512×128: 0.75 → 0.37 ms,
+/// first dense layer's kernel gradient skips about half its work (784×512×128: 0.72 → 0.36 ms,
 /// one thread). Only for Aᵀ: there a tile's values at p are one vector of A's row p, so finding
 /// and packing them is cheap; for A as it is they are a column, and gathering it cost more than
 /// the skipped terms saved. Skipping leaves the bits as they were unless B holds an infinity or
 /// NaN (0·∞ is NaN), which only a diverged run has.
 WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
     const int tiles = (m + MR16 - 1) / MR16;
-    const long ints = (long)tiles * k + tiles;
-    if (ints > skipInts.capacity) {
-        free(skipInts.data);
-        skipInts.data = aligned_alloc(64, (size_t)((ints + 15) / 16 * 16) * sizeof(int));
-        if (!skipInts.data) abort();
-        skipInts.capacity = ints;
-    }
-    int *lists = skipInts.data, *counts = skipInts.data + (long)tiles * k;
+    _Static_assert(sizeof(int) == sizeof(float), "the lists live in a float buffer");
+    int *lists = (int *)buffer(&skipInts, (long)tiles * k + tiles), *counts = lists + (long)tiles * k;
     const __m512 zero = _mm512_setzero_ps();
     long total = 0;
     for (int t = 0; t < tiles; t++) {

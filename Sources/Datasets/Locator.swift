@@ -129,13 +129,16 @@ public struct DatasetLocator: Sendable {
                      log: @Sendable (String) -> Void) throws(DatasetError) -> Dataset {
         let started = ContinuousClock.now
         let files = entry.files
-        let results = Results<(IDXArray, VerifiedFile)>(count: files.count)
-        DispatchQueue.concurrentPerform(iterations: files.count) { i in
-            results[i] = Result { () throws(DatasetError) in try readVerified(files[i], in: source.directory) }
+        var results = [Result<(IDXArray, VerifiedFile), DatasetError>?](repeating: nil, count: files.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let slots = buffer      // each task writes only its own slot
+            DispatchQueue.concurrentPerform(iterations: files.count) { i in
+                slots[i] = Result { () throws(DatasetError) in try readVerified(files[i], in: source.directory) }
+            }
         }
         var arrays: [IDXArray] = []
         var verified: [VerifiedFile] = []
-        for result in results.values {
+        for result in results {
             let (array, file) = try result!.get()
             arrays.append(array)
             verified.append(file)
@@ -164,24 +167,4 @@ public struct DatasetLocator: Sendable {
         return (try IDX.parseDecompressed(content, name: path, sha256: found, compressed: compressed),
                 VerifiedFile(name: file.name, path: path, sha256: found, bytes: content.count))
     }
-}
-
-/// Results written by concurrent tasks, one slot each: each task writes only its own slot, into
-/// memory allocated once (not an array, whose copy-on-write and exclusivity checks are not for
-/// concurrent writers).
-final class Results<Value>: @unchecked Sendable {
-    private let slots: UnsafeMutableBufferPointer<Result<Value, DatasetError>?>
-    init(count: Int) {
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: nil)
-    }
-    deinit {
-        slots.baseAddress!.deinitialize(count: slots.count)
-        slots.deallocate()
-    }
-    subscript(i: Int) -> Result<Value, DatasetError>? {
-        get { slots[i] }
-        set { slots[i] = newValue }
-    }
-    var values: [Result<Value, DatasetError>?] { Array(slots) }
 }

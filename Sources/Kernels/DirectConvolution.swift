@@ -59,8 +59,6 @@ public final class DirectPath: ConvolutionPath {
                         batch n: Int, pool: ThreadPool?) {
         let g = window, f = filters
         precondition(x.count >= n * g.inputCount && y.count >= n * g.positions * f)
-        precondition(activation == .relu || activation == .linear || activation == .sigmoid || activation == .tanh
-                     || activation == .softmax)
         let relu = activation == .relu
         let (samples, chunks) = chunking(n)
         let kp = weights.kernel.base, bp = weights.bias.map { UnsafePointer($0.base) }
