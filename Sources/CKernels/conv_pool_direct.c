@@ -13,6 +13,8 @@
 // with `wide`, once, from ck_has_avx512vl()): the same operations per output, so the same bits.
 #include "ckernels.h"
 #include "vec.h"
+#define VW 8
+#include "vecw.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -59,10 +61,10 @@ INLINE void windows_store(const int NW, const int FULL, v8 acc[2][8], v8 b, int 
     for (int q = 0; q < NW; q++) {
         v8 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
         if (relu)
-            for (int p = 0; p < 4; p++) v[p] = relu8(v[p]);
+            for (int p = 0; p < 4; p++) v[p] = vrelu(v[p]);
         v8 best;
         vi8 taken;
-        window_max(v, &best, &taken);
+        vwindow_max(v, &best, &taken);
         if (FULL) {                                   // (masked stores of whole vectors cost more)
             *(v8u *)(y + q * f) = best;
             *(vi8u *)(argmax + q * f) = taken;
@@ -154,10 +156,10 @@ INLINE void conv1_windows2(const int KH, const int KW, const int CH, int channel
         for (int q = 0; q < NW; q++) {
             v8 v[4] = {acc[g][0][2 * q] + bg, acc[g][0][2 * q + 1] + bg, acc[g][1][2 * q] + bg, acc[g][1][2 * q + 1] + bg};
             if (relu)
-                for (int p = 0; p < 4; p++) v[p] = relu8(v[p]);
+                for (int p = 0; p < 4; p++) v[p] = vrelu(v[p]);
             v8 best;
             vi8 taken;
-            window_max(v, &best, &taken);
+            vwindow_max(v, &best, &taken);
             *(v8u *)(y + q * f + 8 * g) = best;
             *(vi8u *)(argmax + q * f + 8 * g) = taken;
         }

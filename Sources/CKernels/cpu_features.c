@@ -39,28 +39,28 @@ void ck_set_flush_denormals(int on) {}
 
 // winograd_f4x4.c
 void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
-                       int tilesH, int tilesW, float *v) { __builtin_trap(); }
+                       int tilesH, int tilesW, float *v, int wide) { __builtin_trap(); }
 void ck_winograd_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                                int tilesH, int tilesW, float *dx) { __builtin_trap(); }
+                                int tilesH, int tilesW, float *dx, int wide) { __builtin_trap(); }
 void ck_winograd_output(const float *m, int images, int outHeight, int outWidth, int filters,
-                        int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax) { __builtin_trap(); }
+                        int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax, int wide) { __builtin_trap(); }
 void ck_winograd_output_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
                                  int outHeight, int outWidth, int filters, int tilesH, int tilesW,
-                                 float *dm, float *biasSums) { __builtin_trap(); }
+                                 float *dm, float *biasSums, int wide) { __builtin_trap(); }
 
 // winograd_f5x5.c
 int ck_wino5_supported(int tilesH, int tilesW) { return 0; }
 void ck_wino5_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
-                    int tilesW, float *v) { __builtin_trap(); }
+                    int tilesW, float *v, int wide) { __builtin_trap(); }
 void ck_wino5_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                             int tilesH, int tilesW, float *dx) { __builtin_trap(); }
+                             int tilesH, int tilesW, float *dx, int wide) { __builtin_trap(); }
 void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
-                          int tilesW, const float *bias, int relu, float *y, int *argmax) { __builtin_trap(); }
+                          int tilesW, const float *bias, int relu, float *y, int *argmax, int wide) { __builtin_trap(); }
 void ck_wino5_output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
                                    int outHeight, int outWidth, int filters, int tilesH, int tilesW, float *dm,
-                                   float *biasSums) { __builtin_trap(); }
-void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u) { __builtin_trap(); }
-void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk) {
+                                   float *biasSums, int wide) { __builtin_trap(); }
+void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide) { __builtin_trap(); }
+void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide) {
     __builtin_trap();
 }
 

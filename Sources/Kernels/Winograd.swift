@@ -45,6 +45,9 @@ public struct Winograd3x3: Sendable {
     public let avx2: Bool
     /// Whether the products use the AVX2/FMA kernels of gemm.c instead of `cblas_sgemm`.
     public let avx2Products: Bool
+    /// Whether the C transforms run their AVX-512 build (16 floats a vector; the same bits as the
+    /// AVX2 build's 8).
+    public let wide: Bool
     /// Outputs per tile side: 4 for F(4×4, 3×3), 5 for F(5×5, 3×3) (pooled layers, AVX2 only).
     public let tile: Int
     let transforms: any WinogradTransforms
@@ -53,17 +56,19 @@ public struct Winograd3x3: Sendable {
     /// True when this CPU has AVX2 and FMA.
     public static let avx2Available = ck_has_avx2_fma() != 0
 
-    /// `avx2: false` forces the portable transforms and OpenBLAS products; `avx2Products` (by
+    /// `avx2: false` forces the portable transforms and OpenBLAS products; `wide: false` the C
+    /// transforms' AVX2 build where the CPU has AVX-512 (the tests compare them); `avx2Products` (by
     /// default the same as `avx2`) chooses the products alone (the tests compare the paths).
     /// With `pooled` (the output goes on through 2×2 max pooling) and AVX2, F(5×5, 3×3) is taken
     /// when it needs fewer products for the pooled outputs, unless `tile` says otherwise (4 or 5).
     public init(height: Int, width: Int, channels: Int, filters: Int, same: Bool,
                 avx2: Bool = Winograd3x3.avx2Available, avx2Products: Bool? = nil, pooled: Bool = false,
-                tile: Int? = nil) {
+                tile: Int? = nil, wide: Bool = true) {
         precondition(!avx2 || Self.avx2Available, "AVX2/FMA transforms asked for on a CPU without them")
         precondition(!(avx2Products ?? false) || Self.avx2Available, "AVX2/FMA products asked for on a CPU without them")
         self.avx2 = avx2
         self.avx2Products = avx2Products ?? avx2
+        self.wide = wide && avx2 && PooledConvolution.avx512Available
         self.height = height
         self.width = width
         self.channels = channels
@@ -88,8 +93,8 @@ public struct Winograd3x3: Sendable {
         let tiling = WinogradTiling(height: height, width: width, channels: channels, filters: filters, pad: pad,
                                     outHeight: outHeight, outWidth: outWidth, tilesH: tilesH, tilesW: tilesW)
         switch (self.tile, avx2) {
-        case (5, _): transforms = AVX2F5x5Transforms(tiling: tiling)     // only where `fiveFits`: AVX2
-        case (_, true): transforms = AVX2F4x4Transforms(tiling: tiling)
+        case (5, _): transforms = AVX2F5x5Transforms(tiling: tiling, wide: self.wide)  // where `fiveFits`: AVX2
+        case (_, true): transforms = AVX2F4x4Transforms(tiling: tiling, wide: self.wide)
         case (_, false): transforms = PortableF4x4Transforms(tiling: tiling)
         }
         products = self.avx2Products ? AVX2WinogradProducts() : BLASWinogradProducts()

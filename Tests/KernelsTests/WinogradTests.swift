@@ -135,6 +135,31 @@ struct WinogradTests {
         }
     }
 
+    @Test("the AVX-512 build of the C transforms gives the AVX2 build's bits",
+          .enabled(if: Winograd3x3(height: 8, width: 8, channels: 8, filters: 8, same: true).wide,
+                   "this CPU has no AVX-512"), arguments: [
+        Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer: whole vectors
+        Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),        // one partial vector, edge tiles
+        Case(n: 37, h: 12, w: 12, c: 20, f: 33, same: false),   // a full and a partial vector; two groups
+        Case(n: 2, h: 26, w: 26, c: 17, f: 24, same: true),     // PyTorch's example's second layer's size
+    ])
+    func wideMatchesNarrow(_ s: Case) {
+        for (pooled, tile) in [(false, 4), (true, 4), (true, 5)] {
+            let wide = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, pooled: pooled,
+                                   tile: tile)
+            let narrow = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same,
+                                     pooled: pooled, tile: tile, wide: false)
+            #expect(wide.wide && !narrow.wide && wide.tile == tile)
+            let a = runFull(wide, n: s.n, pooled: pooled, seed: 13), b = runFull(narrow, n: s.n, pooled: pooled, seed: 13)
+            for (name, p, q) in [("y", a.y, b.y), ("argmax", a.argmax, b.argmax), ("dx", a.dx, b.dx),
+                                 ("dk", a.dk, b.dk), ("db", a.db, b.db)] {
+                let differing = zip(p, q).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(p.count == q.count && differing == 0,
+                        "F(\(tile)×\(tile)), pooled: \(pooled): \(differing) of \(p.count) elements of \(name) differ")
+            }
+        }
+    }
+
     @Test("the AVX2/FMA products are as accurate as OpenBLAS's and agree with them",
           .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
         Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer

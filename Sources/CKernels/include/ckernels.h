@@ -6,8 +6,10 @@
 //
 //   cpu_features.c       CPU detection (AVX2+FMA, AVX-512VL), denormal handling; the stand-ins
 //                        off x86-64
-//   winograd_f4x4.c      Winograd F(4×4, 3×3) tile transforms (input, output, their adjoints)
-//   winograd_f5x5.c      Winograd F(5×5, 3×3) transforms with 2×2 max pooling (tiles and kernel)
+//   winograd_f4x4.c      Winograd F(4×4, 3×3) tile transforms (input, output, their adjoints),
+//                        8 or 16 floats a vector (`wide`: AVX-512; the same bits)
+//   winograd_f5x5.c      Winograd F(5×5, 3×3) transforms with 2×2 max pooling (tiles and kernel),
+//                        likewise
 //   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
 //   adam.c               the Adam step over a chunk of parameters
@@ -44,27 +46,29 @@ int ck_flush_denormals(void);
 void ck_set_flush_denormals(int on);
 
 // MARK: Winograd F(4×4, 3×3) tile transforms (winograd_f4x4.c)
+// `wide` (only when ck_has_avx512vl() is 1): the AVX-512 build, 16 channels a vector instead of 8,
+// the same bits. Likewise for F(5×5) below.
 
 /// V (36, T, C) = Bᵀ d B for every tile of `images` images (N, H, W, C) at x; T = images·tilesH·tilesW.
 void ck_winograd_input(const float *x, int images, int height, int width, int channels, int pad,
-                       int tilesH, int tilesW, float *v);
+                       int tilesH, int tilesW, float *v, int wide);
 
 /// dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order), dx overwritten; dV (36, T, C).
 void ck_winograd_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                                int tilesH, int tilesW, float *dx);
+                                int tilesH, int tilesW, float *dx, int wide);
 
 /// y = f(Aᵀ M A + b) for every tile of M (36, T, F), cropped to the (outHeight, outWidth) output,
 /// f = ReLU when `relu`; `bias` may be NULL. With `argmax` (not NULL), y is the 2×2 max pooling of
 /// that output and argmax the position of each window's maximum (0…3, ties keep the first).
 void ck_winograd_output(const float *m, int images, int outHeight, int outWidth, int filters,
-                        int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax);
+                        int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax, int wide);
 
 /// dM (36, T, F) = A dZ Aᵀ for every tile, dZ = dy ⊙ f'(y), zero beyond the output's edge
 /// (`y` may be NULL without `relu`); biasSums (F) += Σ dZ in tile order. With `argmax`, dy and y are
 /// pooled and dZ is dy at each window's maximum.
 void ck_winograd_output_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
                                  int outHeight, int outWidth, int filters, int tilesH, int tilesW,
-                                 float *dm, float *biasSums);
+                                 float *dm, float *biasSums, int wide);
 
 // MARK: Winograd F(5×5, 3×3) with 2×2 max pooling (winograd_f5x5.c)
 // 7×7 tiles at a stride of 5, 49 positions (ξ = 7r + s).
@@ -74,28 +78,28 @@ int ck_wino5_supported(int tilesH, int tilesW);
 
 /// V = Bᵀ d B for every 7×7 tile (stride 5) of `images` images (N, H, W, C) at x.
 void ck_wino5_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
-                    int tilesW, float *v);
+                    int tilesW, float *v, int wide);
 
 /// dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order), dx overwritten.
 void ck_wino5_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                             int tilesH, int tilesW, float *dx);
+                             int tilesH, int tilesW, float *dx, int wide);
 
 /// y, argmax = 2×2 max pooling of f(Aᵀ M A + b), f = ReLU when `relu`; `bias` may be NULL.
 /// y and argmax (N, OH/2, OW/2, F), argmax 0…3 in scan order, ties keep the first.
 void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
-                          int tilesW, const float *bias, int relu, float *y, int *argmax);
+                          int tilesW, const float *bias, int relu, float *y, int *argmax, int wide);
 
 /// dM = A dZ Aᵀ for dZ = the pooled gradient dy at each window's maximum (where y > 0 with
 /// `relu`); biasSums (F) += Σ dZ, images in order, windows in scan order.
 void ck_wino5_output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
                                    int outHeight, int outWidth, int filters, int tilesH, int tilesW, float *dm,
-                                   float *biasSums);
+                                   float *biasSums, int wide);
 
 /// U (49, C, F) = G g Gᵀ for channels c0 ..< c1 of the kernel g (3, 3, C, F).
-void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u);
+void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide);
 
 /// dk (3, 3, C, F) += Gᵀ dU G for channels c0 ..< c1.
-void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk);
+void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide);
 
 // MARK: Matrix products (gemm.c)
 
