@@ -87,6 +87,10 @@ public final class Dense: ActivatedLayer {
     public var scratchPerSample: Int { gemmWorkspace(m: 1, n: units) }
     public func bind(scratch: FloatView) { workspace = scratch }
 
+    /// Backward writes dW and db: the kernel gradient's zeroing and the product's read of it were
+    /// two passes over the largest tensor of an MLP (mlp-512: 1.6 MB) every step.
+    public var writesGradients: Bool { true }
+
     public func bind(parameters: [FloatView], gradients: [FloatView]) {
         kernel = parameters[0]
         kernelGradient = gradients[0]
@@ -109,9 +113,10 @@ public final class Dense: ActivatedLayer {
         activationBackward(y: y, dy: dy, rows: n, cols: units, activation: activation, biasGradient: nil,
                            pool: context.pool)                               // dz = dy ⊙ f'(z)
         gemm(transA: true, m: inputs, n: units, k: n, a: x, lda: inputs, b: dy, ldb: units,
-             beta: 1, c: kernelGradient!, ldc: units, pool: context.pool)     // dW += xᵀ·dz
+             beta: 0, c: kernelGradient!, ldc: units, pool: context.pool)     // dW = xᵀ·dz
         if let biasGradient {
-            accumulateColumnSums(dy, rows: n, cols: units, into: biasGradient, pool: context.pool)  // db += Σₙ dz
+            biasGradient.fill(0)
+            accumulateColumnSums(dy, rows: n, cols: units, into: biasGradient, pool: context.pool)  // db = Σₙ dz
         }
         if let dx {
             gemm(transB: true, m: n, n: inputs, k: units, a: dy, lda: units, b: kernel!, ldb: units,

@@ -72,6 +72,10 @@ public protocol Layer: AnyObject {
     func bind(scratch: FloatView)
     /// True when the output is the input's memory reinterpreted (flatten): no buffer, no copy.
     var aliasesInput: Bool { get }
+    /// True when `backward` sets its gradients (`=`) rather than adding to them: the model then
+    /// leaves them out of the zeroing before a backward (for a dense layer, a pass over its
+    /// kernel gradient and the product's read of it).
+    var writesGradients: Bool { get }
     /// How the layer computes, for reports ("im2col", "winograd-f4x4", "gemm", …), when it picks
     /// among ways when the model is built; nil for layers with one way.
     var pathName: String? { get }
@@ -79,7 +83,8 @@ public protocol Layer: AnyObject {
     /// x: (N, inputShape) → y: (N, outputShape)
     func forward(x: FloatView, y: FloatView, batch: Int, context: PassContext)
     /// dy = dL/dy (the layer may overwrite it). Adds dL/dθ into the gradient views (`+=`; the
-    /// trainer zeroes them) and writes dL/dx into `dx` unless it is nil (the model's first layer).
+    /// trainer zeroes them) — or, with `writesGradients`, writes it there — and writes dL/dx into
+    /// `dx` unless it is nil (the model's first layer).
     func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch: Int,
                   context: PassContext)
 }
@@ -93,6 +98,7 @@ extension Layer {
     /// Scratch floats for batches of up to `batch` samples.
     public func scratchCount(batch: Int) -> Int { batch * scratchPerSample + scratchFixed }
     public var aliasesInput: Bool { false }
+    public var writesGradients: Bool { false }
     public var pathName: String? { nil }
     /// Trainable and non-trainable values together, as Keras's summary counts them.
     public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + $1.count } }

@@ -16,6 +16,8 @@ public final class Sequential {
     public let parameters: FloatStorage
     /// dL/dθ in the same layout as `parameters`.
     public let gradients: FloatStorage
+    /// The runs of `gradients` that `zeroGradients` clears: the layers' that `backward` adds to.
+    private let accumulatedGradients: [Range<Int>]
     /// Every non-trainable tensor (batch norm's moving statistics), in the same order.
     public let state: FloatStorage
     /// Where a batch's inputs go: (maxBatch, inputShape).
@@ -105,6 +107,17 @@ public final class Sequential {
             }
         }
         parameterTable = table
+        // The gradients of layers that add to theirs, as runs of the flat vector.
+        let adding = Set(layers.filter { !$0.writesGradients }.map(\.name))
+        var runs: [Range<Int>] = []
+        for e in table where e.trainable && e.count > 0 && adding.contains(e.layer) {
+            if let last = runs.last, last.upperBound == e.offset {
+                runs[runs.count - 1] = last.lowerBound..<(e.offset + e.count)
+            } else {
+                runs.append(e.offset..<(e.offset + e.count))
+            }
+        }
+        accumulatedGradients = runs
         parameters = FloatStorage(count: trainableTotal)
         gradients = FloatStorage(count: trainableTotal)
         state = FloatStorage(count: stateTotal)
@@ -223,6 +236,9 @@ public final class Sequential {
         parameterTable[i].learningRateMultiplier = multiplier
     }
 
-    /// Sets every gradient to zero (the trainer's explicit step before each backward).
-    public func zeroGradients(pool: ThreadPool? = nil) { zero(gradients.view, pool: pool) }
+    /// Sets to zero the gradients `backward` adds to — every layer's but those that write theirs
+    /// (`writesGradients`) — the trainer's explicit step before each backward.
+    public func zeroGradients(pool: ThreadPool? = nil) {
+        for run in accumulatedGradients { zero(gradients.view(offset: run.lowerBound, count: run.count), pool: pool) }
+    }
 }
