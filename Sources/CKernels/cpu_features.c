@@ -67,6 +67,7 @@ void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0
 // gemm.c (ck_transpose is portable C and compiled everywhere)
 void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
              float *c, int ldc, int accumulate, int wide) { __builtin_trap(); }
+int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) { return 0; }
 
 // adam.c
 void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,

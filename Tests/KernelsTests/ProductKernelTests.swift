@@ -138,4 +138,26 @@ struct ProductKernelTests {
             }
         }
     }
+
+    @Test("A mostly zeros (an image batch): rows visited at their nonzeros leave the chain's bits",
+          arguments: [Shape(m: 128, n: 512, k: 784), Shape(m: 7, n: 300, k: 100), Shape(m: 33, n: 64, k: 64),
+                      Shape(m: 5, n: 70, k: 257)])
+    func sparseRowsMatchChain(_ s: Shape) {
+        var stream = RandomStream(seed: 23, name: "sparse rows")
+        // 10% nonzero, scattered (few whole zero tiles): below gemm.c's SPARSE_TENTHS, so the
+        // products of A as it is take the row-by-row path; one NaN, which must stay NaN.
+        var a = (0..<s.m * s.k).map { _ in stream.nextUniform() < 0.1 ? stream.nextNormal() : 0 }
+        a[a.count / 2] = .nan
+        let b = (0..<s.k * s.n).map { _ in stream.nextNormal() }, start = (0..<s.m * s.n).map { _ in stream.nextNormal() }
+        for accumulate in [false, true] {
+            let ours = FloatStorage(start)
+            gemm(m: s.m, n: s.n, k: s.k, a: FloatStorage(a).view, lda: s.k, b: FloatStorage(b).view, ldb: s.n,
+                 beta: accumulate ? 1 : 0, c: ours.view, ldc: s.n, pool: ThreadPool(threadCount: 2))
+            let expected = Self.chain(a, lda: s.k, transA: false, b, ldb: s.n, transB: false, m: s.m, n: s.n, k: s.k,
+                                      start: start, ldc: s.n, accumulate: accumulate)
+            let differing = zip(ours.array, expected).filter { $0.isNaN ? !$1.isNaN : $0.bitPattern != $1.bitPattern }
+            #expect(differing.isEmpty, "\(differing.count) elements differ, accumulate \(accumulate)")
+            #expect(ours.array.contains { $0.isNaN })
+        }
+    }
 }
