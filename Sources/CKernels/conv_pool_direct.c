@@ -8,7 +8,8 @@
 // instead and keep a 2×4 block of outputs (two pooling windows) in registers, so neither the
 // columns nor the unpooled output z exist. Each output is summed over the taps in the order
 // r·kw + s (then c) from zero, one FMA a term, and the kernel gradient over the pixels in scan
-// order: the same operations as im2col + ck_gemm_narrow(_tn), so the results are the same bits.
+// order (those with a gradient: the others add only zeros): the same operations as im2col +
+// ck_gemm_narrow(_tn), so the results are the same bits.
 // Both are compiled twice, for AVX2's 16 vector registers and AVX-512VL's 32 (chosen by the caller
 // with `wide`, once, from ck_has_avx512vl()): the same operations per output, so the same bits.
 #include "ckernels.h"
@@ -267,66 +268,88 @@ AVX void ck_conv_pool(const float *x, int images, int height, int width, int cha
                       relu, y, argmax);
 }
 
-/// Kernel rows r0 ..< r0 + NR of the gradient of NG (1 or 2) adjacent 8-filter groups over one
-/// image: acc[g][(r − r0)·KW + s] += x[R + r][c + s] · dz[R][c] for every pixel (R, c) a window
-/// covers, in scan order. With `sums`, also sums += each window's gradient (window order).
-/// Without FULL (the last group has fewer than 8 filters), loads are masked by masks[g].
-INLINE void conv1_gradient_rows(const int KH, const int KW, const int NR, const int NG, const int FULL, int r0,
-                                const float *xp, int cols, int ph, int pw, const float *dy, const float *y,
-                                const int *argmax, int relu, long f, const __m256i *masks, v8 *acc0, v8 *acc1,
+/// The gradient's terms of one image for NG (1 or 2) adjacent 8-filter groups, the output pixels
+/// (R, c) in scan order: at[e] = R·cols + c, the pixel's offset in the padded image, and d[e·NG + g]
+/// its gradient for group g (dz at its window's argmax, zero elsewhere). A pixel whose d is zero
+/// in every lane is left out: its terms x·0 are zeros, which leave a sum that starts from zero as
+/// it was (unless x holds an infinity or NaN), so the bits are those of every pixel summed. After
+/// the pooling a pixel has a gradient for about a quarter of the filters, and the ReLU zeroes
+/// more: training `speedrun.yaml`, LeNet-5's first layer keeps 37% of its pixels. With `sums`,
+/// also sums += each window's gradient (window order). Without FULL (the last group has fewer
+/// than 8 filters), loads are masked by masks[g]. Returns the number of terms.
+INLINE int conv1_gradient_terms(const int NG, const int FULL, int cols, int ph, int pw, const float *dy, const float *y,
+                                const int *argmax, int relu, long f, const __m256i *masks, int *at, v8 *d,
                                 float *sums) {
-    v8 a[2][10], total[2];
-    v8 *acc[2] = {acc0, acc1};
-    for (int g = 0; g < NG; g++) {
-        for (int t = 0; t < NR * KW; t++) a[g][t] = acc[g][t];
-        total[g] = sums ? (v8)_mm256_maskload_ps(sums + 8 * g, masks[g]) : SPLAT(0.0f);
-    }
+    v8 total[2];
+    for (int g = 0; g < NG; g++) total[g] = sums ? (v8)_mm256_maskload_ps(sums + 8 * g, masks[g]) : SPLAT(0.0f);
+    int n = 0;
     for (int R = 0; R < 2 * ph; R++) {
         const int i = R >> 1, top = (R & 1) * 2;
         const vi8 first = {top, top, top, top, top, top, top, top}, second = first + 1;
         for (int j = 0; j < pw; j++) {
             v8 d0[2], d1[2];
+            vi8 any0 = {0}, any1 = {0};
             for (int g = 0; g < NG; g++) {
-                const long at = ((long)i * pw + j) * f + 8 * g;
-                v8 dz = FULL ? *(const v8u *)(dy + at) : (v8)_mm256_maskload_ps(dy + at, masks[g]);
+                const long w = ((long)i * pw + j) * f + 8 * g;
+                v8 dz = FULL ? *(const v8u *)(dy + w) : (v8)_mm256_maskload_ps(dy + w, masks[g]);
                 if (relu) {
-                    const v8 out = FULL ? *(const v8u *)(y + at) : (v8)_mm256_maskload_ps(y + at, masks[g]);
+                    const v8 out = FULL ? *(const v8u *)(y + w) : (v8)_mm256_maskload_ps(y + w, masks[g]);
                     dz = (v8)((vi8)dz & (out > SPLAT(0.0f)));                                   // NaN → 0
                 }
                 if (sums && top == 0) total[g] += dz;
-                const vi8 q = FULL ? *(const vi8u *)(argmax + at)
-                                   : (vi8)_mm256_maskload_epi32(argmax + at, masks[g]);
+                const vi8 q = FULL ? *(const vi8u *)(argmax + w) : (vi8)_mm256_maskload_epi32(argmax + w, masks[g]);
                 d0[g] = (v8)((vi8)dz & (q == first));
                 d1[g] = (v8)((vi8)dz & (q == second));
+                any0 |= (vi8)d0[g];
+                any1 |= (vi8)d1[g];
             }
-            const float *px = xp + (R + r0) * cols + 2 * j;
-            for (int r = 0; r < NR; r++)
-                for (int s = 0; s < KW; s++) {
-                    const v8 x = SPLAT(px[r * cols + s]);
-                    for (int g = 0; g < NG; g++) a[g][r * KW + s] = x * d0[g] + a[g][r * KW + s];
-                }
-            for (int r = 0; r < NR; r++)
-                for (int s = 0; s < KW; s++) {
-                    const v8 x = SPLAT(px[r * cols + s + 1]);
-                    for (int g = 0; g < NG; g++) a[g][r * KW + s] = x * d1[g] + a[g][r * KW + s];
-                }
+            // Written always, kept when nonzero: no branch to mispredict on the argmax.
+            at[n] = R * cols + 2 * j;
+            for (int g = 0; g < NG; g++) d[n * NG + g] = d0[g];
+            n += !_mm256_testz_si256((__m256i)any0, (__m256i)any0);
+            at[n] = R * cols + 2 * j + 1;
+            for (int g = 0; g < NG; g++) d[n * NG + g] = d1[g];
+            n += !_mm256_testz_si256((__m256i)any1, (__m256i)any1);
         }
     }
-    for (int g = 0; g < NG; g++) {
-        for (int t = 0; t < NR * KW; t++) acc[g][t] = a[g][t];
-        if (sums) _mm256_maskstore_ps(sums + 8 * g, masks[g], (__m256)total[g]);
-    }
+    if (sums)
+        for (int g = 0; g < NG; g++) _mm256_maskstore_ps(sums + 8 * g, masks[g], (__m256)total[g]);
+    return n;
 }
 
-/// NG: 8-filter groups a pass takes (2 with 32 vector registers, 1 with 16).
+/// Kernel rows r0 ..< r0 + NR of the gradient of NG adjacent 8-filter groups:
+/// acc[g][(r − r0)·KW + s] += x[R + r][c + s] · d[e][g] for the n terms e (pixels (R, c)) in order.
+INLINE void conv1_gradient_rows(const int KW, const int NR, const int NG, int r0, const float *xp, int cols,
+                                const int *at, const v8 *d, int n, v8 *acc0, v8 *acc1) {
+    v8 a[2][25];
+    v8 *acc[2] = {acc0, acc1};
+    for (int g = 0; g < NG; g++)
+        for (int t = 0; t < NR * KW; t++) a[g][t] = acc[g][t];
+    for (int e = 0; e < n; e++) {
+        const float *px = xp + at[e] + r0 * cols;
+        for (int r = 0; r < NR; r++)
+            for (int s = 0; s < KW; s++) {
+                const v8 x = SPLAT(px[r * cols + s]);
+                for (int g = 0; g < NG; g++) a[g][r * KW + s] = x * d[e * NG + g] + a[g][r * KW + s];
+            }
+    }
+    for (int g = 0; g < NG; g++)
+        for (int t = 0; t < NR * KW; t++) acc[g][t] = a[g][t];
+}
+
+/// NG: 8-filter groups a pass takes (2 with 32 vector registers, 1 with 16); a pass keeps as many
+/// kernel rows' accumulators in registers as fit in 25 (32 registers) or 10 (16): all five rows
+/// of a 5×5 kernel's single group with AVX-512VL, two with AVX2.
 INLINE void conv1_pool_gradient(const int KH, const int KW, const int NG, const float *x, int images, int height,
                                 int width, int padT, int padL, int outHeight, int outWidth, int filters,
                                 const float *dy, const float *y, const int *argmax, int relu, float *dk,
                                 float *biasSums) {
     const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
-    const int perSet = 10 / KW;                       // kernel rows a pass keeps in registers
+    const int budget = NG == 2 ? 25 : 10;             // accumulator vectors a pass
     const long f = filters, perImage = (long)ph * pw * f;
     float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
+    int at[4 * ph * pw];                              // an image's terms (conv1_gradient_terms)
+    v8 d[4 * ph * pw * NG];
     v8 acc[4][KH * KW];                               // 8-filter groups × taps, summed over the images
     const int groups = (filters + 7) / 8;
     for (int g = 0; g < groups && g < 4; g++)
@@ -341,16 +364,25 @@ INLINE void conv1_pool_gradient(const int KH, const int KW, const int NG, const 
                 const int lanes = filters - k - 8 * (n - 1) < 8 ? (int)(filters - k - 8 * (n - 1)) : 8;
                 const __m256i masks[2] = {n == 1 ? lanes_mask(lanes) : lanes_mask(8), lanes_mask(lanes)};
                 const long offset = image * perImage + k;
-                for (int r0 = 0; r0 < KH; r0 += perSet) {
-                    float *sums = biasSums && r0 == 0 ? biasSums + k : NULL;
+                float *sums = biasSums ? biasSums + k : NULL;
+#define TERMS(N, FULL) conv1_gradient_terms(N, FULL, cols, ph, pw, dy + offset, y + offset, argmax + offset, relu, \
+                                            f, masks, at, d, sums)
+                int terms;
+                if (n == 2) terms = lanes == 8 ? TERMS(2, 1) : TERMS(2, 0);
+                else terms = lanes == 8 ? TERMS(1, 1) : TERMS(1, 0);
+#undef TERMS
+                const int perSet = budget / (n * KW) < KH ? budget / (n * KW) : KH;   // kernel rows a pass
+                for (int r0 = 0, nr; r0 < KH; r0 += nr) {
+                    nr = KH - r0 < perSet ? KH - r0 : perSet;                 // 5, 3, 2 or (last) 1
                     v8 *a0 = acc[g - g0] + r0 * KW, *a1 = n == 2 ? acc[g - g0 + 1] + r0 * KW : a0;
-#define ROWS(NR, N, FULL) conv1_gradient_rows(KH, KW, NR, N, FULL, r0, xp, cols, ph, pw, dy + offset, y + offset, \
-                                              argmax + offset, relu, f, masks, a0, a1, sums)
-#define ROWS_N(NR) do {                                                                  \
-        if (n == 2) { if (lanes == 8) ROWS(NR, 2, 1); else ROWS(NR, 2, 0); }             \
-        else { if (lanes == 8) ROWS(NR, 1, 1); else ROWS(NR, 1, 0); }                    \
-    } while (0)
-                    if (KH - r0 >= perSet) ROWS_N(perSet); else ROWS_N(1);
+#define ROWS(NR, N) conv1_gradient_rows(KW, NR, N, r0, xp, cols, at, d, terms, a0, a1)
+#define ROWS_N(NR) do { if (n == 2) ROWS(NR, 2); else ROWS(NR, 1); } while (0)
+                    switch (nr) {
+                    case 5: ROWS_N(5); break;
+                    case 3: ROWS_N(3); break;
+                    case 2: ROWS_N(2); break;
+                    default: ROWS_N(1);
+                    }
 #undef ROWS_N
 #undef ROWS
                 }

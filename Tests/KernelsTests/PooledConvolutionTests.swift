@@ -7,11 +7,18 @@ import Testing
 @Suite("The AVX2/FMA narrow products of a pooled convolution")
 struct NarrowProductTests {
     /// Forward and backward of a pooled convolution with bias and ReLU (or none); outputs as arrays.
-    func run(_ c: PooledConvolution, n: Int, wantDx: Bool = true, relu: Bool = true, threads: Int = 2)
-        -> (y: [Float], argmax: [Float], dk: [Float], db: [Float], dx: [Float]) {
+    /// With `digits`, x is zero outside a centred square and at random pixels inside it (as MNIST's
+    /// background), so whole windows and patches are zeros.
+    func run(_ c: PooledConvolution, n: Int, wantDx: Bool = true, relu: Bool = true, threads: Int = 2,
+             digits: Bool = false) -> (y: [Float], argmax: [Float], dk: [Float], db: [Float], dx: [Float]) {
         let g = c.window, f = c.filters
         var stream = RandomStream(seed: 11, name: "narrow")
-        let x = FloatStorage((0..<n * g.inputCount).map { _ in stream.nextNormal() })
+        let x = FloatStorage((0..<n * g.inputCount).map { i in
+            let v = stream.nextNormal(), pixel = i / g.channels % (g.height * g.width)
+            let (r, s) = (pixel / g.width, pixel % g.width), edge = g.height / 4
+            let inside = r >= edge && r < g.height - edge && s >= edge && s < g.width - edge
+            return digits && (!inside || v < -0.5) ? 0 : v
+        })
         let k = FloatStorage((0..<g.patch * f).map { _ in stream.nextNormal() * 0.3 })
         let b = FloatStorage((0..<f).map { _ in stream.nextNormal() * 0.1 })
         let dy = FloatStorage((0..<n * c.pooledCount).map { _ in stream.nextNormal() })
@@ -169,6 +176,27 @@ struct NarrowProductTests {
         #expect(!PooledConvolution(window: strided, filters: filters).direct)
         let twoChannels = Window2D(height: size, width: size, channels: 2, kernel: (kernel, kernel), stride: (1, 1), same: same)
         #expect(!PooledConvolution(window: twoChannels, filters: filters).direct)
+    }
+
+    @Test("the single-channel kernel gradient leaves out zero pixels with the same bits (zero backgrounds, batch 1)",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          arguments: [(28, 5, 6, true), (28, 5, 16, true), (11, 5, 13, false), (9, 3, 20, true), (13, 3, 9, false),
+                      (12, 5, 32, true), (7, 3, 3, false)])
+    func directSkipsZeros(_ size: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
+        let g = Window2D(height: size, width: size, channels: 1, kernel: (kernel, kernel), stride: (1, 1), same: same)
+        let direct = PooledConvolution(window: g, filters: filters)
+        let narrowRegisters = PooledConvolution(window: g, filters: filters, wide: false)
+        let columns = PooledConvolution(window: g, filters: filters, direct: false, sparse: false)
+        #expect(direct.direct && narrowRegisters.direct && !columns.direct)
+        for (n, relu) in [(1, true), (13, true), (5, false)] {
+            let b = run(columns, n: n, wantDx: false, relu: relu, digits: true)
+            #expect(b.dk.contains { $0 != 0 } && b.y.contains { $0 > 0 })
+            for a in [run(direct, n: n, wantDx: false, relu: relu, digits: true),
+                      run(narrowRegisters, n: n, wantDx: false, relu: relu, threads: 1, digits: true)] {
+                #expect(a.y == b.y && a.argmax == b.argmax)
+                #expect(a.dk == b.dk && a.db == b.db)
+            }
+        }
     }
 
     @Test("agree with OpenBLAS's products", .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
