@@ -10,8 +10,9 @@
 // r·kw + s (then c) from zero, one FMA a term, and the kernel gradient over the pixels in scan
 // order (those with a gradient: the others add only zeros): the same operations as im2col +
 // ck_gemm_narrow(_tn), so the results are the same bits.
-// Both are compiled twice, for AVX2's 16 vector registers and AVX-512VL's 32 (chosen by the caller
-// with `wide`, once, from ck_has_avx512vl()): the same operations per output, so the same bits.
+// Both are compiled twice, for AVX2's 16 vector registers and AVX-512's 32 (with 16-float vectors
+// for 16 filters at a time in the forward; chosen by the caller with `wide`, once, from
+// ck_has_avx512vl()): the same operations per output, so the same bits.
 #include "ckernels.h"
 #include "vec.h"
 #include <string.h>
@@ -127,45 +128,46 @@ INLINE void conv1_rows(const int K, const int NW, const int FULL, const float *x
     windows_store(NW, FULL, acc, b, relu, y, argmax, f, mask);
 }
 
-/// conv1_windows for two full 8-filter groups at once (w and w2, b and b2; outputs at y and
-/// y + 8): each broadcast input feeds 16 FMAs instead of 8. The same FMAs per output, so the
-/// same bits; for 32 vector registers (16 accumulators).
-INLINE void conv1_windows2(const int KH, const int KW, const int CH, int channels, const int NW, const float *xp,
-                           int cols, const v8 *w, const v8 *w2, v8 b, v8 b2, int relu, float *y, int *argmax,
-                           long f) {
+/// conv1_windows for 16 filters in 16-float vectors (w, b; outputs at y): each broadcast input
+/// feeds one FMA for all 16, instead of two of 8-float vectors. The same FMAs per output, so the
+/// same bits; for AVX-512's 32 registers (up to 20 accumulators: NW ≤ 5).
+INLINE void conv1_windows16(const int KH, const int KW, const int CH, int channels, const int NW, const float *xp,
+                            int cols, const v16 *w, v16 b, int relu, float *y, int *argmax, long f) {
     const int C = CH ? CH : channels;
-    v8 acc[2][2][4];
-    for (int g = 0; g < 2; g++)
-        for (int a = 0; a < 2; a++)
-            for (int c = 0; c < 2 * NW; c++) acc[g][a][c] = SPLAT(0.0f);
+    v16 acc[2][10];
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT16(0.0f);
+    // (The accumulators stay in registers only with the taps' loops kept and the rest unrolled.)
+#pragma clang loop unroll(disable)
     for (int r = 0; r < KH; r++)
+#pragma clang loop unroll(disable)
         for (int s = 0; s < KW; s++)
+#pragma clang loop unroll(full)
             for (int ch = 0; ch < C; ch++) {
-                const int t = (r * KW + s) * C + ch;
-                const v8 wv = w[t], wv2 = w2[t];
+                const v16 wv = w[(r * KW + s) * C + ch];
+#pragma clang loop unroll(full)
                 for (int a = 0; a < 2; a++)
-                    for (int c = 0; c < 2 * NW; c++) {
-                        const v8 xv = SPLAT(xp[((a + r) * cols + c + s) * C + ch]);
-                        acc[0][a][c] = xv * wv + acc[0][a][c];
-                        acc[1][a][c] = xv * wv2 + acc[1][a][c];
-                    }
+#pragma clang loop unroll(full)
+                    for (int c = 0; c < 2 * NW; c++)
+                        acc[a][c] = SPLAT16(xp[((a + r) * cols + c + s) * C + ch]) * wv + acc[a][c];
             }
-    for (int g = 0; g < 2; g++) {
-        const v8 bg = g ? b2 : b;
-        for (int q = 0; q < NW; q++) {
-            v8 v[4] = {acc[g][0][2 * q] + bg, acc[g][0][2 * q + 1] + bg, acc[g][1][2 * q] + bg, acc[g][1][2 * q + 1] + bg};
-            if (relu)
-                for (int p = 0; p < 4; p++) v[p] = relu8(v[p]);
-            v8 best;
-            vi8 taken;
-            window_max(v, &best, &taken);
-            *(v8u *)(y + q * f + 8 * g) = best;
-            *(vi8u *)(argmax + q * f + 8 * g) = taken;
+    for (int q = 0; q < NW; q++) {
+        v16 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
+        if (relu)
+            for (int p = 0; p < 4; p++) v[p] = (v16)((vi16)v[p] & ~(v[p] < SPLAT16(0.0f)));   // as relu8
+        v16 best = v[0];                                                                       // as window_max
+        vi16 taken = {0};
+        for (int p = 1; p < 4; p++) {
+            const vi16 larger = v[p] > best;
+            best = (v16)(((vi16)v[p] & larger) | ((vi16)best & ~larger));
+            taken = (taken & ~larger) | ((vi16){0} + p & larger);
         }
+        *(v16u *)(y + q * f) = best;
+        *(vi16u *)(argmax + q * f) = taken;
     }
 }
 
-/// PAIRS: whether whole pairs of full 8-filter groups go through conv1_windows2 (32 registers).
+/// PAIRS: whether whole pairs of full 8-filter groups go through conv1_windows16 (AVX-512).
 INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS, const float *x, int images,
                        int height, int width,
                        int channels, int padT, int padL, int outHeight, int outWidth, int filters, const float *kernel,
@@ -173,30 +175,34 @@ INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS
     const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
     const long f = filters, perImage = (long)ph * pw * f;
     float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
-    v8 w[5 * 5 * 32], w2[5 * 5 * 32];                 // a group's kernel (two with PAIRS): kh·kw·C vectors
+    v8 w[5 * 5 * 32];                                 // a group's kernel: kh·kw·C vectors
+    v16 w16[PAIRS ? 5 * 5 * 32 : 1];                  // (PAIRS) two groups' kernel
     const int taps = KH * KW * channels;
     for (int image = 0; image < images; image++) {
         conv1_pad(x + (long)image * height * width * channels, height, width, channels, padT, padL, rows, cols, xp);
         int k = 0;
         for (; PAIRS && k + 16 <= filters; k += 16) {
-            for (int t = 0; t < taps; t++) {
-                w[t] = *(const v8u *)(kernel + t * f + k);
-                w2[t] = *(const v8u *)(kernel + t * f + k + 8);
-            }
-            const v8 b = bias ? *(const v8u *)(bias + k) : SPLAT(0.0f);
-            const v8 b2 = bias ? *(const v8u *)(bias + k + 8) : SPLAT(0.0f);
+            for (int t = 0; t < taps; t++) w16[t] = *(const v16u *)(kernel + t * f + k);
+            const v16 b = bias ? *(const v16u *)(bias + k) : SPLAT16(0.0f);
             float *out = y + image * perImage + k;
             int *taken = argmax + image * perImage + k;
             for (int i = 0; i < ph; i++) {
                 const float *top = xp + 2 * i * cols * channels;
                 const long at = (long)i * pw * f;
                 int j = 0;
-                for (; j + 2 <= pw; j += 2)
-                    conv1_windows2(KH, KW, CH, channels, 2, top + 2 * j * channels, cols, w, w2, b, b2, relu,
-                                   out + at + j * f, taken + at + j * f, f);
-                if (j < pw)
-                    conv1_windows2(KH, KW, CH, channels, 1, top + 2 * j * channels, cols, w, w2, b, b2, relu,
-                                   out + at + j * f, taken + at + j * f, f);
+#define WINDOWS16(NW) conv1_windows16(KH, KW, CH, channels, NW, top + 2 * j * channels, cols, w16, b, relu, \
+                                      out + at + j * f, taken + at + j * f, f)
+                // Four windows a pass, the last 2 to 5 in one (one window alone, 4 accumulators, waits
+                // on the FMAs' latency: LeNet-5's rows of 5 windows ran 4 + 1 at 0.70 ms per batch).
+                for (; pw - j > 5; j += 4) WINDOWS16(4);
+                switch (pw - j) {
+                case 5: WINDOWS16(5); break;
+                case 4: WINDOWS16(4); break;
+                case 3: WINDOWS16(3); break;
+                case 2: WINDOWS16(2); break;
+                default: WINDOWS16(1);
+                }
+#undef WINDOWS16
             }
         }
         for (; k < filters; k += 8) {
@@ -234,11 +240,14 @@ INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS
     }
 }
 
-// Compiled twice like the kernel gradient below: with AVX-512VL's 32 registers two filter groups
-// go through each pass (the same operations per output, so the same bits).
+// Compiled twice like the kernel gradient below: with AVX-512's 16-float vectors for 16 filters at a
+// time (the same operations per output, so the same bits). Six channels (LeNet-5's second layer)
+// known when compiled: each input's offset is then a constant from one of two row pointers.
 #define CONV_POOL_BODY(PAIRS)                                                                                    \
     if (kh == 3) { if (channels == 1) POOL(3, 1, PAIRS); else POOL(3, 0, PAIRS); }                               \
-    else { if (channels == 1) POOL(5, 1, PAIRS); else POOL(5, 0, PAIRS); }
+    else if (channels == 1) POOL(5, 1, PAIRS);                                                                   \
+    else if (channels == 6) POOL(5, 6, PAIRS);                                                                 \
+    else POOL(5, 0, PAIRS);
 #define POOL(KH, CH, PAIRS) conv1_pool(KH, KH, CH, PAIRS, x, images, height, width, channels, padT, padL,          \
                                        outHeight, outWidth, filters, kernel, bias, relu, y, argmax)
 

@@ -133,9 +133,6 @@ AVX static void pool_sparse_narrow(const float *x, int images, int height, int w
 /// (NaN y too).
 static inline float routed(int relu, float y, float dy) { return relu && !(y > 0.0f) ? 0.0f : dy; }
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
-
 /// NR rows of dst (`dstLine` floats apart), 16·N16 floats each, += Σ gs[e] · src[at[e] + r·srcLine …]
 /// over e < n in order, in vectors of W (8 or 16) floats: NR·NB independent FMA chains in
 /// registers from the load to the store (with 8-float vectors, some of them spill).

@@ -199,6 +199,28 @@ struct NarrowProductTests {
         }
     }
 
+    @Test("the direct forward's 16-filter passes give im2col's bits at every row of windows width (1 to 9 windows)",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          arguments: [(6, 5), (3, 5), (1, 5), (6, 3), (4, 3)])
+    func directForwardWidths(_ channels: Int, _ kernel: Int) {
+        for (size, filters, same) in [(kernel + 1, 16, false), (kernel + 3, 20, false), (kernel + 5, 16, true),
+                                      (kernel + 7, 24, false), (kernel + 9, 16, false), (kernel + 12, 24, false),
+                                      (kernel + 13, 16, true), (kernel + 17, 17, false)] {
+            let g = Window2D(height: size + 1, width: size, channels: channels, kernel: (kernel, kernel),
+                             stride: (1, 1), same: same)
+            let direct = PooledConvolution(window: g, filters: filters)
+            let columns = PooledConvolution(window: g, filters: filters, direct: false, sparse: false)
+            #expect(direct.directForward && !columns.directForward)
+            for n in [1, 3] {
+                let a = run(direct, n: n, wantDx: false), b = run(columns, n: n, wantDx: false)
+                #expect(a.y == b.y && a.argmax == b.argmax)
+                #expect(a.y.contains { $0 > 0 })
+                let c = run(direct, n: n, wantDx: false, relu: false), d = run(columns, n: n, wantDx: false, relu: false)
+                #expect(c.y == d.y && c.argmax == d.argmax)
+            }
+        }
+    }
+
     @Test("agree with OpenBLAS's products", .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(28, 1, 5, 6, true), (28, 1, 3, 32, false), (12, 6, 5, 16, false), (9, 3, 3, 20, true),
                       (7, 2, 3, 3, false)])
