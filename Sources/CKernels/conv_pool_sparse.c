@@ -41,19 +41,19 @@ int ck_pool_sparse_supported(int channels, int kh, int kw, int outHeight, int ou
 }
 
 /// xp (rowsP × colsP × C) = the image x (height × width × C) at (r − padT, s − padL), zeros
-/// outside, then `slack` zeros.
+/// outside, then `slack` zeros. (A row at a time: a copy per pixel of C floats cost more than the
+/// copy.)
 INLINE void pad_image(const float *x, int height, int width, long c, int padT, int padL, int rowsP, int colsP,
                       int slack, float *xp) {
     const long lineP = colsP * c, line = (long)width * c;
+    const int inside = min_int(width, colsP - padL);  // pixels of an image row in a padded one
     for (int r = 0; r < rowsP; r++) {
         const int sr = r - padT;
         float *dst = xp + r * lineP;
         if (sr < 0 || sr >= height) { memset(dst, 0, sizeof(float) * lineP); continue; }
-        for (int s = 0; s < colsP; s++) {
-            const int ss = s - padL;
-            if (ss >= 0 && ss < width) memcpy(dst + s * c, x + sr * line + ss * c, sizeof(float) * c);
-            else memset(dst + s * c, 0, sizeof(float) * c);
-        }
+        memset(dst, 0, sizeof(float) * padL * c);
+        memcpy(dst + padL * c, x + sr * line, sizeof(float) * inside * c);
+        memset(dst + (padL + inside) * c, 0, sizeof(float) * (colsP - padL - inside) * c);
     }
     memset(xp + rowsP * lineP, 0, sizeof(float) * slack);
 }
@@ -62,12 +62,14 @@ INLINE void pad_image(const float *x, int height, int width, long c, int padT, i
 INLINE void unpad_image(const float *dxp, int height, int width, long c, int padT, int padL, int rowsP, int colsP,
                         float *dx) {
     const long lineP = colsP * c, line = (long)width * c;
-    for (int r = 0; r < height; r++)
-        for (int s = 0; s < width; s++) {
-            const int pr = r + padT, ps = s + padL;
-            if (pr < rowsP && ps < colsP) memcpy(dx + r * line + s * c, dxp + pr * lineP + ps * c, sizeof(float) * c);
-            else memset(dx + r * line + s * c, 0, sizeof(float) * c);
-        }
+    const int inside = min_int(width, colsP - padL);
+    for (int r = 0; r < height; r++) {
+        const int pr = r + padT;
+        float *dst = dx + r * line;
+        if (pr >= rowsP) { memset(dst, 0, sizeof(float) * line); continue; }
+        memcpy(dst, dxp + pr * lineP + padL * c, sizeof(float) * inside * c);
+        memset(dst + inside * c, 0, sizeof(float) * (width - inside) * c);
+    }
 }
 
 /// The narrow kernel (kw·C ≤ 32): kT and dkT in rows of 32.
