@@ -12,7 +12,8 @@
 //
 // Two kernels, by the width of a kernel row:
 //   narrow  kw·C ≤ 32 (LeNet-5's 5·6): rows of 32 floats, four 8-float vectors, added to dKᵀ and
-//           dx in memory pair by pair (windows in scan order, then filters).
+//           dx in memory pair by pair (windows in scan order, then filters); with AVX-512VL, a
+//           filter's dKᵀ in registers while its pairs are added (the same order per element).
 //   wide    kw·C > 32 (Caffe's LeNet's 5·20): rows of kw·C rounded up to 16. Adding to memory
 //           would cost a load and a store per FMA: instead, blocks of a patch (up to 112 floats of
 //           up to 8 rows) stay in registers while every nonzero g of a filter (dKᵀ) or of a
@@ -289,6 +290,81 @@ INLINE void pool_sparse_wide(const int W, const float *x, int images, int height
     }
 }
 
+/// The narrow kernel with AVX-512VL's 32 registers and 16-float vectors. One pass over an image's
+/// windows lists its nonzero g (the bias sums as pool_sparse_narrow adds them), by filter and in
+/// window-then-filter order. Then each filter's dKᵀ rows stay in registers while its g are added
+/// (the wide kernel's blocks), in window order as pool_sparse_narrow adds them in memory, and dx
+/// is added as there, window by window, then filter: the same bits, without a load and a store
+/// around each FMA of dKᵀ.
+__attribute__((target("avx2,fma,avx512f,avx512vl")))
+static void pool_sparse_narrow_512(const float *x, int images, int height, int width, int channels, int kh, int kw,
+                                   int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
+                                   const float *dy, const float *y, const int *argmax, int relu, float *dkT,
+                                   float *biasSums, float *dx) {
+    const int ph = outHeight / 2, pw = outWidth / 2, windows = ph * pw, rowsP = outHeight + kh - 1;
+    const int colsP = outWidth + kw - 1;
+    const long c = channels, lineP = colsP * c, line = (long)width * c, f = filters, perImage = (long)windows * f;
+    float xp[SPARSE_MAX_PADDED + 32] __attribute__((aligned(64))), dxp[SPARSE_MAX_PADDED + 32] __attribute__((aligned(64)));
+    // Filter k's nonzero g and their patches' offsets at k·windows (count[k] of them); all of them
+    // in window-then-filter order at pairs (offset, filter, g).
+    int at[SPARSE_MAX_PAIRS], count[SPARSE_MAX_PAIRS], pairAt[SPARSE_MAX_PAIRS], pairFilter[SPARSE_MAX_PAIRS];
+    float gs[SPARSE_MAX_PAIRS], pairG[SPARSE_MAX_PAIRS];
+    patch_block blocks[16];
+    const int nblocks = patch_blocks(32, kh, blocks);
+    const long padded = rowsP * lineP;
+    memset(dkT, 0, sizeof(float) * f * kh * 32);
+    for (int image = 0; image < images; image++) {
+        pad_image(x + image * height * line, height, width, c, padT, padL, rowsP, colsP, 32, xp);
+        memset(count, 0, sizeof(int) * f);
+        int pairs = 0;
+        for (int i = 0; i < ph; i++)
+            for (int j = 0; j < pw; j++) {
+                const long w = image * perImage + ((long)i * pw + j) * f;
+                for (long k = 0; k < f; k += 8) {
+                    const int lanes = f - k < 8 ? (int)(f - k) : 8;
+                    const __m256i mask = lanes_mask(lanes);
+                    v8 g = (v8)_mm256_maskload_ps(dy + w + k, mask);
+                    if (relu) g = (v8)((vi8)g & ((v8)_mm256_maskload_ps(y + w + k, mask) > SPLAT(0.0f)));   // NaN → 0
+                    const vi8 q = (vi8)_mm256_maskload_epi32(argmax + w + k, mask);
+                    float *sums = biasSums + k;
+                    for (int l = 0; l < lanes; l++) sums[l] += g[l];
+                    unsigned bits = (unsigned)_mm256_movemask_ps((__m256)(g != SPLAT(0.0f)));
+                    while (bits) {
+                        const int l = __builtin_ctz(bits);
+                        bits &= bits - 1;
+                        const int p = q[l], offset = (int)((2 * i + (p >> 1)) * lineP + (2 * j + (p & 1)) * c);
+                        const long e = (k + l) * windows + count[k + l]++;
+                        at[e] = offset;
+                        gs[e] = g[l];
+                        pairAt[pairs] = offset;
+                        pairFilter[pairs] = (int)(k + l);
+                        pairG[pairs++] = g[l];
+                    }
+                }
+            }
+        for (long k = 0; k < f; k++)
+            for (int b = 0; b < nblocks; b++) {
+                const patch_block bl = blocks[b];
+                add_block(16, bl.nr, bl.n16, dkT + (k * kh + bl.r0) * 32 + bl.col, 32, xp + bl.r0 * lineP + bl.col,
+                          lineP, at + k * windows, gs + k * windows, count[k]);
+            }
+        if (!dx) continue;
+        memset(dxp, 0, sizeof(float) * (padded + 32));
+        for (int e = 0; e < pairs; e++) {
+            const v16 gv = (v16){0} + pairG[e];
+            const float *kr = kT + (long)pairFilter[e] * kh * 32;
+            float *out = dxp + pairAt[e];
+            for (int r = 0; r < kh; r++) {
+                v16u *o = (v16u *)(out + r * lineP);
+                const v16u *w = (const v16u *)(kr + r * 32);
+                o[0] = gv * w[0] + o[0];
+                o[1] = gv * w[1] + o[1];
+            }
+        }
+        unpad_image(dxp, height, width, c, padT, padL, rowsP, colsP, dx + image * height * line);
+    }
+}
+
 // The wide kernel compiled twice: with AVX-512's 16-float vectors and 32 registers, and with AVX2's
 // 8-float ones (the same blocks, the same FMAs per element in the same order, so the same bits).
 #define SPARSE_ARGS x, images, height, width, channels, kh, kw, padT, padL, outHeight, outWidth, filters, kT, dy, y, \
@@ -313,8 +389,10 @@ AVX void ck_pool_sparse_gradient(const float *x, int images, int height, int wid
                                  int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
                                  const float *dy, const float *y, const int *argmax, int relu, int wide,
                                  float *dkT, float *biasSums, float *dx) {
-    if (ck_pool_sparse_row(channels, kw) == 32) pool_sparse_narrow(SPARSE_ARGS);
-    else if (wide) pool_sparse_wide_512(SPARSE_ARGS);
+    if (ck_pool_sparse_row(channels, kw) == 32) {
+        if (wide) pool_sparse_narrow_512(SPARSE_ARGS);
+        else pool_sparse_narrow(SPARSE_ARGS);
+    } else if (wide) pool_sparse_wide_512(SPARSE_ARGS);
     else pool_sparse_wide_256(SPARSE_ARGS);
 }
 #undef SPARSE_ARGS
