@@ -128,6 +128,61 @@ INLINE void conv1_rows(const int K, const int NW, const int FULL, const float *x
     windows_store(NW, FULL, acc, b, relu, y, argmax, f, mask);
 }
 
+typedef double v8d __attribute__((vector_size(64)));
+
+/// conv1_rows for up to 8 filters in 16-float vectors: lane 2·f + h holds filter f of the upper
+/// (h = 0) or the lower half of the image (h = 1, 2·H rows down), so each pass computes the windows
+/// of two window rows at once, 12 of 16 lanes busy with LeNet-5's 6 filters instead of 6 of 8.
+/// `pairs` holds each padded pixel with the one 2·H rows below it, (upper, lower), broadcast as one
+/// double to every lane pair; w and b repeat each filter's value in both lanes of its pair. The
+/// same FMAs per output in the same order, so the same bits. Outputs at y (upper) and y2 (lower),
+/// `mask` of the filters' lanes.
+INLINE void conv1_rows16(const int K, const int NW, const double *pairs, int cols, const v16 *w, v16 b, int relu,
+                         float *y, float *y2, int *argmax, int *argmax2, long f, __m256i mask) {
+    const int NC = 2 * NW;
+    v16 acc[2][8];
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < NC; c++) acc[a][c] = SPLAT16(0.0f);
+#pragma clang loop unroll(full)
+    for (int a = 0; a < 2; a++)
+        for (int r = 0; r < K; r++) {
+            v16 wr[5];                                // kernel row r
+#pragma clang loop unroll(full)
+            for (int t = 0; t < K; t++) wr[t] = w[r * K + t];
+            const double *row = pairs + (a + r) * cols;
+#pragma clang loop unroll(full)
+            for (int p = 0; p < NC + K - 1; p++) {
+                const double x = row[p];
+                const v16 xv = (v16)(v8d){x, x, x, x, x, x, x, x};
+#pragma clang loop unroll(full)
+                for (int t = 0; t < K; t++) {
+                    const int c = p - t;
+                    if (c >= 0 && c < NC) acc[a][c] = xv * wr[t] + acc[a][c];
+                }
+            }
+        }
+    for (int q = 0; q < NW; q++) {
+        v16 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
+        if (relu)
+            for (int p = 0; p < 4; p++) v[p] = (v16)((vi16)v[p] & ~(v[p] < SPLAT16(0.0f)));   // as relu8
+        v16 best = v[0];                                                                       // as window_max
+        vi16 taken = {0};
+        for (int p = 1; p < 4; p++) {
+            const vi16 larger = v[p] > best;
+            best = (v16)(((vi16)v[p] & larger) | ((vi16)best & ~larger));
+            taken = (taken & ~larger) | ((vi16){0} + p & larger);
+        }
+        const v8 upper = __builtin_shufflevector(best, best, 0, 2, 4, 6, 8, 10, 12, 14);
+        const v8 lower = __builtin_shufflevector(best, best, 1, 3, 5, 7, 9, 11, 13, 15);
+        const vi8 upperTaken = __builtin_shufflevector(taken, taken, 0, 2, 4, 6, 8, 10, 12, 14);
+        const vi8 lowerTaken = __builtin_shufflevector(taken, taken, 1, 3, 5, 7, 9, 11, 13, 15);
+        _mm256_maskstore_ps(y + q * f, mask, (__m256)upper);
+        _mm256_maskstore_ps(y2 + q * f, mask, (__m256)lower);
+        _mm256_maskstore_epi32(argmax + q * f, mask, (__m256i)upperTaken);
+        _mm256_maskstore_epi32(argmax2 + q * f, mask, (__m256i)lowerTaken);
+    }
+}
+
 /// conv1_windows for 16 filters in 16-float vectors (w, b; outputs at y): each broadcast input
 /// feeds one FMA for all 16, instead of two of 8-float vectors. The same FMAs per output, so the
 /// same bits; for AVX-512's 32 registers (up to 20 accumulators: NW ≤ 5).
@@ -176,10 +231,19 @@ INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS
     const long f = filters, perImage = (long)ph * pw * f;
     float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
     v8 w[5 * 5 * 32];                                 // a group's kernel: kh·kw·C vectors
-    v16 w16[PAIRS ? 5 * 5 * 32 : 1];                  // (PAIRS) two groups' kernel
+    v16 w16[PAIRS ? 5 * 5 * 32 : 1];                  // (PAIRS) two groups' kernel, or a group's in pairs
     const int taps = KH * KW * channels;
+    // One channel with AVX-512: the window rows i < 2·H of an 8-filter group go through conv1_rows16
+    // two at a time (i and i + H), each padded pixel paired with the one 2·H rows below it.
+    const int H = PAIRS && CH == 1 ? ph / 2 : 0, pairRows = 2 * H + KH - 1;
+    double pairs[PAIRS && CH == 1 ? CONV1_MAX_PADDED : 1];
     for (int image = 0; image < images; image++) {
         conv1_pad(x + (long)image * height * width * channels, height, width, channels, padT, padL, rows, cols, xp);
+        if (H > 0)
+            for (int p = 0; p < pairRows * cols; p++) {
+                const float two[2] = {xp[p], xp[p + 2 * H * cols]};
+                memcpy(pairs + p, two, sizeof(double));
+            }
         int k = 0;
         for (; PAIRS && k + 16 <= filters; k += 16) {
             for (int t = 0; t < taps; t++) w16[t] = *(const v16u *)(kernel + t * f + k);
@@ -212,7 +276,23 @@ INLINE void conv1_pool(const int KH, const int KW, const int CH, const int PAIRS
             const v8 b = bias ? (v8)_mm256_maskload_ps(bias + k, mask) : SPLAT(0.0f);
             float *out = y + image * perImage + k;
             int *taken = argmax + image * perImage + k;
-            for (int i = 0; i < ph; i++) {
+            if (H > 0) {
+                for (int t = 0; t < taps; t++)
+                    w16[t] = (v16)__builtin_shufflevector(w[t], w[t], 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+                const v16 b16 = __builtin_shufflevector(b, b, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+                for (int i = 0; i < H; i++) {
+                    const double *top = pairs + 2 * i * cols;
+                    const long at = (long)i * pw * f, at2 = (long)(i + H) * pw * f;
+                    int j = 0;
+#define ROWS16(NW) conv1_rows16(KH, NW, top + 2 * j, cols, w16, b16, relu, out + at + j * f, out + at2 + j * f, \
+                                taken + at + j * f, taken + at2 + j * f, f, mask)
+                    for (; j + 4 <= pw; j += 4) ROWS16(4);
+                    for (; j + 2 <= pw; j += 2) ROWS16(2);
+                    if (j < pw) ROWS16(1);
+#undef ROWS16
+                }
+            }
+            for (int i = 2 * H; i < ph; i++) {        // (all of them without conv1_rows16; else an odd last)
                 const float *top = xp + 2 * i * cols * channels;
                 const long at = (long)i * pw * f;
                 int j = 0;

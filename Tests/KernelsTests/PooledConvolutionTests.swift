@@ -199,13 +199,15 @@ struct NarrowProductTests {
         }
     }
 
-    @Test("the direct forward's 16-filter passes give im2col's bits at every row of windows width (1 to 9 windows)",
+    @Test("the direct forward's AVX-512 passes give im2col's bits at every width and height (1 to 10 windows)",
           .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(6, 5), (3, 5), (1, 5), (6, 3), (4, 3)])
     func directForwardWidths(_ channels: Int, _ kernel: Int) {
         for (size, filters, same) in [(kernel + 1, 16, false), (kernel + 3, 20, false), (kernel + 5, 16, true),
                                       (kernel + 7, 24, false), (kernel + 9, 16, false), (kernel + 12, 24, false),
-                                      (kernel + 13, 16, true), (kernel + 17, 17, false)] {
+                                      (kernel + 13, 16, true), (kernel + 17, 17, false),
+                                      // One 8-filter group or less (one channel: two window rows a pass).
+                                      (kernel + 4, 6, true), (kernel + 10, 5, false), (kernel + 2, 8, false)] {
             let g = Window2D(height: size + 1, width: size, channels: channels, kernel: (kernel, kernel),
                              stride: (1, 1), same: same)
             let direct = PooledConvolution(window: g, filters: filters)
