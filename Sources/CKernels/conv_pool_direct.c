@@ -200,11 +200,12 @@ INLINE void conv1_windows16(const int KH, const int KW, const int CH, int channe
 #pragma clang loop unroll(full)
             for (int ch = 0; ch < C; ch++) {
                 const v16 wv = w[(r * KW + s) * C + ch];
+                // (Two row pointers: with C known, every input is at a constant offset from one.)
+                const float *rowp[2] = {xp + ((long)r * cols + s) * C + ch, xp + ((long)(r + 1) * cols + s) * C + ch};
 #pragma clang loop unroll(full)
                 for (int a = 0; a < 2; a++)
 #pragma clang loop unroll(full)
-                    for (int c = 0; c < 2 * NW; c++)
-                        acc[a][c] = SPLAT16(xp[((a + r) * cols + c + s) * C + ch]) * wv + acc[a][c];
+                    for (int c = 0; c < 2 * NW; c++) acc[a][c] = SPLAT16(rowp[a][c * C]) * wv + acc[a][c];
             }
     for (int q = 0; q < NW; q++) {
         v16 v[4] = {acc[0][2 * q] + b, acc[0][2 * q + 1] + b, acc[1][2 * q] + b, acc[1][2 * q + 1] + b};
