@@ -46,11 +46,11 @@ INLINE void conv1_pad(const float *x, int height, int width, int channels, int p
             }
             continue;
         }
-        for (int j = 0; j < cols; j++) {
-            const int sj = j - padL;
-            if (sj >= 0 && sj < width) memcpy(row + j * c, x + (si * width + sj) * c, sizeof(float) * c);
-            else memset(row + j * c, 0, sizeof(float) * c);
-        }
+        // (A row at a time: a copy per pixel of C floats cost more than the copying.)
+        const int inside = min_int(width, cols - padL);                  // pixels of the row in xp
+        memset(row, 0, sizeof(float) * padL * c);
+        memcpy(row + padL * c, x + si * width * c, sizeof(float) * inside * c);
+        memset(row + (padL + inside) * c, 0, sizeof(float) * (cols - padL - inside) * c);
     }
 }
 
