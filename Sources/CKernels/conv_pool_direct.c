@@ -427,9 +427,41 @@ INLINE void conv1_gradient_rows(const int KW, const int NR, const int NG, int r0
         for (int t = 0; t < NR * KW; t++) acc[g][t] = a[g][t];
 }
 
+/// conv1_gradient_rows for all KH kernel rows of one 8-filter group in 16-float vectors (AVX-512):
+/// lane 2·f + e of a[r][h] holds tap (r, 2h + e) of filter f, so each pixel's gradient (each
+/// filter's value in both lanes of its pair) meets two adjacent inputs broadcast together as one
+/// double: (KW + 1)/2 FMAs a kernel row instead of KW (with an odd KW the last pair's second lane,
+/// a tap past the kernel, is dropped). The same terms in the same order per element: the same
+/// bits. acc (KH·KW vectors, tap-major) is read and written back.
+INLINE void conv1_gradient_pairs(const int KH, const int KW, const float *xp, int cols, const int *at, const v8 *d,
+                                 int n, v8 *acc) {
+    const int SP = (KW + 1) / 2;
+    v16 a[5][3];
+    for (int r = 0; r < KH; r++)
+        for (int h = 0; h < SP; h++) {
+            const v8 even = acc[r * KW + 2 * h], odd = 2 * h + 1 < KW ? acc[r * KW + 2 * h + 1] : SPLAT(0.0f);
+            a[r][h] = __builtin_shufflevector(even, odd, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        }
+    for (int e = 0; e < n; e++) {
+        const v16 dd = __builtin_shufflevector(d[e], d[e], 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        const float *px = xp + at[e];
+        for (int r = 0; r < KH; r++)
+            for (int h = 0; h < SP; h++) {
+                double two;
+                memcpy(&two, px + r * cols + 2 * h, sizeof two);
+                a[r][h] = (v16)(v8d){two, two, two, two, two, two, two, two} * dd + a[r][h];
+            }
+    }
+    for (int r = 0; r < KH; r++)
+        for (int h = 0; h < SP; h++) {
+            acc[r * KW + 2 * h] = __builtin_shufflevector(a[r][h], a[r][h], 0, 2, 4, 6, 8, 10, 12, 14);
+            if (2 * h + 1 < KW) acc[r * KW + 2 * h + 1] = __builtin_shufflevector(a[r][h], a[r][h], 1, 3, 5, 7, 9, 11, 13, 15);
+        }
+}
+
 /// NG: 8-filter groups a pass takes (2 with 32 vector registers, 1 with 16); a pass keeps as many
-/// kernel rows' accumulators in registers as fit in 25 (32 registers) or 10 (16): all five rows
-/// of a 5×5 kernel's single group with AVX-512VL, two with AVX2.
+/// kernel rows' accumulators in registers as fit in 25 (32 registers) or 10 (16): two rows of a
+/// 5×5 kernel with AVX2. A single group with AVX-512 takes conv1_gradient_pairs (all rows).
 INLINE void conv1_pool_gradient(const int KH, const int KW, const int NG, const float *x, int images, int height,
                                 int width, int padT, int padL, int outHeight, int outWidth, int filters,
                                 const float *dy, const float *y, const int *argmax, int relu, float *dk,
@@ -437,7 +469,7 @@ INLINE void conv1_pool_gradient(const int KH, const int KW, const int NG, const 
     const int ph = outHeight / 2, pw = outWidth / 2, rows = 2 * ph + KH - 1, cols = 2 * pw + KW - 1;
     const int budget = NG == 2 ? 25 : 10;             // accumulator vectors a pass
     const long f = filters, perImage = (long)ph * pw * f;
-    float xp[CONV1_MAX_PADDED] __attribute__((aligned(32)));
+    float xp[CONV1_MAX_PADDED + 1] __attribute__((aligned(32)));    // (+ a tap pair's overreach)
     int at[4 * ph * pw];                              // an image's terms (conv1_gradient_terms)
     v8 d[4 * ph * pw * NG];
     v8 acc[4][KH * KW];                               // 8-filter groups × taps, summed over the images
@@ -461,6 +493,10 @@ INLINE void conv1_pool_gradient(const int KH, const int KW, const int NG, const 
                 if (n == 2) terms = lanes == 8 ? TERMS(2, 1) : TERMS(2, 0);
                 else terms = lanes == 8 ? TERMS(1, 1) : TERMS(1, 0);
 #undef TERMS
+                if (NG == 2 && n == 1) {              // (AVX-512, one group: tap pairs, all rows at once)
+                    conv1_gradient_pairs(KH, KW, xp, cols, at, d, terms, acc[g - g0]);
+                    continue;
+                }
                 const int perSet = budget / (n * KW) < KH ? budget / (n * KW) : KH;   // kernel rows a pass
                 for (int r0 = 0, nr; r0 < KH; r0 += nr) {
                     nr = KH - r0 < perSet ? KH - r0 : perSet;                 // 5, 3, 2 or (last) 1
