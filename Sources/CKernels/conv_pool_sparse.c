@@ -307,8 +307,9 @@ static void pool_sparse_narrow_512(const float *x, int images, int height, int w
     float xp[SPARSE_MAX_PADDED + 32] __attribute__((aligned(64))), dxp[SPARSE_MAX_PADDED + 32] __attribute__((aligned(64)));
     // Filter k's nonzero g and their patches' offsets at k·windows (count[k] of them); all of them
     // in window-then-filter order at pairs (offset, filter, g).
-    int at[SPARSE_MAX_PAIRS], count[SPARSE_MAX_PAIRS], pairAt[SPARSE_MAX_PAIRS], pairFilter[SPARSE_MAX_PAIRS];
-    float gs[SPARSE_MAX_PAIRS], pairG[SPARSE_MAX_PAIRS];
+    // (The pair lists have room for a whole vector past their last pair.)
+    int at[SPARSE_MAX_PAIRS], count[SPARSE_MAX_PAIRS], pairAt[SPARSE_MAX_PAIRS + 16], pairFilter[SPARSE_MAX_PAIRS + 16];
+    float gs[SPARSE_MAX_PAIRS], pairG[SPARSE_MAX_PAIRS + 16];
     patch_block blocks[16];
     const int nblocks = patch_blocks(32, kh, blocks);
     const long padded = rowsP * lineP;
@@ -320,26 +321,34 @@ static void pool_sparse_narrow_512(const float *x, int images, int height, int w
         for (int i = 0; i < ph; i++)
             for (int j = 0; j < pw; j++) {
                 const long w = image * perImage + ((long)i * pw + j) * f;
-                for (long k = 0; k < f; k += 8) {
-                    const int lanes = f - k < 8 ? (int)(f - k) : 8;
-                    const __m256i mask = lanes_mask(lanes);
-                    v8 g = (v8)_mm256_maskload_ps(dy + w + k, mask);
-                    if (relu) g = (v8)((vi8)g & ((v8)_mm256_maskload_ps(y + w + k, mask) > SPLAT(0.0f)));   // NaN → 0
-                    const vi8 q = (vi8)_mm256_maskload_epi32(argmax + w + k, mask);
-                    float *sums = biasSums + k;
-                    for (int l = 0; l < lanes; l++) sums[l] += g[l];
-                    unsigned bits = (unsigned)_mm256_movemask_ps((__m256)(g != SPLAT(0.0f)));
-                    while (bits) {
-                        const int l = __builtin_ctz(bits);
-                        bits &= bits - 1;
-                        const int p = q[l], offset = (int)((2 * i + (p >> 1)) * lineP + (2 * j + (p & 1)) * c);
-                        const long e = (k + l) * windows + count[k + l]++;
-                        at[e] = offset;
-                        gs[e] = g[l];
-                        pairAt[pairs] = offset;
-                        pairFilter[pairs] = (int)(k + l);
-                        pairG[pairs++] = g[l];
+                // 16 filters a vector: g routed as pool_sparse_narrow routes it, the bias sums one
+                // add a lane as there; the pair lists compressed from the lanes with g ≠ 0 (NaN too).
+                for (long k = 0; k < f; k += 16) {
+                    const __mmask16 lanes = f - k < 16 ? (__mmask16)((1u << (f - k)) - 1) : (__mmask16)0xffff;
+                    __m512 g = _mm512_maskz_loadu_ps(lanes, dy + w + k);
+                    if (relu)                                                                   // NaN → 0
+                        g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(lanes, y + w + k),
+                                                                   _mm512_setzero_ps(), _CMP_GT_OQ), g);
+                    const __m512i q = _mm512_maskz_loadu_epi32(lanes, argmax + w + k);
+                    _mm512_mask_storeu_ps(biasSums + k, lanes, _mm512_add_ps(_mm512_maskz_loadu_ps(lanes, biasSums + k), g));
+                    const __mmask16 nonzero = _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_NEQ_UQ) & lanes;
+                    const __m512i offset = _mm512_add_epi32(
+                        _mm512_set1_epi32((int)(2 * i * lineP + 2 * j * c)),
+                        _mm512_add_epi32(_mm512_mullo_epi32(_mm512_srli_epi32(q, 1), _mm512_set1_epi32((int)lineP)),
+                                         _mm512_mullo_epi32(_mm512_and_si512(q, _mm512_set1_epi32(1)),
+                                                            _mm512_set1_epi32((int)c))));
+                    const __m512i filter = _mm512_add_epi32(_mm512_set1_epi32((int)k),
+                                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+                    _mm512_storeu_si512(pairAt + pairs, _mm512_maskz_compress_epi32(nonzero, offset));
+                    _mm512_storeu_si512(pairFilter + pairs, _mm512_maskz_compress_epi32(nonzero, filter));
+                    _mm512_storeu_ps(pairG + pairs, _mm512_maskz_compress_ps(nonzero, g));
+                    for (int e = pairs, end = pairs + __builtin_popcount(nonzero); e < end; e++) {
+                        const int k1 = pairFilter[e];
+                        const long slot = (long)k1 * windows + count[k1]++;
+                        at[slot] = pairAt[e];
+                        gs[slot] = pairG[e];
                     }
+                    pairs += __builtin_popcount(nonzero);
                 }
             }
         for (long k = 0; k < f; k++)

@@ -39,6 +39,8 @@ struct NarrowProductTests {
           .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(14, 6, 5, 16, false, true), (12, 3, 3, 20, true, true), (9, 2, 3, 7, true, true),
                       (11, 4, 5, 9, false, true), (13, 8, 4, 32, true, true), (8, 16, 2, 24, false, true),
+                      // Narrow rows without an activation (every window's gradient passes), 16 and 12 filters.
+                      (10, 6, 5, 16, true, false), (9, 5, 3, 12, false, false),
                       // Kernel rows past 32 floats and more than 32 filters (im2col + gemm.c forward):
                       // Caffe's LeNet's second layer (rows of 5·20, 50 filters, no activation), a row
                       // of one vector and a bit, 33 filters, a row of 10 vectors.
