@@ -290,12 +290,62 @@ INLINE void pool_sparse_wide(const int W, const float *x, int images, int height
     }
 }
 
+/// Filters up to which pool_sparse_narrow_512 adds dx a window at a time (its padded kernels' size).
+#define WINDOW_DX_MAX_FILTERS 32
+
+/// The kernels Kᵀ (rows of 32 floats) for window_dx: per filter kh + 2 rows of 48 floats, a row of
+/// zeros, the kernel's rows (zeros past 32), a row of zeros; 16 zeros before the first filter. A
+/// kernel read 48·dr + dc floats early (dr ≤ 1, dc = C ≤ 16) lands on its patch shifted by dr rows and
+/// dc floats, with zeros around it.
+__attribute__((target("avx2,fma,avx512f,avx512vl")))
+static void window_dx_kernels(const float *kT, int kh, int filters, float *out) {
+    memset(out, 0, sizeof(float) * (16 + filters * (kh + 2) * 48));
+    for (int k = 0; k < filters; k++)
+        for (int r = 0; r < kh; r++)
+            memcpy(out + 16 + (k * (kh + 2) + r + 1) * 48, kT + (k * kh + r) * 32, sizeof(float) * 32);
+}
+
+/// dx as pool_sparse_narrow adds it (window by window in scan order, then filter by filter), with
+/// each window's four patches — KH + 1 rows of (kw + 1)·C floats, NV vectors of 16 (the last
+/// masked by `last`) — in registers while its pairs are added: instead of a load and a store
+/// around each FMA (each waiting for the store before it to overlapping floats), one per window:
+/// more FMAs (18 a pair for LeNet-5's 6 rows of 36 floats, against 10), fewer stalls.
+/// Each pair adds g times its filter's padded kernel at an offset that puts the kernel over its
+/// patch and zeros elsewhere: an extra term g·0 = ±0 leaves a sum that started from +0 as it was
+/// (g finite), so the bits are those of pool_sparse_narrow.
+static inline __attribute__((always_inline, target("avx2,fma,avx512f,avx512vl")))
+void window_dx(const int KH, const int NV, int windows, int pw, long lineP, long c, __mmask16 last,
+               const int *windowEnd, const int *shift, const int *filter, const float *gs, const float *kPadded,
+               float *dxp) {
+    for (int w = 0, e = 0; w < windows; w++) {
+        if (e == windowEnd[w]) continue;
+        float *base = dxp + 2 * (w / pw) * lineP + 2 * (w % pw) * c;
+        __m512 a[KH + 1][NV];
+        for (int r = 0; r <= KH; r++)
+            for (int v = 0; v < NV; v++)
+                a[r][v] = v < NV - 1 ? _mm512_loadu_ps(base + r * lineP + 16 * v)
+                                     : _mm512_maskz_loadu_ps(last, base + r * lineP + 16 * v);
+        for (; e < windowEnd[w]; e++) {
+            const __m512 g = _mm512_set1_ps(gs[e]);
+            const float *k = kPadded + 16 + (long)filter[e] * (KH + 2) * 48 + 48 - shift[e];
+            for (int r = 0; r <= KH; r++)
+                for (int v = 0; v < NV; v++)
+                    a[r][v] = _mm512_fmadd_ps(g, _mm512_loadu_ps(k + r * 48 + 16 * v), a[r][v]);
+        }
+        for (int r = 0; r <= KH; r++)
+            for (int v = 0; v < NV; v++) {
+                if (v < NV - 1) _mm512_storeu_ps(base + r * lineP + 16 * v, a[r][v]);
+                else _mm512_mask_storeu_ps(base + r * lineP + 16 * v, last, a[r][v]);
+            }
+    }
+}
+
 /// The narrow kernel with AVX-512VL's 32 registers and 16-float vectors. One pass over an image's
 /// windows lists its nonzero g (the bias sums as pool_sparse_narrow adds them), by filter and in
 /// window-then-filter order. Then each filter's dKᵀ rows stay in registers while its g are added
 /// (the wide kernel's blocks), in window order as pool_sparse_narrow adds them in memory, and dx
-/// is added as there, window by window, then filter: the same bits, without a load and a store
-/// around each FMA of dKᵀ.
+/// is added as there, window by window, then filter (a window's patches in registers where they
+/// fit, window_dx): the same bits, without a load and a store around each FMA of dKᵀ.
 __attribute__((target("avx2,fma,avx512f,avx512vl")))
 static void pool_sparse_narrow_512(const float *x, int images, int height, int width, int channels, int kh, int kw,
                                    int padT, int padL, int outHeight, int outWidth, int filters, const float *kT,
@@ -310,6 +360,12 @@ static void pool_sparse_narrow_512(const float *x, int images, int height, int w
     // (The pair lists have room for a whole vector past their last pair.)
     int at[SPARSE_MAX_PAIRS], count[SPARSE_MAX_PAIRS], pairAt[SPARSE_MAX_PAIRS + 16], pairFilter[SPARSE_MAX_PAIRS + 16];
     float gs[SPARSE_MAX_PAIRS], pairG[SPARSE_MAX_PAIRS + 16];
+    int pairShift[SPARSE_MAX_PAIRS + 16], windowEnd[SPARSE_MAX_PAIRS];
+    // dx a window at a time in registers (see window_dx) where the window's patches fit.
+    const int vectors = ((kw + 1) * (int)c + 15) / 16;
+    const int inRegisters = dx && (kh == 3 || kh == 5) && vectors <= 3 && c <= 16 && f <= WINDOW_DX_MAX_FILTERS;
+    float kPadded[16 + WINDOW_DX_MAX_FILTERS * 7 * 48] __attribute__((aligned(64)));
+    if (inRegisters) window_dx_kernels(kT, kh, filters, kPadded);
     patch_block blocks[16];
     const int nblocks = patch_blocks(32, kh, blocks);
     const long padded = rowsP * lineP;
@@ -342,6 +398,10 @@ static void pool_sparse_narrow_512(const float *x, int images, int height, int w
                     _mm512_storeu_si512(pairAt + pairs, _mm512_maskz_compress_epi32(nonzero, offset));
                     _mm512_storeu_si512(pairFilter + pairs, _mm512_maskz_compress_epi32(nonzero, filter));
                     _mm512_storeu_ps(pairG + pairs, _mm512_maskz_compress_ps(nonzero, g));
+                    const __m512i shift = _mm512_add_epi32(
+                        _mm512_mullo_epi32(_mm512_srli_epi32(q, 1), _mm512_set1_epi32(48)),
+                        _mm512_mullo_epi32(_mm512_and_si512(q, _mm512_set1_epi32(1)), _mm512_set1_epi32((int)c)));
+                    _mm512_storeu_si512(pairShift + pairs, _mm512_maskz_compress_epi32(nonzero, shift));
                     for (int e = pairs, end = pairs + __builtin_popcount(nonzero); e < end; e++) {
                         const int k1 = pairFilter[e];
                         const long slot = (long)k1 * windows + count[k1]++;
@@ -350,6 +410,7 @@ static void pool_sparse_narrow_512(const float *x, int images, int height, int w
                     }
                     pairs += __builtin_popcount(nonzero);
                 }
+                windowEnd[i * pw + j] = pairs;
             }
         for (long k = 0; k < f; k++)
             for (int b = 0; b < nblocks; b++) {
@@ -359,6 +420,16 @@ static void pool_sparse_narrow_512(const float *x, int images, int height, int w
             }
         if (!dx) continue;
         memset(dxp, 0, sizeof(float) * (padded + 32));
+        if (inRegisters) {
+            const __mmask16 last = (__mmask16)((1u << ((kw + 1) * c - 16 * (vectors - 1))) - 1);
+#define WINDOWS(KH, NV) window_dx(KH, NV, windows, pw, lineP, c, last, windowEnd, pairShift, pairFilter, pairG, kPadded, \
+                                  dxp)
+            if (kh == 3) { if (vectors == 3) WINDOWS(3, 3); else if (vectors == 2) WINDOWS(3, 2); else WINDOWS(3, 1); }
+            else { if (vectors == 3) WINDOWS(5, 3); else if (vectors == 2) WINDOWS(5, 2); else WINDOWS(5, 1); }
+#undef WINDOWS
+            unpad_image(dxp, height, width, c, padT, padL, rowsP, colsP, dx + image * height * line);
+            continue;
+        }
         for (int e = 0; e < pairs; e++) {
             const v16 gv = (v16){0} + pairG[e];
             const float *kr = kT + (long)pairFilter[e] * kh * 32;
