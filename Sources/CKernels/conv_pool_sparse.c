@@ -356,11 +356,12 @@ static void pool_sparse_narrow_512(const float *x, int images, int height, int w
     const long c = channels, lineP = colsP * c, line = (long)width * c, f = filters, perImage = (long)windows * f;
     float xp[SPARSE_MAX_PADDED + 32] __attribute__((aligned(64))), dxp[SPARSE_MAX_PADDED + 32] __attribute__((aligned(64)));
     // Filter k's nonzero g and their patches' offsets at k·windows (count[k] of them); all of them
-    // in window-then-filter order at pairs (offset, filter, g).
-    // (The pair lists have room for a whole vector past their last pair.)
-    int at[SPARSE_MAX_PAIRS], count[SPARSE_MAX_PAIRS], pairAt[SPARSE_MAX_PAIRS + 16], pairFilter[SPARSE_MAX_PAIRS + 16];
-    float gs[SPARSE_MAX_PAIRS], pairG[SPARSE_MAX_PAIRS + 16];
-    int pairShift[SPARSE_MAX_PAIRS + 16], windowEnd[SPARSE_MAX_PAIRS];
+    // in window-then-filter order at pairs (offset, shift, filter, g), window w's ending at
+    // windowEnd[w]. (Sized by the layer: at most windows·filters pairs, ck_pool_sparse_supported's
+    // bound; the pair lists with room for a whole vector past their last pair.)
+    const long most = windows * f;
+    int at[most], count[f], pairAt[most + 16], pairShift[most + 16], pairFilter[most + 16], windowEnd[windows];
+    float gs[most], pairG[most + 16];
     // dx a window at a time in registers (see window_dx) where the window's patches fit.
     const int vectors = ((kw + 1) * (int)c + 15) / 16;
     const int inRegisters = dx && (kh == 3 || kh == 5) && vectors <= 3 && c <= 16 && f <= WINDOW_DX_MAX_FILTERS;
