@@ -1,6 +1,7 @@
 // What the AVX2/FMA kernels of this target share (x86-64 only; not part of the module's API):
-// 8-float vectors, the target attribute, partial-vector loads and stores, and integer min/max.
-// (Kernels compiled at both 8 and 16 floats a vector use vecw.h.)
+// 8-float vectors (and 16-float ones for code compiled for AVX-512), the target attribute,
+// partial-vector loads and stores, and integer min/max. (Kernels compiled at both widths from one
+// source use vecw.h.)
 #ifndef CKERNELS_VEC_H
 #define CKERNELS_VEC_H
 #if defined(__x86_64__)
@@ -11,9 +12,15 @@ typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));   // for unaligned loads and stores
 typedef int vi8 __attribute__((vector_size(32)));
 typedef int vi8u __attribute__((vector_size(32), aligned(4)));
+// 16-float vectors: AVX-512's zmm registers in code compiled for it (two ymm elsewhere).
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+typedef int vi16 __attribute__((vector_size(64)));
+typedef int vi16u __attribute__((vector_size(64), aligned(4)));
 #define AVX __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline)) AVX
 #define SPLAT(x) ((v8){x, x, x, x, x, x, x, x})
+#define SPLAT16(x) ((v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x})
 
 static inline int max_int(int a, int b) { return a > b ? a : b; }
 static inline int min_int(int a, int b) { return a < b ? a : b; }

@@ -7,11 +7,18 @@ import Testing
 @Suite("The AVX2/FMA narrow products of a pooled convolution")
 struct NarrowProductTests {
     /// Forward and backward of a pooled convolution with bias and ReLU (or none); outputs as arrays.
-    func run(_ c: PooledConvolution, n: Int, wantDx: Bool = true, relu: Bool = true, threads: Int = 2)
-        -> (y: [Float], argmax: [Float], dk: [Float], db: [Float], dx: [Float]) {
+    /// With `digits`, x is zero outside a centred square and at random pixels inside it (as MNIST's
+    /// background), so whole windows and patches are zeros.
+    func run(_ c: PooledConvolution, n: Int, wantDx: Bool = true, relu: Bool = true, threads: Int = 2,
+             digits: Bool = false) -> (y: [Float], argmax: [Float], dk: [Float], db: [Float], dx: [Float]) {
         let g = c.window, f = c.filters
         var stream = RandomStream(seed: 11, name: "narrow")
-        let x = FloatStorage((0..<n * g.inputCount).map { _ in stream.nextNormal() })
+        let x = FloatStorage((0..<n * g.inputCount).map { i in
+            let v = stream.nextNormal(), pixel = i / g.channels % (g.height * g.width)
+            let (r, s) = (pixel / g.width, pixel % g.width), edge = g.height / 4
+            let inside = r >= edge && r < g.height - edge && s >= edge && s < g.width - edge
+            return digits && (!inside || v < -0.5) ? 0 : v
+        })
         let k = FloatStorage((0..<g.patch * f).map { _ in stream.nextNormal() * 0.3 })
         let b = FloatStorage((0..<f).map { _ in stream.nextNormal() * 0.1 })
         let dy = FloatStorage((0..<n * c.pooledCount).map { _ in stream.nextNormal() })
@@ -32,6 +39,8 @@ struct NarrowProductTests {
           .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(14, 6, 5, 16, false, true), (12, 3, 3, 20, true, true), (9, 2, 3, 7, true, true),
                       (11, 4, 5, 9, false, true), (13, 8, 4, 32, true, true), (8, 16, 2, 24, false, true),
+                      // Narrow rows without an activation (every window's gradient passes), 16 and 12 filters.
+                      (10, 6, 5, 16, true, false), (9, 5, 3, 12, false, false),
                       // Kernel rows past 32 floats and more than 32 filters (im2col + gemm.c forward):
                       // Caffe's LeNet's second layer (rows of 5·20, 50 filters, no activation), a row
                       // of one vector and a bit, 33 filters, a row of 10 vectors.
@@ -169,6 +178,51 @@ struct NarrowProductTests {
         #expect(!PooledConvolution(window: strided, filters: filters).direct)
         let twoChannels = Window2D(height: size, width: size, channels: 2, kernel: (kernel, kernel), stride: (1, 1), same: same)
         #expect(!PooledConvolution(window: twoChannels, filters: filters).direct)
+    }
+
+    @Test("the single-channel kernel gradient leaves out zero pixels with the same bits (zero backgrounds, batch 1)",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          arguments: [(28, 5, 6, true), (28, 5, 16, true), (11, 5, 13, false), (9, 3, 20, true), (13, 3, 9, false),
+                      (12, 5, 32, true), (7, 3, 3, false)])
+    func directSkipsZeros(_ size: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
+        let g = Window2D(height: size, width: size, channels: 1, kernel: (kernel, kernel), stride: (1, 1), same: same)
+        let direct = PooledConvolution(window: g, filters: filters)
+        let narrowRegisters = PooledConvolution(window: g, filters: filters, wide: false)
+        let columns = PooledConvolution(window: g, filters: filters, direct: false, sparse: false)
+        #expect(direct.direct && narrowRegisters.direct && !columns.direct)
+        for (n, relu) in [(1, true), (13, true), (5, false)] {
+            let b = run(columns, n: n, wantDx: false, relu: relu, digits: true)
+            #expect(b.dk.contains { $0 != 0 } && b.y.contains { $0 > 0 })
+            for a in [run(direct, n: n, wantDx: false, relu: relu, digits: true),
+                      run(narrowRegisters, n: n, wantDx: false, relu: relu, threads: 1, digits: true)] {
+                #expect(a.y == b.y && a.argmax == b.argmax)
+                #expect(a.dk == b.dk && a.db == b.db)
+            }
+        }
+    }
+
+    @Test("the direct forward's AVX-512 passes give im2col's bits at every width and height (1 to 10 windows)",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          arguments: [(6, 5), (3, 5), (1, 5), (6, 3), (4, 3)])
+    func directForwardWidths(_ channels: Int, _ kernel: Int) {
+        for (size, filters, same) in [(kernel + 1, 16, false), (kernel + 3, 20, false), (kernel + 5, 16, true),
+                                      (kernel + 7, 24, false), (kernel + 9, 16, false), (kernel + 12, 24, false),
+                                      (kernel + 13, 16, true), (kernel + 17, 17, false),
+                                      // One 8-filter group or less (one channel: two window rows a pass).
+                                      (kernel + 4, 6, true), (kernel + 10, 5, false), (kernel + 2, 8, false)] {
+            let g = Window2D(height: size + 1, width: size, channels: channels, kernel: (kernel, kernel),
+                             stride: (1, 1), same: same)
+            let direct = PooledConvolution(window: g, filters: filters)
+            let columns = PooledConvolution(window: g, filters: filters, direct: false, sparse: false)
+            #expect(direct.directForward && !columns.directForward)
+            for n in [1, 3] {
+                let a = run(direct, n: n, wantDx: false), b = run(columns, n: n, wantDx: false)
+                #expect(a.y == b.y && a.argmax == b.argmax)
+                #expect(a.y.contains { $0 > 0 })
+                let c = run(direct, n: n, wantDx: false, relu: false), d = run(columns, n: n, wantDx: false, relu: false)
+                #expect(c.y == d.y && c.argmax == d.argmax)
+            }
+        }
     }
 
     @Test("agree with OpenBLAS's products", .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
