@@ -261,25 +261,29 @@ INLINE_WIDE void product512(const int ta, int m, int n, int k, const float *a, l
 
 // MARK: Rows of A with few nonzeros
 
-/// A (as it is, not transposed) is taken row by row when at most this many tenths of it are
+/// A (as it is, not transposed) is taken row by row when at most this percentage of it is
 /// nonzero. Its rows are then visited only at their nonzeros p, each adding A(i, p) times B's row p
 /// to the row's sums: the same FMA chains in the same order as the tiles' (a term 0·b adds nothing;
 /// see `skipLists`), with B's rows read from L2 for every row of A — half the tiles' rate, so the
-/// crossing is near half density. An MNIST batch is 19% nonzero: the first dense layer's
-/// 128×784 · 784×512 went from 0.67 to 0.35 ms (one thread); a hidden layer's 40% (ReLU and
-/// dropout) measured slower than the tiles, 0.49 against 0.42 ms.
-enum { SPARSE_TENTHS = 3, SPARSE_MIN_N = 64, SPARSE_MIN_K = 64 };
+/// crossing is below half density, and lower for narrow C (fewer vectors for each listed p). An
+/// MNIST batch is 19% nonzero: the first dense layer's 128×784 · 784×512 went from 0.67 to 0.35 ms
+/// (one thread); a hidden layer's 40% (ReLU and dropout) measured slower this way (0.49 against
+/// 0.42 ms), and so did strided convolutions' columns at 32% with 64 and 128 filters.
+enum { SPARSE_PERCENT = 25, SPARSE_MIN_N = 128, SPARSE_MIN_K = 64 };
 
-/// Whether op(A) = A (m × k) has at most SPARSE_TENTHS tenths of nonzeros (NaN counts as nonzero).
+/// Whether op(A) = A (m × k) has at most SPARSE_PERCENT% nonzeros (NaN counts as nonzero), judged
+/// from 32 of its rows spread over it: a full count read a convolution's whole column matrix (3.6 MB
+/// in the strided network) only to decide.
 WIDE static int rowsSparse(int m, int k, const float *a, long lda) {
-    long nonzero = 0;
-    for (int i = 0; i < m; i++)
+    long nonzero = 0, counted = 0;
+    const int step = (m + 31) / 32;
+    for (int i = 0; i < m; i += step, counted += k)
         for (int p = 0; p < k; p += 16) {
             const __mmask16 lanes = k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
             nonzero += __builtin_popcount(_mm512_mask_cmp_ps_mask(
                 lanes, _mm512_maskz_loadu_ps(lanes, a + (long)i * lda + p), _mm512_setzero_ps(), _CMP_NEQ_UQ));
         }
-    return nonzero * 10 <= (long)m * k * SPARSE_TENTHS;
+    return nonzero * 100 <= counted * SPARSE_PERCENT;
 }
 
 int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) {
@@ -306,7 +310,7 @@ INLINE_WIDE void sparseRowBlock(const int NV, int count, const int *list, const 
     }
 }
 
-/// C (+)= A · B row by row of A, at its nonzeros only (see SPARSE_TENTHS).
+/// C (+)= A · B row by row of A, at its nonzeros only (see SPARSE_PERCENT).
 WIDE static void productSparseRows(int m, int n, int k, const float *a, long lda, const float *b, long ldb,
                                    float *c, long ldc, int accumulate) {
     _Static_assert(sizeof(int) == sizeof(float), "the list lives in a float buffer");

@@ -140,12 +140,13 @@ struct ProductKernelTests {
     }
 
     @Test("A mostly zeros (an image batch): rows visited at their nonzeros leave the chain's bits",
-          arguments: [Shape(m: 128, n: 512, k: 784), Shape(m: 7, n: 300, k: 100), Shape(m: 33, n: 64, k: 64),
-                      Shape(m: 5, n: 70, k: 257)])
+          arguments: [Shape(m: 128, n: 512, k: 784), Shape(m: 7, n: 300, k: 100), Shape(m: 33, n: 128, k: 64),
+                      Shape(m: 5, n: 130, k: 257)])
     func sparseRowsMatchChain(_ s: Shape) {
         var stream = RandomStream(seed: 23, name: "sparse rows")
-        // 10% nonzero, scattered (few whole zero tiles): below gemm.c's SPARSE_TENTHS, so the
-        // products of A as it is take the row-by-row path; one NaN, which must stay NaN.
+        // 10% nonzero, scattered (few whole zero tiles), C at least 128 wide: within gemm.c's
+        // SPARSE_PERCENT and SPARSE_MIN_N, so the products of A as it is take the row-by-row path;
+        // one NaN, which must stay NaN.
         var a = (0..<s.m * s.k).map { _ in stream.nextUniform() < 0.1 ? stream.nextNormal() : 0 }
         a[a.count / 2] = .nan
         let b = (0..<s.k * s.n).map { _ in stream.nextNormal() }, start = (0..<s.m * s.n).map { _ in stream.nextNormal() }

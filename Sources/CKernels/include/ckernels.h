@@ -112,8 +112,9 @@ void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const
              float *c, int ldc, int accumulate, int wide);
 
 /// 1 when ck_gemm's AVX-512 code takes op(A) = A (not transposed, B not transposed, m × k, n
-/// columns of C) row by row at its nonzeros: at most 3 tenths of A nonzero (an image batch), on a
-/// CPU with AVX-512. Callers that split C between threads then split its rows.
+/// columns of C) row by row at its nonzeros: at most a quarter of A nonzero (an image batch; judged
+/// from 32 rows), at least 128 columns, on a CPU with AVX-512. Callers that split C between threads
+/// then split its rows.
 int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda);
 
 /// B (cols × rows, ldb) = Aᵀ for A (rows × cols, lda). Portable C, any CPU.
