@@ -67,9 +67,10 @@ public struct PooledConvolution: Sendable {
     /// True when this CPU has AVX-512F and AVX-512VL.
     static let avx512Available = ck_has_avx512vl() != 0
 
-    /// `avx2: false` keeps every product in OpenBLAS, `direct: false` the narrow products on
-    /// im2col's columns, `wide: false` the direct kernels to AVX2's 16 registers (the tests
-    /// compare them).
+    /// `avx2: false` takes none of this type's AVX2/FMA kernels — the products go through `sgemm`
+    /// (gemm.c on a CPU with AVX2, OpenBLAS elsewhere) and the pooling through the Swift code —
+    /// `direct: false` keeps the narrow products on im2col's columns, `wide: false` the direct
+    /// kernels to AVX2's 16 registers (the tests compare them).
     public init(window: Window2D, filters: Int, avx2: Bool = Winograd3x3.avx2Available, direct: Bool = true,
                 wide: Bool = true, sparse: Bool = true) {
         self.window = window

@@ -1,6 +1,7 @@
 // The pooled convolution's fast paths (ConvolutionPool.swift) against the reference ones: the
-// AVX2/FMA narrow products against OpenBLAS's, the direct kernels (both register counts) against
-// im2col with the same bits, the sparse gradient against the dense one and finite differences.
+// AVX2/FMA narrow products against `sgemm`'s (with the Swift pooling), the direct kernels (both
+// register counts) against im2col with the same bits, the sparse gradient against the dense one
+// and finite differences.
 import Kernels
 import Testing
 
@@ -225,10 +226,11 @@ struct NarrowProductTests {
         }
     }
 
-    @Test("agree with OpenBLAS's products", .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+    @Test("agree with the portable path (sgemm's products, the Swift pooling)",
+          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(28, 1, 5, 6, true), (28, 1, 3, 32, false), (12, 6, 5, 16, false), (9, 3, 3, 20, true),
                       (7, 2, 3, 3, false)])
-    func matchesOpenBLAS(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
+    func matchesPortable(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
         let g = Window2D(height: size, width: size, channels: channels, kernel: (kernel, kernel), stride: (1, 1), same: same)
         let fast = PooledConvolution(window: g, filters: filters)
         let reference = PooledConvolution(window: g, filters: filters, avx2: false)
