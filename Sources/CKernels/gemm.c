@@ -287,7 +287,7 @@ WIDE static int rowsSparse(int m, int k, const float *a, long lda) {
 }
 
 int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) {
-    return n >= SPARSE_MIN_N && k >= SPARSE_MIN_K && ck_has_avx512vl() && rowsSparse(m, k, a, lda);
+    return n >= SPARSE_MIN_N && k >= SPARSE_MIN_K && rowsSparse(m, k, a, lda);
 }
 
 /// C's row (+)= Σ over the listed p of vals[q] · B's row list[q], NV vectors of it (the last

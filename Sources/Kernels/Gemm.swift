@@ -120,10 +120,10 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     // between chunks and only the smaller one is packed again by each chunk — or along A's rows
     // when gemm.c takes A row by row at its nonzeros (an image batch: `ck_gemm_rows_sparse`), so
     // each row's nonzeros are found once and each chunk fills whole rows of C (a first dense
-    // layer's 128×784 · 784×512, one thread: 0.61 ms in column pieces, 0.41 in row pieces).
-    let sparseRows = !transA && !transB && kernel == .avx512
-        && ck_gemm_rows_sparse(Int32(m), Int32(n), Int32(k), a.base, Int32(lda)) != 0
-    let splitRows = m >= n || sparseRows
+    // layer's 128×784 · 784×512, mlp-512's forward in layer-bench, one thread: 0.61 ms in
+    // column pieces, 0.41 in row pieces).
+    let splitRows = m >= n || (!transA && !transB && kernel == .avx512
+        && ck_gemm_rows_sparse(Int32(m), Int32(n), Int32(k), a.base, Int32(lda)) != 0)
     let extent = splitRows ? m : n
     let (step, pieces) = gemmSplit(flops: flops, extent: extent)
     forEach(pieces, pool: pool) { piece in

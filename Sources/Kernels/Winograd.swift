@@ -68,7 +68,7 @@ public struct Winograd3x3: Sendable {
         precondition(!(avx2Products ?? false) || Self.avx2Available, "AVX2/FMA products asked for on a CPU without them")
         self.avx2 = avx2
         self.avx2Products = avx2Products ?? avx2
-        self.wide = wide && avx2 && PooledConvolution.avx512Available
+        self.wide = wide && avx2 && VectorCode.avx512.isAvailable
         self.height = height
         self.width = width
         self.channels = channels
@@ -92,9 +92,10 @@ public struct Winograd3x3: Sendable {
         // The one place that picks the code of the passes.
         let tiling = WinogradTiling(height: height, width: width, channels: channels, filters: filters, pad: pad,
                                     outHeight: outHeight, outWidth: outWidth, tilesH: tilesH, tilesW: tilesW)
+        let code: VectorCode = self.wide ? .avx512 : .avx2
         switch (self.tile, avx2) {
-        case (5, _): transforms = AVX2F5x5Transforms(tiling: tiling, wide: self.wide)  // where `fiveFits`: AVX2
-        case (_, true): transforms = AVX2F4x4Transforms(tiling: tiling, wide: self.wide)
+        case (5, _): transforms = AVX2F5x5Transforms(tiling: tiling, code: code)   // only where `fiveFits`: AVX2
+        case (_, true): transforms = AVX2F4x4Transforms(tiling: tiling, code: code)
         case (_, false): transforms = PortableF4x4Transforms(tiling: tiling)
         }
         products = self.avx2Products ? AVX2WinogradProducts() : BLASWinogradProducts()

@@ -64,11 +64,11 @@ extension WinogradTransforms {
     var tilesPerImage: Int { tiling.tilesPerImage }
 }
 
-/// F(4×4, 3×3) with the tile transforms of winograd_f4x4.c (AVX2/FMA CPUs only; `wide`: the
-/// AVX-512 build, 16 channels a vector instead of 8, the same bits).
+/// F(4×4, 3×3) with the tile transforms of winograd_f4x4.c (AVX2/FMA CPUs only; `code` .avx512:
+/// the AVX-512 build, 16 channels a vector instead of 8, the same bits).
 struct AVX2F4x4Transforms: WinogradTransforms {
     let tiling: WinogradTiling
-    let wide: Bool
+    let code: VectorCode
     /// The kernel transforms, which have no C version.
     private var portable: PortableF4x4Transforms { PortableF4x4Transforms(tiling: tiling) }
 
@@ -83,53 +83,53 @@ struct AVX2F4x4Transforms: WinogradTransforms {
     func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                work: UnsafeMutablePointer<Float>) {
         ck_winograd_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                          Int32(tilesH), Int32(tilesW), v, wide ? 1 : 0)
+                          Int32(tilesH), Int32(tilesW), v, code.wide)
     }
 
     func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
                 into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>) {
         ck_winograd_output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
-                           Int32(tilesW), bias, relu ? 1 : 0, y, argmax, wide ? 1 : 0)
+                           Int32(tilesW), bias, relu ? 1 : 0, y, argmax, code.wide)
     }
 
     func outputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
                         argmax: UnsafeMutablePointer<Int32>?, images: Int, into dm: UnsafeMutablePointer<Float>,
                         biasSums: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
         ck_winograd_output_gradient(dy, y, relu ? 1 : 0, argmax, Int32(images), Int32(outHeight), Int32(outWidth),
-                                    Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums, wide ? 1 : 0)
+                                    Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums, code.wide)
     }
 
     func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
                        work: UnsafeMutablePointer<Float>) {
         ck_winograd_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                                   Int32(tilesH), Int32(tilesW), dx, wide ? 1 : 0)
+                                   Int32(tilesH), Int32(tilesW), dx, code.wide)
     }
 }
 
-/// F(5×5, 3×3) from winograd_f5x5.c (AVX2/FMA CPUs only; `wide` as for F(4×4)): 7×7 tiles, 49
+/// F(5×5, 3×3) from winograd_f5x5.c (AVX2/FMA CPUs only; `code` as for F(4×4)): 7×7 tiles, 49
 /// positions, and the outputs always go on through 2×2 max pooling.
 struct AVX2F5x5Transforms: WinogradTransforms {
     let tiling: WinogradTiling
-    let wide: Bool
+    let code: VectorCode
 
     func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
-        ck_wino5_kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, wide ? 1 : 0)
+        ck_wino5_kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
     }
 
     func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
-        ck_wino5_kernel_gradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, wide ? 1 : 0)
+        ck_wino5_kernel_gradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
     }
 
     func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                work: UnsafeMutablePointer<Float>) {
         ck_wino5_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                       Int32(tilesH), Int32(tilesW), v, wide ? 1 : 0)
+                       Int32(tilesH), Int32(tilesW), v, code.wide)
     }
 
     func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
                 into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>) {
         ck_wino5_output_pool(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
-                             Int32(tilesW), bias, relu ? 1 : 0, y, argmax!, wide ? 1 : 0)
+                             Int32(tilesW), bias, relu ? 1 : 0, y, argmax!, code.wide)
     }
 
     func outputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
@@ -137,12 +137,12 @@ struct AVX2F5x5Transforms: WinogradTransforms {
                         biasSums: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
         ck_wino5_output_pool_gradient(dy, y, relu ? 1 : 0, argmax!, Int32(images), Int32(outHeight),
                                       Int32(outWidth), Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums,
-                                      wide ? 1 : 0)
+                                      code.wide)
     }
 
     func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
                        work: UnsafeMutablePointer<Float>) {
         ck_wino5_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                                Int32(tilesH), Int32(tilesW), dx, wide ? 1 : 0)
+                                Int32(tilesH), Int32(tilesW), dx, code.wide)
     }
 }

@@ -111,10 +111,10 @@ void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0
 void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
              float *c, int ldc, int accumulate, int wide);
 
-/// 1 when ck_gemm's AVX-512 code takes op(A) = A (not transposed, B not transposed, m × k, n
-/// columns of C) row by row at its nonzeros: at most a quarter of A nonzero (an image batch; judged
-/// from 32 rows), at least 128 columns, on a CPU with AVX-512. Callers that split C between threads
-/// then split its rows.
+/// 1 when ck_gemm's AVX-512 code (`wide`) takes op(A) = A (not transposed, B not transposed, m × k,
+/// n columns of C) row by row at its nonzeros: at most a quarter of A nonzero (an image batch;
+/// judged from 32 rows), at least 128 columns. Callers that split C between threads then split its
+/// rows. Call only when ck_has_avx512vl() is 1.
 int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda);
 
 /// B (cols × rows, ldb) = Aᵀ for A (rows × cols, lda). Portable C, any CPU.
