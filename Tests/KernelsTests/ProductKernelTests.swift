@@ -30,6 +30,12 @@ struct ProductKernelTests {
 
     static var kernels: [ProductKernel] { [.avx2, .avx512].filter(\.isAvailable) }
 
+    /// Every (kernel, transA, transB, accumulate) the tests run.
+    static var cases: [(ProductKernel, Bool, Bool, Bool)] {
+        kernels.flatMap { k in [false, true].flatMap { ta in [false, true].flatMap { tb in
+            [false, true].map { acc in (k, ta, tb, acc) } } } }
+    }
+
     /// C from `start` by `gemm` (with `kernel`, on `pool`) and by `chain`: (ours, expected).
     static func product(_ kernel: ProductKernel = .best, transA: Bool = false, transB: Bool = false,
                         accumulate: Bool, _ a: [Float], lda: Int, _ b: [Float], ldb: Int, _ s: Shape,
@@ -72,19 +78,11 @@ struct ProductKernelTests {
         let b = (0..<max(1, s.k * ldb)).map { _ in stream.nextNormal() }
         let bt = (0..<max(1, s.n * ldbT)).map { _ in stream.nextNormal() }
         let start = (0..<max(1, s.m * ldc)).map { _ in stream.nextNormal() }
-        for kernel in Self.kernels {
-            for transA in [false, true] {
-                for transB in [false, true] {
-                    for accumulate in [false, true] {
-                        let (av, la) = transA ? (at, ldaT) : (a, lda), (bv, lb) = transB ? (bt, ldbT) : (b, ldb)
-                        let (ours, expected) = Self.product(kernel, transA: transA, transB: transB,
-                                                            accumulate: accumulate, av, lda: la, bv, ldb: lb, s,
-                                                            start: start, ldc: ldc)
-                        #expect(ours == expected,
-                                "\(kernel) transA \(transA) transB \(transB) accumulate \(accumulate)")
-                    }
-                }
-            }
+        for (kernel, transA, transB, accumulate) in Self.cases {
+            let (av, la) = transA ? (at, ldaT) : (a, lda), (bv, lb) = transB ? (bt, ldbT) : (b, ldb)
+            let (ours, expected) = Self.product(kernel, transA: transA, transB: transB, accumulate: accumulate,
+                                                av, lda: la, bv, ldb: lb, s, start: start, ldc: ldc)
+            #expect(ours == expected, "\(kernel) transA \(transA) transB \(transB) accumulate \(accumulate)")
         }
     }
 
@@ -135,19 +133,12 @@ struct ProductKernelTests {
         let b = (0..<s.k * s.n).map { _ in stream.nextNormal() }, bt = (0..<s.n * s.k).map { _ in stream.nextNormal() }
         let start = (0..<s.m * s.n).map { _ in stream.nextNormal() }
         #expect(a.filter { $0 == 0 }.count > a.count / 2)
-        for kernel in Self.kernels {
-            for transA in [false, true] {
-                for transB in [false, true] {
-                    for accumulate in [false, true] {
-                        let (av, la) = transA ? (at, s.m) : (a, s.k), (bv, lb) = transB ? (bt, s.k) : (b, s.n)
-                        let (ours, expected) = Self.product(kernel, transA: transA, transB: transB,
-                                                            accumulate: accumulate, av, lda: la, bv, ldb: lb, s,
-                                                            start: start, ldc: s.n)
-                        #expect(Self.differing(ours, expected) == 0,
-                                "\(kernel) transA \(transA) transB \(transB) accumulate \(accumulate)")
-                    }
-                }
-            }
+        for (kernel, transA, transB, accumulate) in Self.cases {
+            let (av, la) = transA ? (at, s.m) : (a, s.k), (bv, lb) = transB ? (bt, s.k) : (b, s.n)
+            let (ours, expected) = Self.product(kernel, transA: transA, transB: transB, accumulate: accumulate,
+                                                av, lda: la, bv, ldb: lb, s, start: start, ldc: s.n)
+            #expect(Self.differing(ours, expected) == 0,
+                    "\(kernel) transA \(transA) transB \(transB) accumulate \(accumulate)")
         }
     }
 
