@@ -48,21 +48,28 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
                                  int outHeight, int outWidth, int filters, int tilesH, int tilesW,
                                  float *dm, float *biasSums, int wide) { __builtin_trap(); }
 
-// winograd_f5x5.c
-int ck_wino5_supported(int tilesH, int tilesW) { return 0; }
-void ck_wino5_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
-                    int tilesW, float *v, int wide) { __builtin_trap(); }
-void ck_wino5_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                             int tilesH, int tilesW, float *dx, int wide) { __builtin_trap(); }
-void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
-                          int tilesW, const float *bias, int relu, float *y, int *argmax, int wide) { __builtin_trap(); }
-void ck_wino5_output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
-                                   int outHeight, int outWidth, int filters, int tilesH, int tilesW, float *dm,
-                                   float *biasSums, int wide) { __builtin_trap(); }
-void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide) { __builtin_trap(); }
-void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide) {
-    __builtin_trap();
-}
+// winograd_f5x5.c and winograd_f4x4k5.c
+#define CK_WINOGRAD_POOLED_TRAPS(p)                                                                        \
+    int p##supported(int tilesH, int tilesW) { return 0; }                                                 \
+    void p##input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,      \
+                  int tilesW, float *v, int wide) { __builtin_trap(); }                                    \
+    void p##input_gradient(const float *dv, int images, int height, int width, int channels, int pad,        \
+                           int tilesH, int tilesW, float *dx, int wide) { __builtin_trap(); }              \
+    void p##output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,     \
+                        int tilesW, const float *bias, int relu, float *y, int *argmax, int wide) {          \
+        __builtin_trap();                                                                                    \
+    }                                                                                                        \
+    void p##output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,   \
+                                 int outHeight, int outWidth, int filters, int tilesH, int tilesW, float *dm, \
+                                 float *biasSums, int wide) { __builtin_trap(); }                          \
+    void p##kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide) {          \
+        __builtin_trap();                                                                                    \
+    }                                                                                                        \
+    void p##kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide) { \
+        __builtin_trap();                                                                                    \
+    }
+CK_WINOGRAD_POOLED_TRAPS(ck_wino5_)
+CK_WINOGRAD_POOLED_TRAPS(ck_wino45_)
 
 // gemm.c (ck_transpose is portable C and compiled everywhere)
 void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,

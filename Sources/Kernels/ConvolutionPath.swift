@@ -8,8 +8,10 @@
 //   ConvolutionPoolPath  a 2×2 max pooling after it (run inside)         direct-pooled, direct-pooled-sparse,
 //                        (ConvolutionPool.swift)                         im2col-pooled, im2col-pooled-sparse;
 //                                                                        "-portable" off AVX2
-//   WinogradPath         3×3, stride 1, at least 8 input channels        winograd-f4x4, winograd-f4x4-pooled,
-//                        (Winograd.swift)                                winograd-f5x5-pooled; "-portable" off AVX2
+//   WinogradPath         3×3, stride 1, at least 8 input channels;       winograd-f4x4, winograd-f4x4-pooled,
+//                        5×5, stride 1, pooled, ≥ 8 channels, AVX2       winograd-f5x5-pooled,
+//                        (Winograd.swift)                                winograd-f4x4-k5x5-pooled;
+//                                                                        "-portable" off AVX2
 //
 // A path owns its part of the layer's scratch (its layout is the path's business) and runs the
 // forward and backward of the layer's convolution, bias and activation: with pooling, of the
@@ -55,13 +57,16 @@ public protocol ConvolutionPath: AnyObject {
 public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) -> any ConvolutionPath {
     // Winograd needs 2.25–4× fewer multiplications, but below 8 channels its transforms cost
     // more than they save.
-    let winograd = g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
-        && g.channels >= 8
+    // F(4×4, 5×5) for 5×5 layers followed by pooling: 64 products per 16 outputs against 400.
+    let k = g.kernelHeight, stride1 = g.strideHeight == 1 && g.strideWidth == 1
+    let same = g.padTop > 0         // stride 1: "same" pads (k − 1)/2 rows and columns on each side, "valid" none
+    let winograd = g.kernelWidth == k && stride1 && g.channels >= 8
+        && (k == 3 || (k == 5 && pooled && WinogradConvolution.supports5x5(height: g.height, width: g.width, same: same)))
     switch (winograd, pooled) {
     case (true, _):
-        // 3×3, stride 1: "same" pads one row and column on each side, "valid" none.
-        return WinogradPath(Winograd3x3(height: g.height, width: g.width, channels: g.channels, filters: filters,
-                                        same: g.padTop == 1, pooled: pooled), pooled: pooled)
+        return WinogradPath(WinogradConvolution(height: g.height, width: g.width, channels: g.channels,
+                                                filters: filters, kernelSize: k, same: same, pooled: pooled),
+                            pooled: pooled)
     case (false, true):
         return ConvolutionPoolPath(PooledConvolution(window: g, filters: filters))
     case (false, false):

@@ -71,12 +71,12 @@ public struct PooledConvolution: Sendable {
     /// (gemm.c on a CPU with AVX2, OpenBLAS elsewhere) and the pooling through the Swift code —
     /// `direct: false` keeps the narrow products on im2col's columns, `wide: false` the direct
     /// kernels to AVX2's 16 registers (the tests compare them).
-    public init(window: Window2D, filters: Int, avx2: Bool = Winograd3x3.avx2Available, direct: Bool = true,
+    public init(window: Window2D, filters: Int, avx2: Bool = WinogradConvolution.avx2Available, direct: Bool = true,
                 wide: Bool = true, sparse: Bool = true) {
         self.window = window
         self.filters = filters
         wideRegisters = wide && Self.avx512Available
-        vectorKernels = avx2 && Winograd3x3.avx2Available
+        vectorKernels = avx2 && WinogradConvolution.avx2Available
         narrowProduct = vectorKernels && filters <= 32
             && window.patch * ((filters + 7) / 8) * 8 <= 4096
         let g = window

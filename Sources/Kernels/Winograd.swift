@@ -26,7 +26,9 @@
 // 49 positions) when that computes fewer products for the outputs the pooling reads: cnn.yaml's
 // second layer needs 10×10 outputs, four 5×5 tiles (4·49 = 196 products per channel and filter)
 // against nine 4×4 ones (9·36 = 324). `tile` says which; everything below with 36 positions has
-// `positions` of them.
+// `positions` of them. A 5×5 stride-1 layer followed by 2×2 max pooling uses F(4×4, 5×5) (8×8
+// tiles, 64 positions: 64 products per channel and filter for 16 outputs, against 400): Caffe's
+// LeNet's second layer. The formulas are the same with 5×5 kernels g.
 //
 // Here: the shapes, the drivers of a pass, and the layer's path (`WinogradPath`). The transforms
 // (WinogradTransforms.swift: F(4×4) and F(5×5) in AVX2/FMA C; WinogradPortable.swift: F(4×4) in
@@ -35,9 +37,12 @@
 import CKernels
 
 /// Shapes and buffer sizes of one Winograd convolution, and the transforms and products it uses.
-public struct Winograd3x3: Sendable {
+public struct WinogradConvolution: Sendable {
     public let height: Int, width: Int, channels: Int, filters: Int
-    /// 1 for Keras's "same" padding (stride 1, 3×3: one row/column of zeros on each side), 0 for "valid".
+    /// 3 (3×3 kernels) or 5 (5×5, pooled layers on AVX2 CPUs only).
+    public let kernelSize: Int
+    /// (kernelSize − 1) / 2 for Keras's "same" padding (stride 1: that many rows and columns of zeros on
+    /// each side), 0 for "valid".
     public let pad: Int
     public let outHeight: Int, outWidth: Int
     public let tilesH: Int, tilesW: Int
@@ -48,7 +53,8 @@ public struct Winograd3x3: Sendable {
     /// Whether the C transforms run their AVX-512 build (16 floats a vector; the same bits as the
     /// AVX2 build's 8).
     public let wide: Bool
-    /// Outputs per tile side: 4 for F(4×4, 3×3), 5 for F(5×5, 3×3) (pooled layers, AVX2 only).
+    /// Outputs per tile side: 4 for F(4×4, 3×3) and F(4×4, 5×5), 5 for F(5×5, 3×3) (pooled layers,
+    /// AVX2 only).
     public let tile: Int
     let transforms: any WinogradTransforms
     let products: any WinogradProducts
@@ -61,9 +67,14 @@ public struct Winograd3x3: Sendable {
     /// default the same as `avx2`) chooses the products alone (the tests compare the paths).
     /// With `pooled` (the output goes on through 2×2 max pooling) and AVX2, F(5×5, 3×3) is taken
     /// when it needs fewer products for the pooled outputs, unless `tile` says otherwise (4 or 5).
-    public init(height: Int, width: Int, channels: Int, filters: Int, same: Bool,
-                avx2: Bool = Winograd3x3.avx2Available, avx2Products: Bool? = nil, pooled: Bool = false,
+    /// A `kernelSize` of 5 takes F(4×4, 5×5), which needs `pooled`, AVX2 and `supports5x5`.
+    public init(height: Int, width: Int, channels: Int, filters: Int, kernelSize: Int = 3, same: Bool,
+                avx2: Bool = WinogradConvolution.avx2Available, avx2Products: Bool? = nil, pooled: Bool = false,
                 tile: Int? = nil, wide: Bool = true) {
+        precondition(kernelSize == 3 || kernelSize == 5, "Winograd convolutions are 3×3 or 5×5")
+        precondition(kernelSize == 3 || (avx2 && pooled && tile != 5
+                                         && Self.supports5x5(height: height, width: width, same: same)),
+                     "F(4×4, 5×5) asked for where it does not apply")
         precondition(!avx2 || Self.avx2Available, "AVX2/FMA transforms asked for on a CPU without them")
         precondition(!(avx2Products ?? false) || Self.avx2Available, "AVX2/FMA products asked for on a CPU without them")
         self.avx2 = avx2
@@ -73,18 +84,22 @@ public struct Winograd3x3: Sendable {
         self.width = width
         self.channels = channels
         self.filters = filters
-        pad = same ? 1 : 0
-        outHeight = same ? height : height - 2
-        outWidth = same ? width : width - 2
+        self.kernelSize = kernelSize
+        pad = same ? (kernelSize - 1) / 2 : 0
+        outHeight = same ? height : height - kernelSize + 1
+        outWidth = same ? width : width - kernelSize + 1
         // F(5×5): tiles over the outputs the pooling reads (2·⌊OH/2⌋ × 2·⌊OW/2⌋).
         let needH = outHeight / 2 * 2, needW = outWidth / 2 * 2
         let (fiveH, fiveW) = ((needH + 4) / 5, (needW + 4) / 5)
         let four = ((outHeight + 3) / 4) * ((outWidth + 3) / 4) * 36, five = fiveH * fiveW * 49
-        let fiveFits = avx2 && pooled && needH > 0 && needW > 0 && ck_wino5_supported(Int32(fiveH), Int32(fiveW)) != 0
+        let fiveFits = kernelSize == 3 && avx2 && pooled && needH > 0 && needW > 0
+            && ck_wino5_supported(Int32(fiveH), Int32(fiveW)) != 0
         precondition(tile != 5 || fiveFits, "F(5×5, 3×3) asked for where it does not apply")
         self.tile = tile ?? (fiveFits && five < four ? 5 : 4)
         if self.tile == 5 {
             (tilesH, tilesW) = (fiveH, fiveW)
+        } else if kernelSize == 5 {
+            (tilesH, tilesW) = ((needH + 3) / 4, (needW + 3) / 4)     // the outputs the pooling reads
         } else {
             tilesH = (outHeight + 3) / 4
             tilesW = (outWidth + 3) / 4
@@ -93,16 +108,26 @@ public struct Winograd3x3: Sendable {
         let tiling = WinogradTiling(height: height, width: width, channels: channels, filters: filters, pad: pad,
                                     outHeight: outHeight, outWidth: outWidth, tilesH: tilesH, tilesW: tilesW)
         let code: VectorCode = self.wide ? .avx512 : .avx2
-        switch (self.tile, avx2) {
-        case (5, _): transforms = AVX2F5x5Transforms(tiling: tiling, code: code)   // only where `fiveFits`: AVX2
-        case (_, true): transforms = AVX2F4x4Transforms(tiling: tiling, code: code)
-        case (_, false): transforms = PortableF4x4Transforms(tiling: tiling)
+        switch (kernelSize, self.tile, avx2) {
+        case (5, _, _): transforms = AVX2PooledTransforms(.f4x4k5, tiling: tiling, code: code)   // AVX2, pooled
+        case (_, 5, _): transforms = AVX2PooledTransforms(.f5x5, tiling: tiling, code: code)     // only where `fiveFits`
+        case (_, _, true): transforms = AVX2F4x4Transforms(tiling: tiling, code: code)
+        case (_, _, false): transforms = PortableF4x4Transforms(tiling: tiling)
         }
         products = self.avx2Products ? AVX2WinogradProducts() : BLASWinogradProducts()
     }
 
-    /// Transformed positions per tile: (tile + 2)², 36 or 49.
-    public var positions: Int { (tile + 2) * (tile + 2) }
+    /// Whether F(4×4, 5×5) with 2×2 max pooling takes a 5×5 stride-1 layer over height × width
+    /// images ("same" or "valid"): on AVX2/FMA CPUs, when the pooled output transforms take its tiles.
+    public static func supports5x5(height: Int, width: Int, same: Bool) -> Bool {
+        let (oh, ow) = same ? (height, width) : (height - 4, width - 4)
+        let needH = oh / 2 * 2, needW = ow / 2 * 2
+        return avx2Available && needH > 0 && needW > 0
+            && ck_wino45_supported(Int32((needH + 3) / 4), Int32((needW + 3) / 4)) != 0
+    }
+
+    /// Transformed positions per tile: (tile + kernelSize − 1)², 36, 49 or 64.
+    public var positions: Int { (tile + kernelSize - 1) * (tile + kernelSize - 1) }
 
     /// Tiles per image.
     public var tilesPerImage: Int { tilesH * tilesW }
@@ -159,7 +184,7 @@ public struct Winograd3x3: Sendable {
                      && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if let bias { precondition(bias.count >= filters) }
-        precondition(tile == 4 || argmax != nil, "F(5×5, 3×3) computes pooled outputs only")
+        precondition((tile == 4 && kernelSize == 3) || argmax != nil, "F(5×5, 3×3) and F(4×4, 5×5) compute pooled outputs only")
         transformKernel(kernel, into: u, pool: pool)
         let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
@@ -268,7 +293,7 @@ public struct Winograd3x3: Sendable {
 
     /// U[ξ][c][f] = (G g Gᵀ)[ξ] for g = kernel[:, :, c, f]; one chunk per input channel.
     public func transformKernel(_ kernel: FloatView, into u: FloatView, pool: ThreadPool? = nil) {
-        precondition(kernel.count >= 9 * channels * filters && u.count >= kernelTransformCount)
+        precondition(kernel.count >= kernelSize * kernelSize * channels * filters && u.count >= kernelTransformCount)
         let g = kernel.base, out = u.base
         forEach(channels, pool: pool) { c in transforms.kernel(g, into: out, channel: c) }
     }
@@ -284,22 +309,24 @@ public struct Winograd3x3: Sendable {
 /// pooling's argmax in the layer's scratch. ReLU and the identity run inside the transforms;
 /// other activations take a pass of their own (not with pooling).
 public final class WinogradPath: ConvolutionPath {
-    public let winograd: Winograd3x3
+    public let winograd: WinogradConvolution
     /// Whether the 2×2 max pooling after the layer runs inside it.
     public let pooled: Bool
     private var u: FloatView?, du: FloatView?, v: FloatView?, scratch: FloatView?, argmax: FloatView?
 
-    public init(_ winograd: Winograd3x3, pooled: Bool) {
-        precondition(winograd.tile == 4 || pooled, "F(5×5, 3×3) computes pooled outputs only")
+    public init(_ winograd: WinogradConvolution, pooled: Bool) {
+        precondition((winograd.tile == 4 && winograd.kernelSize == 3) || pooled,
+                     "F(5×5, 3×3) and F(4×4, 5×5) compute pooled outputs only")
         self.winograd = winograd
         self.pooled = pooled
     }
 
-    /// winograd-f4x4, winograd-f4x4-pooled or winograd-f5x5-pooled; "-portable" when the
-    /// transforms are the Swift ones (a CPU without AVX2/FMA).
+    /// winograd-f4x4, winograd-f4x4-pooled, winograd-f5x5-pooled or (5×5 kernels)
+    /// winograd-f4x4-k5x5-pooled; "-portable" when the transforms are the Swift ones (a CPU without AVX2/FMA).
     public var name: String {
-        let t = winograd.tile
-        return "winograd-f\(t)x\(t)" + (pooled ? "-pooled" : "") + (winograd.avx2 ? "" : "-portable")
+        let t = winograd.tile, k = winograd.kernelSize
+        return "winograd-f\(t)x\(t)" + (k == 3 ? "" : "-k\(k)x\(k)") + (pooled ? "-pooled" : "")
+            + (winograd.avx2 ? "" : "-portable")
     }
 
     /// Per sample: V and a share of the passes' scratch (M and the groups' partial sums), with

@@ -27,7 +27,7 @@ protocol WinogradProducts: Sendable {
     /// dV[ξ] = dM[ξ] · U[ξ]ᵀ, after `prepareInputGradient` filled `ut`.
     func inputGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, dm: UnsafeMutablePointer<Float>,
                        u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, into dv: UnsafeMutablePointer<Float>)
-    /// Images per block for a convolution with this many tiles per image (Winograd3x3.imagesPerBlock).
+    /// Images per block for a convolution with this many tiles per image (WinogradConvolution.imagesPerBlock).
     func imagesPerBlock(tilesPerImage: Int) -> Int
 }
 

@@ -1,11 +1,12 @@
 // The Winograd convolution's transforms (Winograd.swift has the formulas and the layouts): the
 // kernel's U = G g Gᵀ and its adjoint, and the four tile transforms of a block of images. Three
-// implementations, of which Winograd3x3 picks one when it is made:
+// implementations, of which WinogradConvolution picks one when it is made:
 //
 //   PortableF4x4Transforms  F(4×4, 3×3) in Swift SIMD8 code (WinogradPortable.swift), any CPU
 //   AVX2F4x4Transforms      F(4×4, 3×3): the tile transforms of Sources/CKernels/winograd_f4x4.c,
 //                           the kernel transforms of the portable code (once per step, small)
-//   AVX2F5x5Transforms      F(5×5, 3×3), pooled outputs only: Sources/CKernels/winograd_f5x5.c
+//   AVX2PooledTransforms    pooled outputs only: F(5×5, 3×3) (Sources/CKernels/winograd_f5x5.c) or
+//                           F(4×4, 5×5) (winograd_f4x4k5.c), one C source at two tile sizes
 //
 // The Swift package builds for baseline x86-64 (4-float SSE vectors, no FMA); the C kernels are
 // compiled for AVX2+FMA alone, so they round differently (the tests compare both), but each has
@@ -25,7 +26,7 @@ struct WinogradTiling: Sendable {
 
 /// One implementation of the transforms. Blocks hold T = images·tilesPerImage tiles in order;
 /// V (P, T, C), M and dM (P, T, F), U and dU (P, C, F) for P positions per tile; `work` is
-/// Winograd3x3.workPerGroup floats of this group's own.
+/// WinogradConvolution.workPerGroup floats of this group's own.
 protocol WinogradTransforms: Sendable {
     var tiling: WinogradTiling { get }
     /// U[ξ][c][·] = (G g Gᵀ)[ξ] for input channel c of the kernel g (3, 3, C, F).
@@ -106,43 +107,74 @@ struct AVX2F4x4Transforms: WinogradTransforms {
     }
 }
 
-/// F(5×5, 3×3) from winograd_f5x5.c (AVX2/FMA CPUs only; `code` as for F(4×4)): 7×7 tiles, 49
-/// positions, and the outputs always go on through 2×2 max pooling.
-struct AVX2F5x5Transforms: WinogradTransforms {
+/// The pooled transforms of winograd_pooled_body.h (AVX2/FMA CPUs only; `code` as for F(4×4)),
+/// whose outputs always go on through 2×2 max pooling: F(5×5, 3×3) (winograd_f5x5.c, 7×7 tiles,
+/// 49 positions) or F(4×4, 5×5) (winograd_f4x4k5.c, 8×8 tiles, 64 positions).
+struct AVX2PooledTransforms: WinogradTransforms {
+    /// The C entry points of one tile size.
+    struct Kernels: Sendable {
+        typealias Tiles = @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32, Int32,
+                                          UnsafeMutablePointer<Float>?, Int32) -> Void
+        typealias Kernel = @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32,
+                                           UnsafeMutablePointer<Float>?, Int32) -> Void
+        let kernel: Kernel, kernelGradient: Kernel, input: Tiles, inputGradient: Tiles
+        let outputPool: @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32,
+                                        UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?,
+                                        UnsafeMutablePointer<Int32>?, Int32) -> Void
+        let outputPoolGradient: @convention(c) (UnsafePointer<Float>?, UnsafePointer<Float>?, Int32,
+                                                UnsafePointer<Int32>?, Int32, Int32, Int32, Int32, Int32, Int32,
+                                                UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
+                                                Int32) -> Void
+
+        static let f5x5 = Kernels(kernel: ck_wino5_kernel, kernelGradient: ck_wino5_kernel_gradient,
+                                  input: ck_wino5_input, inputGradient: ck_wino5_input_gradient,
+                                  outputPool: ck_wino5_output_pool, outputPoolGradient: ck_wino5_output_pool_gradient)
+        static let f4x4k5 = Kernels(kernel: ck_wino45_kernel, kernelGradient: ck_wino45_kernel_gradient,
+                                    input: ck_wino45_input, inputGradient: ck_wino45_input_gradient,
+                                    outputPool: ck_wino45_output_pool,
+                                    outputPoolGradient: ck_wino45_output_pool_gradient)
+    }
+
+    let kernels: Kernels
     let tiling: WinogradTiling
     let code: VectorCode
 
+    init(_ kernels: Kernels, tiling: WinogradTiling, code: VectorCode) {
+        self.kernels = kernels
+        self.tiling = tiling
+        self.code = code
+    }
+
     func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
-        ck_wino5_kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
+        kernels.kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
     }
 
     func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
-        ck_wino5_kernel_gradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
+        kernels.kernelGradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
     }
 
     func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                work: UnsafeMutablePointer<Float>) {
-        ck_wino5_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                       Int32(tilesH), Int32(tilesW), v, code.wide)
+        kernels.input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad), Int32(tilesH),
+                      Int32(tilesW), v, code.wide)
     }
 
     func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
                 into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>) {
-        ck_wino5_output_pool(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
-                             Int32(tilesW), bias, relu ? 1 : 0, y, argmax!, code.wide)
+        kernels.outputPool(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
+                           Int32(tilesW), bias, relu ? 1 : 0, y, argmax!, code.wide)
     }
 
     func outputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
                         argmax: UnsafeMutablePointer<Int32>?, images: Int, into dm: UnsafeMutablePointer<Float>,
                         biasSums: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
-        ck_wino5_output_pool_gradient(dy, y, relu ? 1 : 0, argmax!, Int32(images), Int32(outHeight),
-                                      Int32(outWidth), Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums,
-                                      code.wide)
+        kernels.outputPoolGradient(dy, y, relu ? 1 : 0, argmax!, Int32(images), Int32(outHeight), Int32(outWidth),
+                                   Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums, code.wide)
     }
 
     func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
                        work: UnsafeMutablePointer<Float>) {
-        ck_wino5_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                                Int32(tilesH), Int32(tilesW), dx, code.wide)
+        kernels.inputGradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                              Int32(tilesH), Int32(tilesW), dx, code.wide)
     }
 }

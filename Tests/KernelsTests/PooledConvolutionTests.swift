@@ -37,7 +37,7 @@ struct NarrowProductTests {
     }
 
     @Test("the sparse pooled gradient equals the dense one (dK, db, dx)",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(14, 6, 5, 16, false, true), (12, 3, 3, 20, true, true), (9, 2, 3, 7, true, true),
                       (11, 4, 5, 9, false, true), (13, 8, 4, 32, true, true), (8, 16, 2, 24, false, true),
                       // Narrow rows without an activation (every window's gradient passes), 16 and 12 filters.
@@ -79,7 +79,7 @@ struct NarrowProductTests {
     }
 
     @Test("the sparse gradient's lists fit: the largest wide layer it takes matches the dense one, a filter more is not taken",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"))
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"))
     func sparseListsFit() {
         // Rows of 5·7 floats (the wide kernel), 22×22 windows: each window's dx lists need its
         // nonzero gradients and four spare slots, 484 · (29 + 4) = 15,972 of 16,384. With 30
@@ -110,7 +110,7 @@ struct NarrowProductTests {
     }
 
     @Test("the sparse pooled gradient matches finite differences (dK, db, dx; wide rows, many filters)",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(9, 20, 5, 40, false, false), (8, 7, 3, 36, true, true)])
     func sparseFiniteDifferences(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool,
                                  _ relu: Bool) {
@@ -156,7 +156,7 @@ struct NarrowProductTests {
     }
 
     @Test("single-channel layers skip im2col with the same bits (forward, dK, db; dx through im2col)",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(28, 5, 6, true), (28, 3, 32, false), (9, 3, 20, true), (11, 5, 13, false), (13, 3, 9, false),
                       (6, 5, 8, true)])
     func directSameBits(_ size: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
@@ -182,7 +182,7 @@ struct NarrowProductTests {
     }
 
     @Test("the single-channel kernel gradient leaves out zero pixels with the same bits (zero backgrounds, batch 1)",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(28, 5, 6, true), (28, 5, 16, true), (11, 5, 13, false), (9, 3, 20, true), (13, 3, 9, false),
                       (12, 5, 32, true), (7, 3, 3, false)])
     func directSkipsZeros(_ size: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {
@@ -203,7 +203,7 @@ struct NarrowProductTests {
     }
 
     @Test("the direct forward's AVX-512 passes give im2col's bits at every width and height (1 to 10 windows)",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(6, 5), (3, 5), (1, 5), (6, 3), (4, 3)])
     func directForwardWidths(_ channels: Int, _ kernel: Int) {
         for (size, filters, same) in [(kernel + 1, 16, false), (kernel + 3, 20, false), (kernel + 5, 16, true),
@@ -227,7 +227,7 @@ struct NarrowProductTests {
     }
 
     @Test("agree with the portable path (sgemm's products, the Swift pooling)",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"),
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"),
           arguments: [(28, 1, 5, 6, true), (28, 1, 3, 32, false), (12, 6, 5, 16, false), (9, 3, 3, 20, true),
                       (7, 2, 3, 3, false)])
     func matchesPortable(_ size: Int, _ channels: Int, _ kernel: Int, _ filters: Int, _ same: Bool) {

@@ -1,4 +1,5 @@
-// Winograd F(4×4, 3×3) against the direct definition of convolution and of its two gradients.
+// Winograd F(4×4, 3×3), F(5×5, 3×3) and F(4×4, 5×5) against the direct definition of convolution
+// and of its two gradients.
 import Kernels
 import Testing
 
@@ -6,25 +7,27 @@ import Testing
 struct WinogradTests {
     struct Case: CustomStringConvertible, Sendable {
         let n: Int, h: Int, w: Int, c: Int, f: Int, same: Bool
-        var description: String { "\(n)×\(h)×\(w)×\(c) → \(f) \(same ? "same" : "valid")" }
+        /// The kernel's size: 3, or 5 (F(4×4, 5×5), pooled only).
+        var k = 3
+        var description: String { "\(n)×\(h)×\(w)×\(c) → \(f) \(k)×\(k) \(same ? "same" : "valid")" }
     }
 
     /// Direct convolution and its gradients, in Double.
-    func direct(_ x: [Float], _ k: [Float], _ dy: [Float], _ s: Case, _ g: Winograd3x3)
+    func direct(_ x: [Float], _ k: [Float], _ dy: [Float], _ s: Case, _ g: WinogradConvolution)
         -> (y: [Double], dx: [Double], dk: [Double]) {
         var y = [Double](repeating: 0, count: s.n * g.outHeight * g.outWidth * s.f)
         var dx = [Double](repeating: 0, count: x.count), dk = [Double](repeating: 0, count: k.count)
         for n in 0..<s.n {
             for oy in 0..<g.outHeight {
                 for ox in 0..<g.outWidth {
-                    for r in 0..<3 {
-                        for q in 0..<3 {
+                    for r in 0..<g.kernelSize {
+                        for q in 0..<g.kernelSize {
                             let iy = oy + r - g.pad, ix = ox + q - g.pad
                             if iy < 0 || iy >= s.h || ix < 0 || ix >= s.w { continue }
                             for c in 0..<s.c {
                                 let xi = ((n * s.h + iy) * s.w + ix) * s.c + c
                                 for f in 0..<s.f {
-                                    let ki = ((r * 3 + q) * s.c + c) * s.f + f
+                                    let ki = ((r * g.kernelSize + q) * s.c + c) * s.f + f
                                     let yi = ((n * g.outHeight + oy) * g.outWidth + ox) * s.f + f
                                     y[yi] += Double(x[xi]) * Double(k[ki])
                                     dx[xi] += Double(dy[yi]) * Double(k[ki])
@@ -39,7 +42,7 @@ struct WinogradTests {
         return (y, dx, dk)
     }
 
-    func run(_ x: [Float], _ k: [Float], _ dy: [Float], _ s: Case, _ g: Winograd3x3, threads: Int)
+    func run(_ x: [Float], _ k: [Float], _ dy: [Float], _ s: Case, _ g: WinogradConvolution, threads: Int)
         -> (y: [Float], dx: [Float], dk: [Float]) {
         let pool = ThreadPool(threadCount: threads)
         let xs = FloatStorage(x), ks = FloatStorage(k), dys = FloatStorage(dy)
@@ -63,7 +66,7 @@ struct WinogradTests {
         Case(n: 70, h: 5, w: 5, c: 2, f: 3, same: false),     // three groups of images, the last partial
     ])
     func matchesDirect(_ s: Case) {
-        let g = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same)
+        let g = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same)
         var stream = RandomStream(seed: 4, name: "winograd")
         let x = (0..<s.n * s.h * s.w * s.c).map { _ in stream.nextNormal() }
         let k = (0..<9 * s.c * s.f).map { _ in stream.nextNormal() * 0.3 }
@@ -78,12 +81,12 @@ struct WinogradTests {
     }
 
     /// Forward (with bias and ReLU, pooled or not) and backward of `g`, outputs as arrays.
-    func runFull(_ g: Winograd3x3, n: Int, pooled: Bool, seed: UInt64, threads: Int = 2)
+    func runFull(_ g: WinogradConvolution, n: Int, pooled: Bool, seed: UInt64, threads: Int = 2)
         -> (y: [Float], argmax: [Float], dx: [Float], dk: [Float], db: [Float]) {
         var stream = RandomStream(seed: seed, name: "winograd-avx2")
         let outCount = n * (pooled ? g.pooledPerImage : g.outHeight * g.outWidth * g.filters)
         let x = FloatStorage((0..<n * g.height * g.width * g.channels).map { _ in stream.nextNormal() })
-        let k = FloatStorage((0..<9 * g.channels * g.filters).map { _ in stream.nextNormal() * 0.3 })
+        let k = FloatStorage((0..<g.kernelSize * g.kernelSize * g.channels * g.filters).map { _ in stream.nextNormal() * 0.3 })
         let b = FloatStorage((0..<g.filters).map { _ in stream.nextNormal() * 0.1 })
         let dy = FloatStorage((0..<outCount).map { _ in stream.nextNormal() })
         let u = FloatStorage(count: g.kernelTransformCount), du = FloatStorage(count: g.kernelTransformCount)
@@ -91,7 +94,8 @@ struct WinogradTests {
         let scratch = FloatStorage(count: g.scratchCount(images: n))
         let y = FloatStorage(count: outCount), argmax = FloatStorage(count: pooled ? outCount : 0)
         let dx = FloatStorage(count: n * g.height * g.width * g.channels)
-        let dk = FloatStorage(count: 9 * g.channels * g.filters), db = FloatStorage(count: g.filters)
+        let dk = FloatStorage(count: g.kernelSize * g.kernelSize * g.channels * g.filters)
+        let db = FloatStorage(count: g.filters)
         let pool = ThreadPool(threadCount: threads)
         g.forward(x.view, kernel: k.view, bias: b.view, relu: true, images: n, u: u.view, v: v.view,
                   scratch: scratch.view, into: y.view, poolArgmax: pooled ? argmax.view : nil, pool: pool)
@@ -119,7 +123,7 @@ struct WinogradTests {
     }
 
     @Test("the AVX2/FMA tile transforms agree with the portable ones",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
         Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer
         Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),        // partial vectors, edge tiles
         Case(n: 2, h: 8, w: 8, c: 12, f: 20, same: false),
@@ -127,9 +131,9 @@ struct WinogradTests {
     func avx2MatchesPortable(_ s: Case) {
         for pooled in [false, true] {
             // OpenBLAS products on both sides: this compares the transforms alone.
-            let fast = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
+            let fast = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
                                    avx2Products: false)
-            let portable = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: false)
+            let portable = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: false)
             expectAgree(runFull(fast, n: s.n, pooled: pooled, seed: 9), runFull(portable, n: s.n, pooled: pooled, seed: 9),
                         y: 1e-5, dx: 1e-5, dk: 1e-4, db: 1e-5)
         }
@@ -143,32 +147,32 @@ struct WinogradTests {
         Case(n: 2, h: 26, w: 26, c: 17, f: 24, same: true),     // PyTorch's example's second layer's size
     ])
     func wideMatchesNarrow(_ s: Case) {
-        for (pooled, tile) in [(false, 4), (true, 4), (true, 5)] {
-            let wide = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, pooled: pooled,
-                                   tile: tile)
-            let narrow = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same,
-                                     pooled: pooled, tile: tile, wide: false)
+        for (pooled, tile, k) in [(false, 4, 3), (true, 4, 3), (true, 5, 3), (true, 4, 5)] {
+            let wide = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, kernelSize: k,
+                                           same: s.same, pooled: pooled, tile: tile)
+            let narrow = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, kernelSize: k,
+                                             same: s.same, pooled: pooled, tile: tile, wide: false)
             #expect(wide.wide && !narrow.wide && wide.tile == tile)
             let a = runFull(wide, n: s.n, pooled: pooled, seed: 13), b = runFull(narrow, n: s.n, pooled: pooled, seed: 13)
             for (name, p, q) in [("y", a.y, b.y), ("argmax", a.argmax, b.argmax), ("dx", a.dx, b.dx),
                                  ("dk", a.dk, b.dk), ("db", a.db, b.db)] {
                 let differing = zip(p, q).filter { $0.bitPattern != $1.bitPattern }.count
                 #expect(p.count == q.count && differing == 0,
-                        "F(\(tile)×\(tile)), pooled: \(pooled): \(differing) of \(p.count) elements of \(name) differ")
+                        "F(\(tile)×\(tile), \(k)×\(k)), pooled: \(pooled): \(differing) of \(p.count) elements of \(name) differ")
             }
         }
     }
 
     @Test("the AVX2/FMA products are as accurate as OpenBLAS's and agree with them",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
         Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer
         Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),        // masked columns, partial tiles of rows
         Case(n: 37, h: 8, w: 8, c: 12, f: 20, same: false),     // two groups, an odd block at the end
     ])
     func avx2ProductsMatchBLAS(_ s: Case) {
         // Both use the AVX2 tile transforms; only the 36 products differ.
-        let ours = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true)
-        let blas = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
+        let ours = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true)
+        let blas = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
                                avx2Products: false)
         #expect(ours.avx2Products && !blas.avx2Products)
         var stream = RandomStream(seed: 6, name: "winograd-products")
@@ -197,9 +201,9 @@ struct WinogradTests {
                         y: 2e-4, dx: 2e-4, dk: 5e-4, db: 1e-5)
         }
         // F(5×5, 3×3), where it applies (pooled layers), through both products.
-        let five = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
+        let five = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
                                pooled: true)
-        let fiveBLAS = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
+        let fiveBLAS = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, avx2: true,
                                    avx2Products: false, pooled: true)
         if five.tile == 5 {
             expectAgree(runFull(five, n: s.n, pooled: true, seed: 5), runFull(fiveBLAS, n: s.n, pooled: true, seed: 5),
@@ -207,23 +211,30 @@ struct WinogradTests {
         }
     }
 
-    @Test("F(5×5, 3×3) with pooling equals the direct computation, pooled in Double",
-          .enabled(if: Winograd3x3.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
+    @Test("F(5×5, 3×3) and F(4×4, 5×5) with pooling equal the direct computation, pooled in Double",
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"), arguments: [
         Case(n: 5, h: 13, w: 13, c: 32, f: 64, same: false),   // cnn.yaml's second layer
         Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),        // partial vectors, edge tiles past the input
         Case(n: 2, h: 12, w: 12, c: 12, f: 20, same: false),
         Case(n: 70, h: 7, w: 7, c: 2, f: 3, same: false),      // three groups of images, one tile each
+        Case(n: 5, h: 12, w: 12, c: 20, f: 50, same: false, k: 5),   // Caffe's LeNet's second layer
+        Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true, k: 5),        // partial vectors, tiles past the input
+        Case(n: 2, h: 15, w: 10, c: 17, f: 33, same: false, k: 5),    // odd output rows: the last one unread
+        Case(n: 70, h: 9, w: 8, c: 2, f: 3, same: false, k: 5),      // three groups of images, one tile each
     ])
-    func fiveMatchesDirect(_ s: Case) {
-        let g = Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same, pooled: true)
-        #expect(g.tile == 5 && g.positions == 49)
-        #expect(Winograd3x3(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same).tile == 4)
+    func pooledMatchesDirect(_ s: Case) {
+        let g = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, kernelSize: s.k,
+                                    same: s.same, pooled: true)
+        #expect(s.k == 3 ? g.tile == 5 && g.positions == 49 : g.tile == 4 && g.positions == 64)
+        if s.k == 3 {
+            #expect(WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, same: s.same).tile == 4)
+        }
         let got = runFull(g, n: s.n, pooled: true, seed: 21)
         // The same inputs as runFull draws, in Double.
         var stream = RandomStream(seed: 21, name: "winograd-avx2")
         let n = s.n, outCount = n * g.pooledPerImage
         let x = (0..<n * s.h * s.w * s.c).map { _ in stream.nextNormal() }
-        let k = (0..<9 * s.c * s.f).map { _ in stream.nextNormal() * 0.3 }
+        let k = (0..<s.k * s.k * s.c * s.f).map { _ in stream.nextNormal() * 0.3 }
         let b = (0..<s.f).map { _ in stream.nextNormal() * 0.1 }
         let dy = (0..<outCount).map { _ in stream.nextNormal() }
         let z = direct(x, k, [Float](repeating: 0, count: n * g.outHeight * g.outWidth * s.f), s, g).y
@@ -256,7 +267,8 @@ struct WinogradTests {
         #expect(argmaxDiffers * 1000 <= outCount)
         let expected = direct(x, k, dz.map { Float($0) }, s, g)
         // Errors relative to the largest magnitude (Winograd's error grows with the tile: F(5×5)'s
-        // is about twice F(4×4)'s, ≈1e-4 of the largest kernel-gradient element here).
+        // and F(4×4, 5×5)'s are about twice F(4×4, 3×3)'s, ≈1e-4 of the largest kernel-gradient
+        // element here).
         #expect(worstScaled(got.dx, expected.dx) < 2e-5)
         #expect(worstScaled(got.dk, expected.dk) < 2e-5)
         #expect(worstScaled(got.db, db) < 1e-5)

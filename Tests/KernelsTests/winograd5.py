@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Derives the Winograd F(m×m, 3×3) matrices used by Sources/CKernels (winograd_f4x4.c: m = 4,
-winograd_f5x5.c: m = 5) and checks them exactly (rationals): Y = Aᵀ [(G g) ⊙ (Bᵀ d)] equals the
-correlation y_i = Σ_k d_(i+k) g_k for random integer d and g; then estimates the float32 error
-of the 2-D transform over 32 channels against float64.
+"""Derives the Winograd F(m×m, r×r) matrices used by Sources/CKernels (winograd_f4x4.c: F(4×4, 3×3),
+winograd_f5x5.c: F(5×5, 3×3), winograd_f4x4k5.c: F(4×4, 5×5)) and checks them exactly
+(rationals): Y = Aᵀ [(G g) ⊙ (Bᵀ d)] equals the correlation y_i = Σ_k d_(i+k) g_k for random
+integer d and g; then estimates the float32 error of the 2-D transform over 32 channels against
+float64.
 
     python3 Tests/KernelsTests/winograd5.py            (needs sympy and numpy)
 
 Aᵀ and G follow Lavin & Gray's construction from the interpolation points (the last one ∞);
-Bᵀ is solved for from Aᵀ diag(G e_k) Bᵀ = T_k (the correlation by basis vector e_k), k = 0, 1, 2.
+Bᵀ is solved for from Aᵀ diag(G e_k) Bᵀ = T_k (the correlation by basis vector e_k), k < r.
 """
 import random
 
@@ -15,8 +16,8 @@ import numpy as np
 import sympy as sp
 
 
-def matrices(m, points):
-    r, n = 3, m + 2
+def matrices(m, r, points):
+    n = m + r - 1
     pts = [sp.Rational(p) for p in points]
     assert len(pts) == n - 1
     AT = sp.zeros(m, n)
@@ -44,25 +45,25 @@ def matrices(m, points):
     return AT, G, BT
 
 
-def check(m, AT, G, BT):
-    n = m + 2
+def check(m, r, AT, G, BT):
+    n = m + r - 1
     for _ in range(20):
         d = sp.Matrix([random.randint(-9, 9) for _ in range(n)])
-        g = sp.Matrix([random.randint(-9, 9) for _ in range(3)])
+        g = sp.Matrix([random.randint(-9, 9) for _ in range(r)])
         y = AT * (G * g).multiply_elementwise(BT * d)
-        assert y == sp.Matrix([sum(d[i + k] * g[k] for k in range(3)) for i in range(m)])
+        assert y == sp.Matrix([sum(d[i + k] * g[k] for k in range(r)) for i in range(m)])
 
 
-def float32_error(m, AT, G, BT, channels=32, trials=100):
-    n = m + 2
+def float32_error(m, r, AT, G, BT, channels=32, trials=100):
+    n = m + r - 1
     at, gm, bt = (np.array(M.tolist(), dtype=np.float64) for M in (AT, G, BT))
     rng = np.random.default_rng(0)
     worst = 0.0
     f = np.float32
     for _ in range(trials):
         d = rng.standard_normal((channels, n, n))
-        g = rng.standard_normal((channels, 3, 3)) * 0.1
-        ref = sum(np.array([[np.sum(d[c, i:i + 3, j:j + 3] * g[c]) for j in range(m)] for i in range(m)])
+        g = rng.standard_normal((channels, r, r)) * 0.1
+        ref = sum(np.array([[np.sum(d[c, i:i + r, j:j + r] * g[c]) for j in range(m)] for i in range(m)])
                   for c in range(channels))
         U = np.einsum("ij,cjk,lk->cil", gm.astype(f), g.astype(f), gm.astype(f))
         V = np.einsum("ij,cjk,lk->cil", bt.astype(f), d.astype(f), bt.astype(f))
@@ -71,11 +72,12 @@ def float32_error(m, AT, G, BT, channels=32, trials=100):
     return worst
 
 
-for m, points in [(4, ["0", "1", "-1", "2", "-2"]), (5, ["0", "1", "-1", "2", "-2", "1/2"])]:
-    AT, G, BT = matrices(m, points)
-    check(m, AT, G, BT)
-    print(f"F({m}×{m}, 3×3), points {', '.join(points)}, ∞")
+for m, r, points in [(4, 3, ["0", "1", "-1", "2", "-2"]), (5, 3, ["0", "1", "-1", "2", "-2", "1/2"]),
+                     (4, 5, ["0", "1", "-1", "2", "-2", "1/2", "-1/2"])]:
+    AT, G, BT = matrices(m, r, points)
+    check(m, r, AT, G, BT)
+    print(f"F({m}×{m}, {r}×{r}), points {', '.join(points)}, ∞")
     print("  Aᵀ =", AT.tolist())
     print("  G  =", G.tolist())
     print("  Bᵀ =", BT.tolist())
-    print(f"  exact check passed; float32 error (32 channels) ≤ {float32_error(m, AT, G, BT):.2e} of the largest output")
+    print(f"  exact check passed; float32 error (32 channels) ≤ {float32_error(m, r, AT, G, BT):.2e} of the largest output")

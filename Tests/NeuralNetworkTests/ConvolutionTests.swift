@@ -326,7 +326,7 @@ struct ConvModelTests {
     @Test("each convolution's path follows from its shape, the pooling after it and the CPU")
     func paths() throws {
         func paths(_ model: Sequential) -> [String] { model.layers.compactMap { ($0 as? Conv2D)?.pathName } }
-        let avx2 = Winograd3x3.avx2Available, avx512 = VectorCode.avx512.isAvailable
+        let avx2 = WinogradConvolution.avx2Available, avx512 = VectorCode.avx512.isAvailable
         let firstAlone = avx512 ? "direct" : "im2col"      // one channel, nothing after it to fuse
         #expect(paths(try buildModel(mnistConvnet, input: [28, 28, 1]))
                 == (avx2 ? ["direct-pooled", "winograd-f5x5-pooled"]
@@ -342,12 +342,12 @@ struct ConvModelTests {
         ], input: [28, 28, 1])
         #expect(paths(leNet) == (avx2 ? ["direct-pooled", "direct-pooled-sparse", "im2col"]
                                       : ["im2col-pooled-portable", "im2col-pooled-portable", "im2col"]))
-        // Caffe's LeNet (no activation; 50 filters over 20 channels: the forward through im2col).
+        // Caffe's LeNet (no activation; 50 filters of 5×5 over 20 channels: F(4×4, 5×5)).
         let caffe = try buildModel([
             ("conv2d", #"{"filters": 20, "kernel_size": 5}"#), ("max_pooling2d", #"{"pool_size": 2}"#),
             ("conv2d", #"{"filters": 50, "kernel_size": 5}"#), ("max_pooling2d", #"{"pool_size": 2}"#),
         ], input: [28, 28, 1])
-        #expect(paths(caffe) == (avx2 ? ["direct-pooled", "im2col-pooled-sparse"]
+        #expect(paths(caffe) == (avx2 ? ["direct-pooled", "winograd-f4x4-k5x5-pooled"]
                                       : ["im2col-pooled-portable", "im2col-pooled-portable"]))
         // tanh cannot run inside the pooling; a 4×4 kernel has no direct forward.
         let other = try buildModel([
@@ -400,6 +400,14 @@ struct ConvPoolFusionTests {
         [("conv2d", #"{"filters": 20, "kernel_size": 3}"#), ("max_pooling2d", "{}"),
          ("conv2d", #"{"filters": 40, "kernel_size": 3}"#), ("max_pooling2d", "{}"),
          ("flatten", "{}"), ("dense", #"{"units": 3}"#)],
+        // 5×5 over 12 channels, pooled (F(4×4, 5×5) on AVX2): "same" with ReLU, then "valid" linear.
+        [("conv2d", #"{"filters": 12, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
+         ("max_pooling2d", "{}"),
+         ("conv2d", #"{"filters": 40, "kernel_size": 5, "padding": "same", "activation": "relu"}"#),
+         ("max_pooling2d", "{}"), ("flatten", "{}"), ("dense", #"{"units": 3}"#)],
+        [("conv2d", #"{"filters": 12, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
+         ("max_pooling2d", "{}"), ("conv2d", #"{"filters": 19, "kernel_size": 5}"#),
+         ("max_pooling2d", "{}"), ("flatten", "{}"), ("dense", #"{"units": 3}"#)],
     ])
     func agree(_ specs: [(String, String)]) throws {
         for batch in [3, 11] {

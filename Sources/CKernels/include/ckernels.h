@@ -8,8 +8,8 @@
 //                        off x86-64
 //   winograd_f4x4.c      Winograd F(4×4, 3×3) tile transforms (input, output, their adjoints),
 //                        8 or 16 floats a vector (`wide`: AVX-512; the same bits)
-//   winograd_f5x5.c      Winograd F(5×5, 3×3) transforms with 2×2 max pooling (tiles and kernel),
-//                        likewise
+//   winograd_f5x5.c      Winograd F(5×5, 3×3) and F(4×4, 5×5) transforms with 2×2 max pooling
+//   winograd_f4x4k5.c    (tiles and kernel), likewise: winograd_pooled_body.h at two tile sizes
 //   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
 //   adam.c               the Adam step over a chunk of parameters
@@ -24,7 +24,8 @@
 //
 // Layouts are those of Sources/Kernels/Convolution.swift (images (N, H, W, C), kernels
 // (kh, kw, C, F)) and Winograd.swift (V (P, T, C), M and dM (P, T, F), U and dU (P, C, F) for P
-// positions per tile: 36 for F(4×4), 49 for F(5×5); T = images·tilesH·tilesW). Pooled outputs and
+// positions per tile: 36 for F(4×4, 3×3), 49 for F(5×5, 3×3), 64 for F(4×4, 5×5);
+// T = images·tilesH·tilesW). Pooled outputs and
 // their argmax are (N, OH/2, OW/2, F), argmax 0…3 in scan order (0 top left), ties keep the first.
 #ifndef CKERNELS_H
 #define CKERNELS_H
@@ -70,36 +71,40 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
                                  int outHeight, int outWidth, int filters, int tilesH, int tilesW,
                                  float *dm, float *biasSums, int wide);
 
-// MARK: Winograd F(5×5, 3×3) with 2×2 max pooling (winograd_f5x5.c)
-// 7×7 tiles at a stride of 5, 49 positions (ξ = 7r + s).
-
-/// 1 when the pooled output transforms take tilesH × tilesW tiles per image (≤ 1024 outputs).
-int ck_wino5_supported(int tilesH, int tilesW);
-
-/// V = Bᵀ d B for every 7×7 tile (stride 5) of `images` images (N, H, W, C) at x.
-void ck_wino5_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
-                    int tilesW, float *v, int wide);
-
-/// dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order), dx overwritten.
-void ck_wino5_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                             int tilesH, int tilesW, float *dx, int wide);
-
-/// y, argmax = 2×2 max pooling of f(Aᵀ M A + b), f = ReLU when `relu`; `bias` may be NULL.
-/// y and argmax (N, OH/2, OW/2, F), argmax 0…3 in scan order, ties keep the first.
-void ck_wino5_output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
-                          int tilesW, const float *bias, int relu, float *y, int *argmax, int wide);
-
-/// dM = A dZ Aᵀ for dZ = the pooled gradient dy at each window's maximum (where y > 0 with
-/// `relu`); biasSums (F) += Σ dZ, images in order, windows in scan order.
-void ck_wino5_output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax, int images,
-                                   int outHeight, int outWidth, int filters, int tilesH, int tilesW, float *dm,
-                                   float *biasSums, int wide);
-
-/// U (49, C, F) = G g Gᵀ for channels c0 ..< c1 of the kernel g (3, 3, C, F).
-void ck_wino5_kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide);
-
-/// dk (3, 3, C, F) += Gᵀ dU G for channels c0 ..< c1.
-void ck_wino5_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide);
+// MARK: Winograd with 2×2 max pooling (winograd_pooled_body.h), two tile sizes:
+//   F(5×5, 3×3)  ck_wino5_…   winograd_f5x5.c    7×7 tiles at a stride of 5, 49 positions
+//   F(4×4, 5×5)  ck_wino45_…  winograd_f4x4k5.c  8×8 tiles at a stride of 4, 64 positions
+// For N×N tiles of M×M outputs of an R×R kernel, ξ = N·r + s. Each prefix has:
+//
+//   supported(tilesH, tilesW)  1 when the pooled output transforms take tilesH × tilesW tiles per
+//                              image (≤ 1024 outputs)
+//   input                      V = Bᵀ d B for every N×N tile (stride M) of `images` images
+//                              (N, H, W, C) at x
+//   input_gradient             dx = Σ_tiles B dV Bᵀ (overlapping tiles added in tile order), dx
+//                              overwritten
+//   output_pool                y, argmax = 2×2 max pooling of f(Aᵀ M A + b), f = ReLU when `relu`;
+//                              `bias` may be NULL. y and argmax (N, OH/2, OW/2, F), argmax 0…3 in
+//                              scan order, ties keep the first
+//   output_pool_gradient       dM = A dZ Aᵀ for dZ = the pooled gradient dy at each window's
+//                              maximum (where y > 0 with `relu`); biasSums (F) += Σ dZ, images in
+//                              order, windows in scan order
+//   kernel                     U (N², C, F) = G g Gᵀ for channels c0 ..< c1 of the kernel g (R, R, C, F)
+//   kernel_gradient            dk (R, R, C, F) += Gᵀ dU G for channels c0 ..< c1
+#define CK_WINOGRAD_POOLED(p)                                                                          \
+    int p##supported(int tilesH, int tilesW);                                                          \
+    void p##input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,  \
+                  int tilesW, float *v, int wide);                                                     \
+    void p##input_gradient(const float *dv, int images, int height, int width, int channels, int pad,    \
+                           int tilesH, int tilesW, float *dx, int wide);                               \
+    void p##output_pool(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH, \
+                        int tilesW, const float *bias, int relu, float *y, int *argmax, int wide);     \
+    void p##output_pool_gradient(const float *dy, const float *y, int relu, const int *argmax,           \
+                                 int images, int outHeight, int outWidth, int filters, int tilesH,       \
+                                 int tilesW, float *dm, float *biasSums, int wide);                      \
+    void p##kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide);      \
+    void p##kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide);
+CK_WINOGRAD_POOLED(ck_wino5_)
+CK_WINOGRAD_POOLED(ck_wino45_)
 
 // MARK: Matrix products (gemm.c)
 
