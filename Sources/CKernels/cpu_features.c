@@ -79,6 +79,9 @@ int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) { return 0
 // adam.c
 void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,
              int wide) { __builtin_trap(); }
+void ck_sgd_momentum(long count, float *w, const float *g, float *v, float lr, float momentum, int nesterov) {
+    __builtin_trap();
+}
 void ck_rmsprop(long count, float *w, const float *g, float *s, float lr, float rho, float epsilon) { __builtin_trap(); }
 void ck_adadelta(long count, float *w, const float *g, float *a, float *d, float lr, float rho, float epsilon) {
     __builtin_trap();

@@ -12,10 +12,10 @@ import Darwin
 #endif
 
 /// SGD, optionally with (Nesterov) momentum and decoupled weight decay λ. `velocity` is required
-/// when momentum > 0.
+/// when momentum > 0. With `code` .avx512 the momentum step runs in sgd.c (the same bits).
 public func sgdUpdate(parameters w: FloatView, gradients g: FloatView, velocity: FloatView?,
                       learningRate lr: Float, momentum: Float, nesterov: Bool, weightDecay: Float = 0,
-                      pool: ThreadPool?) {
+                      pool: ThreadPool?, code: VectorCode = .best) {
     precondition(w.count == g.count)
     let wp = w.base, gp = g.base
     let decay = lr * weightDecay
@@ -29,6 +29,11 @@ public func sgdUpdate(parameters w: FloatView, gradients g: FloatView, velocity:
     let vp = velocity!.base
     forEachChunk(w.count, pool: pool) { range in
         if decay != 0 { decayChunk(wp, range, decay) }
+        if code == .avx512 {                                                // the same steps, in sgd.c
+            let i = range.lowerBound
+            ck_sgd_momentum(range.count, wp + i, gp + i, vp + i, lr, momentum, nesterov ? 1 : 0)
+            return
+        }
         for i in range {
             vp[i] = momentum * vp[i] - lr * gp[i]                      // v ← μ·v − lr·g
             if nesterov {

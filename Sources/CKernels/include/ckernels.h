@@ -13,6 +13,7 @@
 //   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
 //   adam.c               the Adam step over a chunk of parameters
+//   sgd.c                SGD's step with momentum (AVX-512 only)
 //   rmsprop_adadelta.c   RMSprop's and Adadelta's steps (AVX-512 only)
 //   dropout.c            dropout's mask (Philox words, 16 blocks at a time) and product
 //   batch_norm.c         batch normalization's passes, optionally with the ReLU after it
@@ -132,6 +133,13 @@ void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb
 /// w ← w − m·alpha / (√v + ε). With `wide` (only where ck_has_avx512vl() is 1), 16 floats a vector.
 void ck_adam(long count, float *w, const float *g, float *m, float *v, float a, float b, float alpha, float epsilon,
              int wide);
+
+// MARK: SGD with momentum (sgd.c)
+
+/// One SGD step with momentum μ over `count` parameters, the operations of OptimizerKernels.swift's
+/// loop in its order (the same bits): v ← μ·v − lr·g; w ← w + v, or with `nesterov`
+/// w ← w + (μ·v − lr·g). Only where ck_has_avx512vl() is 1.
+void ck_sgd_momentum(long count, float *w, const float *g, float *v, float lr, float momentum, int nesterov);
 
 // MARK: RMSprop and Adadelta (rmsprop_adadelta.c)
 
