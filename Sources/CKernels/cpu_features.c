@@ -97,12 +97,13 @@ void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsign
 void ck_bn_sums(const float *x, long m, int c, int c0, int w, const double *mean, double *sums) { __builtin_trap(); }
 void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,
                      const float *offset, int relu) { __builtin_trap(); }
-void ck_bn_backward_sums(const float *x, const float *dy, const float *y, long m, int c, int c0, int w,
-                         const float *mean, const float *inverseStd, int relu, double *sumDy, double *sumDyXhat) {
+void ck_bn_backward_sums(const float *x, const float *dy, long m, int c, int c0, int w, const float *mean,
+                         const float *inverseStd, const float *scale, const float *offset, int relu, double *sumDy,
+                         double *sumDyXhat) {
     __builtin_trap();
 }
-void ck_bn_input_gradient(const float *x, const float *dy, const float *y, float *dx, long rows, int c,
-                          const float *mean, const float *inverseStd, const float *scale, const float *meanDy,
+void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long rows, int c, const float *mean,
+                          const float *inverseStd, const float *scale, const float *offset, const float *meanDy,
                           const float *meanDyXhat, int batchStatistics, int relu) { __builtin_trap(); }
 
 // narrow_gemm.c

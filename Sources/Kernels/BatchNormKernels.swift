@@ -187,7 +187,8 @@ private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
 /// (With batch statistics every output of a channel depends on every input of it through μ and
 /// σ²; the two subtracted means are that dependence.) The sums are taken in Double, per channel in
 /// row order. Gradients that are nil are not computed. With `relu` (the forward stored max(0, ·)
-/// in y), dy is first taken where y > 0 only — in place, dy being the layer's to overwrite.
+/// in y), dy is taken where y > 0 only — in place, dy being the layer's to overwrite; the AVX-512
+/// kernels leave dy as it is and find where y > 0 by normalizing x again, without reading y.
 public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows m: Int, channels c: Int,
                               gamma: FloatView?, gammaGradient: FloatView?, betaGradient: FloatView?,
                               batchStatistics: Bool, scratch: BatchNormScratch, relu y: FloatView? = nil,
@@ -196,10 +197,11 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
     precondition((gamma?.count ?? c) >= c && (gammaGradient?.count ?? c) >= c && (betaGradient?.count ?? c) >= c)
     let xp = x.base, dyp = dy.base
     let meanp = scratch.mean.base, invp = scratch.inverseStd.base, kp = scratch.scale.base
+    let bp = scratch.offset.base                            // β as the forward normalised with
     let adp = scratch.meanDy.base, axp = scratch.meanDyXhat.base
     let dgp = gammaGradient?.base, dbp = betaGradient?.base
     for ch in 0..<c { kp[ch] = (gamma?.base[ch] ?? 1) * invp[ch] }
-    let relu = y != nil, yp = y?.base ?? dyp
+    let relu = y != nil
     if relu && code != .avx512 {
         forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
             let at = rows.lowerBound * c
@@ -214,8 +216,8 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
         if code == .avx512 {
             sumDyXhat = doubles { xhatSums in
                 sumDy = doubles {
-                    ck_bn_backward_sums(xp, dyp, yp, m, Int32(c), Int32(c0), Int32(w), meanp, invp, relu ? 1 : 0, $0,
-                                        xhatSums)
+                    ck_bn_backward_sums(xp, dyp, m, Int32(c), Int32(c0), Int32(w), meanp, invp, kp, bp,
+                                        relu ? 1 : 0, $0, xhatSums)
                 }
             }
         } else {
@@ -238,7 +240,7 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
     forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
         if code == .avx512 {
             let at = rows.lowerBound * c
-            ck_bn_input_gradient(xp + at, dyp + at, yp + at, dxp + at, rows.count, Int32(c), meanp, invp, kp, adp, axp,
+            ck_bn_input_gradient(xp + at, dyp + at, dxp + at, rows.count, Int32(c), meanp, invp, kp, bp, adp, axp,
                                  batchStatistics ? 1 : 0, relu ? 1 : 0)
             return
         }

@@ -163,7 +163,7 @@ void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsign
 // MARK: Batch normalization (batch_norm.c), AVX-512: call only where ck_has_avx512vl() is 1
 // The loops of Sources/Kernels/BatchNormKernels.swift, the same operations in the same order (the
 // same bits). x, y, dy, dx are (M, C) row-major; `relu` means y holds max(0, ·) of the normalized
-// values and dy counts only where y > 0.
+// values and dy counts only where y > 0 (the backward finds where from x).
 
 /// sums[j] = Σ_r x[r, c0 + j] in double, rows in order, for j < w ≤ 16 (16 doubles written); with
 /// `mean` (16 doubles), Σ_r (x[r, c0 + j] − mean[j])².
@@ -174,13 +174,15 @@ void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *me
                      const float *offset, int relu);
 
 /// sumDy[j] = Σ_r g, sumDyXhat[j] = Σ_r g·x̂ in double (rows in order; 16 doubles each), g = dy[r, c0 + j]
-/// (where y > 0 with `relu`), x̂ = (x − mean)·inverseStd in float.
-void ck_bn_backward_sums(const float *x, const float *dy, const float *y, long m, int c, int c0, int w,
-                         const float *mean, const float *inverseStd, int relu, double *sumDy, double *sumDyXhat);
+/// (with `relu`, only where the forward's y > 0: where (x − mean)·scale + offset, computed as
+/// ck_bn_normalize does, is > 0), x̂ = (x − mean)·inverseStd in float.
+void ck_bn_backward_sums(const float *x, const float *dy, long m, int c, int c0, int w, const float *mean,
+                         const float *inverseStd, const float *scale, const float *offset, int relu, double *sumDy,
+                         double *sumDyXhat);
 
 /// dx = scale·(g − meanDy − x̂·meanDyXhat) (batch statistics) or scale·g, g as ck_bn_backward_sums's.
-void ck_bn_input_gradient(const float *x, const float *dy, const float *y, float *dx, long rows, int c,
-                          const float *mean, const float *inverseStd, const float *scale, const float *meanDy,
+void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long rows, int c, const float *mean,
+                          const float *inverseStd, const float *scale, const float *offset, const float *meanDy,
                           const float *meanDyXhat, int batchStatistics, int relu);
 
 // MARK: Narrow products (narrow_gemm.c)
