@@ -57,28 +57,101 @@ static inline WIDE __m512 normalized(__m512 x, __m512 mean, __m512 scale, __m512
     return _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x, mean), scale), offset);
 }
 
-/// g = dy, and with `relu` dy where the forward stored y > 0: where its normalized value, computed
-/// again from x, is > 0 (y is that value where it is ≥ 0 and 0 elsewhere, NaN where it is NaN), so
-/// y need not be read.
-static inline WIDE __m512 gradient(const float *dy, __m512 x, __m512 mean, __m512 scale, __m512 offset,
-                                   __mmask16 k, int relu) {
-    if (!relu) return _mm512_maskz_loadu_ps(k, dy);
-    const __mmask16 positive = _mm512_cmp_ps_mask(normalized(x, mean, scale, offset), _mm512_setzero_ps(), _CMP_GT_OQ);
-    return _mm512_maskz_loadu_ps(k & positive, dy);
+/// The normalized, ReLU'd value of x's 16 (k) channels at `at`, as ck_bn_normalize stores it.
+static inline WIDE __m512 activated(const float *x, long at, __mmask16 k, __m512 mean, __m512 scale, __m512 offset) {
+    const __m512 v = normalized(_mm512_maskz_loadu_ps(k, x + at), mean, scale, offset);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_setzero_ps());
 }
 
-WIDE void ck_bn_backward_sums(const float *x, const float *dy, long m, int c, int c0, int w, const float *mean,
-                              const float *inverseStd, const float *scale, const float *offset, int relu,
-                              double *sumDy, double *sumDyXhat) {
+WIDE void ck_bn_normalize_pool(const float *x, float *y, int *argmax, int images, int height, int width, int c,
+                               const float *mean, const float *scale, const float *offset) {
+    const int ph = height / 2, pw = width / 2;
+    const long line = (long)width * c;
+    for (int n = 0; n < images; n++)
+        for (int i = 0; i < ph; i++)
+            for (int j = 0; j < pw; j++) {
+                const long first = (long)n * height * line + 2L * i * line + 2L * j * c;
+                const long out = (((long)n * ph + i) * pw + j) * c;
+                for (int q = 0; q < c; q += 16) {
+                    const __mmask16 k = lanes16(c - q);
+                    const __m512 mu = _mm512_maskz_loadu_ps(k, mean + q), kk = _mm512_maskz_loadu_ps(k, scale + q),
+                                 b = _mm512_maskz_loadu_ps(k, offset + q);
+                    // The window in scan order; a later element is taken only when larger (ties and
+                    // NaN keep the earlier one), as maxPoolForward.
+                    __m512 best = activated(x, first + q, k, mu, kk, b);
+                    __m512i taken = _mm512_setzero_si512();
+                    const long at[3] = {first + c + q, first + line + q, first + line + c + q};
+                    for (int p = 0; p < 3; p++) {
+                        const __m512 v = activated(x, at[p], k, mu, kk, b);
+                        const __mmask16 larger = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+                        best = _mm512_mask_blend_ps(larger, best, v);
+                        taken = _mm512_mask_blend_epi32(larger, taken, _mm512_set1_epi32(p + 1));
+                    }
+                    _mm512_mask_storeu_ps(y + out + q, k, best);
+                    _mm512_mask_storeu_epi32(argmax + out + q, k, taken);
+                }
+            }
+}
+
+/// Where the backward's dy comes from: the layer's own (`argmax` NULL), or with the pooling the
+/// pooled one (N, height/2, width/2, C) and its argmax.
+typedef struct {
+    const float *dy;
+    const int *argmax;
+    int height, width, relu, scatter;
+} gradient_source;
+
+/// Row r's image and position, for the pooling (rows of height × width positions per image).
+typedef struct { long n; int h, w; } position;
+
+static inline position position_of(const gradient_source *src, long r) {
+    if (!src->argmax) return (position){0, 0, 0};
+    const long perImage = (long)src->height * src->width;
+    return (position){r / perImage, (int)(r % perImage / src->width), (int)(r % src->width)};
+}
+
+/// The next row's position, in scan order.
+static inline void advance(const gradient_source *src, position *p) {
+    if (!src->argmax) return;
+    if (++p->w == src->width) {
+        p->w = 0;
+        if (++p->h == src->height) p->h = 0, p->n++;
+    }
+}
+
+/// g for channels q ..< q + 16 (k) of row r of x (xv there): dy, and with `relu` only where the
+/// forward's y > 0 — where its normalized value, computed again from x, is > 0 (y is that value
+/// where it is ≥ 0, 0 below and NaN where it is NaN), so y need not be read. With the pooling, dy
+/// is the pooled gradient where (h, w) is its window's argmax, else 0, as max pooling's backward
+/// gives it (with `scatter`, 0 + dy as its scatter adds it: −0 becomes +0; its path for channel
+/// counts that are multiples of 8 stores dy itself).
+/// The row r is image n's position (h, w) (counted by the caller, which walks the rows in order).
+static inline WIDE __m512 gradient(const gradient_source *src, long r, long n, int h, int w, int c, int q,
+                                   __mmask16 k, __m512 xv, __m512 mu, __m512 kk, __m512 b) {
+    __mmask16 take = k;
+    if (src->relu) take &= _mm512_cmp_ps_mask(normalized(xv, mu, kk, b), _mm512_setzero_ps(), _CMP_GT_OQ);
+    if (!src->argmax) return _mm512_maskz_loadu_ps(take, src->dy + r * c + q);
+    const int ph = src->height / 2, pw = src->width / 2;
+    if (h >= 2 * ph || w >= 2 * pw) return _mm512_setzero_ps();          // outside every window
+    const long out = ((n * ph + h / 2) * pw + w / 2) * c + q;
+    take &= _mm512_mask_cmpeq_epi32_mask(k, _mm512_maskz_loadu_epi32(k, src->argmax + out),
+                                         _mm512_set1_epi32((h % 2) * 2 + w % 2));
+    const __m512 g = _mm512_maskz_loadu_ps(take, src->dy + out);
+    return src->scatter ? _mm512_add_ps(_mm512_setzero_ps(), g) : g;
+}
+
+static inline WIDE void backward_sums(const float *x, const gradient_source *src, long m, int c, int c0, int w,
+                                      const float *mean, const float *inverseStd, const float *scale,
+                                      const float *offset, double *sumDy, double *sumDyXhat) {
     const __mmask16 k = lanes16(w);
     const __m512 mu = _mm512_maskz_loadu_ps(k, mean + c0), s = _mm512_maskz_loadu_ps(k, inverseStd + c0);
     const __m512 kk = _mm512_maskz_loadu_ps(k, scale + c0), b = _mm512_maskz_loadu_ps(k, offset + c0);
     __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd(), xlo = _mm512_setzero_pd(), xhi = _mm512_setzero_pd();
-    for (long r = 0; r < m; r++) {
-        const long at = r * c + c0;
-        const __m512 xv = _mm512_maskz_loadu_ps(k, x + at);
+    position p = position_of(src, 0);
+    for (long r = 0; r < m; r++, advance(src, &p)) {
+        const __m512 xv = _mm512_maskz_loadu_ps(k, x + r * c + c0);
         const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(xv, mu), s);
-        const __m512 g = gradient(dy + at, xv, mu, kk, b, k, relu);
+        const __m512 g = gradient(src, r, p.n, p.h, p.w, c, c0, k, xv, mu, kk, b);
         const __m512d glo = _mm512_cvtps_pd(_mm512_castps512_ps256(g));
         const __m512d ghi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1)));
         const __m512d hlo = _mm512_cvtps_pd(_mm512_castps512_ps256(xhat));
@@ -92,16 +165,18 @@ WIDE void ck_bn_backward_sums(const float *x, const float *dy, long m, int c, in
     _mm512_storeu_pd(sumDyXhat + 8, xhi);
 }
 
-WIDE void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long rows, int c, const float *mean,
-                               const float *inverseStd, const float *scale, const float *offset, const float *meanDy,
-                               const float *meanDyXhat, int batchStatistics, int relu) {
-    for (long r = 0; r < rows; r++)
+static inline WIDE void input_gradient(const float *x, const gradient_source *src, float *dx, long first, long rows,
+                                       int c, const float *mean, const float *inverseStd, const float *scale,
+                                       const float *offset, const float *meanDy, const float *meanDyXhat,
+                                       int batchStatistics) {
+    position p = position_of(src, first);
+    for (long r = first; r < first + rows; r++, advance(src, &p))
         for (int j = 0; j < c; j += 16) {
             const __mmask16 k = lanes16(c - j);
             const long at = r * c + j;
             const __m512 xv = _mm512_maskz_loadu_ps(k, x + at), mu = _mm512_maskz_loadu_ps(k, mean + j);
             const __m512 kk = _mm512_maskz_loadu_ps(k, scale + j);
-            const __m512 g = gradient(dy + at, xv, mu, kk, _mm512_maskz_loadu_ps(k, offset + j), k, relu);
+            const __m512 g = gradient(src, r, p.n, p.h, p.w, c, j, k, xv, mu, kk, _mm512_maskz_loadu_ps(k, offset + j));
             __m512 out;
             if (batchStatistics) {
                 const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(xv, mu), _mm512_maskz_loadu_ps(k, inverseStd + j));
@@ -113,6 +188,39 @@ WIDE void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long 
             }
             _mm512_mask_storeu_ps(dx + at, k, out);
         }
+}
+
+WIDE void ck_bn_backward_sums(const float *x, const float *dy, long m, int c, int c0, int w, const float *mean,
+                              const float *inverseStd, const float *scale, const float *offset, int relu,
+                              double *sumDy, double *sumDyXhat) {
+    const gradient_source src = {.dy = dy, .relu = relu};
+    backward_sums(x, &src, m, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat);
+}
+
+WIDE void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long rows, int c, const float *mean,
+                               const float *inverseStd, const float *scale, const float *offset, const float *meanDy,
+                               const float *meanDyXhat, int batchStatistics, int relu) {
+    // Rows counted from x, dy and dx as given.
+    const gradient_source src = {.dy = dy, .relu = relu};
+    input_gradient(x, &src, dx, 0, rows, c, mean, inverseStd, scale, offset, meanDy, meanDyXhat, batchStatistics);
+}
+
+WIDE void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long m, int height, int width,
+                                   int c, int c0, int w, const float *mean, const float *inverseStd,
+                                   const float *scale, const float *offset, int scatter, double *sumDy,
+                                   double *sumDyXhat) {
+    const gradient_source src = {dy, argmax, height, width, 1, scatter};
+    backward_sums(x, &src, m, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat);
+}
+
+WIDE void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argmax, float *dx, long first,
+                                    long rows, int height, int width, int c, const float *mean,
+                                    const float *inverseStd, const float *scale, const float *offset,
+                                    const float *meanDy, const float *meanDyXhat, int batchStatistics,
+                                    int scatter) {
+    const gradient_source src = {dy, argmax, height, width, 1, scatter};
+    input_gradient(x, &src, dx, first, rows, c, mean, inverseStd, scale, offset, meanDy, meanDyXhat,
+                   batchStatistics);
 }
 
 #endif

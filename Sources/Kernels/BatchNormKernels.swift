@@ -42,6 +42,29 @@ public struct BatchNormScratch: Sendable {
     }
 }
 
+/// The 2×2 max pooling (stride 2, valid) after a batch normalization and its ReLU, computed inside
+/// it (AVX-512 only): the layer's rows are images of height × width positions, y and dy are the
+/// pooled (N, height/2, width/2, C), and `argmax` (as many Int32s) says which element of each
+/// window was taken (0…3 in scan order). The same bits as the three layers apart: the same
+/// values, the same choices of maximum, and the backward's dy is max pooling's.
+public struct BatchNormPooling: Sendable {
+    public let height: Int, width: Int
+    let argmax: FloatView
+
+    public init(height: Int, width: Int, argmax: FloatView) {
+        self.height = height
+        self.width = width
+        self.argmax = argmax
+    }
+
+    var argmaxPointer: UnsafeMutablePointer<Int32> {
+        UnsafeMutableRawPointer(argmax.base).assumingMemoryBound(to: Int32.self)
+    }
+    /// Whether maxPoolBackward would add dy to zero (its scatter, for channel counts that are not
+    /// multiples of 8) rather than store it: 0 + (−0) is +0.
+    func scatters(channels c: Int) -> Bool { c % 8 != 0 }
+}
+
 /// body(channels) for blocks of `channelBlock` channels, on the pool when worth it.
 @inline(__always)
 private func forEachChannelBlock(rows: Int, channels: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
@@ -95,8 +118,8 @@ private func doubles(_ fill: (UnsafeMutablePointer<Double>) -> Void) -> SIMD16<D
 public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
                                      epsilon: Float, momentum: Float, gamma: FloatView?, beta: FloatView?,
                                      movingMean: FloatView, movingVariance: FloatView,
-                                     scratch: BatchNormScratch, relu: Bool = false, pool: ThreadPool? = nil,
-                                     code: VectorCode = .best) {
+                                     scratch: BatchNormScratch, relu: Bool = false, pooling: BatchNormPooling? = nil,
+                                     pool: ThreadPool? = nil, code: VectorCode = .best) {
     precondition(m > 0 && c > 0 && x.count >= m * c && y.count >= m * c)
     precondition(movingMean.count >= c && movingVariance.count >= c)
     let xp = x.base, meanp = scratch.mean.base, invp = scratch.inverseStd.base
@@ -131,8 +154,8 @@ public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, ch
             mvp[ch] = momentum * mvp[ch] + (1 - momentum) * Float(variance[j])
         }
     }
-    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu, pool: pool,
-              code: code)
+    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu,
+              pooling: pooling, pool: pool, code: code)
 }
 
 /// Inference-mode forward pass, with the moving statistics (which it does not change):
@@ -140,7 +163,8 @@ public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, ch
 public func batchNormInferenceForward(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
                                       epsilon: Float, gamma: FloatView?, beta: FloatView?,
                                       movingMean: FloatView, movingVariance: FloatView,
-                                      scratch: BatchNormScratch, relu: Bool = false, pool: ThreadPool? = nil,
+                                      scratch: BatchNormScratch, relu: Bool = false,
+                                      pooling: BatchNormPooling? = nil, pool: ThreadPool? = nil,
                                       code: VectorCode = .best) {
     precondition(m > 0 && c > 0 && x.count >= m * c && y.count >= m * c)
     precondition(movingMean.count >= c && movingVariance.count >= c)
@@ -148,14 +172,15 @@ public func batchNormInferenceForward(x: FloatView, y: FloatView, rows m: Int, c
         scratch.mean.base[ch] = movingMean.base[ch]
         scratch.inverseStd.base[ch] = Float(1 / (Double(movingVariance.base[ch]) + Double(epsilon)).squareRoot())
     }
-    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu, pool: pool,
-              code: code)
+    normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu,
+              pooling: pooling, pool: pool, code: code)
 }
 
-/// y = (x − μ)·k + β with k = γ·s, from the μ and s in `scratch`; then max(0, y) with `relu`.
+/// y = (x − μ)·k + β with k = γ·s, from the μ and s in `scratch`; then max(0, y) with `relu`, and
+/// with `pooling` its 2×2 max pooling.
 private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int, gamma: FloatView?,
-                       beta: FloatView?, scratch: BatchNormScratch, relu: Bool, pool: ThreadPool?,
-                       code: VectorCode) {
+                       beta: FloatView?, scratch: BatchNormScratch, relu: Bool, pooling: BatchNormPooling?,
+                       pool: ThreadPool?, code: VectorCode) {
     precondition((gamma?.count ?? c) >= c && (beta?.count ?? c) >= c)
     let meanp = scratch.mean.base, invp = scratch.inverseStd.base
     let kp = scratch.scale.base, bp = scratch.offset.base
@@ -164,6 +189,17 @@ private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
         bp[ch] = beta?.base[ch] ?? 0
     }
     let xp = x.base, yp = y.base
+    if let pooling {
+        precondition(code == .avx512 && relu, "the pooling runs inside only with AVX-512 and the ReLU")
+        let h = pooling.height, w = pooling.width, perImage = h * w, images = m / perImage
+        let pooled = (h / 2) * (w / 2) * c, ap = pooling.argmaxPointer
+        precondition(images * perImage == m && pooling.argmax.count >= images * pooled)
+        forEach(images, pool: m * c >= parallelElements ? pool : nil) { n in
+            ck_bn_normalize_pool(xp + n * perImage * c, yp + n * pooled, ap + n * pooled, 1, Int32(h), Int32(w),
+                                 Int32(c), meanp, kp, bp)
+        }
+        return
+    }
     forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
         if code == .avx512 {
             let at = rows.lowerBound * c
@@ -192,7 +228,7 @@ private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int,
 public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows m: Int, channels c: Int,
                               gamma: FloatView?, gammaGradient: FloatView?, betaGradient: FloatView?,
                               batchStatistics: Bool, scratch: BatchNormScratch, relu y: FloatView? = nil,
-                              pool: ThreadPool? = nil, code: VectorCode = .best) {
+                              pooling: BatchNormPooling? = nil, pool: ThreadPool? = nil, code: VectorCode = .best) {
     precondition(m > 0 && c > 0 && x.count >= m * c && dy.count >= m * c && (dx?.count ?? m * c) >= m * c)
     precondition((gamma?.count ?? c) >= c && (gammaGradient?.count ?? c) >= c && (betaGradient?.count ?? c) >= c)
     let xp = x.base, dyp = dy.base
@@ -202,6 +238,9 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
     let dgp = gammaGradient?.base, dbp = betaGradient?.base
     for ch in 0..<c { kp[ch] = (gamma?.base[ch] ?? 1) * invp[ch] }
     let relu = y != nil
+    precondition(pooling == nil || (code == .avx512 && relu), "the pooling runs inside only with AVX-512 and the ReLU")
+    let ap = pooling?.argmaxPointer, ph = Int32(pooling?.height ?? 0), pw = Int32(pooling?.width ?? 0)
+    let scatter: Int32 = pooling?.scatters(channels: c) == true ? 1 : 0
     if relu && code != .avx512 {
         forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
             let at = rows.lowerBound * c
@@ -213,7 +252,14 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
         let c0 = block.lowerBound, w = block.count
         let mu = lanes(meanp + c0, w), s = lanes(invp + c0, w)
         var sumDy = SIMD16<Double>(), sumDyXhat = SIMD16<Double>()
-        if code == .avx512 {
+        if let ap {
+            sumDyXhat = doubles { xhatSums in
+                sumDy = doubles {
+                    ck_bn_backward_sums_pool(xp, dyp, ap, m, ph, pw, Int32(c), Int32(c0), Int32(w), meanp, invp, kp,
+                                             bp, scatter, $0, xhatSums)
+                }
+            }
+        } else if code == .avx512 {
             sumDyXhat = doubles { xhatSums in
                 sumDy = doubles {
                     ck_bn_backward_sums(xp, dyp, m, Int32(c), Int32(c0), Int32(w), meanp, invp, kp, bp,
@@ -238,6 +284,11 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
     }
     guard let dxp = dx?.base else { return }
     forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
+        if let ap {
+            ck_bn_input_gradient_pool(xp, dyp, ap, dxp, rows.lowerBound, rows.count, ph, pw, Int32(c), meanp, invp, kp,
+                                      bp, adp, axp, batchStatistics ? 1 : 0, scatter)
+            return
+        }
         if code == .avx512 {
             let at = rows.lowerBound * c
             ck_bn_input_gradient(xp + at, dyp + at, dxp + at, rows.count, Int32(c), meanp, invp, kp, bp, adp, axp,

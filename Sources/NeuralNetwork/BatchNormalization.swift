@@ -137,10 +137,38 @@ public final class BatchNormalization: Layer {
         appliesReLU = true
     }
 
+    /// Whether the 2×2 max pooling after the fused ReLU runs here too (`fuse(pool:)`): the layer
+    /// writes the pooled output and the pooling's argmax, and its backward takes the pooled
+    /// gradient — the same bits as the three layers, without the full-size output in memory.
+    public private(set) var computesPooling = false
+    /// Whether `pool` (the layer after the fused ReLU) can run inside this one: 2×2 max pooling
+    /// with stride 2 over (H, W, C) images, on a CPU with AVX-512 (the kernels are
+    /// batch_norm.c's).
+    public func canFuse(pool: Pooling2D) -> Bool {
+        appliesReLU && pool.isFusable && pool.inputShape == outputShape && inputShape.dims.count == 3
+            && VectorCode.best == .avx512
+    }
+    /// Makes this layer compute the pooling as well (before the model allocates memory).
+    func fuse(pool: Pooling2D) {
+        precondition(canFuse(pool: pool))
+        computesPooling = true
+    }
+    private var pooledCount: Int { inputShape.dims.count == 3 ? (inputShape.dims[0] / 2) * (inputShape.dims[1] / 2) * channels : 0 }
+    private var argmax: FloatView?
+
     /// A few per-channel vectors. They are needed once per batch, not per sample, but the model
-    /// sizes scratch per sample, so a batch of one must already hold them.
-    public var scratchPerSample: Int { BatchNormScratch.count(channels: channels) }
-    public func bind(scratch: FloatView) { self.scratch = BatchNormScratch(scratch, channels: channels) }
+    /// sizes scratch per sample, so a batch of one must already hold them. With the pooling, its
+    /// argmax per sample.
+    public var scratchPerSample: Int { BatchNormScratch.count(channels: channels) + (computesPooling ? pooledCount : 0) }
+    public func bind(scratch: FloatView) {
+        let count = BatchNormScratch.count(channels: channels)
+        self.scratch = BatchNormScratch(scratch, channels: channels)
+        if computesPooling { argmax = scratch.slice(count, scratch.count - count) }
+    }
+
+    private var pooling: BatchNormPooling? {
+        computesPooling ? BatchNormPooling(height: inputShape.dims[0], width: inputShape.dims[1], argmax: argmax!) : nil
+    }
 
     // x: (N, …, C) → y: (N, …, C), seen as (M, C) with M = N · positions
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
@@ -150,13 +178,13 @@ public final class BatchNormalization: Layer {
             batchNormTrainingForward(x: x, y: y, rows: n * positions, channels: channels,
                                      epsilon: config.epsilon, momentum: config.momentum, gamma: gamma,
                                      beta: beta, movingMean: movingMean!, movingVariance: movingVariance!,
-                                     scratch: scratch!, relu: appliesReLU, pool: context.pool)
+                                     scratch: scratch!, relu: appliesReLU, pooling: pooling, pool: context.pool)
         } else {
             // The same with the moving statistics for μ, σ².
             batchNormInferenceForward(x: x, y: y, rows: n * positions, channels: channels,
                                       epsilon: config.epsilon, gamma: gamma, beta: beta,
                                       movingMean: movingMean!, movingVariance: movingVariance!,
-                                      scratch: scratch!, relu: appliesReLU, pool: context.pool)
+                                      scratch: scratch!, relu: appliesReLU, pooling: pooling, pool: context.pool)
         }
     }
 
@@ -166,6 +194,6 @@ public final class BatchNormalization: Layer {
         batchNormBackward(x: x, dy: dy, dx: dx, rows: n * positions, channels: channels, gamma: gamma,
                           gammaGradient: gammaGradient, betaGradient: betaGradient,
                           batchStatistics: context.training, scratch: scratch!, relu: appliesReLU ? y : nil,
-                          pool: context.pool)
+                          pooling: pooling, pool: context.pool)
     }
 }

@@ -65,8 +65,9 @@ public final class Pooling2D: Layer {
         outputShape = Shape([window.outHeight, window.outWidth, window.channels])
     }
 
-    /// True when the convolution before this layer computes the pooling (`Conv2D.fuse`): this
-    /// layer's output is then that layer's output memory, and its passes do nothing.
+    /// True when the layer before computes the pooling — a convolution (`Conv2D.fuse`), or a batch
+    /// normalization two layers before, through its fused ReLU (`BatchNormalization.fuse(pool:)`):
+    /// this layer's output is then that layer's output memory, and its passes do nothing.
     public private(set) var fusedIntoPrevious = false
     public var aliasesInput: Bool { fusedIntoPrevious }
     /// Whether a convolution may compute this layer: 2×2 max pooling, stride 2, valid.

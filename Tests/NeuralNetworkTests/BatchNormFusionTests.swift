@@ -1,6 +1,7 @@
-// Batch normalization with the ReLU after it in one layer (`BatchNormalization.fuse`), and the
-// AVX-512 build of its passes (Sources/CKernels/batch_norm.c): the bits of the separate layers and
-// of the Swift loops, on odd shapes and any thread count; finite differences for the fused layer.
+// Batch normalization with the ReLU after it in one layer (`BatchNormalization.fuse`), with a 2×2
+// max pooling after that too (`fuse(pool:)`), and the AVX-512 build of its passes
+// (Sources/CKernels/batch_norm.c): the bits of the separate layers and of the Swift loops, on odd
+// shapes and any thread count; finite differences for the fused layer.
 import Foundation
 import Kernels
 import NeuralNetwork
@@ -47,6 +48,33 @@ struct BatchNormFusionTests {
             #expect(step(fused, batch: batch, threads: 2) == reference)
             #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
             #expect(reference[0].contains { Float(bitPattern: $0) != 0 })
+        }
+    }
+
+    @Test("batch normalization, ReLU and 2×2 max pooling in one layer give the separate layers' bits",
+          arguments: [
+        // 37 channels (maxPoolBackward's scatter path), 7×9 maps (a row and a column no window covers).
+        ([9, 11, 2], [("conv2d", #"{"filters": 37, "kernel_size": 3, "use_bias": false}"#)]),
+        // 16 channels (its path that stores dy), 10×10 maps, then a second block at 5×5 → 2×2.
+        ([10, 10, 2], [("conv2d", #"{"filters": 16, "kernel_size": 3, "padding": "same", "use_bias": false}"#),
+                       ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
+                       ("max_pooling2d", #"{"pool_size": 2}"#),
+                       ("conv2d", #"{"filters": 24, "kernel_size": 1, "use_bias": false}"#)]),
+    ])
+    func pooledSameBits(_ input: [Int], _ head: [(String, String)]) throws {
+        let specs = head + [("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
+                            ("max_pooling2d", "{}"), ("flatten", "{}"), ("dense", #"{"units": 3}"#)]
+        for batch in [3, 8] {
+            func model(fuse: Bool) throws -> Sequential { try buildModel(specs, input: input, maxBatch: 8, fuse: fuse) }
+            let fused = try model(fuse: true)
+            let norms = fused.layers.compactMap { $0 as? BatchNormalization }
+            let pools = fused.layers.compactMap { $0 as? Pooling2D }
+            let inside = VectorCode.best == .avx512
+            #expect(norms.allSatisfy { $0.computesPooling == inside } && pools.allSatisfy { $0.fusedIntoPrevious == inside })
+            let reference = step(try model(fuse: false), batch: batch, threads: 1)
+            #expect(step(fused, batch: batch, threads: 2) == reference)
+            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
         }
     }
 

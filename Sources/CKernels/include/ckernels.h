@@ -185,6 +185,27 @@ void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long rows,
                           const float *inverseStd, const float *scale, const float *offset, const float *meanDy,
                           const float *meanDyXhat, int batchStatistics, int relu);
 
+// With the 2×2 max pooling (stride 2, valid) after the ReLU: x is (N, H, W, C), M = N·H·W rows;
+// y, argmax and dy are the pooled (N, H/2, W/2, C), argmax 0…3 in scan order (ties and NaN keep
+// the earlier element, as maxPoolForward).
+
+/// y = maxpool₂ₓ₂(max(0, (x − mean)·scale + offset)) and its argmax, as ck_bn_normalize and then
+/// max pooling would give them.
+void ck_bn_normalize_pool(const float *x, float *y, int *argmax, int images, int height, int width, int c,
+                          const float *mean, const float *scale, const float *offset);
+
+/// ck_bn_backward_sums with g = the pooled dy at each window's argmax where the ReLU let it
+/// through, else 0 (0 + dy with `scatter`, as maxPoolBackward's scatter adds it).
+void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long m, int height, int width,
+                              int c, int c0, int w, const float *mean, const float *inverseStd, const float *scale,
+                              const float *offset, int scatter, double *sumDy, double *sumDyXhat);
+
+/// ck_bn_input_gradient with that g, for rows first ..< first + rows.
+void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argmax, float *dx, long first, long rows,
+                               int height, int width, int c, const float *mean, const float *inverseStd,
+                               const float *scale, const float *offset, const float *meanDy,
+                               const float *meanDyXhat, int batchStatistics, int scatter);
+
 // MARK: Narrow products (narrow_gemm.c)
 
 /// C (rows × n) = A (rows × k, row-major, lda = k) · B (k × n, ldb = n), ldc = n, for a narrow
