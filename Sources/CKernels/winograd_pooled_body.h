@@ -2,8 +2,8 @@
 // on through 2×2 max pooling, VW channels or filters a vector (vecw.h): each M×M block of outputs
 // from an N×N block of inputs (N = M + R − 1), N² multiplications per (channel, filter) instead
 // of M²R². One source for every tile size: the file that includes this sets VW (8: AVX2, 16:
-// AVX-512), WP_N, WP_M, WP_R (N, M, R below), the constant tables BT (N × N), AT (M × N) and G (N × R), and WP_PREFIX, the
-// entry points' prefix —
+// AVX-512), WP_N, WP_M, WP_R (N, M, R below), the constant tables BT (N × N), AT (M × N) and
+// G (N × R), and WP_PREFIX, the entry points' prefix —
 //
 //   winograd_f5x5_body.h    F(5×5, 3×3), ck_wino5_…   (cnn.yaml's second layer)
 //   winograd_f4x4k5_body.h  F(4×4, 5×5), ck_wino45_…  (Caffe's LeNet's second layer)

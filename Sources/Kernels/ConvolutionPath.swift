@@ -60,8 +60,8 @@ public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) 
     // F(4×4, 5×5) for 5×5 layers followed by pooling: 64 products per 16 outputs against 400.
     let k = g.kernelHeight, stride1 = g.strideHeight == 1 && g.strideWidth == 1
     let same = g.padTop > 0         // stride 1: "same" pads (k − 1)/2 rows and columns on each side, "valid" none
-    let winograd = g.kernelWidth == k && stride1 && g.channels >= 8
-        && (k == 3 || (k == 5 && pooled && WinogradConvolution.supports5x5(height: g.height, width: g.width, same: same)))
+    let fiveFits = k == 5 && pooled && WinogradConvolution.supports5x5(height: g.height, width: g.width, same: same)
+    let winograd = g.kernelWidth == k && stride1 && g.channels >= 8 && (k == 3 || fiveFits)
     switch (winograd, pooled) {
     case (true, _):
         return WinogradPath(WinogradConvolution(height: g.height, width: g.width, channels: g.channels,

@@ -110,7 +110,7 @@ public struct WinogradConvolution: Sendable {
         let code: VectorCode = self.wide ? .avx512 : .avx2
         switch (kernelSize, self.tile, avx2) {
         case (5, _, _): transforms = AVX2PooledTransforms(.f4x4k5, tiling: tiling, code: code)   // AVX2, pooled
-        case (_, 5, _): transforms = AVX2PooledTransforms(.f5x5, tiling: tiling, code: code)     // only where `fiveFits`
+        case (_, 5, _): transforms = AVX2PooledTransforms(.f5x5, tiling: tiling, code: code)   // where `fiveFits`
         case (_, _, true): transforms = AVX2F4x4Transforms(tiling: tiling, code: code)
         case (_, _, false): transforms = PortableF4x4Transforms(tiling: tiling)
         }
@@ -184,7 +184,8 @@ public struct WinogradConvolution: Sendable {
                      && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if let bias { precondition(bias.count >= filters) }
-        precondition((tile == 4 && kernelSize == 3) || argmax != nil, "F(5×5, 3×3) and F(4×4, 5×5) compute pooled outputs only")
+        precondition((tile == 4 && kernelSize == 3) || argmax != nil,
+                     "F(5×5, 3×3) and F(4×4, 5×5) compute pooled outputs only")
         transformKernel(kernel, into: u, pool: pool)
         let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in

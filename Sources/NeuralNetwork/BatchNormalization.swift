@@ -153,13 +153,17 @@ public final class BatchNormalization: Layer {
         precondition(canFuse(pool: pool))
         computesPooling = true
     }
-    private var pooledCount: Int { inputShape.dims.count == 3 ? (inputShape.dims[0] / 2) * (inputShape.dims[1] / 2) * channels : 0 }
+    private var pooledCount: Int {
+        inputShape.dims.count == 3 ? (inputShape.dims[0] / 2) * (inputShape.dims[1] / 2) * channels : 0
+    }
     private var argmax: FloatView?
 
     /// A few per-channel vectors. They are needed once per batch, not per sample, but the model
     /// sizes scratch per sample, so a batch of one must already hold them. With the pooling, its
     /// argmax per sample.
-    public var scratchPerSample: Int { BatchNormScratch.count(channels: channels) + (computesPooling ? pooledCount : 0) }
+    public var scratchPerSample: Int {
+        BatchNormScratch.count(channels: channels) + (computesPooling ? pooledCount : 0)
+    }
     public func bind(scratch: FloatView) {
         let count = BatchNormScratch.count(channels: channels)
         self.scratch = BatchNormScratch(scratch, channels: channels)

@@ -86,7 +86,8 @@ struct WinogradTests {
         var stream = RandomStream(seed: seed, name: "winograd-avx2")
         let outCount = n * (pooled ? g.pooledPerImage : g.outHeight * g.outWidth * g.filters)
         let x = FloatStorage((0..<n * g.height * g.width * g.channels).map { _ in stream.nextNormal() })
-        let k = FloatStorage((0..<g.kernelSize * g.kernelSize * g.channels * g.filters).map { _ in stream.nextNormal() * 0.3 })
+        let taps = g.kernelSize * g.kernelSize
+        let k = FloatStorage((0..<taps * g.channels * g.filters).map { _ in stream.nextNormal() * 0.3 })
         let b = FloatStorage((0..<g.filters).map { _ in stream.nextNormal() * 0.1 })
         let dy = FloatStorage((0..<outCount).map { _ in stream.nextNormal() })
         let u = FloatStorage(count: g.kernelTransformCount), du = FloatStorage(count: g.kernelTransformCount)
