@@ -153,6 +153,14 @@ public final class BatchNormalization: Layer {
         precondition(canFuse(pool: pool))
         computesPooling = true
     }
+    /// What runs, for reports: "normalize", "normalize-relu" (the ReLU after it inside) or
+    /// "normalize-relu-pooled" (the 2×2 max pooling too); "-portable" where the passes are the
+    /// Swift loops (no AVX-512).
+    public var pathName: String? {
+        let base = computesPooling ? "normalize-relu-pooled" : appliesReLU ? "normalize-relu" : "normalize"
+        return VectorCode.best == .avx512 ? base : base + "-portable"
+    }
+
     private var pooledCount: Int {
         inputShape.dims.count == 3 ? (inputShape.dims[0] / 2) * (inputShape.dims[1] / 2) * channels : 0
     }

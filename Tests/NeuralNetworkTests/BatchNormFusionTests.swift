@@ -71,6 +71,9 @@ struct BatchNormFusionTests {
             let pools = fused.layers.compactMap { $0 as? Pooling2D }
             let inside = VectorCode.best == .avx512
             #expect(norms.allSatisfy { $0.computesPooling == inside } && pools.allSatisfy { $0.fusedIntoPrevious == inside })
+            #expect(norms.map(\.pathName) == norms.map { _ in inside ? "normalize-relu-pooled" : "normalize-relu-portable" })
+            #expect(try model(fuse: false).layers.compactMap { ($0 as? BatchNormalization)?.pathName }
+                    == norms.map { _ in inside ? "normalize" : "normalize-portable" })
             let reference = step(try model(fuse: false), batch: batch, threads: 1)
             #expect(step(fused, batch: batch, threads: 2) == reference)
             #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
