@@ -98,7 +98,7 @@ WIDE void ck_bn_normalize_pool(const float *x, float *y, int *argmax, int images
 typedef struct {
     const float *dy;
     const int *argmax;
-    int height, width, relu, scatter;
+    int height, width, relu;
 } gradient_source;
 
 /// Row r's image and position, for the pooling (rows of height × width positions per image).
@@ -123,8 +123,7 @@ static inline void advance(const gradient_source *src, position *p) {
 /// forward's y > 0 — where its normalized value, computed again from x, is > 0 (y is that value
 /// where it is ≥ 0, 0 below and NaN where it is NaN), so y need not be read. With the pooling, dy
 /// is the pooled gradient where (h, w) is its window's argmax, else 0, as max pooling's backward
-/// gives it (with `scatter`, 0 + dy as its scatter adds it: −0 becomes +0; its path for channel
-/// counts that are multiples of 8 stores dy itself).
+/// gives it.
 /// The row r is image n's position (h, w) (counted by the caller, which walks the rows in order).
 static inline WIDE __m512 gradient(const gradient_source *src, long r, long n, int h, int w, int c, int q,
                                    __mmask16 k, __m512 xv, __m512 mu, __m512 kk, __m512 b) {
@@ -136,8 +135,7 @@ static inline WIDE __m512 gradient(const gradient_source *src, long r, long n, i
     const long out = ((n * ph + h / 2) * pw + w / 2) * c + q;
     take &= _mm512_mask_cmpeq_epi32_mask(k, _mm512_maskz_loadu_epi32(k, src->argmax + out),
                                          _mm512_set1_epi32((h % 2) * 2 + w % 2));
-    const __m512 g = _mm512_maskz_loadu_ps(take, src->dy + out);
-    return src->scatter ? _mm512_add_ps(_mm512_setzero_ps(), g) : g;
+    return _mm512_maskz_loadu_ps(take, src->dy + out);
 }
 
 static inline WIDE void backward_sums(const float *x, const gradient_source *src, long m, int c, int c0, int w,
@@ -207,18 +205,16 @@ WIDE void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long 
 
 WIDE void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long m, int height, int width,
                                    int c, int c0, int w, const float *mean, const float *inverseStd,
-                                   const float *scale, const float *offset, int scatter, double *sumDy,
-                                   double *sumDyXhat) {
-    const gradient_source src = {dy, argmax, height, width, 1, scatter};
+                                   const float *scale, const float *offset, double *sumDy, double *sumDyXhat) {
+    const gradient_source src = {dy, argmax, height, width, 1};
     backward_sums(x, &src, m, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat);
 }
 
 WIDE void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argmax, float *dx, long first,
                                     long rows, int height, int width, int c, const float *mean,
                                     const float *inverseStd, const float *scale, const float *offset,
-                                    const float *meanDy, const float *meanDyXhat, int batchStatistics,
-                                    int scatter) {
-    const gradient_source src = {dy, argmax, height, width, 1, scatter};
+                                    const float *meanDy, const float *meanDyXhat, int batchStatistics) {
+    const gradient_source src = {dy, argmax, height, width, 1};
     input_gradient(x, &src, dx, first, rows, c, mean, inverseStd, scale, offset, meanDy, meanDyXhat,
                    batchStatistics);
 }

@@ -110,13 +110,13 @@ void ck_bn_normalize_pool(const float *x, float *y, int *argmax, int images, int
                           const float *mean, const float *scale, const float *offset) { __builtin_trap(); }
 void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long m, int height, int width,
                               int c, int c0, int w, const float *mean, const float *inverseStd, const float *scale,
-                              const float *offset, int scatter, double *sumDy, double *sumDyXhat) {
+                              const float *offset, double *sumDy, double *sumDyXhat) {
     __builtin_trap();
 }
 void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argmax, float *dx, long first, long rows,
                                int height, int width, int c, const float *mean, const float *inverseStd,
                                const float *scale, const float *offset, const float *meanDy,
-                               const float *meanDyXhat, int batchStatistics, int scatter) { __builtin_trap(); }
+                               const float *meanDyXhat, int batchStatistics) { __builtin_trap(); }
 
 // narrow_gemm.c
 void ck_gemm_narrow(long rows, int k, int n, const float *a, const float *b, float *c) { __builtin_trap(); }

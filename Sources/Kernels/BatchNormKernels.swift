@@ -60,9 +60,6 @@ public struct BatchNormPooling: Sendable {
     var argmaxPointer: UnsafeMutablePointer<Int32> {
         UnsafeMutableRawPointer(argmax.base).assumingMemoryBound(to: Int32.self)
     }
-    /// Whether maxPoolBackward would add dy to zero (its scatter, for channel counts that are not
-    /// multiples of 8) rather than store it: 0 + (−0) is +0.
-    func scatters(channels c: Int) -> Bool { c % 8 != 0 }
 }
 
 /// body(channels) for blocks of `channelBlock` channels, on the pool when worth it.
@@ -240,7 +237,6 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
     let relu = y != nil
     precondition(pooling == nil || (code == .avx512 && relu), "the pooling runs inside only with AVX-512 and the ReLU")
     let ap = pooling?.argmaxPointer, ph = Int32(pooling?.height ?? 0), pw = Int32(pooling?.width ?? 0)
-    let scatter: Int32 = pooling?.scatters(channels: c) == true ? 1 : 0
     if relu && code != .avx512 {
         forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
             let at = rows.lowerBound * c
@@ -256,7 +252,7 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
             sumDyXhat = doubles { xhatSums in
                 sumDy = doubles {
                     ck_bn_backward_sums_pool(xp, dyp, ap, m, ph, pw, Int32(c), Int32(c0), Int32(w), meanp, invp, kp,
-                                             bp, scatter, $0, xhatSums)
+                                             bp, $0, xhatSums)
                 }
             }
         } else if code == .avx512 {
@@ -286,7 +282,7 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
     forEachRowBlock(rows: m, channels: c, pool: pool) { rows in
         if let ap {
             ck_bn_input_gradient_pool(xp, dyp, ap, dxp, rows.lowerBound, rows.count, ph, pw, Int32(c), meanp, invp, kp,
-                                      bp, adp, axp, batchStatistics ? 1 : 0, scatter)
+                                      bp, adp, axp, batchStatistics ? 1 : 0)
             return
         }
         if code == .avx512 {

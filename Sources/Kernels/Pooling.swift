@@ -82,8 +82,7 @@ public func maxPoolBackward(dy: FloatView, argmax: FloatView, dx: FloatView, win
     let outCount = g.positions * g.channels
     precondition(dx.count >= n * g.inputCount && dy.count >= n * outCount && argmax.count >= n * outCount)
     let dxp = dx.base, dyp = dy.base
-    if g.strideHeight == g.kernelHeight && g.strideWidth == g.kernelWidth && g.padTop == 0 && g.padLeft == 0
-        && g.channels % 8 == 0 {
+    if g.strideHeight == g.kernelHeight && g.strideWidth == g.kernelWidth && g.padTop == 0 && g.padLeft == 0 {
         disjointMaxPoolBackward(dy: dyp, argmax: argmax.base, dx: dxp, window: g, batch: n, pool: pool)
         return
     }
@@ -100,7 +99,9 @@ public func maxPoolBackward(dy: FloatView, argmax: FloatView, dx: FloatView, win
 /// `maxPoolBackward` for windows that tile the image without overlapping (stride = pool size, no
 /// padding): every element of a window is written once, dy where it was the maximum and 0
 /// elsewhere, so dx needs no zeroing pass and no scattered adds (the same values: each element
-/// receives at most one gradient). Only the rows and columns no window covers are zeroed.
+/// receives at most one gradient; dy itself, where a scattered add gave 0 + dy, so −0 stays −0 as in
+/// the fused layers' backward). Only the rows and columns no window covers are zeroed. Any channel
+/// count: 8 channels a vector, the rest one by one.
 private func disjointMaxPoolBackward(dy: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>,
                                      dx: UnsafeMutablePointer<Float>, window g: Window2D, batch n: Int,
                                      pool: ThreadPool?) {

@@ -53,9 +53,9 @@ struct BatchNormFusionTests {
 
     @Test("batch normalization, ReLU and 2×2 max pooling in one layer give the separate layers' bits",
           arguments: [
-        // 37 channels (maxPoolBackward's scatter path), 7×9 maps (a row and a column no window covers).
+        // 37 channels (two vectors and a partial one), 7×9 maps (a row and a column no window covers).
         ([9, 11, 2], [("conv2d", #"{"filters": 37, "kernel_size": 3, "use_bias": false}"#)]),
-        // 16 channels (its path that stores dy), 10×10 maps, then a second block at 5×5 → 2×2.
+        // 16 channels over 10×10 maps, then a second block at 5×5 → 2×2.
         ([10, 10, 2], [("conv2d", #"{"filters": 16, "kernel_size": 3, "padding": "same", "use_bias": false}"#),
                        ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
                        ("max_pooling2d", #"{"pool_size": 2}"#),

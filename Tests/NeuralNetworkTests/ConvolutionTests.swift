@@ -234,6 +234,20 @@ struct PoolingByHandTests {
         }
     }
 
+    @Test("max pooling's backward passes dy's own bits (−0 too) for 8 channels and for 3")
+    func maxPoolingNegativeZero() throws {
+        // Non-overlapping windows, with and without a partial vector of channels: the same path,
+        // so a fused layer (batch norm with its ReLU and pooling) can match it bit for bit.
+        for c in [8, 3] {
+            let layer = try buildLayer("max_pooling2d", input: [2, 2, c])
+            let h = Harness(layer, batch: 1)
+            let x = (0..<4 * c).map { Float($0 / c == 2 ? 1 : 0) }        // position 2 wins everywhere
+            let (dx, _) = h.analytic(x, [Float](repeating: -0.0, count: c))
+            #expect((0..<4 * c).allSatisfy { dx[$0].bitPattern == (($0 / c == 2 ? -0.0 : 0) as Float).bitPattern },
+                    "\(c) channels: \(dx.map(\.bitPattern))")
+        }
+    }
+
     @Test("max pooling with same padding ignores the padding (negative inputs stay negative)")
     func maxPoolingSamePadding() throws {
         let layer = try buildLayer("max_pooling2d", #"{"padding": "same"}"#, input: [3, 3, 1])

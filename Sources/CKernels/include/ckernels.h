@@ -195,16 +195,16 @@ void ck_bn_normalize_pool(const float *x, float *y, int *argmax, int images, int
                           const float *mean, const float *scale, const float *offset);
 
 /// ck_bn_backward_sums with g = the pooled dy at each window's argmax where the ReLU let it
-/// through, else 0 (0 + dy with `scatter`, as maxPoolBackward's scatter adds it).
+/// through, else 0 (as maxPoolBackward gives it).
 void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long m, int height, int width,
                               int c, int c0, int w, const float *mean, const float *inverseStd, const float *scale,
-                              const float *offset, int scatter, double *sumDy, double *sumDyXhat);
+                              const float *offset, double *sumDy, double *sumDyXhat);
 
 /// ck_bn_input_gradient with that g, for rows first ..< first + rows.
 void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argmax, float *dx, long first, long rows,
                                int height, int width, int c, const float *mean, const float *inverseStd,
                                const float *scale, const float *offset, const float *meanDy,
-                               const float *meanDyXhat, int batchStatistics, int scatter);
+                               const float *meanDyXhat, int batchStatistics);
 
 // MARK: Narrow products (narrow_gemm.c)
 
