@@ -431,7 +431,7 @@ AVX void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
                  float *c, int ldc, int accumulate, int wide) {
     if (m <= 0 || n <= 0) return;
     if (!tb) {
-        if (wide && !ta && n >= SPARSE_MIN_N && k >= SPARSE_MIN_K && rowsSparse(m, k, a, lda))
+        if (wide && !ta && ck_gemm_rows_sparse(m, n, k, a, lda))
             productSparseRows(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         else
             product(ta, wide, m, n, k, a, lda, b, ldb, c, ldc, accumulate);

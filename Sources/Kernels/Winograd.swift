@@ -31,8 +31,8 @@
 // LeNet's second layer. The formulas are the same with 5×5 kernels g.
 //
 // Here: the shapes, the drivers of a pass, and the layer's path (`WinogradPath`). The transforms
-// (WinogradTransforms.swift: F(4×4) and F(5×5) in AVX2/FMA C; WinogradPortable.swift: F(4×4) in
-// Swift for any CPU) and the products (WinogradProducts.swift: OpenBLAS, or AVX2/FMA kernels)
+// (WinogradTransforms.swift: F(4×4, 3×3), F(5×5, 3×3) and F(4×4, 5×5) in AVX2/FMA C;
+// WinogradPortable.swift: F(4×4, 3×3) in Swift for any CPU) and the products (WinogradProducts.swift: OpenBLAS, or AVX2/FMA kernels)
 // are chosen once, when the convolution is made, so a run uses one code path throughout.
 import CKernels
 

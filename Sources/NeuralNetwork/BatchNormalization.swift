@@ -152,6 +152,7 @@ public final class BatchNormalization: Layer {
     func fuse(pool: Pooling2D) {
         precondition(canFuse(pool: pool))
         computesPooling = true
+        pooledCount = pool.outputShape.count
     }
     /// What runs, for reports: "normalize", "normalize-relu" (the ReLU after it inside) or
     /// "normalize-relu-pooled" (the 2×2 max pooling too); "-portable" where the passes are the
@@ -161,16 +162,15 @@ public final class BatchNormalization: Layer {
         return VectorCode.best == .avx512 ? base : base + "-portable"
     }
 
-    private var pooledCount: Int {
-        inputShape.dims.count == 3 ? (inputShape.dims[0] / 2) * (inputShape.dims[1] / 2) * channels : 0
-    }
+    /// The pooled output's floats per sample (and its argmax's), with the pooling.
+    private var pooledCount = 0
     private var argmax: FloatView?
 
     /// A few per-channel vectors. They are needed once per batch, not per sample, but the model
     /// sizes scratch per sample, so a batch of one must already hold them. With the pooling, its
     /// argmax per sample.
     public var scratchPerSample: Int {
-        BatchNormScratch.count(channels: channels) + (computesPooling ? pooledCount : 0)
+        BatchNormScratch.count(channels: channels) + pooledCount
     }
     public func bind(scratch: FloatView) {
         let count = BatchNormScratch.count(channels: channels)
