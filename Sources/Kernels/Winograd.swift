@@ -156,67 +156,83 @@ public struct WinogradConvolution: Sendable {
 
     func groups(_ n: Int) -> Int { (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
 
-    /// Floats of working space `forward`/`backward` need besides U, V and dU, for `n` images:
-    /// M (or dM) for every image, and per group the transforms' scratch, a partial dU and a
-    /// partial bias gradient.
-    public func scratchCount(images n: Int) -> Int {
-        n * productPerImage + groups(n) * groupScratch
+    /// Floats of working space `forward`/`backward` need besides U and dU, for `n` images: per
+    /// group, V and M (or dM) of one block, the transforms' scratch, a partial dU and a partial
+    /// bias gradient.
+    public func scratchCount(images n: Int) -> Int { groups(n) * groupScratch }
+    /// A group's floats, rounded up to whole cache lines (the scratch starts on one).
+    private var groupScratch: Int {
+        (blockOffset + imagesPerBlock * (inputTransformPerImage + productPerImage) + 15) / 16 * 16
     }
-    private var groupScratch: Int { Self.workPerGroup + kernelTransformCount + filters }
+    /// Where a group's V starts in its scratch (then M): after the work space and the partial
+    /// sums, on a cache line.
+    private var blockOffset: Int { (Self.workPerGroup + kernelTransformCount + filters + 15) / 16 * 16 }
     /// A split of `scratchCount` into a part per image and a fixed part:
     /// scratchCount(images: n) ≤ n · scratchPerImage + scratchFixed for every n.
-    public var scratchPerImage: Int { productPerImage + (groupScratch + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
+    public var scratchPerImage: Int { (groupScratch + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
     public var scratchFixed: Int { groupScratch }
+
+    /// One group's part of the scratch.
+    struct GroupScratch {
+        /// The transforms' working space.
+        let work: UnsafeMutablePointer<Float>
+        /// The group's share of dU and of the bias gradient.
+        let partial: UnsafeMutablePointer<Float>, biasPartial: UnsafeMutablePointer<Float>
+        /// V (then dV) and M (then dM) of the block being computed: the same memory for every
+        /// block, so it stays in this core's cache from one step of the block to the next.
+        let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
+    }
 
     // MARK: Drivers
 
     /// y = f(conv(x, kernel) + bias) for images 0..<n, f = ReLU when `relu`, else the identity.
-    /// `u` receives the transformed kernel, `v` the transformed input (n × inputTransformPerImage,
-    /// kept for `backward`), `scratch` is `scratchCount(images: n)` floats.
+    /// `u` receives the transformed kernel; `scratch` is `scratchCount(images: n)` floats.
     /// With `poolArgmax`, the output goes on through 2×2 max pooling (stride 2, valid) as in
     /// ConvolutionPool.swift: y is the pooled (n, OH/2, OW/2, F) and poolArgmax (as many Int32s)
     /// the position of each maximum in its window.
     public func forward(_ x: FloatView, kernel: FloatView, bias: FloatView? = nil, relu: Bool = false,
-                        images n: Int, u: FloatView, v: FloatView, scratch: FloatView, into y: FloatView,
+                        images n: Int, u: FloatView, scratch: FloatView, into y: FloatView,
                         poolArgmax: FloatView? = nil, pool: ThreadPool?) {
         let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
-        precondition(x.count >= n * height * width * channels && v.count >= n * inputTransformPerImage
+        precondition(x.count >= n * height * width * channels
                      && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if let bias { precondition(bias.count >= filters) }
         precondition((tile == 4 && kernelSize == 3) || argmax != nil,
                      "F(5×5, 3×3) and F(4×4, 5×5) compute pooled outputs only")
         transformKernel(kernel, into: u, pool: pool)
-        let xp = x.base, yp = y.base, vp = v.base, up = u.base, bp = bias?.base
-        forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, _, _ in
-            let vg = vp + first * inputTransformPerImage
-            transforms.input(xp + first * height * width * channels, images: count, into: vg, work: work)
+        let xp = x.base, yp = y.base, up = u.base, bp = bias?.base
+        forEachBlock(n, scratch: scratch, pool: pool) { first, count, s in
+            transforms.input(xp + first * height * width * channels, images: count, into: s.v, work: s.work)
             products.forward(positions: positions, tiles: count * tilesPerImage, channels: channels, filters: filters,
-                             v: vg, u: up, into: m)
-            transforms.output(m, images: count, bias: bp, relu: relu, into: yp + first * perImage,
-                              argmax: argmax.map { $0 + first * perImage }, work: work)
+                             v: s.v, u: up, into: s.m)
+            transforms.output(s.m, images: count, bias: bp, relu: relu, into: yp + first * perImage,
+                              argmax: argmax.map { $0 + first * perImage }, work: s.work)
         }
     }
 
     /// dKernel += ∂L/∂kernel, biasGradient += ∂L/∂bias (when given) and, when dx is given,
-    /// dx = ∂L/∂x, for dy = ∂L/∂y of the last `forward` (whose output `y`, `u` and `v` are passed
-    /// back; `v` is overwritten). `y` is needed only with `relu`. Each group's share of the kernel
-    /// and bias gradients is kept apart and the shares are added in group order.
+    /// dx = ∂L/∂x, for dy = ∂L/∂y of the last `forward` of x (whose output `y` and `u` are passed
+    /// back). `y` is needed only with `relu`. V is computed again from x, block by block, instead
+    /// of kept from the forward: a batch's V is larger than x (36 floats per tile and channel for
+    /// 16 outputs — 21 MB for cnn-best.yaml's second layer, whose input is 11 MB) and went to
+    /// memory and back, where one block's stays in cache. Each group's share of the kernel and
+    /// bias gradients is kept apart and the shares are added in group order.
     /// `du` is `kernelTransformCount` floats.
     /// With `poolArgmax` (of a pooled `forward`), dy and y are the pooled gradient and output.
-    public func backward(_ dy: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
-                         u: FloatView, v: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
+    public func backward(_ dy: FloatView, x: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
+                         u: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
                          biasGradient: FloatView? = nil, dx: FloatView?, poolArgmax: FloatView? = nil,
                          pool: ThreadPool?) {
         let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
         let outCount = n * perImage
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if poolArgmax != nil { precondition(y != nil && y!.count >= outCount && poolArgmax!.count >= outCount) }
-        precondition(dy.count >= outCount && v.count >= n * inputTransformPerImage)
+        precondition(dy.count >= outCount && x.count >= n * height * width * channels)
         if relu { precondition(y != nil && y!.count >= outCount) }
         if let dx { precondition(dx.count >= n * height * width * channels) }
         precondition(du.count >= kernelTransformCount)
-        let dyp = dy.base, yp = relu || poolArgmax != nil ? y!.base : nil, vp = v.base, up = u.base, dxp = dx?.base
+        let dyp = dy.base, yp = relu || poolArgmax != nil ? y!.base : nil, xp = x.base, up = u.base, dxp = dx?.base
         // dV = dM · Uᵀ may read Uᵀ (positions, F, C), made here in du's memory, which receives dU
         // only after the blocks.
         let ut = du.base
@@ -224,27 +240,28 @@ public struct WinogradConvolution: Sendable {
             products.prepareInputGradient(positions: positions, channels: channels, filters: filters, u: up, ut: ut,
                                           pool: pool)
         }
-        forEachBlock(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
-            let vg = vp + first * inputTransformPerImage
+        forEachBlock(n, scratch: scratch, pool: pool) { first, count, s in
             let offset = first * perImage, firstOfGroup = first % Self.imagesPerGroup == 0
-            if firstOfGroup { biasPartial.update(repeating: 0, count: filters) }
+            if firstOfGroup { s.biasPartial.update(repeating: 0, count: filters) }
             transforms.outputGradient(dyp + offset, y: yp.map { $0 + offset }, relu: relu,
-                                      argmax: argmax.map { $0 + offset }, images: count, into: m,
-                                      biasSums: biasPartial, work: work)
+                                      argmax: argmax.map { $0 + offset }, images: count, into: s.m,
+                                      biasSums: s.biasPartial, work: s.work)
             let t = count * tilesPerImage, c = channels, f = filters
+            let xb = xp + first * height * width * channels
+            transforms.input(xb, images: count, into: s.v, work: s.work)
             // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles: the first block's, then each
             // next block's added.
-            products.kernelGradient(positions: positions, tiles: t, channels: c, filters: f, v: vg, dm: m,
-                                    into: partial, accumulate: !firstOfGroup)
+            products.kernelGradient(positions: positions, tiles: t, channels: c, filters: f, v: s.v, dm: s.m,
+                                    into: s.partial, accumulate: !firstOfGroup)
             guard let dxp else { return }
             // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
-            products.inputGradient(positions: positions, tiles: t, channels: c, filters: f, dm: m, u: up, ut: ut,
-                                   into: vg)
-            transforms.inputGradient(vg, images: count, into: dxp + first * height * width * channels, work: work)
+            products.inputGradient(positions: positions, tiles: t, channels: c, filters: f, dm: s.m, u: up, ut: ut,
+                                   into: s.v)
+            transforms.inputGradient(s.v, images: count, into: dxp + first * height * width * channels, work: s.work)
         }
         // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G. Likewise the bias.
         let groups = groups(n), total = kernelTransformCount, gs = groupScratch
-        let sp = scratch.base + n * productPerImage, dup = du.base
+        let sp = scratch.base, dup = du.base
         forEachChunk(total, pool: pool) { range in
             for i in range {
                 var sum = sp[Self.workPerGroup + i]
@@ -263,30 +280,20 @@ public struct WinogradConvolution: Sendable {
         transformKernelGradient(du, into: dKernel, pool: pool)
     }
 
-    /// Runs `body(first, count, m, work, partialDU, partialBias)` for each block of images, the
-    /// blocks of a group in order on one thread (with that group's scratch), the groups on the pool.
+    /// Runs `body(first, count, groupScratch)` for each block of images, the blocks of a group in
+    /// order on one thread (with that group's scratch), the groups on the pool.
     private func forEachBlock(_ n: Int, scratch: FloatView, pool: ThreadPool?,
-                              _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
-                                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
-        forEachGroup(n, scratch: scratch, pool: pool) { first, count, m, work, partial, biasPartial in
-            for start in stride(from: first, to: first + count, by: imagesPerBlock) {
-                body(start, min(imagesPerBlock, first + count - start), m, work, partial, biasPartial)
-            }
-        }
-    }
-
-    /// Runs `body(first, count, m, work, partialDU, partialBias)` for each group of images on the pool.
-    private func forEachGroup(_ n: Int, scratch: FloatView, pool: ThreadPool?,
-                              _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
-                                       UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+                              _ body: (Int, Int, GroupScratch) -> Void) {
         precondition(scratch.count >= scratchCount(images: n))
-        let g = Self.imagesPerGroup, groups = groups(n)
-        let ms = scratch.base, perGroup = ms + n * productPerImage, gs = groupScratch
-        forEach(groups, pool: pool) { group in
-            let first = group * g, count = min(g, n - first)
-            let own = perGroup + group * gs
-            body(first, count, ms + first * productPerImage, own, own + Self.workPerGroup,
-                 own + Self.workPerGroup + kernelTransformCount)
+        let g = Self.imagesPerGroup, gs = groupScratch, base = scratch.base
+        let v = blockOffset, m = v + imagesPerBlock * inputTransformPerImage
+        forEach(groups(n), pool: pool) { group in
+            let first = group * g, count = min(g, n - first), own = base + group * gs
+            let s = GroupScratch(work: own, partial: own + Self.workPerGroup,
+                                 biasPartial: own + Self.workPerGroup + kernelTransformCount, v: own + v, m: own + m)
+            for start in stride(from: first, to: first + count, by: imagesPerBlock) {
+                body(start, min(imagesPerBlock, first + count - start), s)
+            }
         }
     }
 
@@ -313,7 +320,7 @@ public final class WinogradPath: ConvolutionPath {
     public let winograd: WinogradConvolution
     /// Whether the 2×2 max pooling after the layer runs inside it.
     public let pooled: Bool
-    private var u: FloatView?, du: FloatView?, v: FloatView?, scratch: FloatView?, argmax: FloatView?
+    private var u: FloatView?, du: FloatView?, scratch: FloatView?, argmax: FloatView?
 
     public init(_ winograd: WinogradConvolution, pooled: Bool) {
         precondition((winograd.tile == 4 && winograd.kernelSize == 3) || pooled,
@@ -330,11 +337,9 @@ public final class WinogradPath: ConvolutionPath {
             + (winograd.avx2 ? "" : "-portable")
     }
 
-    /// Per sample: V and a share of the passes' scratch (M and the groups' partial sums), with
+    /// Per sample: a share of the passes' scratch (the groups' V, M and partial sums), with
     /// pooling the argmax; fixed: the rest of the scratch, U and dU.
-    public var scratchPerSample: Int {
-        winograd.inputTransformPerImage + winograd.scratchPerImage + (pooled ? winograd.pooledPerImage : 0)
-    }
+    public var scratchPerSample: Int { winograd.scratchPerImage + (pooled ? winograd.pooledPerImage : 0) }
     public var scratchFixed: Int { winograd.scratchFixed + 2 * winograd.kernelTransformCount }
 
     public func bind(scratch: FloatView) {
@@ -344,7 +349,6 @@ public final class WinogradPath: ConvolutionPath {
             defer { offset += count }
             return scratch.slice(offset, count)
         }
-        v = take(maxBatch * w.inputTransformPerImage)
         self.scratch = take(w.scratchCount(images: maxBatch))
         u = take(w.kernelTransformCount)
         du = take(w.kernelTransformCount)
@@ -357,7 +361,7 @@ public final class WinogradPath: ConvolutionPath {
     public func forward(_ x: FloatView, weights: ConvolutionWeights, activation: Activation, into y: FloatView,
                         batch n: Int, pool: ThreadPool?) {
         let w = winograd
-        w.forward(x, kernel: weights.kernel, bias: weights.bias, relu: activation == .relu, images: n, u: u!, v: v!,
+        w.forward(x, kernel: weights.kernel, bias: weights.bias, relu: activation == .relu, images: n, u: u!,
                   scratch: scratch!, into: y, poolArgmax: argmax, pool: pool)
         if !fused(activation) {
             precondition(!pooled)
@@ -374,7 +378,7 @@ public final class WinogradPath: ConvolutionPath {
             activationBackward(y: y, dy: dy, rows: n * w.outHeight * w.outWidth, cols: w.filters,
                                activation: activation, biasGradient: nil, partials: dy, pool: pool)
         }
-        w.backward(dy, y: y, relu: activation == .relu, images: n, u: u!, v: v!, scratch: scratch!, du: du!,
+        w.backward(dy, x: x, y: y, relu: activation == .relu, images: n, u: u!, scratch: scratch!, du: du!,
                    dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx, poolArgmax: argmax,
                    pool: pool)
     }

@@ -47,13 +47,12 @@ struct WinogradTests {
         let pool = ThreadPool(threadCount: threads)
         let xs = FloatStorage(x), ks = FloatStorage(k), dys = FloatStorage(dy)
         let u = FloatStorage(count: g.kernelTransformCount), du = FloatStorage(count: g.kernelTransformCount)
-        let v = FloatStorage(count: s.n * g.inputTransformPerImage)
         let scratch = FloatStorage(count: g.scratchCount(images: s.n))
         let y = FloatStorage(count: s.n * g.outHeight * g.outWidth * s.f)
         let dx = FloatStorage(count: x.count), dk = FloatStorage(count: k.count)
-        g.forward(xs.view, kernel: ks.view, images: s.n, u: u.view, v: v.view, scratch: scratch.view,
+        g.forward(xs.view, kernel: ks.view, images: s.n, u: u.view, scratch: scratch.view,
                   into: y.view, pool: pool)
-        g.backward(dys.view, images: s.n, u: u.view, v: v.view, scratch: scratch.view, du: du.view,
+        g.backward(dys.view, x: xs.view, images: s.n, u: u.view, scratch: scratch.view, du: du.view,
                    dKernel: dk.view, dx: dx.view, pool: pool)
         return (y.array, dx.array, dk.array)
     }
@@ -81,8 +80,9 @@ struct WinogradTests {
     }
 
     /// Forward (with bias and ReLU, pooled or not) and backward of `g`, outputs as arrays.
-    func runFull(_ g: WinogradConvolution, n: Int, pooled: Bool, seed: UInt64, threads: Int = 2)
-        -> (y: [Float], argmax: [Float], dx: [Float], dk: [Float], db: [Float]) {
+    /// With `clobber`, the scratch is filled with NaN between the passes.
+    func runFull(_ g: WinogradConvolution, n: Int, pooled: Bool, seed: UInt64, threads: Int = 2,
+                 clobber: Bool = false) -> (y: [Float], argmax: [Float], dx: [Float], dk: [Float], db: [Float]) {
         var stream = RandomStream(seed: seed, name: "winograd-avx2")
         let outCount = n * (pooled ? g.pooledPerImage : g.outHeight * g.outWidth * g.filters)
         let x = FloatStorage((0..<n * g.height * g.width * g.channels).map { _ in stream.nextNormal() })
@@ -91,16 +91,16 @@ struct WinogradTests {
         let b = FloatStorage((0..<g.filters).map { _ in stream.nextNormal() * 0.1 })
         let dy = FloatStorage((0..<outCount).map { _ in stream.nextNormal() })
         let u = FloatStorage(count: g.kernelTransformCount), du = FloatStorage(count: g.kernelTransformCount)
-        let v = FloatStorage(count: n * g.inputTransformPerImage)
         let scratch = FloatStorage(count: g.scratchCount(images: n))
         let y = FloatStorage(count: outCount), argmax = FloatStorage(count: pooled ? outCount : 0)
         let dx = FloatStorage(count: n * g.height * g.width * g.channels)
         let dk = FloatStorage(count: g.kernelSize * g.kernelSize * g.channels * g.filters)
         let db = FloatStorage(count: g.filters)
         let pool = ThreadPool(threadCount: threads)
-        g.forward(x.view, kernel: k.view, bias: b.view, relu: true, images: n, u: u.view, v: v.view,
+        g.forward(x.view, kernel: k.view, bias: b.view, relu: true, images: n, u: u.view,
                   scratch: scratch.view, into: y.view, poolArgmax: pooled ? argmax.view : nil, pool: pool)
-        g.backward(dy.view, y: y.view, relu: true, images: n, u: u.view, v: v.view, scratch: scratch.view,
+        if clobber { scratch.view.fill(.nan) }
+        g.backward(dy.view, x: x.view, y: y.view, relu: true, images: n, u: u.view, scratch: scratch.view,
                    du: du.view, dKernel: dk.view, biasGradient: db.view, dx: dx.view,
                    poolArgmax: pooled ? argmax.view : nil, pool: pool)
         return (y.array, argmax.array, dx.array, dk.array, db.array)
@@ -162,6 +162,29 @@ struct WinogradTests {
                         "F(\(tile)×\(tile), \(k)×\(k)), pooled: \(pooled): \(differing) of \(p.count) elements of \(name) differ")
             }
         }
+    }
+
+    @Test("the backward pass needs nothing of the forward's scratch: V is computed again from x",
+          arguments: [
+        Case(n: 37, h: 12, w: 12, c: 20, f: 33, same: false),   // two groups, several blocks each
+        Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),
+    ])
+    func backwardRecomputesV(_ s: Case) {
+        var shapes = [(false, 4, 3, false)]
+        if WinogradConvolution.avx2Available { shapes += [(false, 4, 3, true), (true, 4, 3, true), (true, 5, 3, true),
+                                                          (true, 4, 5, true)] }
+        for (pooled, tile, k, avx2) in shapes {
+            let g = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, kernelSize: k,
+                                        same: s.same, avx2: avx2, pooled: pooled, tile: tile)
+            let kept = runFull(g, n: s.n, pooled: pooled, seed: 17)
+            let clobbered = runFull(g, n: s.n, pooled: pooled, seed: 17, clobber: true)
+            #expect(kept.dx == clobbered.dx && kept.dk == clobbered.dk && kept.db == clobbered.db,
+                    "F(\(tile)×\(tile), \(k)×\(k)), pooled: \(pooled), AVX2: \(avx2)")
+            #expect(!kept.dk.contains { $0.isNaN } && kept.dk.contains { $0 != 0 })
+        }
+        // A batch's scratch holds one block of V per group, not every image's.
+        let g = WinogradConvolution(height: 26, width: 26, channels: 32, filters: 32, same: false)
+        #expect(g.scratchCount(images: 128) < 128 * g.inputTransformPerImage / 4)
     }
 
     @Test("the AVX2/FMA products are as accurate as OpenBLAS's and agree with them",
