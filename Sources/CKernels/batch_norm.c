@@ -18,23 +18,25 @@
 
 static inline __mmask16 lanes16(int w) { return w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1); }
 
-WIDE void ck_bn_sums(const float *x, long m, int c, int c0, int w, const double *mean, double *sums) {
+WIDE void ck_bn_moments(const float *x, long m, int c, int c0, int w, double *sums, double *squares) {
     const __mmask16 k = lanes16(w);
-    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
-    const __m512d mlo = mean ? _mm512_loadu_pd(mean) : _mm512_setzero_pd();
-    const __m512d mhi = mean ? _mm512_loadu_pd(mean + 8) : _mm512_setzero_pd();
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd(), lo2 = _mm512_setzero_pd(), hi2 = _mm512_setzero_pd();
+    // The shift K: the first row's values.
+    const __m512 first = _mm512_maskz_loadu_ps(k, x + c0);
+    const __m512d klo = _mm512_cvtps_pd(_mm512_castps512_ps256(first));
+    const __m512d khi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(first), 1)));
     for (long r = 0; r < m; r++) {
         const __m512 v = _mm512_maskz_loadu_ps(k, x + r * c + c0);
-        __m512d a = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        __m512d b = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        if (mean) {
-            a = _mm512_sub_pd(a, mlo), b = _mm512_sub_pd(b, mhi);
-            a = _mm512_mul_pd(a, a), b = _mm512_mul_pd(b, b);
-        }
+        const __m512d a = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), klo);
+        const __m512d b = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))),
+                                        khi);
         lo = _mm512_add_pd(lo, a), hi = _mm512_add_pd(hi, b);
+        lo2 = _mm512_add_pd(lo2, _mm512_mul_pd(a, a)), hi2 = _mm512_add_pd(hi2, _mm512_mul_pd(b, b));
     }
     _mm512_storeu_pd(sums, lo);
     _mm512_storeu_pd(sums + 8, hi);
+    _mm512_storeu_pd(squares, lo2);
+    _mm512_storeu_pd(squares + 8, hi2);
 }
 
 WIDE void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,

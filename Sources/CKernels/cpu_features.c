@@ -94,7 +94,7 @@ void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsign
 }
 
 // batch_norm.c
-void ck_bn_sums(const float *x, long m, int c, int c0, int w, const double *mean, double *sums) { __builtin_trap(); }
+void ck_bn_moments(const float *x, long m, int c, int c0, int w, double *sums, double *squares) { __builtin_trap(); }
 void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,
                      const float *offset, int relu) { __builtin_trap(); }
 void ck_bn_backward_sums(const float *x, const float *dy, long m, int c, int c0, int w, const float *mean,

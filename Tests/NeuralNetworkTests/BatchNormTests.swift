@@ -176,6 +176,33 @@ struct BatchNormTests {
         #expect(zip(rig.movingMean, [0.25, 0.5]).allSatisfy { abs($0 - $1) < 1e-6 })
     }
 
+    @Test("one-pass statistics hold where |μ| ≫ σ, the first value is far out, or a channel is constant")
+    func statisticsWhereMeanDominates() throws {
+        // momentum 0: the moving statistics become the batch's own, as Float.
+        let rows = 4_096, c = 4
+        let rig = BatchNormRig(try Self.layer([c], momentum: 0), batch: rows)
+        var stream = RandomStream(seed: 3, name: "bn-moments")
+        var x = [Float](repeating: 0, count: rows * c)
+        for r in 0..<rows {
+            x[r * c] = 1e5 + 0.05 * stream.nextNormal()         // μ/σ = 2·10⁶
+            x[r * c + 1] = -3e3 + 1e-3 * stream.nextNormal()
+            x[r * c + 2] = 7                                   // σ = 0
+            x[r * c + 3] = stream.nextUniform() < 0.1 ? 1 : 0   // mostly zeros
+        }
+        x[0] = 1e5 + 5                                          // the shift 100 σ from μ
+        x[1] = -3e3 - 0.05
+        rig.forward(x, training: true)
+        for ch in 0..<c {
+            // Two passes in Double over the same Float values: the reference.
+            let values = (0..<rows).map { Double(x[$0 * c + ch]) }
+            let mean = values.reduce(0, +) / Double(rows)
+            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(rows)
+            #expect(rig.movingMean[ch] == Float(mean), "channel \(ch): mean \(rig.movingMean[ch]) against \(mean)")
+            #expect(abs(Double(rig.movingVariance[ch]) - variance) <= 1e-6 * variance,
+                    "channel \(ch): variance \(rig.movingVariance[ch]) against \(variance)")
+        }
+    }
+
     @Test("matches PyTorch: training output, moving statistics, inference output",
           arguments: ["images", "vectors"])
     func pytorch(_ which: String) throws {

@@ -165,9 +165,10 @@ void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsign
 // same bits). x, y, dy, dx are (M, C) row-major; `relu` means y holds max(0, ·) of the normalized
 // values and dy counts only where y > 0 (the backward finds where from x).
 
-/// sums[j] = Σ_r x[r, c0 + j] in double, rows in order, for j < w ≤ 16 (16 doubles written); with
-/// `mean` (16 doubles), Σ_r (x[r, c0 + j] − mean[j])².
-void ck_bn_sums(const float *x, long m, int c, int c0, int w, const double *mean, double *sums);
+/// With K[j] = x[0, c0 + j] (the first row, as a shift): sums[j] = Σ_r (x[r, c0 + j] − K[j]) and
+/// squares[j] = Σ_r (x[r, c0 + j] − K[j])², in double, rows in order, for j < w ≤ 16 (16 doubles
+/// written to each).
+void ck_bn_moments(const float *x, long m, int c, int c0, int w, double *sums, double *squares);
 
 /// y = (x − mean)·scale + offset per channel, then max(0, y) with `relu`, for `rows` rows.
 void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,
