@@ -221,4 +221,11 @@ WIDE void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *
                    batchStatistics);
 }
 
+WIDE void ck_bn_gradient_rows(const ck_bn_gradient *g, long first, long rows, float *out) {
+    const gradient_source src = {g->dy, g->argmax, g->height, g->width, g->relu};
+    // input_gradient writes dx[r·c + j] for r from `first`: out is that dx moved back by `first` rows.
+    input_gradient(g->x, &src, out - first * g->channels, first, rows, g->channels, g->mean, g->inverseStd, g->scale,
+                   g->offset, g->meanDy, g->meanDyXhat, g->batchStatistics);
+}
+
 #endif

@@ -116,12 +116,17 @@ WIDE void ck_conv1_direct_forward(const float *x, int images, int height, int wi
 
 /// Taps t0 ..< t0 + valid (valid ≤ T) of the kernel gradient over positions first ..< first + count,
 /// NV vectors of filters: T·NV accumulators in registers. T is a constant, so they stay there;
-/// the taps past `valid` are skipped (a branch the same way every time).
+/// the taps past `valid` are skipped (a branch the same way every time). With `resume`, the sums
+/// continue from dk's values (the chains of earlier positions) instead of zero.
 INLINE_WIDE void gradient_taps(const int T, const int NV, int t0, int valid, const float *x, int height, int width,
                                int kw, int sh, int sw, int padT, int padL, int outHeight, int outWidth, int filters,
-                               const float *dz, long first, long count, float *dk, __mmask16 tail) {
+                               const float *dz, long first, long count, float *dk, __mmask16 tail, int resume) {
     __m512 acc[24];
-    for (int a = 0; a < T * NV; a++) acc[a] = _mm512_setzero_ps();
+    for (int t = 0; t < T; t++)
+        for (int v = 0; v < NV; v++)
+            acc[t * NV + v] = resume && t < valid
+                ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xffff, dk + (t0 + t) * filters + 16 * v)
+                : _mm512_setzero_ps();
     int di[24], dj[24];                 // each tap's offset in the window
     for (int t = 0; t < T; t++) di[t] = (t0 + t) / kw, dj[t] = (t0 + t) % kw;
     const long perImage = (long)outHeight * outWidth;
@@ -149,21 +154,41 @@ INLINE_WIDE void gradient_taps(const int T, const int NV, int t0, int valid, con
             _mm512_mask_storeu_ps(dk + (t0 + t) * filters + 16 * v, v == NV - 1 ? tail : 0xffff, acc[t * NV + v]);
 }
 
+/// Positions of dz a batch normalization's input gradient is computed for at a time (with `bn`):
+/// at most 64 filters, so 16 KB that stay in L1 while every tap reads them.
+enum { BN_ROWS = 64 };
+
 WIDE void ck_conv1_direct_kernel_gradient(const float *x, int height, int width, int kh, int kw, int sh, int sw,
                                           int padT, int padL, int outHeight, int outWidth, int filters,
-                                          const float *dz, long first, long count, float *dk) {
+                                          const float *dz, const ck_bn_gradient *bn, long first, long count,
+                                          float *dk) {
     // Each element of dk is its own chain over the positions, so how the taps are grouped into
     // passes changes no bit: as few passes as the 24 accumulators allow, the taps shared evenly.
     const int nv = (filters + 15) / 16, taps = kh * kw;
     const __mmask16 tail = (__mmask16)((1u << (filters - (nv - 1) * 16)) - 1);
     const int group = 24 / nv, passes = (taps + group - 1) / group, share = (taps + passes - 1) / passes;
-    for (int t0 = 0; t0 < taps; t0 += share) {
-        const int valid = taps - t0 < share ? taps - t0 : share;
+    if (count <= 0) {                           // no positions: dk = 0, as the chains from zero give
+        for (int i = 0; i < taps * filters; i++) dk[i] = 0;
+        return;
+    }
+    // With `bn`, dz is made BN_ROWS positions at a time and each chain continued block after block.
+    float block[BN_ROWS * 64] __attribute__((aligned(64)));
+    const long step = bn ? BN_ROWS : count;
+    for (long p0 = first; p0 < first + count; p0 += step) {
+        const long rows = first + count - p0 < step ? first + count - p0 : step;
+        const float *d = dz;
+        if (bn) {
+            ck_bn_gradient_rows(bn, p0, rows, block);
+            d = block - p0 * filters;           // dz's row r at d + r·filters
+        }
+        for (int t0 = 0; t0 < taps; t0 += share) {
+            const int valid = taps - t0 < share ? taps - t0 : share;
 #define TAPS(T, NV) gradient_taps(T, NV, t0, valid, x, height, width, kw, sh, sw, padT, padL, outHeight, outWidth, \
-                                  filters, dz, first, count, dk, tail)
-        switch (nv) { case 1: TAPS(24, 1); break; case 2: TAPS(12, 2); break; case 3: TAPS(8, 3); break;
-                      default: TAPS(6, 4); }
+                                  filters, d, p0, rows, dk, tail, p0 > first)
+            switch (nv) { case 1: TAPS(24, 1); break; case 2: TAPS(12, 2); break; case 3: TAPS(8, 3); break;
+                          default: TAPS(6, 4); }
 #undef TAPS
+        }
     }
 }
 

@@ -113,6 +113,7 @@ void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax
                               const float *offset, double *sumDy, double *sumDyXhat) {
     __builtin_trap();
 }
+void ck_bn_gradient_rows(const ck_bn_gradient *g, long first, long rows, float *out) { __builtin_trap(); }
 void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argmax, float *dx, long first, long rows,
                                int height, int width, int c, const float *mean, const float *inverseStd,
                                const float *scale, const float *offset, const float *meanDy,
@@ -129,7 +130,9 @@ void ck_conv1_direct_forward(const float *x, int images, int height, int width, 
                              const float *kernel, const float *bias, int relu, float *y) { __builtin_trap(); }
 void ck_conv1_direct_kernel_gradient(const float *x, int height, int width, int kh, int kw, int sh, int sw,
                                      int padT, int padL, int outHeight, int outWidth, int filters,
-                                     const float *dz, long first, long count, float *dk) { __builtin_trap(); }
+                                     const float *dz, const ck_bn_gradient *bn, long first, long count, float *dk) {
+    __builtin_trap();
+}
 
 // conv_pool_direct.c
 int ck_conv_pool_supported(int height, int width, int channels, int kh, int kw, int padT, int padL, int outHeight,

@@ -307,3 +307,23 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
         }
     }
 }
+
+/// A batch normalization's input gradient as a layer before it can compute it, where it reads
+/// it, instead of reading it from memory: `ck_bn_gradient_rows` gives the values
+/// `batchNormBackward` writes to dx. Valid after `batchNormBackward` of the same batch (run with dx
+/// nil: its sums are in `scratch`) while x, dy and `scratch` are unchanged. AVX-512 only.
+public struct BatchNormGradient {
+    public let source: ck_bn_gradient
+
+    public init(x: FloatView, dy: FloatView, channels c: Int, batchStatistics: Bool, scratch: BatchNormScratch,
+                relu: Bool, pooling: BatchNormPooling?) {
+        precondition(VectorCode.best == .avx512, "the AVX-512 passes compute it")
+        precondition(pooling == nil || relu, "the pooling runs inside only with the ReLU")
+        source = ck_bn_gradient(
+            x: x.base, dy: dy.base, argmax: pooling.map { UnsafePointer($0.argmaxPointer) },
+            height: Int32(pooling?.height ?? 0), width: Int32(pooling?.width ?? 0), channels: Int32(c),
+            relu: relu ? 1 : 0, batchStatistics: batchStatistics ? 1 : 0, mean: scratch.mean.base,
+            inverseStd: scratch.inverseStd.base, scale: scratch.scale.base, offset: scratch.offset.base,
+            meanDy: scratch.meanDy.base, meanDyXhat: scratch.meanDyXhat.base)
+    }
+}

@@ -7,6 +7,9 @@
 //   backward  dz = dy ⊙ f'(y), db += Σ dz               (activationBackward, as Im2colPath)
 //             dK += Σ_positions window ⊗ dz             from the image, no columns
 //             dx = col2im(dz·Kᵀ)                        (only when asked for; a first layer is not)
+//   or, for a layer without bias and activation followed by batch normalization, dz is that
+//   layer's input gradient, computed block by block as the kernel gradient reads it (the same
+//   values; it never goes to memory)
 //
 // The same bits as Im2colPath, which it replaces: each output is one FMA chain over the taps in
 // im2col's order, then the bias and the activation; the kernel gradient splits the positions into
@@ -78,16 +81,39 @@ public final class DirectPath: ConvolutionPath {
 
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, weights: ConvolutionWeights,
                          activation: Activation, batch n: Int, pool: ThreadPool?) {
+        let rows = n * window.positions
+        activationBackward(y: y, dy: dy, rows: rows, cols: filters, activation: activation,
+                           biasGradient: weights.biasGradient, partials: workspace!.slice(0, n * scratchPerSample),
+                           pool: pool)  // dz, db
+        kernelGradient(x: x, dz: dy.base, normalization: nil, weights: weights, batch: n, pool: pool)
+        if let dx { inputGradient(dz: dy, weights: weights, into: dx, batch: n, pool: pool) }
+    }
+
+    /// dK += Σ windowᵀ·dz for dz the input gradient of the batch normalization after the layer,
+    /// computed here as the kernel gradient reads it (`ck_bn_gradient_rows`, the values that
+    /// layer's backward would write): dz never goes to memory. For a layer without bias and
+    /// activation whose dx is not needed (a model's first layer): `BatchNormalization` and
+    /// `Conv2D` decide when.
+    public func backward(x: FloatView, normalization: BatchNormGradient, weights: ConvolutionWeights, batch n: Int,
+                         pool: ThreadPool?) {
+        precondition(weights.biasGradient == nil && normalization.source.channels == Int32(filters))
+        withUnsafePointer(to: normalization.source) { source in
+            kernelGradient(x: x, dz: nil, normalization: source, weights: weights, batch: n, pool: pool)
+        }
+    }
+
+    /// dK += Σ windowᵀ·dz, split over the positions as gemm splits colsᵀ·dz; dz from memory or, with
+    /// `normalization`, computed block by block.
+    private func kernelGradient(x: FloatView, dz: UnsafeMutablePointer<Float>?,
+                                normalization: UnsafePointer<ck_bn_gradient>?, weights: ConvolutionWeights,
+                                batch n: Int, pool: ThreadPool?) {
         let g = window, f = filters, patch = g.patch, rows = n * g.positions
         let workspace = self.workspace!.slice(0, n * scratchPerSample)
-        activationBackward(y: y, dy: dy, rows: rows, cols: f, activation: activation,
-                           biasGradient: weights.biasGradient, partials: workspace, pool: pool)  // dz, db
-        // dK += Σ windowᵀ·dz, split over the positions as gemm splits colsᵀ·dz.
         func gradient(first: Int, count: Int, into dk: UnsafeMutablePointer<Float>) {
             ck_conv1_direct_kernel_gradient(x.base, Int32(g.height), Int32(g.width), Int32(g.kernelHeight),
                                             Int32(g.kernelWidth), Int32(g.strideHeight), Int32(g.strideWidth),
                                             Int32(g.padTop), Int32(g.padLeft), Int32(g.outHeight), Int32(g.outWidth),
-                                            Int32(f), dy.base, first, count, dk)
+                                            Int32(f), dz, normalization, first, count, dk)
         }
         if workspace.count >= gemmWorkspace(m: patch, n: f), let split = innerSplit(m: patch, n: f, k: rows) {
             let parts = workspace.base
@@ -101,7 +127,11 @@ public final class DirectPath: ConvolutionPath {
             gradient(first: 0, count: rows, into: sums)
             for i in 0..<patch * f { dk[i] += sums[i] }                 // dK + Σ, as gemm's beta = 1
         }
-        guard let dx else { return }
+    }
+
+    private func inputGradient(dz dy: FloatView, weights: ConvolutionWeights, into dx: FloatView, batch n: Int,
+                               pool: ThreadPool?) {
+        let g = window, f = filters
         // dx = col2im(dz·Kᵀ): each tap's FMA chain over the filters, added in col2im's order.
         let kp = weights.kernel.base, dz = dy.base
         forEach(n, pool: pool) { s in

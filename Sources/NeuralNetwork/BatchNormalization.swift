@@ -154,12 +154,26 @@ public final class BatchNormalization: Layer {
         computesPooling = true
         pooledCount = pool.outputShape.count
     }
+    /// Whether the convolution before this layer computes this layer's input gradient where it
+    /// reads it (`fuse(gradientInto:)`): the backward then leaves dx unwritten and hands that
+    /// layer `inputGradient` instead — the same values, one pass over memory fewer.
+    public private(set) var inputGradientInPrevious = false
+    /// Makes `conv` (the layer before) compute this layer's input gradient (before the model
+    /// allocates memory). Only for a convolution on the direct path without bias or activation
+    /// whose own dx is not needed, on AVX-512: `Conv2D.canTakeGradient`.
+    func fuse(gradientInto conv: Conv2D) {
+        precondition(VectorCode.best == .avx512 && conv.outputShape == inputShape && inputShape.dims.count == 3)
+        inputGradientInPrevious = true
+    }
+    /// The input gradient of the last backward, for the layer before (with `inputGradientInPrevious`).
+    public private(set) var inputGradient: BatchNormGradient?
+
     /// What runs, for reports: "normalize", "normalize-relu" (the ReLU after it inside) or
     /// "normalize-relu-pooled" (the 2×2 max pooling too); "-portable" where the passes are the
-    /// Swift loops (no AVX-512).
+    /// Swift loops (no AVX-512); "-dx-in-<layer before>" when the layer before computes its dx.
     public var pathName: String? {
         let base = computesPooling ? "normalize-relu-pooled" : appliesReLU ? "normalize-relu" : "normalize"
-        return VectorCode.best == .avx512 ? base : base + "-portable"
+        return VectorCode.best == .avx512 ? base + (inputGradientInPrevious ? "-dx-in-conv" : "") : base + "-portable"
     }
 
     /// The pooled output's floats per sample (and its argmax's), with the pooling.
@@ -203,9 +217,13 @@ public final class BatchNormalization: Layer {
     /// Must follow the forward pass of the same batch in the same mode (it reuses that pass's μ, σ²).
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
-        batchNormBackward(x: x, dy: dy, dx: dx, rows: n * positions, channels: channels, gamma: gamma,
-                          gammaGradient: gammaGradient, betaGradient: betaGradient,
+        batchNormBackward(x: x, dy: dy, dx: inputGradientInPrevious ? nil : dx, rows: n * positions,
+                          channels: channels, gamma: gamma, gammaGradient: gammaGradient, betaGradient: betaGradient,
                           batchStatistics: context.training, scratch: scratch!, relu: appliesReLU ? y : nil,
                           pooling: pooling, pool: context.pool)
+        if inputGradientInPrevious {
+            inputGradient = BatchNormGradient(x: x, dy: dy, channels: channels, batchStatistics: context.training,
+                                              scratch: scratch!, relu: appliesReLU, pooling: pooling)
+        }
     }
 }

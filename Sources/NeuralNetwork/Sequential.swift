@@ -59,7 +59,8 @@ public final class Sequential {
     /// - Parameter fuse: let a convolution compute the 2×2 max pooling after it (`Conv2D.fuse`),
     ///   the same results up to the order of the bias gradient's sums, and a batch normalization
     ///   the ReLU after it (`BatchNormalization.fuse`) and a 2×2 max pooling after that (`fuse(pool:)`,
-    ///   AVX-512), the same bits: passes over memory fewer.
+    ///   AVX-512), and a first-layer convolution the input gradient of a batch normalization after
+    ///   it (`Conv2D.fuse(gradientOf:)`, AVX-512), the same bits: passes over memory fewer.
     public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64,
                 fuse: Bool = true) throws {
         precondition(maxBatch > 0)
@@ -99,6 +100,15 @@ public final class Sequential {
                 if let norm = norm as? BatchNormalization, let pool = pool as? Pooling2D, norm.canFuse(pool: pool) {
                     norm.fuse(pool: pool)
                     pool.markFused()
+                }
+            }
+            // The first trainable layer, a convolution, then a batch normalization: the convolution's
+            // kernel gradient computes the normalization's input gradient as it reads it.
+            let first = layers.firstIndex { $0.parameterSpecs.contains(where: \.trainable) }
+            for (i, (conv, norm)) in zip(layers, layers.dropFirst()).enumerated() {
+                if let conv = conv as? Conv2D, let norm = norm as? BatchNormalization,
+                   VectorCode.best == .avx512, conv.canTakeGradient(of: norm, first: i == first) {
+                    conv.fuse(gradientOf: norm)
                 }
             }
         }

@@ -81,6 +81,37 @@ struct BatchNormFusionTests {
         }
     }
 
+    @Test("a first-layer convolution computes the batch normalization's dx in its kernel gradient: the same bits",
+          .enabled(if: VectorCode.avx512.isAvailable, "the direct path is AVX-512 only"), arguments: [
+        // cnn-best.yaml's first block at a small size; 37 filters (a partial vector), then pooled.
+        ([12, 10, 1], #"{"filters": 37, "kernel_size": 3, "use_bias": false}"#, true),
+        ([11, 9, 1], #"{"filters": 16, "kernel_size": 5, "strides": 2, "padding": "same", "use_bias": false}"#,
+         false),
+    ])
+    func gradientInConvolution(_ input: [Int], _ conv: String, _ pooled: Bool) throws {
+        let specs = [("conv2d", conv), ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#)]
+            + (pooled ? [("max_pooling2d", "{}")] : []) + [("flatten", "{}"), ("dense", #"{"units": 3}"#)]
+        for batch in [3, 8] {
+            func model(fuse: Bool) throws -> Sequential { try buildModel(specs, input: input, maxBatch: 8, fuse: fuse) }
+            let fused = try model(fuse: true)
+            let norm = fused.layers.compactMap { $0 as? BatchNormalization }.first!
+            #expect(fused.layers[0].pathName == "direct" && norm.inputGradientInPrevious)
+            #expect(norm.pathName == (pooled ? "normalize-relu-pooled" : "normalize-relu") + "-dx-in-conv")
+            let reference = step(try model(fuse: false), batch: batch, threads: 1)
+            #expect(step(fused, batch: batch, threads: 2) == reference)
+            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
+        }
+        // Not with a bias (its gradient needs dz in memory), nor below another trainable layer.
+        let biased = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 3}"#)] + specs.dropFirst(),
+                                    input: input, maxBatch: 2)
+        #expect(!(biased.layers[1] as! BatchNormalization).inputGradientInPrevious)
+        let second = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 1, "use_bias": false}"#),
+                                     ("conv2d", #"{"filters": 8, "kernel_size": 3, "use_bias": false}"#)] + specs.dropFirst(),
+                                    input: input, maxBatch: 2)
+        #expect(!(second.layers[2] as! BatchNormalization).inputGradientInPrevious)
+    }
+
     /// A batch normalization made to apply the ReLU after it, as a model builds it.
     func fusedLayer(_ shape: [Int]) throws -> BatchNormalization {
         let norm = try BatchNormalization(.init(), inputShape: Shape(shape))

@@ -207,6 +207,20 @@ void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argma
                                const float *scale, const float *offset, const float *meanDy,
                                const float *meanDyXhat, int batchStatistics);
 
+/// A batch normalization's input gradient, for a layer before it to compute where it reads it
+/// (ck_conv1_direct_kernel_gradient) instead of from memory: the arguments of
+/// ck_bn_input_gradient (argmax NULL) or ck_bn_input_gradient_pool, whose values it gives.
+typedef struct {
+    const float *x, *dy;
+    const int *argmax;
+    int height, width, channels, relu, batchStatistics;
+    const float *mean, *inverseStd, *scale, *offset, *meanDy, *meanDyXhat;
+} ck_bn_gradient;
+
+/// dx's rows first ..< first + rows of `g`, written to out (rows × channels), the bits of
+/// ck_bn_input_gradient(_pool).
+void ck_bn_gradient_rows(const ck_bn_gradient *g, long first, long rows, float *out);
+
 // MARK: Narrow products (narrow_gemm.c)
 
 /// C (rows × n) = A (rows × k, row-major, lda = k) · B (k × n, ldb = n), ldc = n, for a narrow
@@ -235,9 +249,11 @@ void ck_conv1_direct_forward(const float *x, int images, int height, int width, 
 /// dk (kh·kw, F) = Σ over the output positions first ..< first + count (n, oh, ow in scan order, across
 /// images) of x's window ⊗ dz[position], overwritten: each element one FMA chain over the positions
 /// in order from zero — the bits of ck_gemm's Aᵀ·B on im2col's rows first ..< first + count.
+/// With `bn` (dz NULL), dz is that batch normalization's input gradient, computed here block by
+/// block (ck_bn_gradient_rows) and never stored: the same values, so the same bits.
 void ck_conv1_direct_kernel_gradient(const float *x, int height, int width, int kh, int kw, int sh, int sw,
                                      int padT, int padL, int outHeight, int outWidth, int filters,
-                                     const float *dz, long first, long count, float *dk);
+                                     const float *dz, const ck_bn_gradient *bn, long first, long count, float *dk);
 
 // MARK: Convolution + 2×2 max pooling, direct (conv_pool_direct.c)
 
