@@ -52,6 +52,18 @@ public protocol ConvolutionPath: AnyObject {
                   activation: Activation, batch n: Int, pool: ThreadPool?)
 }
 
+/// A path that can compute the input gradient of a batch normalization after the layer where it
+/// reads its dy (`BatchNormGradient`), instead of that layer writing it to memory for this one to
+/// read: the same values, one pass over memory fewer each way.
+public protocol NormalizationGradientPath: ConvolutionPath {
+    /// Whether it can, for a layer with this bias and activation; `first` when the layer is the
+    /// model's first trainable one (its dx is never asked for).
+    func takesNormalizationGradient(bias: Bool, activation: Activation, first: Bool) -> Bool
+    /// `backward` with dy the normalization's input gradient, as `normalization` gives it.
+    func backward(x: FloatView, y: FloatView, normalization: BatchNormGradient, dx: FloatView?,
+                  weights: ConvolutionWeights, activation: Activation, batch n: Int, pool: ThreadPool?)
+}
+
 /// The path for a convolution of this geometry, with the 2×2 max pooling after it when `pooled`
 /// (ReLU or no activation only). The one place that picks.
 public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) -> any ConvolutionPath {

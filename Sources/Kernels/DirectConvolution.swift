@@ -18,7 +18,7 @@
 // col2im's order. The tests compare the two paths bit for bit.
 import CKernels
 
-public final class DirectPath: ConvolutionPath {
+public final class DirectPath: NormalizationGradientPath {
     public let window: Window2D
     public let filters: Int
     private var workspace: FloatView?, kernelSums: FloatView?
@@ -89,14 +89,18 @@ public final class DirectPath: ConvolutionPath {
         if let dx { inputGradient(dz: dy, weights: weights, into: dx, batch: n, pool: pool) }
     }
 
+    /// Without bias or activation, as a first layer: the kernel gradient computes dz block by
+    /// block as it reads it; there is no dx to make from it.
+    public func takesNormalizationGradient(bias: Bool, activation: Activation, first: Bool) -> Bool {
+        first && !bias && activation == .linear
+    }
+
     /// dK += Σ windowᵀ·dz for dz the input gradient of the batch normalization after the layer,
-    /// computed here as the kernel gradient reads it (`ck_bn_gradient_rows`, the values that
-    /// layer's backward would write): dz never goes to memory. For a layer without bias and
-    /// activation whose dx is not needed (a model's first layer): `BatchNormalization` and
-    /// `Conv2D` decide when.
-    public func backward(x: FloatView, normalization: BatchNormGradient, weights: ConvolutionWeights, batch n: Int,
-                         pool: ThreadPool?) {
-        precondition(weights.biasGradient == nil && normalization.source.channels == Int32(filters))
+    /// computed as the kernel gradient reads it (`ck_bn_gradient_rows`): dz never goes to memory.
+    public func backward(x: FloatView, y: FloatView, normalization: BatchNormGradient, dx: FloatView?,
+                         weights: ConvolutionWeights, activation: Activation, batch n: Int, pool: ThreadPool?) {
+        precondition(dx == nil && weights.biasGradient == nil && activation == .linear
+                     && normalization.source.channels == Int32(filters))
         withUnsafePointer(to: normalization.source) { source in
             kernelGradient(x: x, dz: nil, normalization: source, weights: weights, batch: n, pool: pool)
         }

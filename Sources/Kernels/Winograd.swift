@@ -162,8 +162,10 @@ public struct WinogradConvolution: Sendable {
     public func scratchCount(images n: Int) -> Int { groups(n) * groupScratch }
     /// A group's floats, rounded up to whole cache lines (the scratch starts on one).
     private var groupScratch: Int {
-        (blockOffset + imagesPerBlock * (inputTransformPerImage + productPerImage) + 15) / 16 * 16
+        (blockOffset + imagesPerBlock * (inputTransformPerImage + productPerImage + outputPerImage) + 15) / 16 * 16
     }
+    /// Floats of the (unpooled) output per image.
+    var outputPerImage: Int { outHeight * outWidth * filters }
     /// Where a group's V starts in its scratch (then M): after the work space and the partial
     /// sums, on a cache line.
     private var blockOffset: Int { (Self.workPerGroup + kernelTransformCount + filters + 15) / 16 * 16 }
@@ -181,6 +183,8 @@ public struct WinogradConvolution: Sendable {
         /// V (then dV) and M (then dM) of the block being computed: the same memory for every
         /// block, so it stays in this core's cache from one step of the block to the next.
         let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
+        /// The block's dy when the backward computes it (`normalization`).
+        let dy: UnsafeMutablePointer<Float>
     }
 
     // MARK: Drivers
@@ -217,18 +221,23 @@ public struct WinogradConvolution: Sendable {
     /// of kept from the forward: a batch's V is larger than x (36 floats per tile and channel for
     /// 16 outputs — 21 MB for cnn-best.yaml's second layer, whose input is 11 MB) and went to
     /// memory and back, where one block's stays in cache. Each group's share of the kernel and
-    /// bias gradients is kept apart and the shares are added in group order.
+    /// bias gradients is kept apart and the shares are added in group order. With
+    /// `normalization` (unpooled, no `relu`), dy is not read: it is the input gradient of the batch
+    /// normalization after the layer, computed block by block into the group's scratch
+    /// (`ck_bn_gradient_rows`, the values that layer would have written).
     /// `du` is `kernelTransformCount` floats.
     /// With `poolArgmax` (of a pooled `forward`), dy and y are the pooled gradient and output.
     public func backward(_ dy: FloatView, x: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
                          u: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
                          biasGradient: FloatView? = nil, dx: FloatView?, poolArgmax: FloatView? = nil,
-                         pool: ThreadPool?) {
+                         normalization: UnsafePointer<ck_bn_gradient>? = nil, pool: ThreadPool?) {
         let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
         let outCount = n * perImage
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if poolArgmax != nil { precondition(y != nil && y!.count >= outCount && poolArgmax!.count >= outCount) }
-        precondition(dy.count >= outCount && x.count >= n * height * width * channels)
+        precondition((dy.count >= outCount || normalization != nil) && x.count >= n * height * width * channels)
+        precondition(normalization == nil || (poolArgmax == nil && !relu
+                                              && normalization!.pointee.channels == Int32(filters)))
         if relu { precondition(y != nil && y!.count >= outCount) }
         if let dx { precondition(dx.count >= n * height * width * channels) }
         precondition(du.count >= kernelTransformCount)
@@ -243,7 +252,12 @@ public struct WinogradConvolution: Sendable {
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, s in
             let offset = first * perImage, firstOfGroup = first % Self.imagesPerGroup == 0
             if firstOfGroup { s.biasPartial.update(repeating: 0, count: filters) }
-            transforms.outputGradient(dyp + offset, y: yp.map { $0 + offset }, relu: relu,
+            var dyb = dyp + offset
+            if let normalization {
+                ck_bn_gradient_rows(normalization, first * outHeight * outWidth, count * outHeight * outWidth, s.dy)
+                dyb = s.dy
+            }
+            transforms.outputGradient(dyb, y: yp.map { $0 + offset }, relu: relu,
                                       argmax: argmax.map { $0 + offset }, images: count, into: s.m,
                                       biasSums: s.biasPartial, work: s.work)
             let t = count * tilesPerImage, c = channels, f = filters
@@ -286,11 +300,12 @@ public struct WinogradConvolution: Sendable {
                               _ body: (Int, Int, GroupScratch) -> Void) {
         precondition(scratch.count >= scratchCount(images: n))
         let g = Self.imagesPerGroup, gs = groupScratch, base = scratch.base
-        let v = blockOffset, m = v + imagesPerBlock * inputTransformPerImage
+        let v = blockOffset, m = v + imagesPerBlock * inputTransformPerImage, dy = m + imagesPerBlock * productPerImage
         forEach(groups(n), pool: pool) { group in
             let first = group * g, count = min(g, n - first), own = base + group * gs
             let s = GroupScratch(work: own, partial: own + Self.workPerGroup,
-                                 biasPartial: own + Self.workPerGroup + kernelTransformCount, v: own + v, m: own + m)
+                                 biasPartial: own + Self.workPerGroup + kernelTransformCount, v: own + v, m: own + m,
+                                 dy: own + dy)
             for start in stride(from: first, to: first + count, by: imagesPerBlock) {
                 body(start, min(imagesPerBlock, first + count - start), s)
             }
@@ -316,7 +331,7 @@ public struct WinogradConvolution: Sendable {
 /// A Winograd convolution as a layer's path: U, dU, V, the passes' scratch and (pooled) the
 /// pooling's argmax in the layer's scratch. ReLU and the identity run inside the transforms;
 /// other activations take a pass of their own (not with pooling).
-public final class WinogradPath: ConvolutionPath {
+public final class WinogradPath: NormalizationGradientPath {
     public let winograd: WinogradConvolution
     /// Whether the 2×2 max pooling after the layer runs inside it.
     public let pooled: Bool
@@ -381,5 +396,23 @@ public final class WinogradPath: ConvolutionPath {
         w.backward(dy, x: x, y: y, relu: activation == .relu, images: n, u: u!, scratch: scratch!, du: du!,
                    dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx, poolArgmax: argmax,
                    pool: pool)
+    }
+
+    /// Unpooled and without activation: the output-gradient transform reads dy block by block, so
+    /// each block's is computed into the group's scratch first (bias or not, first layer or not).
+    public func takesNormalizationGradient(bias: Bool, activation: Activation, first: Bool) -> Bool {
+        !pooled && activation == .linear
+    }
+
+    public func backward(x: FloatView, y: FloatView, normalization: BatchNormGradient, dx: FloatView?,
+                         weights: ConvolutionWeights, activation: Activation, batch n: Int, pool: ThreadPool?) {
+        precondition(!pooled && activation == .linear)
+        let w = winograd
+        withUnsafePointer(to: normalization.source) { source in
+            // dy is never read: an empty view of it stands for its place.
+            w.backward(y.slice(0, 0), x: x, y: y, relu: false, images: n, u: u!, scratch: scratch!, du: du!,
+                       dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx,
+                       normalization: source, pool: pool)
+        }
     }
 }

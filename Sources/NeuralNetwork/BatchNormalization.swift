@@ -159,8 +159,7 @@ public final class BatchNormalization: Layer {
     /// layer `inputGradient` instead — the same values, one pass over memory fewer.
     public private(set) var inputGradientInPrevious = false
     /// Makes `conv` (the layer before) compute this layer's input gradient (before the model
-    /// allocates memory). Only for a convolution on the direct path without bias or activation
-    /// whose own dx is not needed, on AVX-512: `Conv2D.canTakeGradient`.
+    /// allocates memory): where its path can (`Conv2D.canTakeGradient`), on AVX-512.
     func fuse(gradientInto conv: Conv2D) {
         precondition(VectorCode.best == .avx512 && conv.outputShape == inputShape && inputShape.dims.count == 3)
         inputGradientInPrevious = true

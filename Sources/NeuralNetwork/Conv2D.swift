@@ -102,17 +102,19 @@ public final class Conv2D: ActivatedLayer {
     }
 
     /// Whether this layer can compute the input gradient of `norm`, the batch normalization after
-    /// it, where its kernel gradient reads it (`BatchNormalization.fuse(gradientInto:)`): on the
-    /// direct path (one input channel, AVX-512), without bias or activation, when `first` (the
-    /// model's first trainable layer: its own dx is never asked for).
+    /// it, where its backward reads it (`BatchNormalization.fuse(gradientInto:)`): when its path
+    /// can (`NormalizationGradientPath`: the direct path of a first layer without bias or
+    /// activation, an unpooled Winograd path without activation). `first`: this is the model's
+    /// first trainable layer (its own dx is never asked for).
     public func canTakeGradient(of norm: BatchNormalization, first: Bool) -> Bool {
-        first && path is DirectPath && !config.useBias && config.activation == .linear
+        guard let path = path as? any NormalizationGradientPath else { return false }
+        return path.takesNormalizationGradient(bias: config.useBias, activation: config.activation, first: first)
             && norm.inputShape == outputShape && outputShape.dims.count == 3
     }
     /// The batch normalization after this layer whose input gradient this layer computes.
     private weak var normalization: BatchNormalization?
     func fuse(gradientOf norm: BatchNormalization) {
-        precondition(canTakeGradient(of: norm, first: true))
+        precondition(path is any NormalizationGradientPath)
         normalization = norm
         norm.fuse(gradientInto: self)
     }
@@ -150,11 +152,10 @@ public final class Conv2D: ActivatedLayer {
 
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
-        if let normalization, let direct = path as? DirectPath {
+        if let normalization, let path = path as? any NormalizationGradientPath {
             // dy was never written: the batch normalization's input gradient is computed as it is read.
-            precondition(dx == nil)
-            direct.backward(x: x, normalization: normalization.inputGradient!, weights: weights!, batch: n,
-                            pool: context.pool)
+            path.backward(x: x, y: y, normalization: normalization.inputGradient!, dx: dx, weights: weights!,
+                          activation: activation, batch: n, pool: context.pool)
             return
         }
         path.backward(x: x, y: y, dy: dy, dx: dx, weights: weights!, activation: activation, batch: n,

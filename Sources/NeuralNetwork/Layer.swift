@@ -72,6 +72,10 @@ public protocol Layer: AnyObject {
     func bind(scratch: FloatView)
     /// True when the output is the input's memory reinterpreted (flatten): no buffer, no copy.
     var aliasesInput: Bool { get }
+    /// True when the layer before computes this layer's input gradient where it reads it (a batch
+    /// normalization after a convolution): `backward` then leaves dx unwritten, and the model
+    /// keeps this layer's dy where it is for the layer before.
+    var inputGradientInPrevious: Bool { get }
     /// True when `backward` sets its gradients (`=`) rather than adding to them: the model then
     /// leaves them out of the zeroing before a backward (for a dense layer, a pass over its
     /// kernel gradient and the product's read of it).
@@ -99,6 +103,7 @@ extension Layer {
     public func scratchCount(batch: Int) -> Int { batch * scratchPerSample + scratchFixed }
     public var aliasesInput: Bool { false }
     public var writesGradients: Bool { false }
+    public var inputGradientInPrevious: Bool { false }
     public var pathName: String? { nil }
     /// Trainable and non-trainable values together, as Keras's summary counts them.
     public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + $1.count } }

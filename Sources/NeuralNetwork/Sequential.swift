@@ -59,8 +59,8 @@ public final class Sequential {
     /// - Parameter fuse: let a convolution compute the 2×2 max pooling after it (`Conv2D.fuse`),
     ///   the same results up to the order of the bias gradient's sums, and a batch normalization
     ///   the ReLU after it (`BatchNormalization.fuse`) and a 2×2 max pooling after that (`fuse(pool:)`,
-    ///   AVX-512), and a first-layer convolution the input gradient of a batch normalization after
-    ///   it (`Conv2D.fuse(gradientOf:)`, AVX-512), the same bits: passes over memory fewer.
+    ///   AVX-512), and a convolution the input gradient of a batch normalization after it
+    ///   (`Conv2D.fuse(gradientOf:)`, AVX-512), the same bits: passes over memory fewer.
     public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64,
                 fuse: Bool = true) throws {
         precondition(maxBatch > 0)
@@ -102,8 +102,8 @@ public final class Sequential {
                     pool.markFused()
                 }
             }
-            // The first trainable layer, a convolution, then a batch normalization: the convolution's
-            // kernel gradient computes the normalization's input gradient as it reads it.
+            // A convolution, then a batch normalization: where the convolution's path can, its
+            // backward computes the normalization's input gradient as it reads it.
             let first = layers.firstIndex { $0.parameterSpecs.contains(where: \.trainable) }
             for (i, (conv, norm)) in zip(layers, layers.dropFirst()).enumerated() {
                 if let conv = conv as? Conv2D, let norm = norm as? BatchNormalization,
@@ -236,7 +236,9 @@ public final class Sequential {
             if layer.aliasesInput { continue }
             let dx: FloatView? = i == firstTrainable ? nil : gradientBuffers[1 - current].view
             layer.backward(x: x, y: outputs[i], dy: dy, dx: dx, batch: n, context: context)
-            current = 1 - current
+            // A layer whose dx the layer before computes leaves its dy for it to read from: that
+            // layer's own dx must go to the other buffer.
+            if !layer.inputGradientInPrevious { current = 1 - current }
         }
     }
 

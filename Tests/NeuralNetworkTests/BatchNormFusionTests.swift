@@ -102,14 +102,41 @@ struct BatchNormFusionTests {
             #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
             #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
         }
-        // Not with a bias (its gradient needs dz in memory), nor below another trainable layer.
+        // Not with a bias (its gradient needs dz in memory), nor with an activation before it.
         let biased = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 3}"#)] + specs.dropFirst(),
                                     input: input, maxBatch: 2)
         #expect(!(biased.layers[1] as! BatchNormalization).inputGradientInPrevious)
-        let second = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 1, "use_bias": false}"#),
-                                     ("conv2d", #"{"filters": 8, "kernel_size": 3, "use_bias": false}"#)] + specs.dropFirst(),
-                                    input: input, maxBatch: 2)
-        #expect(!(second.layers[2] as! BatchNormalization).inputGradientInPrevious)
+        let activated = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 1, "use_bias": false}"#),
+                                        ("conv2d", #"{"filters": 8, "kernel_size": 3, "activation": "relu"}"#)]
+                                       + specs.dropFirst(), input: input, maxBatch: 2)
+        #expect(activated.layers[1].pathName == "winograd-f4x4"
+                && !(activated.layers[2] as! BatchNormalization).inputGradientInPrevious)
+    }
+
+    @Test("Winograd convolutions compute the batch normalizations' dx block by block: the same bits",
+          .enabled(if: VectorCode.avx512.isAvailable, "the batch normalization's passes are AVX-512 ones"))
+    func gradientInWinograd() throws {
+        // The second and third layers' dx are needed (they are not first), and the third's
+        // normalization is pooled.
+        let specs = [("conv2d", #"{"filters": 8, "kernel_size": 3, "activation": "relu"}"#),
+                     ("conv2d", #"{"filters": 16, "kernel_size": 3}"#),
+                     ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
+                     ("conv2d", #"{"filters": 12, "kernel_size": 3, "use_bias": false}"#),
+                     ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
+                     ("max_pooling2d", "{}"), ("flatten", "{}"), ("dense", #"{"units": 3}"#)]
+        for batch in [3, 8] {
+            func model(fuse: Bool) throws -> Sequential {
+                try buildModel(specs, input: [16, 14, 1], maxBatch: 8, fuse: fuse)
+            }
+            let fused = try model(fuse: true)
+            let convs = fused.layers.compactMap { $0 as? Conv2D }, norms = fused.layers.compactMap { $0 as? BatchNormalization }
+            #expect(convs.map(\.pathName) == ["direct", "winograd-f4x4", "winograd-f4x4"])
+            #expect(norms.map(\.pathName) == ["normalize-relu-dx-in-conv", "normalize-relu-pooled-dx-in-conv"])
+            let reference = step(try model(fuse: false), batch: batch, threads: 1)
+            #expect(step(fused, batch: batch, threads: 2) == reference)
+            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
+        }
     }
 
     /// A batch normalization made to apply the ReLU after it, as a model builds it.
