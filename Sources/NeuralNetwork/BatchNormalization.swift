@@ -169,7 +169,7 @@ public final class BatchNormalization: Layer {
 
     /// What runs, for reports: "normalize", "normalize-relu" (the ReLU after it inside) or
     /// "normalize-relu-pooled" (the 2×2 max pooling too); "-portable" where the passes are the
-    /// Swift loops (no AVX-512); "-dx-in-<layer before>" when the layer before computes its dx.
+    /// Swift loops (no AVX-512); then "-dx-in-conv" when the convolution before computes its dx.
     public var pathName: String? {
         let base = computesPooling ? "normalize-relu-pooled" : appliesReLU ? "normalize-relu" : "normalize"
         return VectorCode.best == .avx512 ? base + (inputGradientInPrevious ? "-dx-in-conv" : "") : base + "-portable"
