@@ -222,12 +222,12 @@ public struct WinogradConvolution: Sendable {
     /// 16 outputs — 21 MB for cnn-best.yaml's second layer, whose input is 11 MB) and went to
     /// memory and back, where one block's stays in cache. Each group's share of the kernel and
     /// bias gradients is kept apart and the shares are added in group order. With
-    /// `normalization` (unpooled, no `relu`), dy is not read: it is the input gradient of the batch
+    /// `normalization` (unpooled, no `relu`; dy nil), dy is the input gradient of the batch
     /// normalization after the layer, computed block by block into the group's scratch
     /// (`ck_bn_gradient_rows`, the values that layer would have written).
     /// `du` is `kernelTransformCount` floats.
     /// With `poolArgmax` (of a pooled `forward`), dy and y are the pooled gradient and output.
-    public func backward(_ dy: FloatView, x: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
+    public func backward(_ dy: FloatView?, x: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
                          u: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
                          biasGradient: FloatView? = nil, dx: FloatView?, poolArgmax: FloatView? = nil,
                          normalization: UnsafePointer<ck_bn_gradient>? = nil, pool: ThreadPool?) {
@@ -235,13 +235,16 @@ public struct WinogradConvolution: Sendable {
         let outCount = n * perImage
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if poolArgmax != nil { precondition(y != nil && y!.count >= outCount && poolArgmax!.count >= outCount) }
-        precondition((dy.count >= outCount || normalization != nil) && x.count >= n * height * width * channels)
-        precondition(normalization == nil || (poolArgmax == nil && !relu
-                                              && normalization!.pointee.channels == Int32(filters)))
+        precondition(x.count >= n * height * width * channels)
+        if let normalization {
+            precondition(dy == nil && poolArgmax == nil && !relu && normalization.pointee.channels == Int32(filters))
+        } else {
+            precondition(dy != nil && dy!.count >= outCount)
+        }
         if relu { precondition(y != nil && y!.count >= outCount) }
         if let dx { precondition(dx.count >= n * height * width * channels) }
         precondition(du.count >= kernelTransformCount)
-        let dyp = dy.base, yp = relu || poolArgmax != nil ? y!.base : nil, xp = x.base, up = u.base, dxp = dx?.base
+        let dyp = dy?.base, yp = relu || poolArgmax != nil ? y!.base : nil, xp = x.base, up = u.base, dxp = dx?.base
         // dV = dM · Uᵀ may read Uᵀ (positions, F, C), made here in du's memory, which receives dU
         // only after the blocks.
         let ut = du.base
@@ -252,12 +255,10 @@ public struct WinogradConvolution: Sendable {
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, s in
             let offset = first * perImage, firstOfGroup = first % Self.imagesPerGroup == 0
             if firstOfGroup { s.biasPartial.update(repeating: 0, count: filters) }
-            var dyb = dyp + offset
             if let normalization {
                 ck_bn_gradient_rows(normalization, first * outHeight * outWidth, count * outHeight * outWidth, s.dy)
-                dyb = s.dy
             }
-            transforms.outputGradient(dyb, y: yp.map { $0 + offset }, relu: relu,
+            transforms.outputGradient(dyp.map { $0 + offset } ?? s.dy, y: yp.map { $0 + offset }, relu: relu,
                                       argmax: argmax.map { $0 + offset }, images: count, into: s.m,
                                       biasSums: s.biasPartial, work: s.work)
             let t = count * tilesPerImage, c = channels, f = filters
@@ -409,8 +410,7 @@ public final class WinogradPath: NormalizationGradientPath {
         precondition(!pooled && activation == .linear)
         let w = winograd
         withUnsafePointer(to: normalization.source) { source in
-            // dy is never read: an empty view of it stands for its place.
-            w.backward(y.slice(0, 0), x: x, y: y, relu: false, images: n, u: u!, scratch: scratch!, du: du!,
+            w.backward(nil, x: x, y: y, relu: false, images: n, u: u!, scratch: scratch!, du: du!,
                        dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx,
                        normalization: source, pool: pool)
         }

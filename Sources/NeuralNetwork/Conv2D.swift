@@ -104,10 +104,11 @@ public final class Conv2D: ActivatedLayer {
     /// Whether this layer can compute the input gradient of `norm`, the batch normalization after
     /// it, where its backward reads it (`BatchNormalization.fuse(gradientInto:)`): when its path
     /// can (`NormalizationGradientPath`: the direct path of a first layer without bias or
-    /// activation, an unpooled Winograd path without activation). `first`: this is the model's
-    /// first trainable layer (its own dx is never asked for).
+    /// activation, an unpooled Winograd path without activation), on AVX-512 (the normalization's
+    /// passes that compute it). `first`: this is the model's first trainable layer (its own dx is
+    /// never asked for).
     public func canTakeGradient(of norm: BatchNormalization, first: Bool) -> Bool {
-        guard let path = path as? any NormalizationGradientPath else { return false }
+        guard VectorCode.best == .avx512, let path = path as? any NormalizationGradientPath else { return false }
         return path.takesNormalizationGradient(bias: config.useBias, activation: config.activation, first: first)
             && norm.inputShape == outputShape && outputShape.dims.count == 3
     }

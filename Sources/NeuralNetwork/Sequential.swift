@@ -83,6 +83,9 @@ public final class Sequential {
             }
             shape = layer.outputShape
         }
+        // The first layer with trainable parameters: backward ends there, and it alone needs no dx.
+        let firstTrainable = layers.firstIndex { $0.parameterSpecs.contains(where: \.trainable) } ?? layers.count
+        self.firstTrainable = firstTrainable
         if fuse {
             for (layer, next) in zip(layers, layers.dropFirst()) {
                 if let conv = layer as? Conv2D, let pool = next as? Pooling2D, conv.canFuse(pool) {
@@ -104,10 +107,9 @@ public final class Sequential {
             }
             // A convolution, then a batch normalization: where the convolution's path can, its
             // backward computes the normalization's input gradient as it reads it.
-            let first = layers.firstIndex { $0.parameterSpecs.contains(where: \.trainable) }
             for (i, (conv, norm)) in zip(layers, layers.dropFirst()).enumerated() {
                 if let conv = conv as? Conv2D, let norm = norm as? BatchNormalization,
-                   VectorCode.best == .avx512, conv.canTakeGradient(of: norm, first: i == first) {
+                   conv.canTakeGradient(of: norm, first: i == firstTrainable) {
                     conv.fuse(gradientOf: norm)
                 }
             }
@@ -183,7 +185,6 @@ public final class Sequential {
             }
         }
         outputs = outs
-        firstTrainable = layers.firstIndex { $0.parameterSpecs.contains(where: \.trainable) } ?? layers.count
         // Backward ping-pongs between two buffers big enough for any layer's gradient.
         gradientBuffers = [FloatStorage(count: maxBatch * largest), FloatStorage(count: maxBatch * largest)]
         storages = owned
