@@ -63,14 +63,14 @@ let minimumChunkFlops = 2_500_000
 let maximumChunks = 8
 
 /// How many chunks a product of `flops` over an extent of `extent` is cut into (a power of two,
-/// at most 8, each chunk ≥ 2.5 MFLOP and ≥ 32 wide), and the chunk width: a multiple of 16, which
-/// keeps every chunk on OpenBLAS's full-width micro-kernels.
-public func gemmSplit(flops: Int, extent: Int) -> (step: Int, pieces: Int) {
+/// at most 8, each chunk ≥ 2.5 MFLOP and ≥ 32 wide), and the chunk width: a multiple of
+/// `granule` — 16 by default, which keeps every chunk on OpenBLAS's full-width micro-kernels.
+public func gemmSplit(flops: Int, extent: Int, granule: Int = 16) -> (step: Int, pieces: Int) {
     var chunks = 1
     while chunks < maximumChunks && flops / (2 * chunks) >= minimumChunkFlops && extent >= 32 * chunks {
         chunks *= 2
     }
-    let step = max(16, ((extent + chunks - 1) / chunks + 15) / 16 * 16)
+    let step = max(granule, ((extent + chunks - 1) / chunks + granule - 1) / granule * granule)
     return (step, (extent + step - 1) / step)
 }
 
@@ -125,7 +125,10 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     let splitRows = m >= n || (!transA && !transB && kernel == .avx512
         && ck_gemm_rows_sparse(Int32(m), Int32(n), Int32(k), a.base, Int32(lda)) != 0)
     let extent = splitRows ? m : n
-    let (step, pieces) = gemmSplit(flops: flops, extent: extent)
+    // Rows for gemm.c in multiples of 4, not 16: the chunks then come out as many as planned
+    // (mlp-512's 784-row kernel gradient: 8 of 100 rows, not 7 of 112 — 3 against 4 on two
+    // threads), and gemm.c gives the same bits for any split.
+    let (step, pieces) = gemmSplit(flops: flops, extent: extent, granule: splitRows && kernel != .openBLAS ? 4 : 16)
     forEach(pieces, pool: pool) { piece in
         let start = piece * step
         let size = min(step, extent - start)
