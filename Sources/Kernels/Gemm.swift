@@ -82,6 +82,11 @@ public func gemmWorkspace(m: Int, n: Int) -> Int { maximumChunks * m * n }
 /// op(A) is m×k (A is k×m with `transA`), op(B) is k×n (B is n×k with `transB`).
 /// `beta = 1` accumulates, which is how backward passes add parameter gradients.
 ///
+/// `afterChunk`, when given, is called once for each part of C as soon as that part is final —
+/// (rows, columns), on the thread that computed it (with a split inner dimension: that added its
+/// partials), never twice for an element — so a caller can use C while it is still in that core's
+/// cache (the optimizer's step on a kernel gradient: Dense.backward).
+///
 /// The split depends on the shapes only. Usually the output is split along its larger side, so
 /// the larger operand is divided between chunks. When the inner dimension dominates (a batch of 32
 /// through a 784×128 layer) and a `workspace` of `gemmWorkspace(m:n:)` floats is given, the inner
@@ -91,7 +96,7 @@ public func gemmWorkspace(m: Int, n: Int) -> Int { maximumChunks * m * n }
 public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                  a: FloatView, lda: Int, b: FloatView, ldb: Int,
                  beta: Float, c: FloatView, ldc: Int, pool: ThreadPool? = nil, workspace: FloatView? = nil,
-                 kernel: ProductKernel = .best) {
+                 kernel: ProductKernel = .best, afterChunk: ((_ rows: Range<Int>, _ cols: Range<Int>) -> Void)? = nil) {
     precondition(m >= 0 && n >= 0 && k >= 0)
     if m == 0 || n == 0 { return }
     precondition(beta == 0 || beta == 1, "beta is 0 (overwrite) or 1 (accumulate)")
@@ -112,7 +117,19 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                   b: b.base + (transB ? start : start * ldb), ldb: ldb, c: parts + piece * m * n, ldc: n,
                   kernel: kernel)
         }
-        addPartials(parts, pieces: pieces, m: m, n: n, beta: beta, c: c.base, ldc: ldc)
+        guard let afterChunk else {
+            addPartials(parts, pieces: pieces, m: m, n: n, beta: beta, c: c.base, ldc: ldc)
+            return
+        }
+        // With a hand-off: the partials added in blocks of rows on the pool (each element still in
+        // piece order), each block handed on by the thread that has it in cache.
+        let rowStep = (m + pieces - 1) / pieces
+        forEach((m + rowStep - 1) / rowStep, pool: pool) { block in
+            let rows = (block * rowStep)..<min(m, (block + 1) * rowStep)
+            addPartials(parts + rows.lowerBound * n, pieces: pieces, stride: m * n, m: rows.count, n: n,
+                        beta: beta, c: c.base + rows.lowerBound * ldc, ldc: ldc)
+            afterChunk(rows, 0..<n)
+        }
         return
     }
 
@@ -135,10 +152,12 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
         if splitRows {
             sgemm(transA: transA, transB: transB, m: size, n: n, k: k, a: a.base + (transA ? start : start * lda),
                   lda: lda, b: b.base, ldb: ldb, beta: beta, c: c.base + start * ldc, ldc: ldc, kernel: kernel)
+            afterChunk?(start..<(start + size), 0..<n)
         } else {
             sgemm(transA: transA, transB: transB, m: m, n: size, k: k, a: a.base, lda: lda,
                   b: b.base + (transB ? start * ldb : start), ldb: ldb, beta: beta, c: c.base + start, ldc: ldc,
                   kernel: kernel)
+            afterChunk?(0..<m, start..<(start + size))
         }
     }
 }
@@ -153,15 +172,16 @@ public func innerSplit(m: Int, n: Int, k: Int) -> (step: Int, pieces: Int)? {
     return split.pieces > 1 ? split : nil
 }
 
-/// C = beta·C + P₀ + P₁ + … for the m×n partials P (contiguous, one after the other), each element
-/// summed in piece order.
-public func addPartials(_ parts: UnsafeMutablePointer<Float>, pieces: Int, m: Int, n: Int, beta: Float,
-                        c: UnsafeMutablePointer<Float>, ldc: Int) {
+/// C = beta·C + P₀ + P₁ + … for the m×n partials P (rows of n floats, each partial `stride`
+/// floats after the one before: m·n when they are whole), each element summed in piece order.
+public func addPartials(_ parts: UnsafeMutablePointer<Float>, pieces: Int, stride: Int? = nil, m: Int, n: Int,
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let stride = stride ?? m * n
     for i in 0..<m {
         let row = c + i * ldc
         for j in 0..<n {
             var sum = parts[i * n + j]
-            for piece in 1..<pieces { sum += parts[piece * m * n + i * n + j] }
+            for piece in 1..<pieces { sum += parts[piece * stride + i * n + j] }
             row[j] = beta == 0 ? sum : beta * row[j] + sum
         }
     }

@@ -39,6 +39,9 @@ public struct PassContext: Sendable {
     public let seed: UInt64
     public let step: UInt64
     public let pool: ThreadPool?
+    /// In a training step whose optimizer runs during the backward pass: the rule for this layer's
+    /// first tensor (see `Layer.stepsFirstTensorInBackward`); nil otherwise. Set by the model.
+    public internal(set) var firstTensorStep: ParameterStep?
 
     public init(training: Bool, seed: UInt64 = 0, step: UInt64 = 0, pool: ThreadPool? = nil) {
         self.training = training
@@ -46,6 +49,17 @@ public struct PassContext: Sendable {
         self.step = step
         self.pool = pool
     }
+}
+
+/// The optimizer's update of a range of elements of one tensor (offsets within the tensor, in
+/// its row-major order), for a layer to run as soon as that range's gradient is final. It runs
+/// on the calling thread only; calls on disjoint ranges may run on different threads at once.
+/// Every optimizer's rule is element by element, so which ranges and which threads cannot change
+/// a bit of the result.
+public final class ParameterStep: @unchecked Sendable {
+    private let body: (Range<Int>) -> Void
+    public init(_ body: @escaping (Range<Int>) -> Void) { self.body = body }
+    public func callAsFunction(_ elements: Range<Int>) { body(elements) }
 }
 
 public protocol Layer: AnyObject {
@@ -80,6 +94,11 @@ public protocol Layer: AnyObject {
     /// leaves them out of the zeroing before a backward (for a dense layer, a pass over its
     /// kernel gradient and the product's read of it).
     var writesGradients: Bool { get }
+    /// True when `backward`, given `context.firstTensorStep`, runs it over every element of its
+    /// first tensor exactly once, after that tensor's gradient is final and after the last read of
+    /// its values in the pass: the optimizer then steps that tensor during the backward pass, while
+    /// its gradient is still in cache, instead of in a pass of its own after it.
+    var stepsFirstTensorInBackward: Bool { get }
     /// How the layer computes, for reports ("im2col", "winograd-f4x4", "gemm", …), when it picks
     /// among ways when the model is built; nil for layers with one way.
     var pathName: String? { get }
@@ -103,6 +122,7 @@ extension Layer {
     public func scratchCount(batch: Int) -> Int { batch * scratchPerSample + scratchFixed }
     public var aliasesInput: Bool { false }
     public var writesGradients: Bool { false }
+    public var stepsFirstTensorInBackward: Bool { false }
     public var inputGradientInPrevious: Bool { false }
     public var pathName: String? { nil }
     /// Trainable and non-trainable values together, as Keras's summary counts them.

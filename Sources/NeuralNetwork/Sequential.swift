@@ -26,6 +26,12 @@ public final class Sequential {
     public var outputGradient: FloatView { gradientBuffers[0].view(offset: 0, count: maxBatch * outputCount) }
     /// Where each tensor sits in `parameters`.
     public private(set) var parameterTable: [ParameterEntry]
+    /// For each layer, the `parameterTable` index of the tensor it steps during backward when
+    /// `backward` is given the optimizer (`Layer.stepsFirstTensorInBackward`), or nil.
+    private let steppedInBackward: [Int?]
+    /// The tensors (`parameterTable` entries) `backward(batch:context:stepping:)` has the layers
+    /// step during the pass.
+    public var tensorsSteppedInBackward: [ParameterEntry] { steppedInBackward.compactMap { $0.map { parameterTable[$0] } } }
     /// True when the final softmax has been handed to the loss: `forward` then returns logits.
     public private(set) var outputIsLogits = false
 
@@ -127,6 +133,14 @@ public final class Sequential {
             }
         }
         parameterTable = table
+        // The first tensor of each layer that can have the optimizer step it during backward.
+        var stepped: [Int?] = []
+        for layer in layers {
+            let first = table.firstIndex { $0.layer == layer.name }
+            stepped.append(first.flatMap { layer.stepsFirstTensorInBackward && table[$0].trainable
+                                           && table[$0].count > 0 ? $0 : nil })
+        }
+        steppedInBackward = stepped
         // The gradients of layers that add to theirs, as runs of the flat vector.
         let adding = Set(layers.filter { !$0.writesGradients }.map(\.name))
         var runs: [Range<Int>] = []
@@ -228,7 +242,11 @@ public final class Sequential {
     /// Back-propagates `outputGradient` (filled by the loss) through every layer, adding into
     /// `gradients`. Must follow `forward` of the same batch. Stops at the first layer with
     /// trainable parameters, which computes no dx: no layer before it needs one.
-    public func backward(batch n: Int, context: PassContext) {
+    ///
+    /// With `stepping`, the optimizer's update of each tensor in `tensorsSteppedInBackward`
+    /// (given its table entry) runs during the pass, part by part as its gradient is final; the
+    /// caller steps the other tensors after.
+    public func backward(batch n: Int, context: PassContext, stepping: ((ParameterEntry) -> ParameterStep)? = nil) {
         var current = 0
         for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) {
             let layer = layers[i]
@@ -236,6 +254,8 @@ public final class Sequential {
             let dy = gradientBuffers[current].view
             if layer.aliasesInput { continue }
             let dx: FloatView? = i == firstTrainable ? nil : gradientBuffers[1 - current].view
+            var context = context
+            if let stepping, let entry = steppedInBackward[i] { context.firstTensorStep = stepping(parameterTable[entry]) }
             layer.backward(x: x, y: outputs[i], dy: dy, dx: dx, batch: n, context: context)
             // A layer whose dx the layer before computes leaves its dy for it to read from: that
             // layer's own dx must go to the other buffer.

@@ -135,7 +135,16 @@ public final class Trainer {
         }
         partials = PartialSums(capacity: penaltyViews.map { PartialSums.chunks(for: $0.weights.count) }.max() ?? 1)
         optimizer.prepare(tensors: model.trainableTensors)
+        steppedRanges = model.tensorsSteppedInBackward.map { $0.offset..<($0.offset + $0.count) }
+        stepsOptimizerDuringBackward = optimizer.stepsDuringBackward && penalties.isEmpty && !steppedRanges.isEmpty
     }
+
+    /// Whether a training step has the optimizer step the tensors in `steppedRanges` during the
+    /// backward pass (each part as its gradient is final: Dense's kernel, while the gradient is
+    /// still in cache), and the rest after it. Not with clipping (which needs every gradient
+    /// first) or penalties (whose gradients are added after the pass). Same bits either way.
+    public let stepsOptimizerDuringBackward: Bool
+    private let steppedRanges: [Range<Int>]
 
     /// The order of the training images in epoch `epoch` (from 0): a permutation drawn from the
     /// stream ("shuffle", index: epoch), or the stored order when not shuffling.
@@ -199,19 +208,38 @@ public final class Trainer {
             let rate = nextRate(at: step)                           // from the steps taken before this one
             step += 1
             let context = PassContext(training: true, seed: seed, step: UInt64(step), pool: pool)
-            let penalty = forwardBackward(batch: n, context: context)
+            let momentum = learningRate.momentum(step - 1)
             // The batch's loss (read before the update, which does not touch it): a non-finite one
-            // stops training here, without the update its gradients would make.
+            // stops training here, without the update its gradients would make. When the
+            // optimizer steps tensors during the backward pass, that pass comes after the check.
             var after = metrics
-            accumulate(&after, batch: batch, images: data.images, penalty: penalty)
+            if stepsOptimizerDuringBackward {
+                forwardLoss(batch: n, context: context)
+                accumulate(&after, batch: batch, images: data.images, penalty: 0)   // no penalties here
+            } else {
+                let penalty = forwardBackward(batch: n, context: context)
+                accumulate(&after, batch: batch, images: data.images, penalty: penalty)
+            }
             if !after.lossSum.isFinite && metrics.lossSum.isFinite {
                 divergence = Divergence(epoch: epoch, batch: b + 1, step: step,
                                         loss: (after.lossSum - metrics.lossSum) / Double(n))
                 step -= 1
                 return (metrics, b)
             }
-            optimizer.update(parameters: model.parameters.view, gradients: model.gradients.view,
-                             step: step, learningRate: rate, momentum: learningRate.momentum(step - 1), pool: pool)
+            if stepsOptimizerDuringBackward {
+                optimizer.beginStep(step, momentum: momentum)
+                model.zeroGradients(pool: pool)
+                let parameters = model.parameters.view, gradients = model.gradients.view
+                model.backward(batch: n, context: context) { [optimizer, step] tensor in
+                    optimizer.stepDuringBackward(tensor, parameters: parameters, gradients: gradients, step: step,
+                                                 learningRate: rate, momentum: momentum)
+                }
+                optimizer.applyRuns(parameters: parameters, gradients: gradients, step: step, learningRate: rate,
+                                    momentum: momentum, except: steppedRanges, pool: pool)
+            } else {
+                optimizer.update(parameters: model.parameters.view, gradients: model.gradients.view,
+                                 step: step, learningRate: rate, momentum: momentum, pool: pool)
+            }
             metrics = after
             progress?(BatchProgress(epoch: epoch, batch: b + 1, batches: batches, metrics: metrics,
                                     seconds: secondsBefore + monotonicSeconds() - start))
@@ -223,12 +251,17 @@ public final class Trainer {
     /// Forward, loss, backward and penalties for the batch in the model's input and `targets`:
     /// leaves dL/dθ (penalty gradients included) in `model.gradients`; returns the penalties' sum.
     private func forwardBackward(batch n: Int, context: PassContext) -> Double {
-        let output = model.forward(batch: n, context: context)
-        loss.evaluate(logits: output, targets: targets.view, batch: n, classes: classes,
-                      probabilities: probabilities.view, losses: losses.view, gradient: model.outputGradient)
+        forwardLoss(batch: n, context: context)
         model.zeroGradients(pool: pool)
         model.backward(batch: n, context: context)
         return applyPenalties(gradients: true)
+    }
+
+    /// Forward and loss: the losses in `losses`, dL/d(output) in the model's output gradient.
+    private func forwardLoss(batch n: Int, context: PassContext) {
+        let output = model.forward(batch: n, context: context)
+        loss.evaluate(logits: output, targets: targets.view, batch: n, classes: classes,
+                      probabilities: probabilities.view, losses: losses.view, gradient: model.outputGradient)
     }
 
     /// Whether every parameter is a finite number (no NaN or infinity).

@@ -1,6 +1,7 @@
 // Matrix products against a naive loop, and the thread-count independence every other guarantee
 // rests on: the same bits from 1, 2 and 3 threads.
 import Kernels
+import Synchronization
 import Testing
 
 @Suite("Matrix products")
@@ -40,6 +41,37 @@ struct GemmTests {
                 let worst = zip(c.array, expected).map { abs(Double($0) - ($1 + 1)) }.max()!
                 #expect(worst < 1e-3 * Double(k).squareRoot(), "transA \(transA) transB \(transB): \(worst)")
             }
+        }
+    }
+
+    @Test("afterChunk sees every element of C exactly once and already final: row, column and inner splits",
+          arguments: [(784, 512, 16), (64, 1024, 64), (32, 32, 4096)])
+    func afterChunkCoversC(_ shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        var s = RandomStream(seed: 4, name: "chunks")
+        let a = FloatStorage((0..<k * m).map { _ in s.nextNormal() })
+        let b = FloatStorage((0..<k * n).map { _ in s.nextNormal() })
+        let workspace = FloatStorage(count: gemmWorkspace(m: m, n: n))
+        let expected = FloatStorage(count: m * n)
+        gemm(transA: true, m: m, n: n, k: k, a: a.view, lda: m, b: b.view, ldb: n, beta: 0, c: expected.view,
+             ldc: n, workspace: workspace.view)
+        let final = expected.array
+        let c = FloatStorage(count: m * n)
+        let seen = Mutex((calls: 0, counts: [Int](repeating: 0, count: m * n), stale: 0))
+        gemm(transA: true, m: m, n: n, k: k, a: a.view, lda: m, b: b.view, ldb: n, beta: 0, c: c.view, ldc: n,
+             pool: ThreadPool(threadCount: 2), workspace: workspace.view) { rows, cols in
+            var stale = 0
+            for i in rows { for j in cols where c.view[i * n + j] != final[i * n + j] { stale += 1 } }
+            seen.withLock {
+                $0.calls += 1
+                $0.stale += stale
+                for i in rows { for j in cols { $0.counts[i * n + j] += 1 } }
+            }
+        }
+        seen.withLock {
+            #expect($0.counts.allSatisfy { $0 == 1 })
+            #expect($0.stale == 0)
+            #expect($0.calls > 1)           // in parts, the inner split's too (after its partials' sum)
         }
     }
 
