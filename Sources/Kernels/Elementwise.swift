@@ -1,6 +1,7 @@
 // Elementwise kernels and small reductions over row-major (rows × cols) matrices.
 // Rows are samples of a batch; columns are features. Reductions over rows run in row order, so a
 // sum never depends on how work was split.
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -96,6 +97,9 @@ public func rowArgmax(_ x: FloatView, row: Int, cols: Int) -> Int {
     return best
 }
 
+/// How many images ahead the gathers ask for the next image's bytes.
+let gatherAhead = 4
+
 /// out[r, :] = bytes[indices[r], :] · scale + shift, for r in 0..<indices.count — the per-batch
 /// conversion of stored UInt8 pixels into the network's Float input.
 public func gatherScaled(_ bytes: [UInt8], rowLength: Int, indices: ArraySlice<Int>,
@@ -110,6 +114,12 @@ public func gatherScaled(_ bytes: [UInt8], rowLength: Int, indices: ArraySlice<I
             forEach((rowLength + width - 1) / width, pool: pool) { piece in
                 let start = piece * width, end = min(rowLength, start + width)
                 for r in 0..<idx.count {
+                    // The images lie at random places in the dataset: start loading the one
+                    // `ahead` rows on while this one is converted.
+                    if r + gatherAhead < idx.count, idx[r + gatherAhead] >= 0,
+                       (idx[r + gatherAhead] + 1) * rowLength <= src.count {
+                        ck_prefetch(src.baseAddress! + idx[r + gatherAhead] * rowLength + start, end - start)
+                    }
                     let sourceRow = idx[r]
                     precondition(sourceRow >= 0 && (sourceRow + 1) * rowLength <= src.count)
                     let s = src.baseAddress! + sourceRow * rowLength
