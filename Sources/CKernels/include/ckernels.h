@@ -107,6 +107,14 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
 CK_WINOGRAD_POOLED(ck_wino5_)
 CK_WINOGRAD_POOLED(ck_wino45_)
 
+// MARK: Memory hints
+
+/// Asks the CPU to start loading [p, p + bytes) into its caches: a hint, with no effect on any
+/// result (the batch gather's next images, read from random places in the dataset).
+static inline void ck_prefetch(const void *p, long bytes) {
+    for (long offset = 0; offset < bytes; offset += 64) __builtin_prefetch((const char *)p + offset);
+}
+
 // MARK: Matrix products (gemm.c)
 
 /// C (m × n, ldc) = op(A) · op(B), or C += op(A) · op(B) when `accumulate`, row-major. op(A) is
@@ -114,12 +122,6 @@ CK_WINOGRAD_POOLED(ck_wino45_)
 /// for B stored n × k. Each element of C is a sum over k from zero, one FMA per term in k order,
 /// then added to C's value with `accumulate`: the same bits for AVX2 and, with `wide` (only where
 /// ck_has_avx512vl() is 1), AVX-512, and for any part of C computed alone.
-/// Asks the CPU to start loading [p, p + bytes) into its caches: a hint, with no effect on any
-/// result (the batch gather's next images, read from random places in the dataset).
-static inline void ck_prefetch(const void *p, long bytes) {
-    for (long offset = 0; offset < bytes; offset += 64) __builtin_prefetch((const char *)p + offset);
-}
-
 void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
              float *c, int ldc, int accumulate, int wide);
 
