@@ -23,6 +23,9 @@ final class RecordingOptimizer: Optimizer {
                momentum: Float?, pool: ThreadPool?) { rates.append(learningRate) }
     var state: [(name: String, values: FloatStorage)] { [] }
     let statePerParameter = 0
+    /// It records each call, so it is no element-by-element rule: the trainer steps it after the
+    /// backward pass, one `apply` per step.
+    let stepsDuringBackward = false
 }
 
 /// PyTorch's _annealing_cos.
