@@ -97,7 +97,7 @@ public func rowArgmax(_ x: FloatView, row: Int, cols: Int) -> Int {
     return best
 }
 
-/// How many images ahead the gathers ask for the next image's bytes.
+/// How many images ahead `gatherScaled` asks for an image's bytes.
 let gatherAhead = 4
 
 /// out[r, :] = bytes[indices[r], :] · scale + shift, for r in 0..<indices.count — the per-batch

@@ -109,8 +109,8 @@ public final class Dense: ActivatedLayer {
     }
 
     /// The kernel: each part of dW, as soon as the product has it, is stepped by the thread that
-    /// computed it (its gradient still in that core's cache; mlp-512's separate pass read 2.7 MB
-    /// of gradients back from L3). dx reads W first.
+    /// computed it, its gradient still in that core's cache (a separate pass reads all of dW again:
+    /// mlp-512's 2.7 MB). dx reads W first.
     public var stepsFirstTensorInBackward: Bool { true }
 
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,

@@ -29,8 +29,8 @@ public final class Sequential {
     /// For each layer, the `parameterTable` index of the tensor it steps during backward when
     /// `backward` is given the optimizer (`Layer.stepsFirstTensorInBackward`), or nil.
     private let steppedInBackward: [Int?]
-    /// The tensors (`parameterTable` entries) `backward(batch:context:stepping:)` has the layers
-    /// step during the pass.
+    /// The tensors (`parameterTable` entries) that `backward(batch:context:steps:)` has the layers
+    /// step during the pass, in the order of its `steps`.
     public var tensorsSteppedInBackward: [ParameterEntry] { steppedInBackward.compactMap { $0.map { parameterTable[$0] } } }
     /// True when the final softmax has been handed to the loss: `forward` then returns logits.
     public private(set) var outputIsLogits = false
@@ -243,11 +243,12 @@ public final class Sequential {
     /// `gradients`. Must follow `forward` of the same batch. Stops at the first layer with
     /// trainable parameters, which computes no dx: no layer before it needs one.
     ///
-    /// With `stepping`, the optimizer's update of each tensor in `tensorsSteppedInBackward`
-    /// (given its table entry) runs during the pass, part by part as its gradient is final; the
-    /// caller steps the other tensors after.
-    public func backward(batch n: Int, context: PassContext, stepping: ((ParameterEntry) -> ParameterStep)? = nil) {
-        var current = 0
+    /// With `steps` (the optimizer's update of each tensor in `tensorsSteppedInBackward`, in that
+    /// order), each of those tensors is stepped during the pass, part by part as its gradient is
+    /// final; the caller steps the other tensors after.
+    public func backward(batch n: Int, context: PassContext, steps: [ParameterStep]? = nil) {
+        var current = 0, stepped = steppedInBackward.count { $0 != nil }
+        precondition(steps == nil || steps!.count == stepped)
         for i in stride(from: layers.count - 1, through: firstTrainable, by: -1) {
             let layer = layers[i]
             let x = i == 0 ? input.view : outputs[i - 1]
@@ -255,7 +256,10 @@ public final class Sequential {
             if layer.aliasesInput { continue }
             let dx: FloatView? = i == firstTrainable ? nil : gradientBuffers[1 - current].view
             var context = context
-            if let stepping, let entry = steppedInBackward[i] { context.firstTensorStep = stepping(parameterTable[entry]) }
+            if steppedInBackward[i] != nil {
+                stepped -= 1                                    // layers run last to first
+                context.firstTensorStep = steps?[stepped]
+            }
             layer.backward(x: x, y: outputs[i], dy: dy, dx: dx, batch: n, context: context)
             // A layer whose dx the layer before computes leaves its dy for it to read from: that
             // layer's own dx must go to the other buffer.

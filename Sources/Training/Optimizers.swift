@@ -34,8 +34,8 @@ public protocol Optimizer: AnyObject {
     /// prepared (a scalar such as Nadam's momentum product does not count). Known from the
     /// configuration alone, for the model builder's memory check.
     var statePerParameter: Int { get }
-    /// Whether `apply` may run on parts of the vector during the backward pass
-    /// (`stepDuringBackward`) and on the rest after it: true (the default) unless clipping is
+    /// Whether `apply` may run on parts of the vector during the backward pass (the trainer's
+    /// `stepsOptimizerDuringBackward`) and on the rest after it: true (the default) unless clipping is
     /// configured, which needs every gradient first. A rule must then be element by element —
     /// every rule here is — so the parts cannot change a bit.
     var stepsDuringBackward: Bool { get }
@@ -62,20 +62,6 @@ extension Optimizer {
     }
 
     public var stepsDuringBackward: Bool { plan.clipping.isNone }
-
-    /// The rule for `tensor` (a trainable entry of the model's parameter table) at `learningRate`
-    /// × its multiplier, on the elements a layer gives it (offsets within the tensor) and on the
-    /// calling thread: what a layer runs during the backward pass. `beginStep` must have run for
-    /// `step`.
-    public func stepDuringBackward(_ tensor: Sequential.ParameterEntry, parameters: FloatView, gradients: FloatView,
-                                   step: Int, learningRate: Float, momentum: Float?) -> ParameterStep {
-        precondition(stepsDuringBackward && tensor.trainable)
-        let offset = tensor.offset, rate = learningRate * tensor.learningRateMultiplier
-        return ParameterStep { [unowned self] elements in
-            apply(offset + elements.lowerBound..<offset + elements.upperBound, parameters: parameters,
-                  gradients: gradients, step: step, learningRate: rate, momentum: momentum, pool: nil)
-        }
-    }
 
     /// The rule on every run of the plan at `learningRate` × the run's multiplier, leaving out
     /// the ranges `excluded` (stepped already: ascending, disjoint).

@@ -135,8 +135,21 @@ public final class Trainer {
         }
         partials = PartialSums(capacity: penaltyViews.map { PartialSums.chunks(for: $0.weights.count) }.max() ?? 1)
         optimizer.prepare(tensors: model.trainableTensors)
-        steppedRanges = model.tensorsSteppedInBackward.map { $0.offset..<($0.offset + $0.count) }
-        stepsOptimizerDuringBackward = optimizer.stepsDuringBackward && penalties.isEmpty && !steppedRanges.isEmpty
+        let stepped = model.tensorsSteppedInBackward
+        steppedRanges = stepped.map { $0.offset..<($0.offset + $0.count) }
+        stepsOptimizerDuringBackward = optimizer.stepsDuringBackward && penalties.isEmpty && !stepped.isEmpty
+        // Made once: a step only sets `backwardStep` (no allocation in the step). The rule runs
+        // on the calling thread (pool nil), on the elements the layer hands over.
+        let parameters = model.parameters.view, gradients = model.gradients.view
+        backwardSteps = stepped.map { tensor in
+            let offset = tensor.offset, multiplier = tensor.learningRateMultiplier
+            return ParameterStep { [unowned self] elements in
+                let (step, rate, momentum) = self.backwardStep
+                self.optimizer.apply(offset + elements.lowerBound..<offset + elements.upperBound,
+                                     parameters: parameters, gradients: gradients, step: step,
+                                     learningRate: rate * multiplier, momentum: momentum, pool: nil)
+            }
+        }
     }
 
     /// Whether a training step has the optimizer step the tensors in `steppedRanges` during the
@@ -145,6 +158,10 @@ public final class Trainer {
     /// first) or penalties (whose gradients are added after the pass). Same bits either way.
     public let stepsOptimizerDuringBackward: Bool
     private let steppedRanges: [Range<Int>]
+    /// The optimizer's rule for each of those tensors, as the layers run it, at the step, rate
+    /// and momentum in `backwardStep` (set before each backward pass; `beginStep` has run).
+    private var backwardSteps: [ParameterStep] = []
+    private var backwardStep: (step: Int, rate: Float, momentum: Float?) = (0, 0, nil)
 
     /// The order of the training images in epoch `epoch` (from 0): a permutation drawn from the
     /// stream ("shuffle", index: epoch), or the stored order when not shuffling.
@@ -229,13 +246,10 @@ public final class Trainer {
             if stepsOptimizerDuringBackward {
                 optimizer.beginStep(step, momentum: momentum)
                 model.zeroGradients(pool: pool)
-                let parameters = model.parameters.view, gradients = model.gradients.view
-                model.backward(batch: n, context: context) { [optimizer, step] tensor in
-                    optimizer.stepDuringBackward(tensor, parameters: parameters, gradients: gradients, step: step,
-                                                 learningRate: rate, momentum: momentum)
-                }
-                optimizer.applyRuns(parameters: parameters, gradients: gradients, step: step, learningRate: rate,
-                                    momentum: momentum, except: steppedRanges, pool: pool)
+                backwardStep = (step, rate, momentum)
+                model.backward(batch: n, context: context, steps: backwardSteps)
+                optimizer.applyRuns(parameters: model.parameters.view, gradients: model.gradients.view, step: step,
+                                    learningRate: rate, momentum: momentum, except: steppedRanges, pool: pool)
             } else {
                 optimizer.update(parameters: model.parameters.view, gradients: model.gradients.view,
                                  step: step, learningRate: rate, momentum: momentum, pool: pool)
