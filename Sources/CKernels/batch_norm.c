@@ -18,25 +18,54 @@
 
 static inline __mmask16 lanes16(int w) { return w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1); }
 
-WIDE void ck_bn_moments(const float *x, long m, int c, int c0, int w, double *sums, double *squares) {
-    const __mmask16 k = lanes16(w);
-    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd(), lo2 = _mm512_setzero_pd(), hi2 = _mm512_setzero_pd();
-    // The shift K: the first row's values.
-    const __m512 first = _mm512_maskz_loadu_ps(k, x + c0);
-    const __m512d klo = _mm512_cvtps_pd(_mm512_castps512_ps256(first));
-    const __m512d khi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(first), 1)));
-    for (long r = 0; r < m; r++) {
-        const __m512 v = _mm512_maskz_loadu_ps(k, x + r * c + c0);
-        const __m512d a = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), klo);
-        const __m512d b = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))),
-                                        khi);
-        lo = _mm512_add_pd(lo, a), hi = _mm512_add_pd(hi, b);
-        lo2 = _mm512_add_pd(lo2, _mm512_mul_pd(a, a)), hi2 = _mm512_add_pd(hi2, _mm512_mul_pd(b, b));
+/// The groups of 16 channels c0 ..< c0 + w (w ≤ 64) a statistics chunk sums: `groups` is ⌈w/16⌉,
+/// a constant where these are inlined, so the accumulators stay in registers.
+#define MAX_GROUPS 4
+
+/// The low and high 8 lanes of 16 floats as doubles.
+static inline WIDE __m512d low_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline WIDE __m512d high_pd(__m512 v) {
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+/// The w doubles of lanes k (16 channels at most) from lo (the first 8) and hi.
+static inline WIDE void store_pd(double *out, __mmask16 k, __m512d lo, __m512d hi) {
+    _mm512_mask_storeu_pd(out, (__mmask8)(k & 0xff), lo);
+    _mm512_mask_storeu_pd(out + 8, (__mmask8)(k >> 8), hi);
+}
+
+static inline __attribute__((always_inline)) WIDE void moments(const float *x, long first, long rows, int c, int c0,
+                                                               int w, const float *shift, double *sums,
+                                                               double *squares, const int groups) {
+    __mmask16 k[MAX_GROUPS];
+    __m512d klo[MAX_GROUPS], khi[MAX_GROUPS], lo[MAX_GROUPS], hi[MAX_GROUPS], lo2[MAX_GROUPS], hi2[MAX_GROUPS];
+    for (int g = 0; g < groups; g++) {
+        k[g] = lanes16(w - 16 * g);
+        const __m512 first = _mm512_maskz_loadu_ps(k[g], shift + c0 + 16 * g);
+        klo[g] = low_pd(first), khi[g] = high_pd(first);
+        lo[g] = hi[g] = lo2[g] = hi2[g] = _mm512_setzero_pd();
     }
-    _mm512_storeu_pd(sums, lo);
-    _mm512_storeu_pd(sums + 8, hi);
-    _mm512_storeu_pd(squares, lo2);
-    _mm512_storeu_pd(squares + 8, hi2);
+    for (long r = first; r < first + rows; r++)
+        for (int g = 0; g < groups; g++) {
+            const __m512 v = _mm512_maskz_loadu_ps(k[g], x + r * c + c0 + 16 * g);
+            const __m512d a = _mm512_sub_pd(low_pd(v), klo[g]), b = _mm512_sub_pd(high_pd(v), khi[g]);
+            lo[g] = _mm512_add_pd(lo[g], a), hi[g] = _mm512_add_pd(hi[g], b);
+            lo2[g] = _mm512_add_pd(lo2[g], _mm512_mul_pd(a, a)), hi2[g] = _mm512_add_pd(hi2[g], _mm512_mul_pd(b, b));
+        }
+    for (int g = 0; g < groups; g++) {
+        store_pd(sums + 16 * g, k[g], lo[g], hi[g]);
+        store_pd(squares + 16 * g, k[g], lo2[g], hi2[g]);
+    }
+}
+
+WIDE void ck_bn_moments(const float *x, long first, long rows, int c, int c0, int w, const float *shift,
+                        double *sums, double *squares) {
+    switch ((w + 15) / 16) {
+    case 1: moments(x, first, rows, c, c0, w, shift, sums, squares, 1); break;
+    case 2: moments(x, first, rows, c, c0, w, shift, sums, squares, 2); break;
+    case 3: moments(x, first, rows, c, c0, w, shift, sums, squares, 3); break;
+    default: moments(x, first, rows, c, c0, w, shift, sums, squares, 4); break;
+    }
 }
 
 WIDE void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,
@@ -140,29 +169,48 @@ static inline WIDE __m512 gradient(const gradient_source *src, long r, long n, i
     return _mm512_maskz_loadu_ps(take, src->dy + out);
 }
 
-static inline WIDE void backward_sums(const float *x, const gradient_source *src, long m, int c, int c0, int w,
-                                      const float *mean, const float *inverseStd, const float *scale,
-                                      const float *offset, double *sumDy, double *sumDyXhat) {
-    const __mmask16 k = lanes16(w);
-    const __m512 mu = _mm512_maskz_loadu_ps(k, mean + c0), s = _mm512_maskz_loadu_ps(k, inverseStd + c0);
-    const __m512 kk = _mm512_maskz_loadu_ps(k, scale + c0), b = _mm512_maskz_loadu_ps(k, offset + c0);
-    __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd(), xlo = _mm512_setzero_pd(), xhi = _mm512_setzero_pd();
-    position p = position_of(src, 0);
-    for (long r = 0; r < m; r++, advance(src, &p)) {
-        const __m512 xv = _mm512_maskz_loadu_ps(k, x + r * c + c0);
-        const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(xv, mu), s);
-        const __m512 g = gradient(src, r, p.n, p.h, p.w, c, c0, k, xv, mu, kk, b);
-        const __m512d glo = _mm512_cvtps_pd(_mm512_castps512_ps256(g));
-        const __m512d ghi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1)));
-        const __m512d hlo = _mm512_cvtps_pd(_mm512_castps512_ps256(xhat));
-        const __m512d hhi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xhat), 1)));
-        dlo = _mm512_add_pd(dlo, glo), dhi = _mm512_add_pd(dhi, ghi);
-        xlo = _mm512_add_pd(xlo, _mm512_mul_pd(glo, hlo)), xhi = _mm512_add_pd(xhi, _mm512_mul_pd(ghi, hhi));
+static inline __attribute__((always_inline)) WIDE void backward_sums(
+    const float *x, const gradient_source *src, long first, long rows, int c, int c0, int w, const float *mean,
+    const float *inverseStd, const float *scale, const float *offset, double *sumDy, double *sumDyXhat,
+    const int groups) {
+    __mmask16 k[MAX_GROUPS];
+    __m512 mu[MAX_GROUPS], s[MAX_GROUPS], kk[MAX_GROUPS], b[MAX_GROUPS];
+    __m512d dlo[MAX_GROUPS], dhi[MAX_GROUPS], xlo[MAX_GROUPS], xhi[MAX_GROUPS];
+    for (int g = 0; g < groups; g++) {
+        const int q = c0 + 16 * g;
+        k[g] = lanes16(w - 16 * g);
+        mu[g] = _mm512_maskz_loadu_ps(k[g], mean + q), s[g] = _mm512_maskz_loadu_ps(k[g], inverseStd + q);
+        kk[g] = _mm512_maskz_loadu_ps(k[g], scale + q), b[g] = _mm512_maskz_loadu_ps(k[g], offset + q);
+        dlo[g] = dhi[g] = xlo[g] = xhi[g] = _mm512_setzero_pd();
     }
-    _mm512_storeu_pd(sumDy, dlo);
-    _mm512_storeu_pd(sumDy + 8, dhi);
-    _mm512_storeu_pd(sumDyXhat, xlo);
-    _mm512_storeu_pd(sumDyXhat + 8, xhi);
+    position p = position_of(src, first);
+    for (long r = first; r < first + rows; r++, advance(src, &p))
+        for (int g = 0; g < groups; g++) {
+            const int q = c0 + 16 * g;
+            const __m512 xv = _mm512_maskz_loadu_ps(k[g], x + r * c + q);
+            const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(xv, mu[g]), s[g]);
+            const __m512 gv = gradient(src, r, p.n, p.h, p.w, c, q, k[g], xv, mu[g], kk[g], b[g]);
+            const __m512d glo = low_pd(gv), ghi = high_pd(gv);
+            dlo[g] = _mm512_add_pd(dlo[g], glo), dhi[g] = _mm512_add_pd(dhi[g], ghi);
+            xlo[g] = _mm512_add_pd(xlo[g], _mm512_mul_pd(glo, low_pd(xhat)));
+            xhi[g] = _mm512_add_pd(xhi[g], _mm512_mul_pd(ghi, high_pd(xhat)));
+        }
+    for (int g = 0; g < groups; g++) {
+        store_pd(sumDy + 16 * g, k[g], dlo[g], dhi[g]);
+        store_pd(sumDyXhat + 16 * g, k[g], xlo[g], xhi[g]);
+    }
+}
+
+/// backward_sums with its group count a constant.
+static inline WIDE void backward_sums_any(const float *x, const gradient_source *src, long first, long rows, int c,
+                                          int c0, int w, const float *mean, const float *inverseStd,
+                                          const float *scale, const float *offset, double *sumDy, double *sumDyXhat) {
+    switch ((w + 15) / 16) {
+    case 1: backward_sums(x, src, first, rows, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat, 1); break;
+    case 2: backward_sums(x, src, first, rows, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat, 2); break;
+    case 3: backward_sums(x, src, first, rows, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat, 3); break;
+    default: backward_sums(x, src, first, rows, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat, 4); break;
+    }
 }
 
 static inline WIDE void input_gradient(const float *x, const gradient_source *src, float *dx, long first, long rows,
@@ -190,11 +238,11 @@ static inline WIDE void input_gradient(const float *x, const gradient_source *sr
         }
 }
 
-WIDE void ck_bn_backward_sums(const float *x, const float *dy, long m, int c, int c0, int w, const float *mean,
-                              const float *inverseStd, const float *scale, const float *offset, int relu,
-                              double *sumDy, double *sumDyXhat) {
+WIDE void ck_bn_backward_sums(const float *x, const float *dy, long first, long rows, int c, int c0, int w,
+                              const float *mean, const float *inverseStd, const float *scale, const float *offset,
+                              int relu, double *sumDy, double *sumDyXhat) {
     const gradient_source src = {.dy = dy, .relu = relu};
-    backward_sums(x, &src, m, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat);
+    backward_sums_any(x, &src, first, rows, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat);
 }
 
 WIDE void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long rows, int c, const float *mean,
@@ -205,11 +253,12 @@ WIDE void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long 
     input_gradient(x, &src, dx, 0, rows, c, mean, inverseStd, scale, offset, meanDy, meanDyXhat, batchStatistics);
 }
 
-WIDE void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long m, int height, int width,
-                                   int c, int c0, int w, const float *mean, const float *inverseStd,
-                                   const float *scale, const float *offset, double *sumDy, double *sumDyXhat) {
+WIDE void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long first, long rows,
+                                   int height, int width, int c, int c0, int w, const float *mean,
+                                   const float *inverseStd, const float *scale, const float *offset, double *sumDy,
+                                   double *sumDyXhat) {
     const gradient_source src = {dy, argmax, height, width, 1};
-    backward_sums(x, &src, m, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat);
+    backward_sums_any(x, &src, first, rows, c, c0, w, mean, inverseStd, scale, offset, sumDy, sumDyXhat);
 }
 
 WIDE void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argmax, float *dx, long first,

@@ -1,11 +1,12 @@
 // Batch-normalization kernels. x is (M, C) row-major: M = N·H·W positions (or N samples), C
 // channels, the last axis (channels last, as Keras). Every statistic is per channel, over M.
 //
-// Determinism: a reduction chunk is a block of 16 channels (one cache line of Floats per row) and
-// sums each of its channels over all M rows in row order, in Double. A channel's sum is therefore
-// the same sequential sum whatever thread computes its block and however many threads there are.
-// The elementwise passes are split by rows; no element depends on another there, so any split is
-// exact.
+// Determinism: a per-channel sum over the M rows is taken in Double, in row order, over each of a
+// fixed number of row blocks (`statisticBlocks`: from M alone), and the blocks' sums are added in
+// block order. A channel's sum is therefore the same whatever thread computes which block and
+// however many threads there are. (A chunk of the reduction is a row block and a group of
+// channels; the grouping only decides which sums one pass over the rows computes.) The elementwise
+// passes are split by rows; no element depends on another there, so any split is exact.
 //
 // A ReLU after the normalization may run inside it (`relu`: the layer fused with the activation
 // layer after it): y = max(0, ·) as it is stored, and backward reads dy only where y > 0 — the bits
@@ -13,8 +14,20 @@
 // loops run in Sources/CKernels/batch_norm.c, the same operations 16 channels a vector.
 import CKernels
 
-/// Channels per reduction chunk: one SIMD16 lane per channel.
+/// Channels per reduction chunk: one SIMD16 lane per channel; the AVX-512 kernels take up to 4
+/// such blocks in one pass over the rows (each row's 64 channels are a whole cache line pair).
 private let channelBlock = 16
+private let wideChannelBlock = 64
+
+/// The row blocks of a per-channel sum over m rows: `count` blocks of `step` rows (the last
+/// shorter), at most `maximumStatisticBlocks`, none under 1,024 rows. From m alone, so every
+/// thread count adds the same blocks in the same order.
+public func statisticBlocks(rows m: Int) -> (step: Int, count: Int) {
+    let count = max(1, min(maximumStatisticBlocks, m / 1_024))
+    let step = (m + count - 1) / count
+    return (step, (m + step - 1) / step)
+}
+public let maximumStatisticBlocks = 16
 
 /// Below this many elements a pass runs on the calling thread (waking the pool costs more).
 private let parallelElements = 32_768
@@ -22,7 +35,7 @@ private let parallelElements = 32_768
 /// The per-channel vectors a batch-norm layer keeps from its forward pass for its backward pass,
 /// in `BatchNormScratch.count(channels:)` Floats of the layer's scratch.
 public struct BatchNormScratch: Sendable {
-    public static func count(channels: Int) -> Int { 6 * channels }
+    public static func count(channels: Int) -> Int { 6 * channels + 4 * maximumStatisticBlocks * channels + 1 }
 
     /// μ and s = 1/√(σ² + ε) the last forward pass normalised with (batch or moving statistics).
     let mean: FloatView, inverseStd: FloatView
@@ -30,6 +43,12 @@ public struct BatchNormScratch: Sendable {
     let scale: FloatView, offset: FloatView
     /// Backward: Σ_m dy / M and Σ_m dy·x̂ / M.
     let meanDy: FloatView, meanDyXhat: FloatView
+    /// Room for each row block's two per-channel sums: 2 · maximumStatisticBlocks · C Doubles.
+    let partialSums: FloatView
+    var partials: UnsafeMutablePointer<Double> {
+        // Floats are 4-byte aligned: one Float of slack puts the Doubles on an 8-byte boundary.
+        UnsafeMutableRawPointer(partialSums.base).alignedUp(for: Double.self).assumingMemoryBound(to: Double.self)
+    }
 
     public init(_ view: FloatView, channels c: Int) {
         precondition(view.count >= Self.count(channels: c))
@@ -39,6 +58,7 @@ public struct BatchNormScratch: Sendable {
         offset = view.slice(3 * c, c)
         meanDy = view.slice(4 * c, c)
         meanDyXhat = view.slice(5 * c, c)
+        partialSums = view.slice(6 * c, 4 * maximumStatisticBlocks * c + 1)
     }
 }
 
@@ -62,13 +82,31 @@ public struct BatchNormPooling: Sendable {
     }
 }
 
-/// body(channels) for blocks of `channelBlock` channels, on the pool when worth it.
+/// Two per-channel sums over the m rows in Double, by `statisticBlocks`: body(rows, c0, w, first,
+/// second) writes the two sums of channels c0 ..< c0 + w over those rows to first[0 ..< w] and
+/// second[0 ..< w]; the blocks' sums are then added in block order into totals(channel, first, second).
 @inline(__always)
-private func forEachChannelBlock(rows: Int, channels: Int, pool: ThreadPool?, _ body: (Range<Int>) -> Void) {
-    let blocks = (channels + channelBlock - 1) / channelBlock
-    forEach(blocks, pool: rows * channels >= parallelElements ? pool : nil) { block in
-        let start = block * channelBlock
-        body(start..<min(channels, start + channelBlock))
+private func blockedSums(rows m: Int, channels c: Int, partials: UnsafeMutablePointer<Double>, pool: ThreadPool?,
+                         code: VectorCode,
+                         _ body: (_ rows: Range<Int>, _ c0: Int, _ w: Int, UnsafeMutablePointer<Double>,
+                                  UnsafeMutablePointer<Double>) -> Void,
+                         totals: (_ channel: Int, Double, Double) -> Void) {
+    let (step, blocks) = statisticBlocks(rows: m)
+    let width = code == .avx512 ? wideChannelBlock : channelBlock
+    let groups = (c + width - 1) / width
+    let second = partials + blocks * c
+    forEach(blocks * groups, pool: m * c >= parallelElements ? pool : nil) { chunk in
+        let block = chunk / groups, c0 = chunk % groups * width
+        let rows = (block * step)..<min(m, (block + 1) * step)
+        body(rows, c0, min(width, c - c0), partials + block * c + c0, second + block * c + c0)
+    }
+    for ch in 0..<c {
+        var a = partials[ch], b = second[ch]
+        for block in 1..<blocks {
+            a += partials[block * c + ch]
+            b += second[block * c + ch]
+        }
+        totals(ch, a, b)
     }
 }
 
@@ -89,14 +127,6 @@ private func lanes(_ p: UnsafeMutablePointer<Float>, _ width: Int) -> SIMD16<Flo
     if width == channelBlock { return UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
     var v = SIMD16<Float>()
     for j in 0..<width { v[j] = p[j] }
-    return v
-}
-
-/// 16 doubles a C kernel writes, as a vector.
-@inline(__always)
-private func doubles(_ fill: (UnsafeMutablePointer<Double>) -> Void) -> SIMD16<Double> {
-    var v = SIMD16<Double>()
-    withUnsafeMutableBytes(of: &v) { fill($0.baseAddress!.assumingMemoryBound(to: Double.self)) }
     return v
 }
 
@@ -125,35 +155,34 @@ public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, ch
     precondition(movingMean.count >= c && movingVariance.count >= c)
     let xp = x.base, meanp = scratch.mean.base, invp = scratch.inverseStd.base
     let mmp = movingMean.base, mvp = movingVariance.base
-    forEachChannelBlock(rows: m, channels: c, pool: pool) { block in
-        let c0 = block.lowerBound, w = block.count
-        // One pass: sums of x − K and of its square for a shift K, the channel's first value.
-        // Σ(x − μ)² = Σ(x − K)² − (Σ(x − K))²/M exactly; in Double, with K a value of the channel
-        // (rarely many σ from μ), what the subtraction cancels is far below a Float's precision.
-        let shift = SIMD16<Double>(lanes(xp + c0, w))
-        var sum = SIMD16<Double>(), squares = SIMD16<Double>()
+    // One pass: sums of x − K and of its square for a shift K, the channel's first value.
+    // Σ(x − μ)² = Σ(x − K)² − (Σ(x − K))²/M exactly; in Double, with K a value of the channel
+    // (rarely many σ from μ), what the subtraction cancels is far below a Float's precision.
+    blockedSums(rows: m, channels: c, partials: scratch.partials, pool: pool, code: code) { rows, c0, w, sums, squares in
         if code == .avx512 {
-            sum = doubles { sums in
-                squares = doubles { ck_bn_moments(xp, m, Int32(c), Int32(c0), Int32(w), sums, $0) }
-            }
-        } else {
-            for r in 0..<m {
-                let d = SIMD16<Double>(lanes(xp + r * c + c0, w)) - shift
-                sum += d
-                squares += d * d
-            }
+            ck_bn_moments(xp, rows.lowerBound, rows.count, Int32(c), Int32(c0), Int32(w), xp, sums, squares)
+            return
         }
-        let count = Double(m)
+        let shift = SIMD16<Double>(lanes(xp + c0, w))
+        var sum = SIMD16<Double>(), square = SIMD16<Double>()
+        for r in rows {
+            let d = SIMD16<Double>(lanes(xp + r * c + c0, w)) - shift
+            sum += d
+            square += d * d
+        }
+        for j in 0..<w {
+            sums[j] = sum[j]
+            squares[j] = square[j]
+        }
+    } totals: { ch, sum, squares in
+        let count = Double(m), shift = Double(xp[ch])
         let mu = shift + sum / count
         let deviations = squares - sum * sum / count        // Σ(x − μ)², ≥ 0 but for rounding
-        let variance = deviations.replacing(with: 0, where: deviations .< 0) / count
-        for j in 0..<w {
-            let ch = c0 + j
-            meanp[ch] = Float(mu[j])
-            invp[ch] = Float(1 / (variance[j] + Double(epsilon)).squareRoot())
-            mmp[ch] = momentum * mmp[ch] + (1 - momentum) * Float(mu[j])
-            mvp[ch] = momentum * mvp[ch] + (1 - momentum) * Float(variance[j])
-        }
+        let variance = (deviations < 0 ? 0 : deviations) / count
+        meanp[ch] = Float(mu)
+        invp[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
+        mmp[ch] = momentum * mmp[ch] + (1 - momentum) * Float(mu)
+        mvp[ch] = momentum * mvp[ch] + (1 - momentum) * Float(variance)
     }
     normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu,
               pooling: pooling, pool: pool, code: code)
@@ -248,39 +277,34 @@ public func batchNormBackward(x: FloatView, dy: FloatView, dx: FloatView?, rows 
                                      rows: rows.count, cols: c)
         }
     }
-    forEachChannelBlock(rows: m, channels: c, pool: pool) { block in
-        let c0 = block.lowerBound, w = block.count
+    blockedSums(rows: m, channels: c, partials: scratch.partials, pool: pool, code: code) { rows, c0, w, dys, xhats in
+        if let ap {
+            ck_bn_backward_sums_pool(xp, dyp, ap, rows.lowerBound, rows.count, ph, pw, Int32(c), Int32(c0), Int32(w),
+                                     meanp, invp, kp, bp, dys, xhats)
+            return
+        }
+        if code == .avx512 {
+            ck_bn_backward_sums(xp, dyp, rows.lowerBound, rows.count, Int32(c), Int32(c0), Int32(w), meanp, invp,
+                                kp, bp, relu ? 1 : 0, dys, xhats)
+            return
+        }
         let mu = lanes(meanp + c0, w), s = lanes(invp + c0, w)
         var sumDy = SIMD16<Double>(), sumDyXhat = SIMD16<Double>()
-        if let ap {
-            sumDyXhat = doubles { xhatSums in
-                sumDy = doubles {
-                    ck_bn_backward_sums_pool(xp, dyp, ap, m, ph, pw, Int32(c), Int32(c0), Int32(w), meanp, invp, kp,
-                                             bp, $0, xhatSums)
-                }
-            }
-        } else if code == .avx512 {
-            sumDyXhat = doubles { xhatSums in
-                sumDy = doubles {
-                    ck_bn_backward_sums(xp, dyp, m, Int32(c), Int32(c0), Int32(w), meanp, invp, kp, bp,
-                                        relu ? 1 : 0, $0, xhatSums)
-                }
-            }
-        } else {
-            for r in 0..<m {
-                let xhat = (lanes(xp + r * c + c0, w) - mu) * s
-                let g = SIMD16<Double>(lanes(dyp + r * c + c0, w))
-                sumDy += g
-                sumDyXhat += g * SIMD16<Double>(xhat)
-            }
+        for r in rows {
+            let xhat = (lanes(xp + r * c + c0, w) - mu) * s
+            let g = SIMD16<Double>(lanes(dyp + r * c + c0, w))
+            sumDy += g
+            sumDyXhat += g * SIMD16<Double>(xhat)
         }
         for j in 0..<w {
-            let ch = c0 + j
-            dgp?[ch] += Float(sumDyXhat[j])
-            dbp?[ch] += Float(sumDy[j])
-            adp[ch] = Float(sumDy[j] / Double(m))
-            axp[ch] = Float(sumDyXhat[j] / Double(m))
+            dys[j] = sumDy[j]
+            xhats[j] = sumDyXhat[j]
         }
+    } totals: { ch, sumDy, sumDyXhat in
+        dgp?[ch] += Float(sumDyXhat)
+        dbp?[ch] += Float(sumDy)
+        adp[ch] = Float(sumDy / Double(m))
+        axp[ch] = Float(sumDyXhat / Double(m))
     }
     guard let dxp = dx?.base else { return }
     forEachRowBlock(rows: m, channels: c, pool: pool) { rows in

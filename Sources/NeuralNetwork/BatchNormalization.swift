@@ -182,13 +182,13 @@ public final class BatchNormalization: Layer {
     /// A few per-channel vectors. They are needed once per batch, not per sample, but the model
     /// sizes scratch per sample, so a batch of one must already hold them. With the pooling, its
     /// argmax per sample.
-    public var scratchPerSample: Int {
-        BatchNormScratch.count(channels: channels) + pooledCount
-    }
+    /// The pooling's argmax per sample; the statistics and the row blocks' sums are fixed.
+    public var scratchPerSample: Int { pooledCount }
+    public var scratchFixed: Int { BatchNormScratch.count(channels: channels) }
     public func bind(scratch: FloatView) {
-        let count = BatchNormScratch.count(channels: channels)
-        self.scratch = BatchNormScratch(scratch, channels: channels)
-        if computesPooling { argmax = scratch.slice(count, scratch.count - count) }
+        let count = BatchNormScratch.count(channels: channels), perSample = scratch.count - count
+        self.scratch = BatchNormScratch(scratch.slice(perSample, count), channels: channels)
+        if computesPooling { argmax = scratch.slice(0, perSample) }
     }
 
     private var pooling: BatchNormPooling? {

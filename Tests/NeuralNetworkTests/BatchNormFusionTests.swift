@@ -60,11 +60,14 @@ struct BatchNormFusionTests {
                        ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
                        ("max_pooling2d", #"{"pool_size": 2}"#),
                        ("conv2d", #"{"filters": 24, "kernel_size": 1, "use_bias": false}"#)]),
+        // 17×19 maps: 7 images are 2,261 rows, two row blocks of the sums (statisticBlocks), the
+        // second starting inside an image.
+        ([19, 21, 2], [("conv2d", #"{"filters": 16, "kernel_size": 3, "use_bias": false}"#)]),
     ])
     func pooledSameBits(_ input: [Int], _ head: [(String, String)]) throws {
         let specs = head + [("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
                             ("max_pooling2d", "{}"), ("flatten", "{}"), ("dense", #"{"units": 3}"#)]
-        for batch in [3, 8] {
+        for batch in [3, 7, 8] {
             func model(fuse: Bool) throws -> Sequential { try buildModel(specs, input: input, maxBatch: 8, fuse: fuse) }
             let fused = try model(fuse: true)
             let norms = fused.layers.compactMap { $0 as? BatchNormalization }
@@ -91,7 +94,7 @@ struct BatchNormFusionTests {
     func gradientInConvolution(_ input: [Int], _ conv: String, _ pooled: Bool) throws {
         let specs = [("conv2d", conv), ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#)]
             + (pooled ? [("max_pooling2d", "{}")] : []) + [("flatten", "{}"), ("dense", #"{"units": 3}"#)]
-        for batch in [3, 8] {
+        for batch in [3, 7, 8] {
             func model(fuse: Bool) throws -> Sequential { try buildModel(specs, input: input, maxBatch: 8, fuse: fuse) }
             let fused = try model(fuse: true)
             let norm = fused.layers.compactMap { $0 as? BatchNormalization }.first!
@@ -155,17 +158,25 @@ struct BatchNormFusionTests {
         checkGradients(try fusedLayer([2, 3, 3]), batch: 2, training: false, kinks: true)
     }
 
-    @Test("the AVX-512 passes give the Swift loops' bits: 37 channels (16, 16, 5), with and without ReLU",
-          .enabled(if: VectorCode.avx512.isAvailable), arguments: [false, true])
-    func buildsAgree(_ relu: Bool) {
-        let (m, c) = (3 * 7 * 5 + 1, 37)
+    @Test("the AVX-512 passes give the Swift loops' bits, on 1 and 2 threads, with and without ReLU",
+          .enabled(if: VectorCode.avx512.isAvailable),
+          arguments: [false, true], [
+        // 37 channels (16, 16, 5) over 106 rows: one row block.
+        (106, 37),
+        // 70 channels (64 and 6 a pass of the AVX-512 sums; 16, 16, 16, 16, 6 of the Swift loop)
+        // over 4,507 rows: four row blocks, the last shorter.
+        (4_507, 70),
+    ])
+    func buildsAgree(_ relu: Bool, _ shape: (rows: Int, channels: Int)) {
+        let (m, c) = shape
+        #expect(statisticBlocks(rows: m).count == (m < 2_048 ? 1 : 4))
         var s = RandomStream(seed: 5, name: "bn builds")
         let x = FloatStorage((0..<m * c).map { _ in s.nextNormal() * 3 + 1 })
         let dy = (0..<m * c).map { _ in s.nextNormal() }
         let gamma = FloatStorage((0..<c).map { _ in s.nextNormal() }), beta = FloatStorage((0..<c).map { _ in s.nextNormal() })
         var results: [[Float]] = []
-        for code in [VectorCode.portable, .avx512] {
-            let pool = ThreadPool(threadCount: 2)
+        for (code, threads) in [(VectorCode.portable, 2), (.avx512, 1), (.avx512, 2)] {
+            let pool = ThreadPool(threadCount: threads)
             let y = FloatStorage(count: m * c), dx = FloatStorage(count: m * c), g = FloatStorage(dy)
             let mean = FloatStorage(count: c), variance = FloatStorage((0..<c).map { _ in 1 })
             let gradients = FloatStorage(count: 2 * c), scratch = FloatStorage(count: BatchNormScratch.count(channels: c))
@@ -173,6 +184,14 @@ struct BatchNormFusionTests {
             batchNormTrainingForward(x: x.view, y: y.view, rows: m, channels: c, epsilon: 1e-3, momentum: 0.9,
                                      gamma: gamma.view, beta: beta.view, movingMean: mean.view,
                                      movingVariance: variance.view, scratch: state, relu: relu, pool: pool, code: code)
+            // The statistics against a plain two-pass computation in Double.
+            for ch in 0..<c {
+                let values = (0..<m).map { Double(x.view[$0 * c + ch]) }
+                let mu = values.reduce(0, +) / Double(m)
+                let sigma2 = values.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(m)
+                #expect(abs(Double(mean.view[ch]) - 0.1 * mu) <= 1e-6 * max(1, abs(mu)))
+                #expect(abs(Double(variance.view[ch]) - (0.9 + 0.1 * sigma2)) <= 1e-6 * (0.9 + 0.1 * sigma2))
+            }
             batchNormBackward(x: x.view, dy: g.view, dx: dx.view, rows: m, channels: c, gamma: gamma.view,
                               gammaGradient: gradients.view.slice(0, c), betaGradient: gradients.view.slice(c, c),
                               batchStatistics: true, scratch: state, relu: relu ? y.view : nil, pool: pool, code: code)
@@ -186,7 +205,8 @@ struct BatchNormFusionTests {
                               relu: relu ? yInference.view : nil, pool: pool, code: code)
             results.append(training + yInference.array + dxInference.array)
         }
-        #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern))
+        let same = results.dropFirst().allSatisfy { $0.map(\.bitPattern) == results[0].map(\.bitPattern) }
+        #expect(same)
         #expect(results[0].prefix(m * c).contains { $0 == 0 } == relu)
     }
 }

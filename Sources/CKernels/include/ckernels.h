@@ -173,21 +173,23 @@ void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsign
 // same bits). x, y, dy, dx are (M, C) row-major; `relu` means y holds max(0, ·) of the normalized
 // values and dy counts only where y > 0 (the backward finds where from x).
 
-/// With K[j] = x[0, c0 + j] (the first row, as a shift): sums[j] = Σ_r (x[r, c0 + j] − K[j]) and
-/// squares[j] = Σ_r (x[r, c0 + j] − K[j])², in double, rows in order, for j < w ≤ 16 (16 doubles
-/// written to each).
-void ck_bn_moments(const float *x, long m, int c, int c0, int w, double *sums, double *squares);
+/// With K[j] = shift[c0 + j]: sums[j] = Σ_r (x[r, c0 + j] − K[j]) and squares[j] = Σ_r (x[r, c0 + j] −
+/// K[j])², in double, over rows first ..< first + rows in order, for j < w ≤ 64 (w doubles written
+/// to each).
+void ck_bn_moments(const float *x, long first, long rows, int c, int c0, int w, const float *shift, double *sums,
+                   double *squares);
 
 /// y = (x − mean)·scale + offset per channel, then max(0, y) with `relu`, for `rows` rows.
 void ck_bn_normalize(const float *x, float *y, long rows, int c, const float *mean, const float *scale,
                      const float *offset, int relu);
 
-/// sumDy[j] = Σ_r g, sumDyXhat[j] = Σ_r g·x̂ in double (rows in order; 16 doubles each), g = dy[r, c0 + j]
+/// sumDy[j] = Σ_r g, sumDyXhat[j] = Σ_r g·x̂ in double over rows first ..< first + rows in order, for
+/// j < w ≤ 64 (w doubles written to each), g = dy[r, c0 + j]
 /// (with `relu`, only where the forward's y > 0: where (x − mean)·scale + offset, computed as
 /// ck_bn_normalize does, is > 0), x̂ = (x − mean)·inverseStd in float.
-void ck_bn_backward_sums(const float *x, const float *dy, long m, int c, int c0, int w, const float *mean,
-                         const float *inverseStd, const float *scale, const float *offset, int relu, double *sumDy,
-                         double *sumDyXhat);
+void ck_bn_backward_sums(const float *x, const float *dy, long first, long rows, int c, int c0, int w,
+                         const float *mean, const float *inverseStd, const float *scale, const float *offset, int relu,
+                         double *sumDy, double *sumDyXhat);
 
 /// dx = scale·(g − meanDy − x̂·meanDyXhat) (batch statistics) or scale·g, g as ck_bn_backward_sums's.
 void ck_bn_input_gradient(const float *x, const float *dy, float *dx, long rows, int c, const float *mean,
@@ -205,9 +207,9 @@ void ck_bn_normalize_pool(const float *x, float *y, int *argmax, int images, int
 
 /// ck_bn_backward_sums with g = the pooled dy at each window's argmax where the ReLU let it
 /// through, else 0 (as maxPoolBackward gives it).
-void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long m, int height, int width,
-                              int c, int c0, int w, const float *mean, const float *inverseStd, const float *scale,
-                              const float *offset, double *sumDy, double *sumDyXhat);
+void ck_bn_backward_sums_pool(const float *x, const float *dy, const int *argmax, long first, long rows, int height,
+                              int width, int c, int c0, int w, const float *mean, const float *inverseStd,
+                              const float *scale, const float *offset, double *sumDy, double *sumDyXhat);
 
 /// ck_bn_input_gradient with that g, for rows first ..< first + rows.
 void ck_bn_input_gradient_pool(const float *x, const float *dy, const int *argmax, float *dx, long first, long rows,
