@@ -125,7 +125,8 @@ public final class DirectPath: NormalizationGradientPath {
                 let first = piece * split.step
                 gradient(first: first, count: min(split.step, rows - first), into: parts + piece * patch * f)
             }
-            addPartials(parts, pieces: split.pieces, m: patch, n: f, beta: 1, c: weights.kernelGradient.base, ldc: f)
+            addPartials(parts, pieces: split.pieces, m: patch, n: f, beta: 1, c: weights.kernelGradient.base, ldc: f,
+                        pool: pool)
         } else {
             let sums = kernelSums!.base, dk = weights.kernelGradient.base
             gradient(first: 0, count: rows, into: sums)

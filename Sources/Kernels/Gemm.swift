@@ -117,19 +117,8 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                   b: b.base + (transB ? start : start * ldb), ldb: ldb, c: parts + piece * m * n, ldc: n,
                   kernel: kernel)
         }
-        guard let afterChunk else {
-            addPartials(parts, pieces: pieces, m: m, n: n, beta: beta, c: c.base, ldc: ldc)
-            return
-        }
-        // With a hand-off: the partials added in blocks of rows on the pool (each element still in
-        // piece order), each block handed on by the thread that has it in cache.
-        let rowStep = (m + pieces - 1) / pieces
-        forEach((m + rowStep - 1) / rowStep, pool: pool) { block in
-            let rows = (block * rowStep)..<min(m, (block + 1) * rowStep)
-            addPartials(parts + rows.lowerBound * n, pieces: pieces, stride: m * n, m: rows.count, n: n,
-                        beta: beta, c: c.base + rows.lowerBound * ldc, ldc: ldc)
-            afterChunk(rows, 0..<n)
-        }
+        addPartials(parts, pieces: pieces, m: m, n: n, beta: beta, c: c.base, ldc: ldc, pool: pool,
+                    afterRows: afterChunk.map { hand in { rows in hand(rows, 0..<n) } })
         return
     }
 
@@ -172,18 +161,40 @@ public func innerSplit(m: Int, n: Int, k: Int) -> (step: Int, pieces: Int)? {
     return split.pieces > 1 ? split : nil
 }
 
-/// C = beta·C + P₀ + P₁ + … for the m×n partials P (rows of n floats, each partial `stride`
-/// floats after the one before: m·n when they are whole), each element summed in piece order.
-public func addPartials(_ parts: UnsafeMutablePointer<Float>, pieces: Int, stride: Int? = nil, m: Int, n: Int,
-                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    let stride = stride ?? m * n
-    for i in 0..<m {
-        let row = c + i * ldc
-        for j in 0..<n {
-            var sum = parts[i * n + j]
-            for piece in 1..<pieces { sum += parts[piece * stride + i * n + j] }
-            row[j] = beta == 0 ? sum : beta * row[j] + sum
-        }
+/// C = beta·C + P₀ + P₁ + … for the `pieces` m×n partials P at `parts` (each m·n floats after the
+/// one before), each element summed in piece order, in blocks of rows on the pool; `afterRows`,
+/// when given, is called for each block once it is final, on the thread that added it (so it
+/// can use those rows of C while they are in that core's cache).
+public func addPartials(_ parts: UnsafeMutablePointer<Float>, pieces: Int, m: Int, n: Int, beta: Float,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadPool?,
+                        afterRows: ((Range<Int>) -> Void)? = nil) {
+    // Blocks of about 16 K floats of each partial; as many as the pieces at least, when the
+    // hand-off wants the rows spread over the threads.
+    let perBlock = max(1, min(afterRows == nil ? m : (m + pieces - 1) / pieces, 16_384 / max(1, n)))
+    forEach((m + perBlock - 1) / perBlock, pool: m * n * pieces >= 65_536 || afterRows != nil ? pool : nil) { block in
+        let rows = (block * perBlock)..<min(m, (block + 1) * perBlock)
+        for i in rows { addPartialRow(parts + i * n, pieces: pieces, stride: m * n, n: n, beta: beta, c: c + i * ldc) }
+        afterRows?(rows)
+    }
+}
+
+/// One row of `addPartials`: c[j] = beta·c[j] + (p₀[j] + p₁[j] + …), 16 columns a vector.
+@inline(__always)
+private func addPartialRow(_ row: UnsafeMutablePointer<Float>, pieces: Int, stride: Int, n: Int, beta: Float,
+                           c: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j + 16 <= n {
+        var sum = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
+        for piece in 1..<pieces { sum += UnsafeRawPointer(row + piece * stride + j).loadUnaligned(as: SIMD16<Float>.self) }
+        if beta != 0 { sum = beta * UnsafeRawPointer(c + j).loadUnaligned(as: SIMD16<Float>.self) + sum }
+        UnsafeMutableRawPointer(c + j).storeBytes(of: sum, as: SIMD16<Float>.self)
+        j += 16
+    }
+    while j < n {
+        var sum = row[j]
+        for piece in 1..<pieces { sum += row[piece * stride + j] }
+        c[j] = beta == 0 ? sum : beta * c[j] + sum
+        j += 1
     }
 }
 

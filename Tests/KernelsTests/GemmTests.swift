@@ -75,6 +75,34 @@ struct GemmTests {
         }
     }
 
+    @Test("a split inner dimension adds its pieces' products in piece order, on 1, 2 and 3 threads",
+          arguments: [(288, 37, 3136), (40, 100, 8192)])
+    func innerSplitAddsInOrder(_ shape: (Int, Int, Int)) throws {
+        let (m, n, k) = shape
+        let split = try #require(innerSplit(m: m, n: n, k: k))
+        var s = RandomStream(seed: 6, name: "pieces")
+        let a = FloatStorage((0..<k * m).map { _ in s.nextNormal() })
+        let b = FloatStorage((0..<k * n).map { _ in s.nextNormal() })
+        let c0 = (0..<m * n).map { _ in s.nextNormal() }
+        // Each piece's product alone, then C + (P₀ + P₁ + …) one element at a time.
+        var sums = [Float](repeating: 0, count: m * n)
+        for piece in 0..<split.pieces {
+            let start = piece * split.step, size = min(split.step, k - start)
+            let part = FloatStorage(count: m * n)
+            gemm(transA: true, m: m, n: n, k: size, a: a.view.slice(start * m, size * m), lda: m,
+                 b: b.view.slice(start * n, size * n), ldb: n, beta: 0, c: part.view, ldc: n)
+            for i in 0..<m * n { sums[i] = piece == 0 ? part.view[i] : sums[i] + part.view[i] }
+        }
+        let expected = zip(c0, sums).map { ($0 + $1).bitPattern }
+        for threads in [1, 2, 3] {
+            let c = FloatStorage(c0), workspace = FloatStorage(count: gemmWorkspace(m: m, n: n))
+            gemm(transA: true, m: m, n: n, k: k, a: a.view, lda: m, b: b.view, ldb: n, beta: 1, c: c.view, ldc: n,
+                 pool: ThreadPool(threadCount: threads), workspace: workspace.view)
+            let same = c.array.map(\.bitPattern) == expected
+            #expect(same, "\(threads) threads")
+        }
+    }
+
     @Test("1, 2 and 3 threads give bit-identical products and updates")
     func threadCountIndependence() {
         var s = RandomStream(seed: 9, name: "bits")
