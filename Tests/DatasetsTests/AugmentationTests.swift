@@ -117,6 +117,30 @@ struct AugmentationTests {
         #expect(zoomed[2 * 5 + 3] == 255 && zoomed.reduce(0, +) == 255)
     }
 
+    @Test("the AVX-512 warp gives the Swift loop's bits: 28×28, 5×5 and 19×37 images, warps to beyond the edge",
+          .enabled(if: VectorCode.avx512.isAvailable), arguments: [(28, 28), (5, 5), (19, 37)])
+    func buildsAgree(_ size: (rows: Int, cols: Int)) {
+        let count = 64
+        let set = noise(count: count, rows: size.rows, cols: size.cols, seed: 3)
+        let stream = RandomStream(seed: 7, name: "warps")
+        // Up to 60% shifts, 90° and 2× zoom: many pixels near and past the edges.
+        let warps = (0..<count).map {
+            ImageWarp.random(stream.block(UInt64($0)), rows: size.rows, cols: size.cols, maxShift: 0.6,
+                             maxDegrees: 90, maxZoom: 0.9)
+        }
+        var results: [[UInt32]] = []
+        for code in [VectorCode.portable, .avx512] {
+            let out = FloatStorage(count: count * set.imageSize)
+            gatherWarped(set.pixels, rows: size.rows, cols: size.cols, indices: Array(0..<count)[...], warps: warps,
+                         scale: 1 / 255, shift: -0.25, into: out.view, code: code)
+            results.append(out.array.map(\.bitPattern))
+        }
+        let same = results[0] == results[1]
+        #expect(same)
+        // Neither all background nor no background.
+        #expect(results[0].contains(Float(-0.25).bitPattern) && results[0].contains { Float(bitPattern: $0) > 0.1 })
+    }
+
     @Test("random warps stay within the configured ranges and cover them")
     func ranges() {
         let stream = RandomStream(seed: 42, name: "augment", index: 0)

@@ -168,6 +168,14 @@ void ck_adadelta(long count, float *w, const float *g, float *a, float *d, float
 void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsigned key1,
                 unsigned long long index, unsigned cut, float keep, const float *x, float *y, float *mask);
 
+// MARK: Augmentation (warp.c)
+
+/// Sources/Kernels/ImageKernels.swift's warpImage, the same bits: dst (rows × cols) = bilinear
+/// sample of the bytes src at x = a·c + b·r + e, y = d·c + f·r + g (0 outside), times scale plus
+/// shift. (rows + 2)·(cols + 2) ≤ 4096. AVX-512: call only where ck_has_avx512vl() is 1.
+void ck_warp_image(const unsigned char *src, int rows, int cols, float a, float b, float e, float d, float f,
+                   float g, float scale, float shift, float *dst);
+
 // MARK: Batch normalization (batch_norm.c), AVX-512: call only where ck_has_avx512vl() is 1
 // The loops of Sources/Kernels/BatchNormKernels.swift, the same operations in the same order (the
 // same bits). x, y, dy, dx are (M, C) row-major; `relu` means y holds max(0, ·) of the normalized
