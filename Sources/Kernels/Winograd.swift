@@ -277,13 +277,8 @@ public struct WinogradConvolution: Sendable {
         // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G. Likewise the bias.
         let groups = groups(n), total = kernelTransformCount, gs = groupScratch
         let sp = scratch.base, dup = du.base
-        forEachChunk(total, pool: pool) { range in
-            for i in range {
-                var sum = sp[Self.workPerGroup + i]
-                for g in 1..<max(1, groups) { sum += sp[g * gs + Self.workPerGroup + i] }
-                dup[i] = sum
-            }
-        }
+        addPartials(sp + Self.workPerGroup, pieces: max(1, groups), stride: gs, m: positions * channels, n: filters,
+                    beta: 0, c: dup, ldc: filters, pool: pool)
         if let biasGradient {
             precondition(biasGradient.count >= filters)
             let bg = biasGradient.base
