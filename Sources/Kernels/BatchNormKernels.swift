@@ -20,10 +20,10 @@ private let channelBlock = 16
 private let wideChannelBlock = 64
 
 /// The row blocks of a per-channel sum over m rows: `count` blocks of `step` rows (the last
-/// shorter), at most `maximumStatisticBlocks`, none under 1,024 rows. From m alone, so every
+/// shorter), at most `maximumStatisticBlocks`, none under 256 rows. From m alone, so every
 /// thread count adds the same blocks in the same order.
 public func statisticBlocks(rows m: Int) -> (step: Int, count: Int) {
-    let count = max(1, min(maximumStatisticBlocks, m / 1_024))
+    let count = max(1, min(maximumStatisticBlocks, m / 256))
     let step = (m + count - 1) / count
     return (step, (m + step - 1) / step)
 }

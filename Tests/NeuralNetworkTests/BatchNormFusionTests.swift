@@ -60,8 +60,8 @@ struct BatchNormFusionTests {
                        ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
                        ("max_pooling2d", #"{"pool_size": 2}"#),
                        ("conv2d", #"{"filters": 24, "kernel_size": 1, "use_bias": false}"#)]),
-        // 17×19 maps: 7 images are 2,261 rows, two row blocks of the sums (statisticBlocks), the
-        // second starting inside an image.
+        // 17×19 maps: 7 images are 2,261 rows, eight row blocks of the sums (statisticBlocks), all
+        // but the first starting inside an image.
         ([19, 21, 2], [("conv2d", #"{"filters": 16, "kernel_size": 3, "use_bias": false}"#)]),
     ])
     func pooledSameBits(_ input: [Int], _ head: [(String, String)]) throws {
@@ -164,12 +164,12 @@ struct BatchNormFusionTests {
         // 37 channels (16, 16, 5) over 106 rows: one row block.
         (106, 37),
         // 70 channels (64 and 6 a pass of the AVX-512 sums; 16, 16, 16, 16, 6 of the Swift loop)
-        // over 4,507 rows: four row blocks, the last shorter.
+        // over 4,507 rows: sixteen row blocks, the last shorter.
         (4_507, 70),
     ])
     func buildsAgree(_ relu: Bool, _ shape: (rows: Int, channels: Int)) {
         let (m, c) = shape
-        #expect(statisticBlocks(rows: m).count == (m < 2_048 ? 1 : 4))
+        #expect(statisticBlocks(rows: m).count == (m < 512 ? 1 : 16))
         var s = RandomStream(seed: 5, name: "bn builds")
         let x = FloatStorage((0..<m * c).map { _ in s.nextNormal() * 3 + 1 })
         let dy = (0..<m * c).map { _ in s.nextNormal() }
