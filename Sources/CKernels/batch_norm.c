@@ -1,12 +1,13 @@
 // Batch normalization's passes over (M, C) rows, AVX-512 (call only when ck_has_avx512vl() is 1),
 // optionally with the ReLU after it: Sources/Kernels/BatchNormKernels.swift's loops, 16 channels
-// a vector. Every operation is the Swift code's, in its order — per-channel sums over the rows in
-// order, in double; the elementwise formulas in float, each operation rounded, no FMA — so the bits
-// are the same; only the vector width differs (the Swift builds for baseline x86-64's 4 floats and
-// 2 doubles). With `relu`, the forward stores max(0, y) and the backward reads dy only where y > 0:
-// the same bits as a separate activation layer. The backward finds where y > 0 by normalizing x
-// again (the forward's operations, so the same values) rather than reading y: the passes are bound
-// by memory, and y was a third of what the sums read and a quarter of the gradient pass's traffic.
+// a vector. Every operation is the Swift code's, in its order — per-channel sums over a block's
+// rows in order, in double (up to 64 channels in one pass over the rows); the elementwise formulas
+// in float, each operation rounded, no FMA — so the bits are the same; only the vector width
+// differs (the Swift builds for baseline x86-64's 4 floats and 2 doubles). With `relu`, the
+// forward stores max(0, y) and the backward reads dy only where y > 0: the same bits as a separate
+// activation layer. The backward finds where y > 0 by normalizing x again (the forward's
+// operations, so the same values) rather than reading y: the passes are bound by memory, and y was
+// a third of what the sums read and a quarter of the gradient pass's traffic.
 #include "ckernels.h"
 
 #if defined(__x86_64__)

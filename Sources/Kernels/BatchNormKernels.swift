@@ -15,7 +15,7 @@
 import CKernels
 
 /// Channels per reduction chunk: one SIMD16 lane per channel; the AVX-512 kernels take up to 4
-/// such blocks in one pass over the rows (each row's 64 channels are a whole cache line pair).
+/// such blocks in one pass over the rows (64 channels: four whole cache lines of each row).
 private let channelBlock = 16
 private let wideChannelBlock = 64
 

@@ -163,9 +163,8 @@ public func innerSplit(m: Int, n: Int, k: Int) -> (step: Int, pieces: Int)? {
 
 /// C = beta·C + P₀ + P₁ + … for the `pieces` m×n partials P at `parts` (each `stride` floats after
 /// the one before: m·n when they are packed), each element summed in piece order, in blocks of rows
-/// on the pool; `afterRows`,
-/// when given, is called for each block once it is final, on the thread that added it (so it
-/// can use those rows of C while they are in that core's cache).
+/// on the pool. `afterRows`, when given, is called for each block once it is final, on the thread
+/// that added it (so it can use those rows of C while they are in that core's cache).
 public func addPartials(_ parts: UnsafeMutablePointer<Float>, pieces: Int, stride: Int? = nil, m: Int, n: Int,
                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadPool?,
                         afterRows: ((Range<Int>) -> Void)? = nil) {
