@@ -122,13 +122,17 @@ INLINE_WIDE void gradient_taps(const int T, const int NV, int t0, int valid, con
                                int kw, int sh, int sw, int padT, int padL, int outHeight, int outWidth, int filters,
                                const float *dz, long first, long count, float *dk, __mmask16 tail, int resume) {
     __m512 acc[24];
-    for (int t = 0; t < T; t++)
-        for (int v = 0; v < NV; v++)
+    _Pragma("unroll") for (int t = 0; t < T; t++)
+        _Pragma("unroll") for (int v = 0; v < NV; v++)
             acc[t * NV + v] = resume && t < valid
                 ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xffff, dk + (t0 + t) * filters + 16 * v)
                 : _mm512_setzero_ps();
-    int di[24], dj[24];                 // each tap's offset in the window
-    for (int t = 0; t < T; t++) di[t] = (t0 + t) / kw, dj[t] = (t0 + t) % kw;
+    int di[24], dj[24], at[24];         // each tap's offset in the window, and in the image
+    int reachDown = 0, reachRight = 0;  // the largest di and dj of the valid taps
+    for (int t = 0; t < T; t++) {
+        di[t] = (t0 + t) / kw, dj[t] = (t0 + t) % kw, at[t] = di[t] * width + dj[t];
+        if (t < valid) reachDown = di[t] > reachDown ? di[t] : reachDown, reachRight = dj[t] > reachRight ? dj[t] : reachRight;
+    }
     const long perImage = (long)outHeight * outWidth;
     long n = first / perImage;
     int oh = (int)(first % perImage / outWidth), ow = (int)(first % outWidth);
@@ -136,22 +140,36 @@ INLINE_WIDE void gradient_taps(const int T, const int NV, int t0, int valid, con
         const int top = oh * sh - padT, left = ow * sw - padL;
         const float *image = x + n * height * width;
         __m512 g[4];
-        for (int v = 0; v < NV; v++) g[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xffff, dz + r * filters + 16 * v);
-        for (int t = 0; t < T; t++) {
-            if (t >= valid) break;
-            const int i = top + di[t], j = left + dj[t];
-            if (i < 0 || i >= height || j < 0 || j >= width) continue;       // a zero of im2col: adds nothing
-            const __m512 p = _mm512_set1_ps(image[i * width + j]);
-            for (int v = 0; v < NV; v++) acc[t * NV + v] = _mm512_fmadd_ps(p, g[v], acc[t * NV + v]);
+        _Pragma("unroll") for (int v = 0; v < NV; v++)
+            g[v] = _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xffff, dz + r * filters + 16 * v);
+        if (top >= 0 && left >= 0 && top + reachDown < height && left + reachRight < width) {
+            // The whole window inside the image: no tap to test.
+            const float *corner = image + top * width + left;
+            _Pragma("unroll") for (int t = 0; t < T; t++)
+                if (t < valid) {
+                    const __m512 p = _mm512_set1_ps(corner[at[t]]);
+                    _Pragma("unroll") for (int v = 0; v < NV; v++)
+                        acc[t * NV + v] = _mm512_fmadd_ps(p, g[v], acc[t * NV + v]);
+                }
+        } else {
+            _Pragma("unroll") for (int t = 0; t < T; t++) {
+                const int i = top + di[t], j = left + dj[t];
+                // Taps past `valid` and a zero of im2col (outside the image) add nothing.
+                if (t < valid && i >= 0 && i < height && j >= 0 && j < width) {
+                    const __m512 p = _mm512_set1_ps(image[i * width + j]);
+                    _Pragma("unroll") for (int v = 0; v < NV; v++)
+                        acc[t * NV + v] = _mm512_fmadd_ps(p, g[v], acc[t * NV + v]);
+                }
+            }
         }
         if (++ow == outWidth) {                 // the next position (n, oh, ow) in scan order
             ow = 0;
             if (++oh == outHeight) oh = 0, n++;
         }
     }
-    for (int t = 0; t < valid; t++)
-        for (int v = 0; v < NV; v++)
-            _mm512_mask_storeu_ps(dk + (t0 + t) * filters + 16 * v, v == NV - 1 ? tail : 0xffff, acc[t * NV + v]);
+    _Pragma("unroll") for (int t = 0; t < T; t++)
+        _Pragma("unroll") for (int v = 0; v < NV; v++)
+            if (t < valid) _mm512_mask_storeu_ps(dk + (t0 + t) * filters + 16 * v, v == NV - 1 ? tail : 0xffff, acc[t * NV + v]);
 }
 
 /// Positions of dz a batch normalization's input gradient is computed for at a time (with `bn`):
