@@ -150,7 +150,7 @@ public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, ch
                                      epsilon: Float, momentum: Float, gamma: FloatView?, beta: FloatView?,
                                      movingMean: FloatView, movingVariance: FloatView,
                                      scratch: BatchNormScratch, relu: Bool = false, pooling: BatchNormPooling? = nil,
-                                     pool: ThreadPool? = nil, code: VectorCode = .best) {
+                                     writesOutput: Bool = true, pool: ThreadPool? = nil, code: VectorCode = .best) {
     precondition(m > 0 && c > 0 && x.count >= m * c && y.count >= m * c)
     precondition(movingMean.count >= c && movingVariance.count >= c)
     let xp = x.base, meanp = scratch.mean.base, invp = scratch.inverseStd.base
@@ -185,7 +185,7 @@ public func batchNormTrainingForward(x: FloatView, y: FloatView, rows m: Int, ch
         mvp[ch] = momentum * mvp[ch] + (1 - momentum) * Float(variance)
     }
     normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu,
-              pooling: pooling, pool: pool, code: code)
+              pooling: pooling, writesOutput: writesOutput, pool: pool, code: code)
 }
 
 /// Inference-mode forward pass, with the moving statistics (which it does not change):
@@ -194,8 +194,8 @@ public func batchNormInferenceForward(x: FloatView, y: FloatView, rows m: Int, c
                                       epsilon: Float, gamma: FloatView?, beta: FloatView?,
                                       movingMean: FloatView, movingVariance: FloatView,
                                       scratch: BatchNormScratch, relu: Bool = false,
-                                      pooling: BatchNormPooling? = nil, pool: ThreadPool? = nil,
-                                      code: VectorCode = .best) {
+                                      pooling: BatchNormPooling? = nil, writesOutput: Bool = true,
+                                      pool: ThreadPool? = nil, code: VectorCode = .best) {
     precondition(m > 0 && c > 0 && x.count >= m * c && y.count >= m * c)
     precondition(movingMean.count >= c && movingVariance.count >= c)
     for ch in 0..<c {
@@ -203,20 +203,25 @@ public func batchNormInferenceForward(x: FloatView, y: FloatView, rows m: Int, c
         scratch.inverseStd.base[ch] = Float(1 / (Double(movingVariance.base[ch]) + Double(epsilon)).squareRoot())
     }
     normalize(x: x, y: y, rows: m, channels: c, gamma: gamma, beta: beta, scratch: scratch, relu: relu,
-              pooling: pooling, pool: pool, code: code)
+              pooling: pooling, writesOutput: writesOutput, pool: pool, code: code)
 }
 
 /// y = (x − μ)·k + β with k = γ·s, from the μ and s in `scratch`; then max(0, y) with `relu`, and
-/// with `pooling` its 2×2 max pooling.
+/// with `pooling` its 2×2 max pooling. Without `writesOutput`, only k and β are put in `scratch`,
+/// for the layer after to apply (`InputNormalization`).
 private func normalize(x: FloatView, y: FloatView, rows m: Int, channels c: Int, gamma: FloatView?,
                        beta: FloatView?, scratch: BatchNormScratch, relu: Bool, pooling: BatchNormPooling?,
-                       pool: ThreadPool?, code: VectorCode) {
+                       writesOutput: Bool, pool: ThreadPool?, code: VectorCode) {
     precondition((gamma?.count ?? c) >= c && (beta?.count ?? c) >= c)
     let meanp = scratch.mean.base, invp = scratch.inverseStd.base
     let kp = scratch.scale.base, bp = scratch.offset.base
     for ch in 0..<c {
         kp[ch] = (gamma?.base[ch] ?? 1) * invp[ch]
         bp[ch] = beta?.base[ch] ?? 0
+    }
+    guard writesOutput else {
+        precondition(code == .avx512 && pooling == nil, "a layer after applies only the AVX-512 pass, unpooled")
+        return
     }
     let xp = x.base, yp = y.base
     if let pooling {
@@ -350,5 +355,31 @@ public struct BatchNormGradient {
             relu: relu ? 1 : 0, batchStatistics: batchStatistics ? 1 : 0, mean: scratch.mean.base,
             inverseStd: scratch.inverseStd.base, scale: scratch.scale.base, offset: scratch.offset.base,
             meanDy: scratch.meanDy.base, meanDyXhat: scratch.meanDyXhat.base)
+    }
+}
+
+/// A batch normalization (and the ReLU fused with it) that the layer after applies to its input
+/// as it reads it, a block of rows at a time into its own scratch, instead of the normalization
+/// writing its whole output to memory for that layer to read back (`BatchNormalization`'s
+/// `fuse(outputInto:)`): μ, k = γ·s and β as the normalization's forward left them in its
+/// scratch, and the pass is the normalization's own (`ck_bn_normalize`), so the values are the
+/// same bits. AVX-512 only.
+public struct InputNormalization: @unchecked Sendable {
+    let mean: UnsafePointer<Float>, scale: UnsafePointer<Float>, offset: UnsafePointer<Float>
+    public let channels: Int
+    public let relu: Bool
+
+    public init(scratch: BatchNormScratch, channels c: Int, relu: Bool) {
+        precondition(VectorCode.best == .avx512, "the AVX-512 pass applies it")
+        mean = UnsafePointer(scratch.mean.base)
+        scale = UnsafePointer(scratch.scale.base)
+        offset = UnsafePointer(scratch.offset.base)
+        channels = c
+        self.relu = relu
+    }
+
+    /// y = (x − μ)·k + β (then max(0, ·) with `relu`) for `rows` rows of `channels` floats.
+    public func apply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int) {
+        ck_bn_normalize(x, y, rows, Int32(channels), mean, scale, offset, relu ? 1 : 0)
     }
 }

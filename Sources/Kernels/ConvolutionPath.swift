@@ -64,6 +64,17 @@ public protocol NormalizationGradientPath: ConvolutionPath {
                   weights: ConvolutionWeights, activation: Activation, batch n: Int, pool: ThreadPool?)
 }
 
+/// A path that can apply the batch normalization before the layer (and the ReLU fused with it)
+/// to its input as it reads it (`InputNormalization`), so that layer writes no output and this
+/// one reads its input instead: the same values, a pass over memory fewer.
+public protocol NormalizedInputPath: ConvolutionPath {
+    /// Makes the passes apply one (before the scratch is sized: they need room for it).
+    func normalizeInput()
+    /// The normalization the passes apply to x, which is then that normalization's input; set
+    /// by the layer before its passes.
+    var inputNormalization: InputNormalization? { get set }
+}
+
 /// The path for a convolution of this geometry, with the 2×2 max pooling after it when `pooled`
 /// (ReLU or no activation only). The one place that picks.
 public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) -> any ConvolutionPath {

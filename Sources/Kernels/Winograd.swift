@@ -56,6 +56,10 @@ public struct WinogradConvolution: Sendable {
     /// Outputs per tile side: 4 for F(4×4, 3×3) and F(4×4, 5×5), 5 for F(5×5, 3×3) (pooled layers,
     /// AVX2 only).
     public let tile: Int
+    /// Whether a batch normalization before the layer is applied to its input as the passes read
+    /// it (`InputNormalization`): a block's images are normalized into the group's scratch before
+    /// the input transform, in the forward and again in the backward. Set before the scratch is sized.
+    public var normalizesInput = false
     let transforms: any WinogradTransforms
     let products: any WinogradProducts
 
@@ -162,8 +166,11 @@ public struct WinogradConvolution: Sendable {
     public func scratchCount(images n: Int) -> Int { groups(n) * groupScratch }
     /// A group's floats, rounded up to whole cache lines (the scratch starts on one).
     private var groupScratch: Int {
-        (blockOffset + imagesPerBlock * (inputTransformPerImage + productPerImage + outputPerImage) + 15) / 16 * 16
+        (blockOffset + imagesPerBlock * (inputTransformPerImage + productPerImage + outputPerImage
+                                         + (normalizesInput ? inputPerImage : 0)) + 15) / 16 * 16
     }
+    /// Floats of the input per image.
+    var inputPerImage: Int { height * width * channels }
     /// Floats of the (unpooled) output per image.
     var outputPerImage: Int { outHeight * outWidth * filters }
     /// Where a group's V starts in its scratch (then M): after the work space and the partial
@@ -185,6 +192,8 @@ public struct WinogradConvolution: Sendable {
         let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
         /// The block's dy when the backward computes it (`normalization`).
         let dy: UnsafeMutablePointer<Float>
+        /// The block's normalized input (with `normalizesInput`).
+        let input: UnsafeMutablePointer<Float>
     }
 
     // MARK: Drivers
@@ -193,10 +202,12 @@ public struct WinogradConvolution: Sendable {
     /// `u` receives the transformed kernel; `scratch` is `scratchCount(images: n)` floats.
     /// With `poolArgmax`, the output goes on through 2×2 max pooling (stride 2, valid) as in
     /// ConvolutionPool.swift: y is the pooled (n, OH/2, OW/2, F) and poolArgmax (as many Int32s)
-    /// the position of each maximum in its window.
+    /// the position of each maximum in its window. With `inputNormalization` (`normalizesInput`),
+    /// x is that normalization's input: the convolution's input is x normalized.
     public func forward(_ x: FloatView, kernel: FloatView, bias: FloatView? = nil, relu: Bool = false,
                         images n: Int, u: FloatView, scratch: FloatView, into y: FloatView,
-                        poolArgmax: FloatView? = nil, pool: ThreadPool?) {
+                        poolArgmax: FloatView? = nil, inputNormalization: InputNormalization? = nil,
+                        pool: ThreadPool?) {
         let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
         precondition(x.count >= n * height * width * channels
                      && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
@@ -207,7 +218,8 @@ public struct WinogradConvolution: Sendable {
         transformKernel(kernel, into: u, pool: pool)
         let xp = x.base, yp = y.base, up = u.base, bp = bias?.base
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, s in
-            transforms.input(xp + first * height * width * channels, images: count, into: s.v, work: s.work)
+            transforms.input(blockInput(xp, first: first, count: count, inputNormalization, s), images: count,
+                             into: s.v, work: s.work)
             products.forward(positions: positions, tiles: count * tilesPerImage, channels: channels, filters: filters,
                              v: s.v, u: up, into: s.m)
             transforms.output(s.m, images: count, bias: bp, relu: relu, into: yp + first * perImage,
@@ -227,10 +239,12 @@ public struct WinogradConvolution: Sendable {
     /// (`ck_bn_gradient_rows`, the values that layer would have written).
     /// `du` is `kernelTransformCount` floats.
     /// With `poolArgmax` (of a pooled `forward`), dy and y are the pooled gradient and output.
+    /// `inputNormalization` as in `forward` (dx is then the gradient of the normalized input).
     public func backward(_ dy: FloatView?, x: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
                          u: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
                          biasGradient: FloatView? = nil, dx: FloatView?, poolArgmax: FloatView? = nil,
-                         normalization: UnsafePointer<ck_bn_gradient>? = nil, pool: ThreadPool?) {
+                         normalization: UnsafePointer<ck_bn_gradient>? = nil,
+                         inputNormalization: InputNormalization? = nil, pool: ThreadPool?) {
         let perImage = poolArgmax == nil ? outHeight * outWidth * filters : pooledPerImage
         let outCount = n * perImage
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
@@ -262,8 +276,8 @@ public struct WinogradConvolution: Sendable {
                                       argmax: argmax.map { $0 + offset }, images: count, into: s.m,
                                       biasSums: s.biasPartial, work: s.work)
             let t = count * tilesPerImage, c = channels, f = filters
-            let xb = xp + first * height * width * channels
-            transforms.input(xb, images: count, into: s.v, work: s.work)
+            transforms.input(blockInput(xp, first: first, count: count, inputNormalization, s), images: count,
+                             into: s.v, work: s.work)
             // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles: the first block's, then each
             // next block's added.
             products.kernelGradient(positions: positions, tiles: t, channels: c, filters: f, v: s.v, dm: s.m,
@@ -290,6 +304,17 @@ public struct WinogradConvolution: Sendable {
         transformKernelGradient(du, into: dKernel, pool: pool)
     }
 
+    /// The input of images first ..< first + count: x's, or with `normalization` x's normalized
+    /// into the group's scratch.
+    private func blockInput(_ x: UnsafeMutablePointer<Float>, first: Int, count: Int,
+                            _ normalization: InputNormalization?, _ s: GroupScratch) -> UnsafeMutablePointer<Float> {
+        let at = x + first * inputPerImage
+        guard let normalization else { return at }
+        precondition(normalizesInput && normalization.channels == channels, "scratch sized without the normalized input")
+        normalization.apply(at, into: s.input, rows: count * height * width)
+        return s.input
+    }
+
     /// Runs `body(first, count, groupScratch)` for each block of images, the blocks of a group in
     /// order on one thread (with that group's scratch), the groups on the pool.
     private func forEachBlock(_ n: Int, scratch: FloatView, pool: ThreadPool?,
@@ -301,7 +326,7 @@ public struct WinogradConvolution: Sendable {
             let first = group * g, count = min(g, n - first), own = base + group * gs
             let s = GroupScratch(work: own, partial: own + Self.workPerGroup,
                                  biasPartial: own + Self.workPerGroup + kernelTransformCount, v: own + v, m: own + m,
-                                 dy: own + dy)
+                                 dy: own + dy, input: own + dy + imagesPerBlock * outputPerImage)
             for start in stride(from: first, to: first + count, by: imagesPerBlock) {
                 body(start, min(imagesPerBlock, first + count - start), s)
             }
@@ -327,8 +352,8 @@ public struct WinogradConvolution: Sendable {
 /// A Winograd convolution as a layer's path: U, dU, V, the passes' scratch and (pooled) the
 /// pooling's argmax in the layer's scratch. ReLU and the identity run inside the transforms;
 /// other activations take a pass of their own (not with pooling).
-public final class WinogradPath: NormalizationGradientPath {
-    public let winograd: WinogradConvolution
+public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath {
+    public private(set) var winograd: WinogradConvolution
     /// Whether the 2×2 max pooling after the layer runs inside it.
     public let pooled: Bool
     private var u: FloatView?, du: FloatView?, scratch: FloatView?, argmax: FloatView?
@@ -368,12 +393,18 @@ public final class WinogradPath: NormalizationGradientPath {
 
     private func fused(_ activation: Activation) -> Bool { activation == .relu || activation == .linear }
 
+    public func normalizeInput() {
+        precondition(u == nil, "before the scratch is bound")
+        winograd.normalizesInput = true
+    }
+    public var inputNormalization: InputNormalization?
+
     // y = f(Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A + b), tile by tile, 36 (or 49) GEMMs per block of images
     public func forward(_ x: FloatView, weights: ConvolutionWeights, activation: Activation, into y: FloatView,
                         batch n: Int, pool: ThreadPool?) {
         let w = winograd
         w.forward(x, kernel: weights.kernel, bias: weights.bias, relu: activation == .relu, images: n, u: u!,
-                  scratch: scratch!, into: y, poolArgmax: argmax, pool: pool)
+                  scratch: scratch!, into: y, poolArgmax: argmax, inputNormalization: inputNormalization, pool: pool)
         if !fused(activation) {
             precondition(!pooled)
             biasActivationForward(y, rows: n * w.outHeight * w.outWidth, cols: w.filters, bias: nil,
@@ -391,7 +422,7 @@ public final class WinogradPath: NormalizationGradientPath {
         }
         w.backward(dy, x: x, y: y, relu: activation == .relu, images: n, u: u!, scratch: scratch!, du: du!,
                    dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx, poolArgmax: argmax,
-                   pool: pool)
+                   inputNormalization: inputNormalization, pool: pool)
     }
 
     /// Unpooled and without activation: the output-gradient transform reads dy block by block, so
@@ -407,7 +438,7 @@ public final class WinogradPath: NormalizationGradientPath {
         withUnsafePointer(to: normalization.source) { source in
             w.backward(nil, x: x, y: y, relu: false, images: n, u: u!, scratch: scratch!, du: du!,
                        dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx,
-                       normalization: source, pool: pool)
+                       normalization: source, inputNormalization: inputNormalization, pool: pool)
         }
     }
 }

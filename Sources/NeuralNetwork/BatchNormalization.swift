@@ -167,12 +167,31 @@ public final class BatchNormalization: Layer {
     /// The input gradient of the last backward, for the layer before (with `inputGradientInPrevious`).
     public private(set) var inputGradient: BatchNormGradient?
 
+    /// Whether the convolution after this layer (after the fused ReLU, if any) applies this
+    /// normalization to its input as it reads it (`fuse(outputInto:)`): the forward then computes
+    /// the statistics and k = γ·s, β only, and writes no y — the layer's output is its input's
+    /// memory, which the convolution reads (`Conv2D.canApplyNormalization(of:)`).
+    public private(set) var outputInNext = false
+    /// Makes `conv` (the layer after, or after the fused ReLU) apply this normalization (before
+    /// the model allocates memory). Not with the pooling inside; AVX-512 only.
+    func fuse(outputInto conv: Conv2D) {
+        precondition(!computesPooling && VectorCode.best == .avx512 && conv.inputShape == outputShape)
+        outputInNext = true
+    }
+    /// The normalization the convolution after applies (with `outputInNext`), from this layer's
+    /// scratch as its last forward left it.
+    public var appliedNormalization: InputNormalization {
+        InputNormalization(scratch: scratch!, channels: channels, relu: appliesReLU)
+    }
+
     /// What runs, for reports: "normalize", "normalize-relu" (the ReLU after it inside) or
     /// "normalize-relu-pooled" (the 2×2 max pooling too); "-portable" where the passes are the
-    /// Swift loops (no AVX-512); then "-dx-in-conv" when the convolution before computes its dx.
+    /// Swift loops (no AVX-512); then "-dx-in-conv" when the convolution before computes its dx,
+    /// "-y-in-conv" when the convolution after applies it.
     public var pathName: String? {
         let base = computesPooling ? "normalize-relu-pooled" : appliesReLU ? "normalize-relu" : "normalize"
-        return VectorCode.best == .avx512 ? base + (inputGradientInPrevious ? "-dx-in-conv" : "") : base + "-portable"
+        guard VectorCode.best == .avx512 else { return base + "-portable" }
+        return base + (inputGradientInPrevious ? "-dx-in-conv" : "") + (outputInNext ? "-y-in-conv" : "")
     }
 
     /// The pooled output's floats per sample (and its argmax's), with the pooling.
@@ -203,13 +222,15 @@ public final class BatchNormalization: Layer {
             batchNormTrainingForward(x: x, y: y, rows: n * positions, channels: channels,
                                      epsilon: config.epsilon, momentum: config.momentum, gamma: gamma,
                                      beta: beta, movingMean: movingMean!, movingVariance: movingVariance!,
-                                     scratch: scratch!, relu: appliesReLU, pooling: pooling, pool: context.pool)
+                                     scratch: scratch!, relu: appliesReLU, pooling: pooling,
+                                     writesOutput: !outputInNext, pool: context.pool)
         } else {
             // The same with the moving statistics for μ, σ².
             batchNormInferenceForward(x: x, y: y, rows: n * positions, channels: channels,
                                       epsilon: config.epsilon, gamma: gamma, beta: beta,
                                       movingMean: movingMean!, movingVariance: movingVariance!,
-                                      scratch: scratch!, relu: appliesReLU, pooling: pooling, pool: context.pool)
+                                      scratch: scratch!, relu: appliesReLU, pooling: pooling,
+                                      writesOutput: !outputInNext, pool: context.pool)
         }
     }
 

@@ -120,6 +120,28 @@ public final class Conv2D: ActivatedLayer {
         norm.fuse(gradientInto: self)
     }
 
+    /// Whether this layer can apply `norm`, the batch normalization before it (with the ReLU fused
+    /// into that, if any), to its input as it reads it (`BatchNormalization.fuse(outputInto:)`):
+    /// where its path can (`NormalizedInputPath`: Winograd's), on AVX-512, when the normalization
+    /// does not pool.
+    public func canApplyNormalization(of norm: BatchNormalization) -> Bool {
+        VectorCode.best == .avx512 && path is any NormalizedInputPath && !norm.computesPooling
+            && norm.outputShape == inputShape
+    }
+    /// The batch normalization before this layer that this layer applies to its input.
+    private weak var inputNormalizer: BatchNormalization?
+    func fuse(inputOf norm: BatchNormalization) {
+        precondition(canApplyNormalization(of: norm))
+        (path as! any NormalizedInputPath).normalizeInput()
+        inputNormalizer = norm
+        norm.fuse(outputInto: self)
+    }
+    /// Hands the path the normalization it applies, as the last forward of that layer left it.
+    private func prepareInput() {
+        guard let inputNormalizer, let path = path as? any NormalizedInputPath else { return }
+        path.inputNormalization = inputNormalizer.appliedNormalization
+    }
+
     public var configuredActivation: Activation { config.activation }
     public func detachActivation() { activation = .linear }
 
@@ -146,13 +168,16 @@ public final class Conv2D: ActivatedLayer {
     public var scratchFixed: Int { path.scratchFixed }
     public func bind(scratch: FloatView) { path.bind(scratch: scratch) }
 
-    // x: (N, H, W, C) → y = f(conv(x, K) + b): (N, OH, OW, F), or pooled (N, OH/2, OW/2, F)
+    // x: (N, H, W, C) → y = f(conv(x, K) + b): (N, OH, OW, F), or pooled (N, OH/2, OW/2, F).
+    // With a normalization applied here, x is that normalization's input (its output's memory).
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
+        prepareInput()
         path.forward(x, weights: weights!, activation: activation, into: y, batch: n, pool: context.pool)
     }
 
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
+        prepareInput()
         if let normalization, let path = path as? any NormalizationGradientPath {
             // dy was never written: the batch normalization's input gradient is computed as it is read.
             path.backward(x: x, y: y, normalization: normalization.inputGradient!, dx: dx, weights: weights!,

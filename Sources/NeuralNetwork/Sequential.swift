@@ -119,6 +119,16 @@ public final class Sequential {
                     conv.fuse(gradientOf: norm)
                 }
             }
+            // A batch normalization (and its fused ReLU), then a convolution: where the
+            // convolution's path can, it applies the normalization as it reads its input, and the
+            // normalization writes no output.
+            for (i, layer) in layers.enumerated() {
+                guard let norm = layer as? BatchNormalization else { continue }
+                let next = i + (norm.appliesReLU ? 2 : 1)
+                if next < layers.count, let conv = layers[next] as? Conv2D, conv.canApplyNormalization(of: norm) {
+                    conv.fuse(inputOf: norm)
+                }
+            }
         }
 
         // Trainable tensors and their gradients: one flat block each; state tensors: another.
@@ -184,7 +194,8 @@ public final class Sequential {
         var largest = max(inputShape.count, 1)
         for layer in layers {
             largest = max(largest, layer.outputShape.count)
-            if layer.aliasesInput {
+            // A normalization that the convolution after applies leaves its input where it is.
+            if layer.aliasesInput || (layer as? BatchNormalization)?.outputInNext == true {
                 outs.append(previous)
             } else {
                 let storage = FloatStorage(count: maxBatch * layer.outputShape.count)

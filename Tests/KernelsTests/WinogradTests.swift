@@ -81,11 +81,14 @@ struct WinogradTests {
 
     /// Forward (with bias and ReLU, pooled or not) and backward of `g`, outputs as arrays.
     /// With `clobber`, the scratch is filled with NaN between the passes.
+    /// With `input`, x is that instead of drawn; with `normalization`, the passes apply it to x.
     func runFull(_ g: WinogradConvolution, n: Int, pooled: Bool, seed: UInt64, threads: Int = 2,
-                 clobber: Bool = false) -> (y: [Float], argmax: [Float], dx: [Float], dk: [Float], db: [Float]) {
+                 clobber: Bool = false, input: FloatStorage? = nil, normalization: InputNormalization? = nil)
+        -> (y: [Float], argmax: [Float], dx: [Float], dk: [Float], db: [Float]) {
         var stream = RandomStream(seed: seed, name: "winograd-avx2")
         let outCount = n * (pooled ? g.pooledPerImage : g.outHeight * g.outWidth * g.filters)
-        let x = FloatStorage((0..<n * g.height * g.width * g.channels).map { _ in stream.nextNormal() })
+        let drawn = FloatStorage((0..<n * g.height * g.width * g.channels).map { _ in stream.nextNormal() })
+        let x = input ?? drawn
         let taps = g.kernelSize * g.kernelSize
         let k = FloatStorage((0..<taps * g.channels * g.filters).map { _ in stream.nextNormal() * 0.3 })
         let b = FloatStorage((0..<g.filters).map { _ in stream.nextNormal() * 0.1 })
@@ -98,11 +101,12 @@ struct WinogradTests {
         let db = FloatStorage(count: g.filters)
         let pool = ThreadPool(threadCount: threads)
         g.forward(x.view, kernel: k.view, bias: b.view, relu: true, images: n, u: u.view,
-                  scratch: scratch.view, into: y.view, poolArgmax: pooled ? argmax.view : nil, pool: pool)
+                  scratch: scratch.view, into: y.view, poolArgmax: pooled ? argmax.view : nil,
+                  inputNormalization: normalization, pool: pool)
         if clobber { scratch.view.fill(.nan) }
         g.backward(dy.view, x: x.view, y: y.view, relu: true, images: n, u: u.view, scratch: scratch.view,
                    du: du.view, dKernel: dk.view, biasGradient: db.view, dx: dx.view,
-                   poolArgmax: pooled ? argmax.view : nil, pool: pool)
+                   poolArgmax: pooled ? argmax.view : nil, inputNormalization: normalization, pool: pool)
         return (y.array, argmax.array, dx.array, dk.array, db.array)
     }
 
@@ -185,6 +189,44 @@ struct WinogradTests {
         // A batch's scratch holds one block of V per group, not every image's.
         let g = WinogradConvolution(height: 26, width: 26, channels: 32, filters: 32, same: false)
         #expect(g.scratchCount(images: 128) < 128 * g.inputTransformPerImage / 4)
+    }
+
+    @Test("a batch normalization the passes apply as they read x gives the bits of its output read from memory",
+          .enabled(if: VectorCode.avx512.isAvailable, "the normalization's pass is an AVX-512 one"), arguments: [
+        Case(n: 37, h: 12, w: 12, c: 20, f: 33, same: false),   // two groups, several blocks each
+        Case(n: 3, h: 11, w: 9, c: 3, f: 5, same: true),        // the padding's zeros stay zeros
+    ])
+    func normalizedInput(_ s: Case) {
+        var stream = RandomStream(seed: 23, name: "winograd normalized input")
+        let rows = s.n * s.h * s.w
+        let x = FloatStorage((0..<rows * s.c).map { _ in stream.nextNormal() * 2 + 0.5 })
+        let gamma = FloatStorage((0..<s.c).map { _ in stream.nextNormal() })
+        let beta = FloatStorage((0..<s.c).map { _ in stream.nextNormal() })
+        for relu in [false, true] {
+            // The normalization's forward: its output in memory, and the μ, k, β it leaves.
+            let normalized = FloatStorage(count: rows * s.c), state = FloatStorage(count: BatchNormScratch.count(channels: s.c))
+            let scratch = BatchNormScratch(state.view, channels: s.c)
+            let mean = FloatStorage(count: s.c), variance = FloatStorage((0..<s.c).map { _ in 1 })
+            batchNormTrainingForward(x: x.view, y: normalized.view, rows: rows, channels: s.c, epsilon: 1e-3,
+                                     momentum: 0.9, gamma: gamma.view, beta: beta.view, movingMean: mean.view,
+                                     movingVariance: variance.view, scratch: scratch, relu: relu)
+            let applied = InputNormalization(scratch: scratch, channels: s.c, relu: relu)
+            for (pooled, tile, k) in [(false, 4, 3), (true, 4, 3), (true, 5, 3), (true, 4, 5)] {
+                let g = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, kernelSize: k,
+                                            same: s.same, pooled: pooled, tile: tile)
+                var h = g
+                h.normalizesInput = true
+                #expect(h.scratchCount(images: s.n) > g.scratchCount(images: s.n))
+                let a = runFull(g, n: s.n, pooled: pooled, seed: 29, input: normalized)
+                let b = runFull(h, n: s.n, pooled: pooled, seed: 29, input: x, normalization: applied)
+                for (name, p, q) in [("y", a.y, b.y), ("argmax", a.argmax, b.argmax), ("dx", a.dx, b.dx),
+                                     ("dk", a.dk, b.dk), ("db", a.db, b.db)] {
+                    #expect(p.map(\.bitPattern) == q.map(\.bitPattern),
+                            "F(\(tile)×\(tile), \(k)×\(k)), pooled: \(pooled), ReLU: \(relu): \(name)")
+                }
+                #expect(a.dk.contains { $0 != 0 })
+            }
+        }
     }
 
     @Test("the AVX2/FMA products are as accurate as OpenBLAS's and agree with them",

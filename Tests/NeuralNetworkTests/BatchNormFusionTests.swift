@@ -134,7 +134,39 @@ struct BatchNormFusionTests {
             let fused = try model(fuse: true)
             let convs = fused.layers.compactMap { $0 as? Conv2D }, norms = fused.layers.compactMap { $0 as? BatchNormalization }
             #expect(convs.map(\.pathName) == ["direct", "winograd-f4x4", "winograd-f4x4"])
-            #expect(norms.map(\.pathName) == ["normalize-relu-dx-in-conv", "normalize-relu-pooled-dx-in-conv"])
+            // The first normalization's output is applied by the Winograd layer after it.
+            #expect(norms.map(\.pathName) == ["normalize-relu-dx-in-conv-y-in-conv", "normalize-relu-pooled-dx-in-conv"])
+            let reference = step(try model(fuse: false), batch: batch, threads: 1)
+            #expect(step(fused, batch: batch, threads: 2) == reference)
+            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
+        }
+    }
+
+    @Test("Winograd convolutions apply the batch normalization before them as they read their input: the same bits",
+          .enabled(if: VectorCode.avx512.isAvailable, "the batch normalization's pass is an AVX-512 one"))
+    func normalizationInWinograd() throws {
+        // A normalization without ReLU before a Winograd layer with "same" padding (the padding's
+        // zeros are not normalized), then one with ReLU before a strided convolution, whose
+        // im2col path does not apply it. (Not a pooled Winograd layer: without the fusions it
+        // would be another algorithm; WinogradTests covers those.)
+        let specs = [("conv2d", #"{"filters": 8, "kernel_size": 3, "activation": "relu"}"#),
+                     ("batch_normalization", "{}"),
+                     ("conv2d", #"{"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
+                     ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
+                     ("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2}"#),
+                     ("flatten", "{}"), ("dense", #"{"units": 3}"#)]
+        // 35 images: two groups of the Winograd passes, the second of 3.
+        for batch in [3, 35] {
+            func model(fuse: Bool) throws -> Sequential {
+                try buildModel(specs, input: [14, 12, 1], maxBatch: 35, fuse: fuse)
+            }
+            let fused = try model(fuse: true)
+            let convs = fused.layers.compactMap { $0 as? Conv2D }, norms = fused.layers.compactMap { $0 as? BatchNormalization }
+            #expect(convs[1].pathName == "winograd-f4x4")
+            #expect(convs[2].pathName == "im2col")
+            #expect(norms.map(\.outputInNext) == [true, false])
+            #expect(norms.map(\.pathName) == ["normalize-y-in-conv", "normalize-relu"])
             let reference = step(try model(fuse: false), batch: batch, threads: 1)
             #expect(step(fused, batch: batch, threads: 2) == reference)
             #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
