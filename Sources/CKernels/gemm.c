@@ -123,43 +123,26 @@ enum { MR16 = 12, NV16 = 2 };   // 24 accumulators of the 32 registers
 enum { BPREFETCH = 8 };
 
 /// As `tile`, with 16-float vectors; every load and store of the last vector masked by `tail`
-/// (all lanes for a full panel: a masked access costs no more than a plain one here). With a
-/// `list`, the chain visits only its `count` values of p (ascending): those where some row of the
-/// tile has A ≠ 0 — a term 0·b adds nothing, so skipping it leaves the same bits (see `skipLists`)
-/// — reading A's values at those p from `ap`, packed in that order.
+/// (all lanes for a full panel: a masked access costs no more than a plain one here).
 INLINE_WIDE void tile16(const int rows, const int nv, const int ta, int k, const float *a, long lda,
                         const float *b, long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail,
-                        const int *list, const float *ap, int count, const int prefetch) {
+                        const int prefetch) {
     __m512 acc[MR16][NV16];
     // Fully unrolled, so the accumulators live in registers.
     _Pragma("unroll") for (int r = 0; r < rows; r++)
         _Pragma("unroll") for (int v = 0; v < nv; v++)
             acc[r][v] = resume ? _mm512_maskz_loadu_ps(v == nv - 1 ? tail : (__mmask16)0xffff, c + r * ldc + v * 16)
                                : _mm512_setzero_ps();
-    if (list) {
-        // A's values at the listed p, packed: ap[q·MR16 + r] = op(A)(r, list[q]).
-        for (int q = 0; q < count; q++) {
-            const float *bp = b + (long)list[q] * ldb, *x = ap + (long)q * MR16;
-            __m512 bv[NV16];
+    for (int p = 0; p < k; p++) {
+        if (prefetch && p + BPREFETCH < k)     // B's row BPREFETCH ahead, each of its lines
             _Pragma("unroll") for (int v = 0; v < nv; v++)
-                bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, bp + v * 16) : _mm512_loadu_ps(bp + v * 16);
-            _Pragma("unroll") for (int r = 0; r < rows; r++) {
-                const __m512 xr = _mm512_set1_ps(x[r]);
-                _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(xr, bv[v], acc[r][v]);
-            }
-        }
-    } else {
-        for (int p = 0; p < k; p++) {
-            if (prefetch && p + BPREFETCH < k)     // B's row BPREFETCH ahead, each of its lines
-                _Pragma("unroll") for (int v = 0; v < nv; v++)
-                    _mm_prefetch((const char *)(b + (long)(p + BPREFETCH) * ldb + v * 16), _MM_HINT_T0);
-            __m512 bv[NV16];
-            _Pragma("unroll") for (int v = 0; v < nv; v++)
-                bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + p * ldb + v * 16) : _mm512_loadu_ps(b + p * ldb + v * 16);
-            _Pragma("unroll") for (int r = 0; r < rows; r++) {
-                const __m512 x = _mm512_set1_ps(ta ? a[p * lda + r] : a[r * lda + p]);
-                _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
-            }
+                _mm_prefetch((const char *)(b + (long)(p + BPREFETCH) * ldb + v * 16), _MM_HINT_T0);
+        __m512 bv[NV16];
+        _Pragma("unroll") for (int v = 0; v < nv; v++)
+            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + p * ldb + v * 16) : _mm512_loadu_ps(b + p * ldb + v * 16);
+        _Pragma("unroll") for (int r = 0; r < rows; r++) {
+            const __m512 x = _mm512_set1_ps(ta ? a[p * lda + r] : a[r * lda + p]);
+            _Pragma("unroll") for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
         }
     }
     _Pragma("unroll") for (int r = 0; r < rows; r++)
@@ -171,28 +154,20 @@ INLINE_WIDE void tile16(const int rows, const int nv, const int ta, int k, const
         }
 }
 
-/// Which p each row tile visits (`skipLists`): tile t the counts[t] values at lists + t·k, with
-/// A's values there packed at packed + t·k·MR16.
-typedef struct { const int *lists, *counts; const float *packed; } Skips;
-
-/// One column panel: every row tile of MR16 rows, then the rows left over (all p, or with `skips`
-/// only the listed ones).
+/// One column panel: every row tile of MR16 rows, then the rows left over.
 INLINE_WIDE void panel16(const int nv, const int ta, int m, int k, const float *a, long lda, const float *b,
-                         long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail, const Skips *skips) {
-    int i = 0, t = 0;
+                         long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail) {
+    int i = 0;
 #define TILE_PREFETCHING(R, PREFETCH)                                                                           \
-    tile16(R, nv, ta, k, ta ? a + i : a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate, resume, tail,       \
-           skips ? skips->lists + (long)t * k : 0, skips ? skips->packed + (long)t * k * MR16 : 0,               \
-           skips ? skips->counts[t] : 0, PREFETCH)
+    tile16(R, nv, ta, k, ta ? a + i : a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate, resume, tail, PREFETCH)
 #define TILE(R) TILE_PREFETCHING(R, 0)
     // The panel's first row tile reads B's rows from wherever the last step left them (L3, for a
     // layer's weights): it asks for each row a few ahead; the tiles after it find B in L1/L2.
-    if (!skips && m >= MR16) {
+    if (m >= MR16) {
         TILE_PREFETCHING(MR16, 1);
         i += MR16;
-        t++;
     }
-    for (; i + MR16 <= m; i += MR16, t++) TILE(MR16);
+    for (; i + MR16 <= m; i += MR16) TILE(MR16);
 #define ROWS(R) case R: TILE(R); break;
     switch (m - i) { ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) ROWS(7) ROWS(8) ROWS(9) ROWS(10) ROWS(11)
     default: break; }
@@ -204,74 +179,131 @@ INLINE_WIDE void panel16(const int nv, const int ta, int m, int k, const float *
 /// Lists are built only for products at least this wide: building them reads A once, which
 /// against the n/32 passes of A through the register tiles is a few percent at n = 64.
 enum { SKIP_MIN_N = 64 };
+/// The skipping tiles: SKIP_ROWS rows of op(A) = Aᵀ × SKIP_NV vectors of B's row (24
+/// accumulators). Few rows, so a tile's rows are all zero at more p: in MNIST batches 72% of the
+/// (image, 4 pixels) blocks against 50% of the (image, 12 pixels) blocks of the dense tiles'
+/// height — and still each listed p is 10 loads for 24 FMAs.
+enum { SKIP_ROWS = 4, SKIP_NV = 6 };
 
 /// Buffers this thread keeps for `skipLists`: its lists (ints, kept in a float buffer of the same
 /// element size and only ever read as ints) and the packed values.
 static _Thread_local Buffer skipInts, skipFloats;
 
-/// For each row tile of op(A) = Aᵀ (MR16 rows, the last maybe fewer): the p in 0 ..< k where some
-/// row of the tile has Aᵀ(i, p) ≠ 0 (NaN counts as nonzero), ascending, and A's values there
-/// packed (see `Skips`). Returns 1 when the tiles skip at least 1/16 of all p (the lists are then
-/// worth using), else 0.
+/// Which p each row tile visits: tile t the counts[t] values at lists + t·k, with A's values
+/// there packed at packed + t·k·SKIP_ROWS.
+typedef struct { const int *lists, *counts; const float *packed; } Skips;
+
+/// For each row tile of op(A) = Aᵀ (SKIP_ROWS rows, the last maybe fewer): the p in 0 ..< k where
+/// some row of the tile has Aᵀ(i, p) ≠ 0 (NaN counts as nonzero), ascending, and A's values there
+/// packed. Returns 1 when the tiles skip at least a quarter of all p (the lists are then worth
+/// using), else 0.
 ///
 /// Why: a kernel gradient dW = xᵀ·dz whose x is an input image (or its im2col columns) is mostly
-/// zeros — in MNIST batches about half of the (image, 12 pixels) blocks are all zero — so the
-/// first dense layer's kernel gradient skips about half its work (784×512×128: 0.72 → 0.36 ms,
-/// one thread). Only for Aᵀ: there a tile's values at p are one vector of A's row p, so finding
+/// zeros, so the first dense layer's kernel gradient skips most of its work (784×512×128, one
+/// thread: 0.72 ms dense, 0.36 with 12-row tiles, 0.35 → 0.26 with these — C harness, medians of
+/// 60 MNIST batches). Only for Aᵀ: there a tile's values at p are part of A's row p, so finding
 /// and packing them is cheap; for A as it is they are a column, and gathering it cost more than
-/// the skipped terms saved. Skipping leaves the bits as they were unless B holds an infinity or
-/// NaN (0·∞ is NaN), which only a diverged run has.
+/// the skipped terms saved. A term 0·b adds nothing to a chain that starts from +0, so skipping
+/// it leaves the bits as they were unless B holds an infinity or NaN (0·∞ is NaN), which only a
+/// diverged run has. (A hidden layer's ReLU output skips about 6% at this height: not worth the
+/// lists.)
 WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
-    const int tiles = (m + MR16 - 1) / MR16;
+    const int tiles = (m + SKIP_ROWS - 1) / SKIP_ROWS;
     _Static_assert(sizeof(int) == sizeof(float), "the lists live in a float buffer");
+    _Static_assert(SKIP_ROWS == 4, "a tile's values at p are packed as one 4-float vector");
     int *lists = (int *)buffer(&skipInts, (long)tiles * k + tiles), *counts = lists + (long)tiles * k;
-    const __m512 zero = _mm512_setzero_ps();
+    float *packed = buffer(&skipFloats, (long)tiles * k * SKIP_ROWS);
+    const __m128 zero = _mm_setzero_ps();
     long total = 0;
     for (int t = 0; t < tiles; t++) {
-        const int i = t * MR16, rows = m - i < MR16 ? m - i : MR16;
-        const __mmask16 lanes = (__mmask16)((1u << rows) - 1);
+        const int i = t * SKIP_ROWS, rows = m - i < SKIP_ROWS ? m - i : SKIP_ROWS;
+        const __mmask8 lanes = (__mmask8)((1u << rows) - 1);
         int *list = lists + (long)t * k, count = 0;
+        float *ap = packed + (long)t * k * SKIP_ROWS;
         for (int p = 0; p < k; p++) {   // Aᵀ(i ..< i + rows, p) is part of A's row p
+            const __m128 v = _mm_maskz_loadu_ps(lanes, a + (long)p * lda + i);
             list[count] = p;
-            count += _mm512_mask_cmp_ps_mask(lanes, _mm512_maskz_loadu_ps(lanes, a + (long)p * lda + i), zero,
-                                             _CMP_NEQ_UQ) != 0;
+            _mm_storeu_ps(ap + (long)count * SKIP_ROWS, v);
+            count += _mm_mask_cmp_ps_mask(lanes, v, zero, _CMP_NEQ_UQ) != 0;
         }
         counts[t] = count;
         total += count;
     }
-    if (total > (long)tiles * k - (long)tiles * k / 16) return 0;
-    // Worth it: pack the listed values (not before — for a dense A the packing costs more than
-    // finding out that nothing can be skipped).
-    float *packed = buffer(&skipFloats, (long)tiles * k * MR16);
-    for (int t = 0; t < tiles; t++) {
-        const int i = t * MR16, rows = m - i < MR16 ? m - i : MR16;
-        const __mmask16 lanes = (__mmask16)((1u << rows) - 1);
-        const int *list = lists + (long)t * k;
-        float *ap = packed + (long)t * k * MR16;
-        for (int q = 0; q < counts[t]; q++)
-            _mm512_mask_storeu_ps(ap + (long)q * MR16, (__mmask16)((1u << MR16) - 1),
-                                  _mm512_maskz_loadu_ps(lanes, a + (long)list[q] * lda + i));
-    }
+    if (total > (long)tiles * k - (long)tiles * k / 4) return 0;
     out->lists = lists;
     out->counts = counts;
     out->packed = packed;
     return 1;
 }
 
+/// C[0 ..< rows][0 ..< nv·16] (the last vector masked by `tail`) (+)= the tile's chains over its
+/// listed p only (`skipLists`), from zero or, with `resume`, from C's values.
+INLINE_WIDE void skipTile(const int rows, const int nv, int count, const int *list, const float *ap, const float *b,
+                          long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail) {
+    __m512 acc[SKIP_ROWS][SKIP_NV];
+    _Pragma("unroll") for (int r = 0; r < SKIP_ROWS; r++)
+        _Pragma("unroll") for (int v = 0; v < SKIP_NV; v++)
+            acc[r][v] = resume && r < rows && v < nv
+                ? _mm512_maskz_loadu_ps(v == nv - 1 ? tail : (__mmask16)0xffff, c + r * ldc + v * 16)
+                : _mm512_setzero_ps();
+    for (int q = 0; q < count; q++) {
+        const float *bp = b + (long)list[q] * ldb, *x = ap + (long)q * SKIP_ROWS;
+        __m512 bv[SKIP_NV];
+        _Pragma("unroll") for (int v = 0; v < SKIP_NV; v++)
+            if (v < nv) bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, bp + v * 16) : _mm512_loadu_ps(bp + v * 16);
+        _Pragma("unroll") for (int r = 0; r < SKIP_ROWS; r++)
+            if (r < rows) {
+                const __m512 xr = _mm512_set1_ps(x[r]);
+                _Pragma("unroll") for (int v = 0; v < SKIP_NV; v++)
+                    if (v < nv) acc[r][v] = _mm512_fmadd_ps(xr, bv[v], acc[r][v]);
+            }
+    }
+    _Pragma("unroll") for (int r = 0; r < SKIP_ROWS; r++)
+        _Pragma("unroll") for (int v = 0; v < SKIP_NV; v++)
+            if (r < rows && v < nv) {
+                float *at = c + r * ldc + v * 16;
+                const __mmask16 mask = v == nv - 1 ? tail : (__mmask16)0xffff;
+                if (accumulate) acc[r][v] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), acc[r][v]);
+                _mm512_mask_storeu_ps(at, mask, acc[r][v]);
+            }
+}
+
+/// C (+)= Aᵀ · B over the listed p of each row tile, SKIP_NV vectors of columns at a time.
+WIDE static void productSkipping(int m, int n, const Skips *skips, long k, const float *b, long ldb, float *c,
+                                 long ldc, int accumulate, int resume) {
+    const int tiles = (m + SKIP_ROWS - 1) / SKIP_ROWS;
+    for (int j = 0; j < n; j += SKIP_NV * 16) {
+        const int left = n - j, nv = left >= SKIP_NV * 16 ? SKIP_NV : (left + 15) / 16;
+        const int last = left - (nv - 1) * 16;
+        const __mmask16 tail = last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << last) - 1);
+        for (int t = 0; t < tiles; t++) {
+            const int i = t * SKIP_ROWS, rows = m - i < SKIP_ROWS ? m - i : SKIP_ROWS;
+            const int *list = skips->lists + t * k;
+            const float *ap = skips->packed + t * k * SKIP_ROWS;
+            float *ct = c + (long)i * ldc + j;
+#define SKIP_TILE(NV) case NV: skipTile(rows, NV, skips->counts[t], list, ap, b + j, ldb, ct, ldc, accumulate, resume, tail); break;
+            switch (nv) { SKIP_TILE(1) SKIP_TILE(2) SKIP_TILE(3) SKIP_TILE(4) SKIP_TILE(5) SKIP_TILE(6) default: break; }
+#undef SKIP_TILE
+        }
+    }
+}
+
 INLINE_WIDE void product512(const int ta, int m, int n, int k, const float *a, long lda, const float *b, long ldb,
                             float *c, long ldc, int accumulate, int resume) {
-    // The same lists serve every column panel.
     Skips lists;
-    const Skips *skips = ta && n >= SKIP_MIN_N && skipLists(m, k, a, lda, &lists) ? &lists : 0;
+    if (ta && n >= SKIP_MIN_N && skipLists(m, k, a, lda, &lists)) {
+        productSkipping(m, n, &lists, k, b, ldb, c, ldc, accumulate, resume);
+        return;
+    }
     int j = 0;
     for (; j + NV16 * 16 <= n; j += NV16 * 16)
-        panel16(NV16, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, (__mmask16)0xffff, skips);
+        panel16(NV16, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, (__mmask16)0xffff);
     const int left = n - j;     // 0 ..< 32
     if (left == 0) return;
     const int vectors = (left + 15) / 16;
     const __mmask16 tail = (__mmask16)((1u << (left - (vectors - 1) * 16)) - 1);
-    if (vectors == 2) panel16(2, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail, skips);
-    else panel16(1, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail, skips);
+    if (vectors == 2) panel16(2, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail);
+    else panel16(1, ta, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate, resume, tail);
 }
 
 // MARK: Rows of A with few nonzeros
