@@ -11,7 +11,7 @@
 // broadcast from memory, B's rows loaded as vectors — in register tiles of MR rows × NV vectors
 // (AVX2: 6 × 2·8, 12 accumulators; AVX-512: 12 × 2·16, 24), the last vector masked. Only a
 // transposed B is packed, one column panel at a time, into a buffer each thread keeps. A that is
-// mostly zeros (an image batch) is taken row by row at its nonzeros (`productSparseRows`).
+// mostly zeros (an image batch) is taken four rows at a time at their nonzeros (`productSparseRows`).
 #include "ckernels.h"
 #include "vec.h"
 #include <stdlib.h>
@@ -308,14 +308,13 @@ INLINE_WIDE void product512(const int ta, int m, int n, int k, const float *a, l
 
 // MARK: Rows of A with few nonzeros
 
-/// A (as it is, not transposed) is taken row by row when at most this percentage of it is
-/// nonzero. Its rows are then visited only at their nonzeros p, each adding A(i, p) times B's row p
-/// to the row's sums: the same FMA chains in the same order as the tiles' (a term 0·b adds nothing;
-/// see `skipLists`), with B's rows read from L2 for every row of A — half the tiles' rate, so the
-/// crossing is below half density, and lower for narrow C (fewer vectors for each listed p). An
-/// MNIST batch is 19% nonzero: the first dense layer's 128×784 · 784×512 went from 0.67 to 0.35 ms
-/// (one thread); a hidden layer's 40% (ReLU and dropout) measured slower this way (0.49 against
-/// 0.42 ms), and so did strided convolutions' columns at 32% with 64 and 128 filters.
+/// A (as it is, not transposed) is taken a few rows at a time at their nonzeros when at most this
+/// percentage of it is nonzero: each row's sums are the same FMA chains in the same order as the
+/// dense tiles' (a term 0·b adds nothing; see `skipLists`). An MNIST batch is 19% nonzero: the
+/// first dense layer's 128×784 · 784×512 went from 0.67 to 0.35 ms (one thread) row by row, and
+/// to about three quarters of that in the tiles below. The threshold was measured with the
+/// row-by-row code: a hidden layer's 40% (ReLU and dropout) was slower that way (0.49 against
+/// 0.42 ms), and so were strided convolutions' columns at 32% with 64 and 128 filters.
 enum { SPARSE_PERCENT = 25, SPARSE_MIN_N = 128, SPARSE_MIN_K = 64 };
 
 /// Whether op(A) = A (m × k) has at most SPARSE_PERCENT% nonzeros (NaN counts as nonzero), judged
@@ -337,58 +336,86 @@ int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) {
     return n >= SPARSE_MIN_N && k >= SPARSE_MIN_K && rowsSparse(m, k, a, lda);
 }
 
-/// C's row (+)= Σ over the listed p of vals[q] · B's row list[q], NV vectors of it (the last
-/// masked by `tail`), one FMA chain per element from zero, then added to C when `accumulate`.
-INLINE_WIDE void sparseRowBlock(const int NV, int count, const int *list, const float *vals, const float *b,
-                                long ldb, float *c, int accumulate, __mmask16 tail) {
-    __m512 acc[16];
-    _Pragma("unroll") for (int v = 0; v < NV; v++) acc[v] = _mm512_setzero_ps();
+/// Rows of A taken together: SPARSE_ROWS rows × SPARSE_NV vectors of C per tile (24
+/// accumulators), each tile visiting the p where any of its rows has A ≠ 0. Four MNIST images
+/// are nonzero together at 39% of the pixels, one at 19%: the tile does twice the FMAs of a row
+/// taken alone, but each listed row of B is read once for four rows of A, and the tile is
+/// FMA-bound where a single row was bound by B's loads (C harness, 128×784 · 784×512 over 60
+/// MNIST batches, one thread: 407 µs a row at a time, 311 in these tiles, the same bits).
+enum { SPARSE_ROWS = 4, SPARSE_NV = 6 };
+
+/// C[0 ..< rows][0 ..< nv·16] (+)= Σ over the listed p of A's values there (row r's at
+/// ap[r·stride + q]) times B's row list[q]: one FMA chain per element from zero, in p order (a
+/// term 0·b of a row that is zero at a p another row lists adds nothing), then added to C when
+/// `accumulate`.
+INLINE_WIDE void sparseRowsTile(const int rows, const int nv, int count, const int *list, const float *ap, long stride,
+                                const float *b, long ldb, float *c, long ldc, int accumulate, __mmask16 tail) {
+    __m512 acc[SPARSE_ROWS][SPARSE_NV];
+    _Pragma("unroll") for (int r = 0; r < SPARSE_ROWS; r++)
+        _Pragma("unroll") for (int v = 0; v < SPARSE_NV; v++) acc[r][v] = _mm512_setzero_ps();
     for (int q = 0; q < count; q++) {
-        const __m512 x = _mm512_set1_ps(vals[q]);
         const float *bp = b + (long)list[q] * ldb;
-        _Pragma("unroll") for (int v = 0; v < NV; v++)
-            acc[v] = _mm512_fmadd_ps(x, v == NV - 1 ? _mm512_maskz_loadu_ps(tail, bp + v * 16)
-                                                    : _mm512_loadu_ps(bp + v * 16), acc[v]);
+        __m512 bv[SPARSE_NV];
+        _Pragma("unroll") for (int v = 0; v < SPARSE_NV; v++)
+            if (v < nv) bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, bp + v * 16) : _mm512_loadu_ps(bp + v * 16);
+        _Pragma("unroll") for (int r = 0; r < SPARSE_ROWS; r++)
+            if (r < rows) {
+                const __m512 x = _mm512_set1_ps(ap[r * stride + q]);
+                _Pragma("unroll") for (int v = 0; v < SPARSE_NV; v++)
+                    if (v < nv) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
+            }
     }
-    _Pragma("unroll") for (int v = 0; v < NV; v++) {
-        const __mmask16 mask = v == NV - 1 ? tail : (__mmask16)0xffff;
-        const __m512 sum = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c + v * 16), acc[v]) : acc[v];
-        _mm512_mask_storeu_ps(c + v * 16, mask, sum);
-    }
+    _Pragma("unroll") for (int r = 0; r < SPARSE_ROWS; r++)
+        _Pragma("unroll") for (int v = 0; v < SPARSE_NV; v++)
+            if (r < rows && v < nv) {
+                float *at = c + r * ldc + v * 16;
+                const __mmask16 mask = v == nv - 1 ? tail : (__mmask16)0xffff;
+                if (accumulate) acc[r][v] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), acc[r][v]);
+                _mm512_mask_storeu_ps(at, mask, acc[r][v]);
+            }
 }
 
-/// C (+)= A · B row by row of A, at its nonzeros only (see SPARSE_PERCENT).
+/// C (+)= A · B, SPARSE_ROWS rows of A at a time at the union of their nonzeros (see SPARSE_PERCENT).
 WIDE static void productSparseRows(int m, int n, int k, const float *a, long lda, const float *b, long ldb,
                                    float *c, long ldc, int accumulate) {
-    _Static_assert(sizeof(int) == sizeof(float), "the list lives in a float buffer");
-    int *list = (int *)buffer(&skipInts, k);
-    float *vals = buffer(&skipFloats, k);
+    _Static_assert(sizeof(int) == sizeof(float), "the lists live in a float buffer");
+    const int tiles = (m + SPARSE_ROWS - 1) / SPARSE_ROWS;
+    const long stride = k + 16;                 // a compressed vector may be stored whole past the count
+    int *lists = (int *)buffer(&skipInts, tiles * stride + tiles), *counts = lists + tiles * stride;
+    float *packed = buffer(&skipFloats, tiles * SPARSE_ROWS * stride);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (int i = 0; i < m; i++) {
-        const float *row = a + (long)i * lda;
-        int count = 0;
+    for (int t = 0; t < tiles; t++) {
+        const int i = t * SPARSE_ROWS, rows = m - i < SPARSE_ROWS ? m - i : SPARSE_ROWS;
+        int *list = lists + t * stride, count = 0;
+        float *ap = packed + t * SPARSE_ROWS * stride;
         for (int p = 0; p < k; p += 16) {
             const __mmask16 lanes = k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
-            const __m512 v = _mm512_maskz_loadu_ps(lanes, row + p);
-            const __mmask16 nonzero = _mm512_mask_cmp_ps_mask(lanes, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-            _mm512_mask_compressstoreu_epi32(list + count, nonzero, _mm512_add_epi32(_mm512_set1_epi32(p), lane));
-            _mm512_mask_compressstoreu_ps(vals + count, nonzero, v);
-            count += __builtin_popcount(nonzero);
-        }
-        // 16 vectors (256 columns) of the row at a time, in registers.
-        for (int j = 0; j < n; j += 256) {
-            const int left = n - j, vectors = left >= 256 ? 16 : (left + 15) / 16;
-            const int last = left >= 256 ? 16 : left - (vectors - 1) * 16;
-            const __mmask16 tail = last == 16 ? (__mmask16)0xffff : (__mmask16)((1u << last) - 1);
-            const float *bj = b + j;
-            float *cj = c + (long)i * ldc + j;
-#define BLOCK(NV) case NV: sparseRowBlock(NV, count, list, vals, bj, ldb, cj, accumulate, tail); break;
-            switch (vectors) {
-                BLOCK(1) BLOCK(2) BLOCK(3) BLOCK(4) BLOCK(5) BLOCK(6) BLOCK(7) BLOCK(8)
-                BLOCK(9) BLOCK(10) BLOCK(11) BLOCK(12) BLOCK(13) BLOCK(14) BLOCK(15) BLOCK(16)
-            default: break;
+            __m512 v[SPARSE_ROWS];
+            __mmask16 any = 0;
+            for (int r = 0; r < SPARSE_ROWS; r++) {
+                v[r] = r < rows ? _mm512_maskz_loadu_ps(lanes, a + (long)(i + r) * lda + p) : _mm512_setzero_ps();
+                any |= _mm512_mask_cmp_ps_mask(lanes, v[r], _mm512_setzero_ps(), _CMP_NEQ_UQ);
             }
-#undef BLOCK
+            // Compressed in registers and stored whole (a compressing store to memory is slow here).
+            _mm512_storeu_si512(list + count, _mm512_maskz_compress_epi32(any, _mm512_add_epi32(_mm512_set1_epi32(p), lane)));
+            for (int r = 0; r < SPARSE_ROWS; r++)
+                _mm512_storeu_ps(ap + r * stride + count, _mm512_maskz_compress_ps(any, v[r]));
+            count += __builtin_popcount(any);
+        }
+        counts[t] = count;
+    }
+    for (int j = 0; j < n; j += SPARSE_NV * 16) {
+        const int left = n - j, nv = left >= SPARSE_NV * 16 ? SPARSE_NV : (left + 15) / 16;
+        const int last = left - (nv - 1) * 16;
+        const __mmask16 tail = last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << last) - 1);
+        for (int t = 0; t < tiles; t++) {
+            const int i = t * SPARSE_ROWS, rows = m - i < SPARSE_ROWS ? m - i : SPARSE_ROWS;
+            const int *list = lists + t * stride;
+            const float *ap = packed + t * SPARSE_ROWS * stride;
+            float *ct = c + (long)i * ldc + j;
+#define TILE(NV) case NV: sparseRowsTile(rows, NV, counts[t], list, ap, stride, b + j, ldb, ct, ldc, accumulate, tail); break;
+            switch (nv) { TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) default: break; }
+#undef TILE
         }
     }
 }
