@@ -179,21 +179,21 @@ INLINE_WIDE void panel16(const int nv, const int ta, int m, int k, const float *
 /// Lists are built only for products at least this wide: building them reads A once, which
 /// against the n/32 passes of A through the register tiles is a few percent at n = 64.
 enum { SKIP_MIN_N = 64 };
-/// The skipping tiles: SKIP_ROWS rows of op(A) = Aᵀ × SKIP_NV vectors of B's row (24
-/// accumulators). Few rows, so a tile's rows are all zero at more p: in MNIST batches 72% of the
-/// (image, 4 pixels) blocks against 50% of the (image, 12 pixels) blocks of the dense tiles'
-/// height — and still each listed p is 10 loads for 24 FMAs.
-enum { SKIP_ROWS = 4, SKIP_NV = 6 };
+/// The tiles of both sparse products (`listTile`): LIST_ROWS rows of op(A) × LIST_NV vectors of
+/// B's row (24 accumulators). Few rows, so a kernel gradient's tile (rows of Aᵀ) is all zero at
+/// more p — in MNIST batches 72% of the (image, 4 pixels) blocks against 50% of the (image, 12
+/// pixels) blocks of the dense tiles' height — and still each listed p is 10 loads for 24 FMAs.
+enum { LIST_ROWS = 4, LIST_NV = 6 };
 
 /// Buffers this thread keeps for `skipLists`: its lists (ints, kept in a float buffer of the same
 /// element size and only ever read as ints) and the packed values.
 static _Thread_local Buffer skipInts, skipFloats;
 
 /// Which p each row tile visits: tile t the counts[t] values at lists + t·k, with A's values
-/// there packed at packed + t·k·SKIP_ROWS.
+/// there packed at packed + t·k·LIST_ROWS.
 typedef struct { const int *lists, *counts; const float *packed; } Skips;
 
-/// For each row tile of op(A) = Aᵀ (SKIP_ROWS rows, the last maybe fewer): the p in 0 ..< k where
+/// For each row tile of op(A) = Aᵀ (LIST_ROWS rows, the last maybe fewer): the p in 0 ..< k where
 /// some row of the tile has Aᵀ(i, p) ≠ 0 (NaN counts as nonzero), ascending, and A's values there
 /// packed. Returns 1 when the tiles skip at least a quarter of all p (the lists are then worth
 /// using), else 0.
@@ -208,22 +208,22 @@ typedef struct { const int *lists, *counts; const float *packed; } Skips;
 /// diverged run has. (A hidden layer's ReLU output skips about 6% at this height: not worth the
 /// lists.)
 WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
-    const int tiles = (m + SKIP_ROWS - 1) / SKIP_ROWS;
+    const int tiles = (m + LIST_ROWS - 1) / LIST_ROWS;
     _Static_assert(sizeof(int) == sizeof(float), "the lists live in a float buffer");
-    _Static_assert(SKIP_ROWS == 4, "a tile's values at p are packed as one 4-float vector");
+    _Static_assert(LIST_ROWS == 4, "a tile's values at p are packed as one 4-float vector");
     int *lists = (int *)buffer(&skipInts, (long)tiles * k + tiles), *counts = lists + (long)tiles * k;
-    float *packed = buffer(&skipFloats, (long)tiles * k * SKIP_ROWS);
+    float *packed = buffer(&skipFloats, (long)tiles * k * LIST_ROWS);
     const __m128 zero = _mm_setzero_ps();
     long total = 0;
     for (int t = 0; t < tiles; t++) {
-        const int i = t * SKIP_ROWS, rows = m - i < SKIP_ROWS ? m - i : SKIP_ROWS;
+        const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
         const __mmask8 lanes = (__mmask8)((1u << rows) - 1);
         int *list = lists + (long)t * k, count = 0;
-        float *ap = packed + (long)t * k * SKIP_ROWS;
+        float *ap = packed + (long)t * k * LIST_ROWS;
         for (int p = 0; p < k; p++) {   // Aᵀ(i ..< i + rows, p) is part of A's row p
             const __m128 v = _mm_maskz_loadu_ps(lanes, a + (long)p * lda + i);
             list[count] = p;
-            _mm_storeu_ps(ap + (long)count * SKIP_ROWS, v);
+            _mm_storeu_ps(ap + (long)count * LIST_ROWS, v);
             count += _mm_mask_cmp_ps_mask(lanes, v, zero, _CMP_NEQ_UQ) != 0;
         }
         counts[t] = count;
@@ -236,30 +236,34 @@ WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
     return 1;
 }
 
-/// C[0 ..< rows][0 ..< nv·16] (the last vector masked by `tail`) (+)= the tile's chains over its
-/// listed p only (`skipLists`), from zero or, with `resume`, from C's values.
-INLINE_WIDE void skipTile(const int rows, const int nv, int count, const int *list, const float *ap, const float *b,
-                          long ldb, float *c, long ldc, int accumulate, int resume, __mmask16 tail) {
-    __m512 acc[SKIP_ROWS][SKIP_NV];
-    _Pragma("unroll") for (int r = 0; r < SKIP_ROWS; r++)
-        _Pragma("unroll") for (int v = 0; v < SKIP_NV; v++)
+/// C[0 ..< rows][0 ..< nv·16] (the last vector masked by `tail`) (+)= Σ over the listed p of A's
+/// values there (row r's at ap[r·rowStride + q·qStride]) times B's row list[q]: one FMA chain per
+/// element in p order, from zero or, with `resume`, from C's values, then added to C when
+/// `accumulate`. The tile of both sparse products: the kernel gradients' skipping tiles
+/// (`skipLists`) and the rows of A taken together (`productSparseRows`).
+INLINE_WIDE void listTile(const int rows, const int nv, int count, const int *list, const float *ap,
+                          const long rowStride, const long qStride, const float *b, long ldb, float *c, long ldc,
+                          int accumulate, int resume, __mmask16 tail) {
+    __m512 acc[LIST_ROWS][LIST_NV];
+    _Pragma("unroll") for (int r = 0; r < LIST_ROWS; r++)
+        _Pragma("unroll") for (int v = 0; v < LIST_NV; v++)
             acc[r][v] = resume && r < rows && v < nv
                 ? _mm512_maskz_loadu_ps(v == nv - 1 ? tail : (__mmask16)0xffff, c + r * ldc + v * 16)
                 : _mm512_setzero_ps();
     for (int q = 0; q < count; q++) {
-        const float *bp = b + (long)list[q] * ldb, *x = ap + (long)q * SKIP_ROWS;
-        __m512 bv[SKIP_NV];
-        _Pragma("unroll") for (int v = 0; v < SKIP_NV; v++)
+        const float *bp = b + (long)list[q] * ldb;
+        __m512 bv[LIST_NV];
+        _Pragma("unroll") for (int v = 0; v < LIST_NV; v++)
             if (v < nv) bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, bp + v * 16) : _mm512_loadu_ps(bp + v * 16);
-        _Pragma("unroll") for (int r = 0; r < SKIP_ROWS; r++)
+        _Pragma("unroll") for (int r = 0; r < LIST_ROWS; r++)
             if (r < rows) {
-                const __m512 xr = _mm512_set1_ps(x[r]);
-                _Pragma("unroll") for (int v = 0; v < SKIP_NV; v++)
-                    if (v < nv) acc[r][v] = _mm512_fmadd_ps(xr, bv[v], acc[r][v]);
+                const __m512 x = _mm512_set1_ps(ap[r * rowStride + q * qStride]);
+                _Pragma("unroll") for (int v = 0; v < LIST_NV; v++)
+                    if (v < nv) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
             }
     }
-    _Pragma("unroll") for (int r = 0; r < SKIP_ROWS; r++)
-        _Pragma("unroll") for (int v = 0; v < SKIP_NV; v++)
+    _Pragma("unroll") for (int r = 0; r < LIST_ROWS; r++)
+        _Pragma("unroll") for (int v = 0; v < LIST_NV; v++)
             if (r < rows && v < nv) {
                 float *at = c + r * ldc + v * 16;
                 const __mmask16 mask = v == nv - 1 ? tail : (__mmask16)0xffff;
@@ -268,24 +272,39 @@ INLINE_WIDE void skipTile(const int rows, const int nv, int count, const int *li
             }
 }
 
-/// C (+)= Aᵀ · B over the listed p of each row tile, SKIP_NV vectors of columns at a time.
+/// Runs its block for each column panel of LIST_NV vectors, with j (its first column), nv (its vectors)
+/// and tail (its last vector's mask) in scope.
+#define FOR_EACH_LIST_PANEL(n, ...)                                                                           \
+    for (int j = 0; j < (n); j += LIST_NV * 16) {                                                               \
+        const int left = (n) - j, nv = left >= LIST_NV * 16 ? LIST_NV : (left + 15) / 16;                       \
+        const int last = left - (nv - 1) * 16;                                                                  \
+        const __mmask16 tail = last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << last) - 1);                  \
+        __VA_ARGS__                                                                                             \
+    }
+
+/// listTile with its vector count a constant.
+#define LIST_TILE(...)                                                                                          \
+    switch (nv) {                                                                                               \
+    case 1: listTile(rows, 1, __VA_ARGS__); break;                                                              \
+    case 2: listTile(rows, 2, __VA_ARGS__); break;                                                              \
+    case 3: listTile(rows, 3, __VA_ARGS__); break;                                                              \
+    case 4: listTile(rows, 4, __VA_ARGS__); break;                                                              \
+    case 5: listTile(rows, 5, __VA_ARGS__); break;                                                              \
+    default: listTile(rows, 6, __VA_ARGS__); break;                                                             \
+    }
+
+/// C (+)= Aᵀ · B over the listed p of each row tile, LIST_NV vectors of columns at a time.
 WIDE static void productSkipping(int m, int n, const Skips *skips, long k, const float *b, long ldb, float *c,
                                  long ldc, int accumulate, int resume) {
-    const int tiles = (m + SKIP_ROWS - 1) / SKIP_ROWS;
-    for (int j = 0; j < n; j += SKIP_NV * 16) {
-        const int left = n - j, nv = left >= SKIP_NV * 16 ? SKIP_NV : (left + 15) / 16;
-        const int last = left - (nv - 1) * 16;
-        const __mmask16 tail = last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << last) - 1);
+    const int tiles = (m + LIST_ROWS - 1) / LIST_ROWS;
+    FOR_EACH_LIST_PANEL(n, {
         for (int t = 0; t < tiles; t++) {
-            const int i = t * SKIP_ROWS, rows = m - i < SKIP_ROWS ? m - i : SKIP_ROWS;
-            const int *list = skips->lists + t * k;
-            const float *ap = skips->packed + t * k * SKIP_ROWS;
-            float *ct = c + (long)i * ldc + j;
-#define SKIP_TILE(NV) case NV: skipTile(rows, NV, skips->counts[t], list, ap, b + j, ldb, ct, ldc, accumulate, resume, tail); break;
-            switch (nv) { SKIP_TILE(1) SKIP_TILE(2) SKIP_TILE(3) SKIP_TILE(4) SKIP_TILE(5) SKIP_TILE(6) default: break; }
-#undef SKIP_TILE
+            const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
+            // A's values packed by p: row r's at q·LIST_ROWS + r.
+            LIST_TILE(skips->counts[t], skips->lists + t * k, skips->packed + t * k * LIST_ROWS, 1, LIST_ROWS, b + j,
+                      ldb, c + (long)i * ldc + j, ldc, accumulate, resume, tail)
         }
-    }
+    })
 }
 
 INLINE_WIDE void product512(const int ta, int m, int n, int k, const float *a, long lda, const float *b, long ldb,
@@ -336,88 +355,50 @@ int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) {
     return n >= SPARSE_MIN_N && k >= SPARSE_MIN_K && rowsSparse(m, k, a, lda);
 }
 
-/// Rows of A taken together: SPARSE_ROWS rows × SPARSE_NV vectors of C per tile (24
-/// accumulators), each tile visiting the p where any of its rows has A ≠ 0. Four MNIST images
-/// are nonzero together at 39% of the pixels, one at 19%: the tile does twice the FMAs of a row
-/// taken alone, but each listed row of B is read once for four rows of A, and the tile is
-/// FMA-bound where a single row was bound by B's loads (C harness, 128×784 · 784×512 over 60
-/// MNIST batches, one thread: 407 µs a row at a time, 311 in these tiles, the same bits).
-enum { SPARSE_ROWS = 4, SPARSE_NV = 6 };
-
-/// C[0 ..< rows][0 ..< nv·16] (+)= Σ over the listed p of A's values there (row r's at
-/// ap[r·stride + q]) times B's row list[q]: one FMA chain per element from zero, in p order (a
-/// term 0·b of a row that is zero at a p another row lists adds nothing), then added to C when
-/// `accumulate`.
-INLINE_WIDE void sparseRowsTile(const int rows, const int nv, int count, const int *list, const float *ap, long stride,
-                                const float *b, long ldb, float *c, long ldc, int accumulate, __mmask16 tail) {
-    __m512 acc[SPARSE_ROWS][SPARSE_NV];
-    _Pragma("unroll") for (int r = 0; r < SPARSE_ROWS; r++)
-        _Pragma("unroll") for (int v = 0; v < SPARSE_NV; v++) acc[r][v] = _mm512_setzero_ps();
-    for (int q = 0; q < count; q++) {
-        const float *bp = b + (long)list[q] * ldb;
-        __m512 bv[SPARSE_NV];
-        _Pragma("unroll") for (int v = 0; v < SPARSE_NV; v++)
-            if (v < nv) bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, bp + v * 16) : _mm512_loadu_ps(bp + v * 16);
-        _Pragma("unroll") for (int r = 0; r < SPARSE_ROWS; r++)
-            if (r < rows) {
-                const __m512 x = _mm512_set1_ps(ap[r * stride + q]);
-                _Pragma("unroll") for (int v = 0; v < SPARSE_NV; v++)
-                    if (v < nv) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
-            }
-    }
-    _Pragma("unroll") for (int r = 0; r < SPARSE_ROWS; r++)
-        _Pragma("unroll") for (int v = 0; v < SPARSE_NV; v++)
-            if (r < rows && v < nv) {
-                float *at = c + r * ldc + v * 16;
-                const __mmask16 mask = v == nv - 1 ? tail : (__mmask16)0xffff;
-                if (accumulate) acc[r][v] = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), acc[r][v]);
-                _mm512_mask_storeu_ps(at, mask, acc[r][v]);
-            }
-}
-
-/// C (+)= A · B, SPARSE_ROWS rows of A at a time at the union of their nonzeros (see SPARSE_PERCENT).
+/// Rows of A taken together: LIST_ROWS rows × LIST_NV vectors of C per tile (24 accumulators),
+/// each tile visiting the p where any of its rows has A ≠ 0. Four MNIST images are nonzero
+/// together at 39% of the pixels, one at 19%: the tile does twice the FMAs of a row taken alone,
+/// but each listed row of B is read once for four rows of A, and the tile is FMA-bound where a
+/// single row was bound by B's loads (C harness, 128×784 · 784×512 over 60 MNIST batches, one
+/// thread: 407 µs a row at a time, 311 in these tiles, the same bits). A term 0·b of a row that is
+/// zero at a p another row lists adds nothing.
+/// C (+)= A · B, LIST_ROWS rows of A at a time at the union of their nonzeros (see SPARSE_PERCENT).
 WIDE static void productSparseRows(int m, int n, int k, const float *a, long lda, const float *b, long ldb,
                                    float *c, long ldc, int accumulate) {
     _Static_assert(sizeof(int) == sizeof(float), "the lists live in a float buffer");
-    const int tiles = (m + SPARSE_ROWS - 1) / SPARSE_ROWS;
+    const int tiles = (m + LIST_ROWS - 1) / LIST_ROWS;
     const long stride = k + 16;                 // a compressed vector may be stored whole past the count
     int *lists = (int *)buffer(&skipInts, tiles * stride + tiles), *counts = lists + tiles * stride;
-    float *packed = buffer(&skipFloats, tiles * SPARSE_ROWS * stride);
+    float *packed = buffer(&skipFloats, tiles * LIST_ROWS * stride);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int t = 0; t < tiles; t++) {
-        const int i = t * SPARSE_ROWS, rows = m - i < SPARSE_ROWS ? m - i : SPARSE_ROWS;
+        const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
         int *list = lists + t * stride, count = 0;
-        float *ap = packed + t * SPARSE_ROWS * stride;
+        float *ap = packed + t * LIST_ROWS * stride;
         for (int p = 0; p < k; p += 16) {
             const __mmask16 lanes = k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
-            __m512 v[SPARSE_ROWS];
+            __m512 v[LIST_ROWS];
             __mmask16 any = 0;
-            for (int r = 0; r < SPARSE_ROWS; r++) {
+            for (int r = 0; r < LIST_ROWS; r++) {
                 v[r] = r < rows ? _mm512_maskz_loadu_ps(lanes, a + (long)(i + r) * lda + p) : _mm512_setzero_ps();
                 any |= _mm512_mask_cmp_ps_mask(lanes, v[r], _mm512_setzero_ps(), _CMP_NEQ_UQ);
             }
             // Compressed in registers and stored whole (a compressing store to memory is slow here).
             _mm512_storeu_si512(list + count, _mm512_maskz_compress_epi32(any, _mm512_add_epi32(_mm512_set1_epi32(p), lane)));
-            for (int r = 0; r < SPARSE_ROWS; r++)
+            for (int r = 0; r < LIST_ROWS; r++)
                 _mm512_storeu_ps(ap + r * stride + count, _mm512_maskz_compress_ps(any, v[r]));
             count += __builtin_popcount(any);
         }
         counts[t] = count;
     }
-    for (int j = 0; j < n; j += SPARSE_NV * 16) {
-        const int left = n - j, nv = left >= SPARSE_NV * 16 ? SPARSE_NV : (left + 15) / 16;
-        const int last = left - (nv - 1) * 16;
-        const __mmask16 tail = last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << last) - 1);
+    FOR_EACH_LIST_PANEL(n, {
         for (int t = 0; t < tiles; t++) {
-            const int i = t * SPARSE_ROWS, rows = m - i < SPARSE_ROWS ? m - i : SPARSE_ROWS;
-            const int *list = lists + t * stride;
-            const float *ap = packed + t * SPARSE_ROWS * stride;
-            float *ct = c + (long)i * ldc + j;
-#define TILE(NV) case NV: sparseRowsTile(rows, NV, counts[t], list, ap, stride, b + j, ldb, ct, ldc, accumulate, tail); break;
-            switch (nv) { TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) default: break; }
-#undef TILE
+            const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
+            // A's values packed by row: row r's at r·stride + q.
+            LIST_TILE(counts[t], lists + t * stride, packed + t * LIST_ROWS * stride, stride, 1, b + j, ldb,
+                      c + (long)i * ldc + j, ldc, accumulate, 0, tail)
         }
-    }
+    })
 }
 
 // One copy of each for A as it is and for Aᵀ: the address of A's elements is then fixed code.
