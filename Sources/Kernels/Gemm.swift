@@ -118,7 +118,7 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
                   kernel: kernel)
         }
         addPartials(parts, pieces: pieces, m: m, n: n, beta: beta, c: c.base, ldc: ldc, pool: pool,
-                    afterRows: afterChunk.map { hand in { rows in hand(rows, 0..<n) } })
+                    afterChunk: afterChunk)
         return
     }
 
@@ -163,19 +163,20 @@ public func innerSplit(m: Int, n: Int, k: Int) -> (step: Int, pieces: Int)? {
 
 /// C = beta·C + P₀ + P₁ + … for the `pieces` m×n partials P at `parts` (each `stride` floats after
 /// the one before: m·n when they are packed), each element summed in piece order, in blocks of rows
-/// on the pool. `afterRows`, when given, is called for each block once it is final, on the thread
-/// that added it (so it can use those rows of C while they are in that core's cache).
+/// on the pool. `afterChunk`, when given, is called for each block (its rows, all n columns) once
+/// it is final, on the thread that added it (so it can use those rows of C while they are in that
+/// core's cache): `gemm`'s hand-off, passed on as it is.
 public func addPartials(_ parts: UnsafeMutablePointer<Float>, pieces: Int, stride: Int? = nil, m: Int, n: Int,
                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadPool?,
-                        afterRows: ((Range<Int>) -> Void)? = nil) {
+                        afterChunk: ((_ rows: Range<Int>, _ cols: Range<Int>) -> Void)? = nil) {
     let stride = stride ?? m * n
     // Blocks of about 16 K floats of each partial; as many as the pieces at least, when the
     // hand-off wants the rows spread over the threads.
-    let perBlock = max(1, min(afterRows == nil ? m : (m + pieces - 1) / pieces, 16_384 / max(1, n)))
-    forEach((m + perBlock - 1) / perBlock, pool: m * n * pieces >= 65_536 || afterRows != nil ? pool : nil) { block in
+    let perBlock = max(1, min(afterChunk == nil ? m : (m + pieces - 1) / pieces, 16_384 / max(1, n)))
+    forEach((m + perBlock - 1) / perBlock, pool: m * n * pieces >= 65_536 || afterChunk != nil ? pool : nil) { block in
         let rows = (block * perBlock)..<min(m, (block + 1) * perBlock)
         for i in rows { addPartialRow(parts + i * n, pieces: pieces, stride: stride, n: n, beta: beta, c: c + i * ldc) }
-        afterRows?(rows)
+        afterChunk?(rows, 0..<n)
     }
 }
 
