@@ -67,7 +67,7 @@ WIDE void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, u
         out[2] = _mm512_castpd_ps(_mm512_permutex2var_pd(_mm512_castps_pd(b2), quadLo, _mm512_castps_pd(d)));
         out[3] = _mm512_castpd_ps(_mm512_permutex2var_pd(_mm512_castps_pd(b2), quadHi, _mm512_castps_pd(d)));
         for (int q = 0; q < 4; q++) {
-            _mm512_storeu_ps(mask + e + 16 * q, out[q]);
+            if (mask) _mm512_storeu_ps(mask + e + 16 * q, out[q]);
             _mm512_storeu_ps(y + e + 16 * q, _mm512_mul_ps(_mm512_loadu_ps(x + e + 16 * q), out[q]));
         }
     }
@@ -84,8 +84,9 @@ WIDE void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, u
         }
         const unsigned words[4] = {c0, c1, c2, c3};
         for (int l = 0; l < 4 && e + l < count; l++) {
-            mask[e + l] = words[l] >= cut ? keep : 0.0f;
-            y[e + l] = x[e + l] * mask[e + l];
+            const float m = words[l] >= cut ? keep : 0.0f;
+            if (mask) mask[e + l] = m;
+            y[e + l] = x[e + l] * m;
         }
     }
 }

@@ -249,9 +249,34 @@ public func rowBlocks(rows: Int, cols: Int) -> (step: Int, count: Int) {
 }
 
 /// y = f(y + b) row by row — y: (rows, cols), b: (cols) or nil; f along each row for softmax.
+/// With `dropout` (a ReLU only), then y = y · mask of that draw, in the same pass: a dense layer
+/// and the dropout layer after it (`Dense.fuse`), the same bits as the two layers' passes (`code`
+/// picks the mask's build, as in `dropoutForward`).
 public func biasActivationForward(_ y: FloatView, rows: Int, cols: Int, bias: FloatView?,
-                                  activation: Activation, pool: ThreadPool?) {
+                                  activation: Activation, dropout: DropoutDraw? = nil, code: VectorCode = .best,
+                                  pool: ThreadPool?) {
     precondition(y.count >= rows * cols)
+    if let dropout {
+        precondition(activation == .relu, "a dropout is applied in the pass of a ReLU only")
+        let yp = y.base, bp = bias?.base
+        forEachChunk(rows * cols, pool: pool) { range in   // bounds multiples of 4, as the draw wants
+            // The chunk's rows, or the parts of them in it: bias and ReLU, then the mask while
+            // the chunk (16 KB) is in L1.
+            var e = range.lowerBound
+            while e < range.upperBound {
+                let j = e % cols, end = min(range.upperBound, e - j + cols)
+                let row = yp + (e - j)
+                if let bp {
+                    for c in j..<(end - e + j) { let v = row[c] + bp[c]; row[c] = v < 0 ? 0 : v }  // as addRowVector,
+                } else {                                                                            // Activation.relu
+                    for c in j..<(end - e + j) { row[c] = row[c] < 0 ? 0 : row[c] }
+                }
+                e = end
+            }
+            dropout.apply(range, x: yp, y: yp, mask: nil, code: code)
+        }
+        return
+    }
     if bias == nil && activation == .linear { return }
     let (step, blocks) = rowBlocks(rows: rows, cols: cols)
     forEach(blocks, pool: pool) { block in
@@ -266,9 +291,33 @@ public func biasActivationForward(_ y: FloatView, rows: Int, cols: Int, bias: Fl
 /// given, biasGradient[j] += Σ_r dz[r, j]. The column sums are taken per fixed row block into
 /// `partials` (≥ 8·cols floats; only needed with `biasGradient`), then the blocks are added in
 /// order: the same bits on any number of threads.
+///
+/// With `dropoutKeep` (a ReLU whose pass applied a dropout: `biasActivationForward`'s `dropout`,
+/// y the dropout's output), dz = y > 0 ? dy · keep : 0 — the dropout's dy · mask then the ReLU's
+/// select on one pass: where the mask kept an element, y > 0 exactly where the ReLU's output was;
+/// where it dropped one, both give a zero (+0 here, ±0 there, which no sum from +0 tells apart).
 public func activationBackward(y: FloatView, dy: FloatView, rows: Int, cols: Int, activation: Activation,
-                               biasGradient: FloatView?, partials: FloatView? = nil, pool: ThreadPool?) {
+                               biasGradient: FloatView?, partials: FloatView? = nil, dropoutKeep: Float? = nil,
+                               pool: ThreadPool?) {
     precondition(y.count >= rows * cols && dy.count >= rows * cols)
+    if let keep = dropoutKeep {
+        precondition(activation == .relu && biasGradient == nil, "a dropout's gradient with a ReLU's only")
+        let yr = UnsafeRawPointer(y.base), dr = UnsafeMutableRawPointer(dy.base), yp = y.base, dp = dy.base
+        forEachChunk(rows * cols, pool: pool) { range in
+            var e = range.lowerBound
+            while e + 16 <= range.upperBound {
+                var d = dr.loadUnaligned(fromByteOffset: 4 * e, as: SIMD16<Float>.self) * keep
+                d.replace(with: 0, where: .!(yr.loadUnaligned(fromByteOffset: 4 * e, as: SIMD16<Float>.self) .> 0))
+                dr.storeBytes(of: d, toByteOffset: 4 * e, as: SIMD16<Float>.self)
+                e += 16
+            }
+            while e < range.upperBound {
+                dp[e] = yp[e] > 0 ? dp[e] * keep : 0
+                e += 1
+            }
+        }
+        return
+    }
     let (step, blocks) = rowBlocks(rows: rows, cols: cols)
     if biasGradient != nil { precondition((partials?.count ?? 0) >= blocks * cols) }
     let yp = y.base, dp = dy.base, pp = partials?.base

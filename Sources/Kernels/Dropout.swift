@@ -3,29 +3,46 @@
 // beyond the stream itself.
 import CKernels
 
-/// mask[e] = (uniform(e) ≥ rate) / (1 - rate);  y[e] = x[e] · mask[e]
-/// `stream` is the dropout stream positioned for this call; word `e` of it decides element e.
-/// `code` picks the build (the tests compare them; the masks are the same).
-public func dropoutForward(x: FloatView, y: FloatView, mask: FloatView, count: Int, rate: Float,
-                           stream: RandomStream, pool: ThreadPool? = nil,
-                           code: VectorCode = .best) {
-    precondition(x.count >= count && y.count >= count && mask.count >= count)
-    let keep = 1 / (1 - rate)
-    // A word w keeps its element when w ≥ rate · 2³², i.e. uniform(e) ≥ rate.
-    let threshold = UInt64((Double(rate) * 4_294_967_296).rounded(.up))
-    // Whole blocks only: the caller advances the stream by a multiple of 4 words per call.
-    precondition(stream.position % 4 == 0, "dropout stream must sit on a block boundary")
-    let firstBlock = stream.position / 4
-    let xp = x.base, yp = y.base, mp = mask.base
-    let wide = threshold < 1 << 32, cut = UInt32(truncatingIfNeeded: threshold)
-    forEachChunk(count, pool: pool) { range in
-        // Chunk bounds are multiples of 4, so element e always takes lane e % 4 of block e / 4.
+/// One step's draw of a dropout layer: which elements it keeps. Element e is kept when word e of
+/// `stream` (positioned for this step, on a block boundary) is at least rate · 2³², i.e. when
+/// uniform(e) ≥ rate; a kept element is multiplied by `keep` = 1 / (1 − rate).
+public struct DropoutDraw: Sendable {
+    public let rate: Float
+    public let stream: RandomStream
+    public var keep: Float { 1 / (1 - rate) }
+
+    public init(rate: Float, stream: RandomStream) {
+        precondition(rate >= 0 && rate < 1)
+        // Whole blocks only: the caller advances the stream by a multiple of 4 words per call.
+        precondition(stream.position % 4 == 0, "dropout stream must sit on a block boundary")
+        self.rate = rate
+        self.stream = stream
+    }
+
+    /// y[e] = x[e] · mask[e] for e in `range` (bounds multiples of 4, so element e always takes
+    /// lane e % 4 of block e / 4), mask[e] = keep or 0; the mask is stored where `mask` is given
+    /// (x may be y). `code` picks the build (the tests compare them; the masks are the same).
+    @inline(__always)
+    func apply(_ range: Range<Int>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+               mask: UnsafeMutablePointer<Float>?, code: VectorCode) {
+        let keep = keep
+        let threshold = UInt64((Double(rate) * 4_294_967_296).rounded(.up))
+        let firstBlock = stream.position / 4
+        let wide = threshold < 1 << 32, cut = UInt32(truncatingIfNeeded: threshold)
         var e = range.lowerBound
         if wide && code == .avx512 {                 // the same, 64 elements at a time
             ck_dropout(range.count, firstBlock &+ UInt64(e / 4), stream.key.0, stream.key.1, stream.index, cut, keep,
-                       xp + e, yp + e, mp + e)
+                       x + e, y + e, mask.map { $0 + e })
             return
         }
+        guard let mp = mask else {
+            // The Swift loops below keep the mask as they go: in a buffer of the range's own.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: range.count) { buffer in
+                apply(range, x: x, y: y, mask: buffer.baseAddress! - range.lowerBound, code: code)
+            }
+            return
+        }
+        let xp = x, yp = y
         // 32 elements (8 blocks) at a time: word w of block k decides element 4k + w. The masks
         // are made 8 blocks at a time (in block order), put in element order through a small
         // buffer, then y = x · mask 8 elements at a time.
@@ -70,6 +87,20 @@ public func dropoutForward(x: FloatView, y: FloatView, mask: FloatView, count: I
             }
             e += 4
         }
+    }
+}
+
+/// mask[e] = (uniform(e) ≥ rate) / (1 - rate);  y[e] = x[e] · mask[e]
+/// `stream` is the dropout stream positioned for this call; word `e` of it decides element e.
+/// `code` picks the build (the tests compare them; the masks are the same).
+public func dropoutForward(x: FloatView, y: FloatView, mask: FloatView, count: Int, rate: Float,
+                           stream: RandomStream, pool: ThreadPool? = nil,
+                           code: VectorCode = .best) {
+    precondition(x.count >= count && y.count >= count && mask.count >= count)
+    let draw = DropoutDraw(rate: rate, stream: stream)
+    let xp = x.base, yp = y.base, mp = mask.base
+    forEachChunk(count, pool: pool) { range in     // chunk bounds are multiples of 4
+        draw.apply(range, x: xp, y: yp, mask: mp, code: code)
     }
 }
 

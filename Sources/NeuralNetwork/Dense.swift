@@ -80,8 +80,27 @@ public final class Dense: ActivatedLayer {
     }
 
     /// "gemm": the products in our own kernels (Sources/CKernels/gemm.c); "gemm-portable":
-    /// OpenBLAS's, on a CPU without AVX2 and FMA.
-    public var pathName: String? { ProductKernel.best == .openBLAS ? "gemm-portable" : "gemm" }
+    /// OpenBLAS's, on a CPU without AVX2 and FMA; then "-dropout" when it applies the dropout
+    /// layer after it (`fuse`).
+    public var pathName: String? {
+        (ProductKernel.best == .openBLAS ? "gemm-portable" : "gemm") + (dropout == nil ? "" : "-dropout")
+    }
+
+    /// The dropout layer after this one, when this layer applies it (`fuse`).
+    private var dropout: Dropout?
+
+    /// Whether this layer can apply `next`'s mask in its own pass: with a ReLU, whose backward
+    /// can tell the kept elements by the dropout's output (see `activationBackward`).
+    public func canFuse(_ next: Dropout) -> Bool { activation == .relu }
+
+    /// Applies `next`'s mask in the bias-and-ReLU pass, and its gradient in the ReLU's backward:
+    /// two passes over the batch's activations fewer each way, and no mask in memory. The output
+    /// is then the dropout's (the model gives both layers one buffer); the same bits.
+    public func fuse(_ next: Dropout) {
+        precondition(canFuse(next))
+        dropout = next
+        next.markFused()
+    }
 
     /// Workspace for the forward product's split inner dimension (see `gemm`).
     public var scratchPerSample: Int { gemmWorkspace(m: 1, n: units) }
@@ -105,7 +124,7 @@ public final class Dense: ActivatedLayer {
         gemm(m: n, n: units, k: inputs, a: x, lda: inputs, b: kernel!, ldb: units,
              beta: 0, c: y, ldc: units, pool: context.pool, workspace: workspace)  // y = x·W
         biasActivationForward(y, rows: n, cols: units, bias: bias, activation: activation,
-                              pool: context.pool)                            // y = f(y + b)
+                              dropout: dropout?.draw(context), pool: context.pool)   // y = f(y + b) (⊙ mask)
     }
 
     /// The kernel: each part of dW, as soon as the product has it, is stepped by the thread that
@@ -116,7 +135,7 @@ public final class Dense: ActivatedLayer {
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
         activationBackward(y: y, dy: dy, rows: n, cols: units, activation: activation, biasGradient: nil,
-                           pool: context.pool)                               // dz = dy ⊙ f'(z)
+                           dropoutKeep: dropout?.draw(context)?.keep, pool: context.pool)  // dz = dy (⊙ mask) ⊙ f'(z)
         if let dx {
             gemm(transB: true, m: n, n: inputs, k: units, a: dy, lda: units, b: kernel!, ldb: units,
                  beta: 0, c: dx, ldc: inputs, pool: context.pool)             // dx = dz·Wᵀ

@@ -31,18 +31,34 @@ public final class Dropout: Layer {
         self.inputShape = inputShape
     }
 
-    public var scratchPerSample: Int { inputShape.count }
+    /// True when the dense layer before applies the mask in its activation's pass (`Dense.fuse`):
+    /// this layer's output is then that layer's output memory, its passes do nothing, and no
+    /// mask is kept (the dense layer's backward tells kept elements by its output).
+    public private(set) var fusedIntoPrevious = false
+    public var aliasesInput: Bool { fusedIntoPrevious }
+    func markFused() { fusedIntoPrevious = true }
+    /// "in-dense" when the dense layer before applies it.
+    public var pathName: String? { fusedIntoPrevious ? "in-dense" : nil }
+
+    public var scratchPerSample: Int { fusedIntoPrevious ? 0 : inputShape.count }
     public func bind(scratch: FloatView) { mask = scratch }
 
+    /// This step's draw: nil outside training or at rate 0 (the layer then passes values through).
+    func draw(_ context: PassContext) -> DropoutDraw? {
+        guard context.training && config.rate > 0 else { return nil }
+        // A fresh sub-stream per step: the mask depends on (seed, layer name, step) only.
+        if stream?.seed != context.seed || stream?.name != name {
+            stream = (context.seed, name, RandomStream(seed: context.seed, name: "dropout/" + name))
+        }
+        return DropoutDraw(rate: config.rate, stream: stream!.stream.indexed(context.step))
+    }
+
     public func forward(x: FloatView, y: FloatView, batch n: Int, context: PassContext) {
+        if fusedIntoPrevious { return }
         let count = n * inputShape.count
-        if context.training && config.rate > 0 {
-            // A fresh sub-stream per step: the mask depends on (seed, layer name, step) only.
-            if stream?.seed != context.seed || stream?.name != name {
-                stream = (context.seed, name, RandomStream(seed: context.seed, name: "dropout/" + name))
-            }
-            dropoutForward(x: x, y: y, mask: mask!, count: count, rate: config.rate,
-                           stream: stream!.stream.indexed(context.step), pool: context.pool)
+        if let draw = draw(context) {
+            dropoutForward(x: x, y: y, mask: mask!, count: count, rate: draw.rate, stream: draw.stream,
+                           pool: context.pool)
         } else {
             y.slice(0, count).copy(from: x.slice(0, count))
         }
@@ -50,7 +66,7 @@ public final class Dropout: Layer {
 
     public func backward(x: FloatView, y: FloatView, dy: FloatView, dx: FloatView?, batch n: Int,
                          context: PassContext) {
-        guard let dx else { return }
+        guard let dx, !fusedIntoPrevious else { return }
         let count = n * inputShape.count
         if context.training && config.rate > 0 {
             dropoutBackward(dy: dy, mask: mask!, into: dx, count: count, pool: context.pool)   // dx = dy ⊙ mask

@@ -65,8 +65,9 @@ public final class Sequential {
     /// - Parameter fuse: let a convolution compute the 2×2 max pooling after it (`Conv2D.fuse`),
     ///   the same results up to the order of the bias gradient's sums, and a batch normalization
     ///   the ReLU after it (`BatchNormalization.fuse`) and a 2×2 max pooling after that (`fuse(pool:)`,
-    ///   AVX-512), and a convolution the input gradient of a batch normalization after it
-    ///   (`Conv2D.fuse(gradientOf:)`, AVX-512), the same bits: passes over memory fewer.
+    ///   AVX-512), a convolution the input gradient of a batch normalization after it
+    ///   (`Conv2D.fuse(gradientOf:)`, AVX-512), and a dense layer with a ReLU the dropout after it
+    ///   (`Dense.fuse`), the same bits: passes over memory fewer.
     public init(name: String, inputShape: Shape, layers: [any Layer], maxBatch: Int, seed: UInt64,
                 fuse: Bool = true) throws {
         precondition(maxBatch > 0)
@@ -97,6 +98,9 @@ public final class Sequential {
                 if let conv = layer as? Conv2D, let pool = next as? Pooling2D, conv.canFuse(pool) {
                     conv.fuse(pool)
                     pool.markFused()
+                }
+                if let dense = layer as? Dense, let dropout = next as? Dropout, dense.canFuse(dropout) {
+                    dense.fuse(dropout)
                 }
                 if let norm = layer as? BatchNormalization, let activation = next as? ActivationLayer,
                    norm.canFuse(activation) {

@@ -17,22 +17,6 @@ struct BatchNormFusionTests {
         ("dense", #"{"units": 3}"#),
     ]
 
-    /// Output, parameter gradients and moving statistics of one training step, then the output in
-    /// inference mode.
-    func step(_ model: Sequential, batch: Int, threads: Int) -> [[UInt32]] {
-        let pool = ThreadPool(threadCount: threads)
-        let context = PassContext(training: true, seed: 9, step: 1, pool: pool)
-        let input = model.input.view
-        for i in 0..<batch * model.inputShape.count { input[i] = Float(sin(Double(i) * 0.37)) }
-        let output = model.forward(batch: batch, context: context).array
-        let gradient = model.outputGradient
-        for i in 0..<batch * model.outputCount { gradient[i] = Float(cos(Double(i) * 0.13)) }
-        model.zeroGradients(pool: pool)
-        model.backward(batch: batch, context: context)
-        let inference = model.forward(batch: batch, context: PassContext(training: false, pool: pool)).array
-        return [output, model.gradients.array, model.state.array, inference].map { $0.map(\.bitPattern) }
-    }
-
     @Test("fused and separate layers give the same bits, on 1 and 2 threads")
     func sameBits() throws {
         for batch in [5, 8] {
@@ -44,9 +28,9 @@ struct BatchNormFusionTests {
             let activations = fused.layers.compactMap { $0 as? ActivationLayer }
             #expect(activations.count == 2 && activations.allSatisfy(\.fusedIntoPrevious))
             #expect(fused.layers.compactMap { ($0 as? BatchNormalization)?.appliesReLU } == [true, true])
-            let reference = step(try model(fuse: false), batch: batch, threads: 1)
-            #expect(step(fused, batch: batch, threads: 2) == reference)
-            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            let reference = trainingStepBits(try model(fuse: false), batch: batch, threads: 1)
+            #expect(trainingStepBits(fused, batch: batch, threads: 2) == reference)
+            #expect(trainingStepBits(try model(fuse: true), batch: batch, threads: 1) == reference)
             #expect(reference[0].contains { Float(bitPattern: $0) != 0 })
         }
     }
@@ -77,9 +61,9 @@ struct BatchNormFusionTests {
             #expect(norms.map(\.pathName) == norms.map { _ in inside ? "normalize-relu-pooled" : "normalize-relu-portable" })
             #expect(try model(fuse: false).layers.compactMap { ($0 as? BatchNormalization)?.pathName }
                     == norms.map { _ in inside ? "normalize" : "normalize-portable" })
-            let reference = step(try model(fuse: false), batch: batch, threads: 1)
-            #expect(step(fused, batch: batch, threads: 2) == reference)
-            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            let reference = trainingStepBits(try model(fuse: false), batch: batch, threads: 1)
+            #expect(trainingStepBits(fused, batch: batch, threads: 2) == reference)
+            #expect(trainingStepBits(try model(fuse: true), batch: batch, threads: 1) == reference)
             #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
         }
     }
@@ -100,9 +84,9 @@ struct BatchNormFusionTests {
             let norm = fused.layers.compactMap { $0 as? BatchNormalization }.first!
             #expect(fused.layers[0].pathName == "direct" && norm.inputGradientInPrevious)
             #expect(norm.pathName == (pooled ? "normalize-relu-pooled" : "normalize-relu") + "-dx-in-conv")
-            let reference = step(try model(fuse: false), batch: batch, threads: 1)
-            #expect(step(fused, batch: batch, threads: 2) == reference)
-            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            let reference = trainingStepBits(try model(fuse: false), batch: batch, threads: 1)
+            #expect(trainingStepBits(fused, batch: batch, threads: 2) == reference)
+            #expect(trainingStepBits(try model(fuse: true), batch: batch, threads: 1) == reference)
             #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
         }
         // Not with a bias (its gradient needs dz in memory), nor with an activation before it.
@@ -136,9 +120,9 @@ struct BatchNormFusionTests {
             #expect(convs.map(\.pathName) == ["direct", "winograd-f4x4", "winograd-f4x4"])
             // The first normalization's output is applied by the Winograd layer after it.
             #expect(norms.map(\.pathName) == ["normalize-relu-dx-in-conv-y-in-conv", "normalize-relu-pooled-dx-in-conv"])
-            let reference = step(try model(fuse: false), batch: batch, threads: 1)
-            #expect(step(fused, batch: batch, threads: 2) == reference)
-            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            let reference = trainingStepBits(try model(fuse: false), batch: batch, threads: 1)
+            #expect(trainingStepBits(fused, batch: batch, threads: 2) == reference)
+            #expect(trainingStepBits(try model(fuse: true), batch: batch, threads: 1) == reference)
             #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
         }
     }
@@ -167,9 +151,9 @@ struct BatchNormFusionTests {
             #expect(convs[2].pathName == "im2col")
             #expect(norms.map(\.outputInNext) == [true, false])
             #expect(norms.map(\.pathName) == ["normalize-y-in-conv", "normalize-relu"])
-            let reference = step(try model(fuse: false), batch: batch, threads: 1)
-            #expect(step(fused, batch: batch, threads: 2) == reference)
-            #expect(step(try model(fuse: true), batch: batch, threads: 1) == reference)
+            let reference = trainingStepBits(try model(fuse: false), batch: batch, threads: 1)
+            #expect(trainingStepBits(fused, batch: batch, threads: 2) == reference)
+            #expect(trainingStepBits(try model(fuse: true), batch: batch, threads: 1) == reference)
             #expect(reference[1].contains { Float(bitPattern: $0) != 0 })
         }
     }

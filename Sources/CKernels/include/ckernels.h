@@ -164,7 +164,8 @@ void ck_adadelta(long count, float *w, const float *g, float *a, float *d, float
 
 /// mask[e] = keep when word e of the Philox4x32-10 stream (key0, key1; counter words 2 and 3 =
 /// `index`) counted from block `firstBlock` is ≥ cut, else 0; y[e] = x[e]·mask[e], for e < count
-/// (the same as Sources/Kernels/Dropout.swift). AVX-512: call only where ck_has_avx512vl() is 1.
+/// (the same as Sources/Kernels/Dropout.swift). The mask is stored only where `mask` is not NULL;
+/// x may be y. AVX-512: call only where ck_has_avx512vl() is 1.
 void ck_dropout(long count, unsigned long long firstBlock, unsigned key0, unsigned key1,
                 unsigned long long index, unsigned cut, float keep, const float *x, float *y, float *mask);
 
