@@ -62,11 +62,18 @@ public enum BLAS {
 let minimumChunkFlops = 2_500_000
 let maximumChunks = 8
 
+/// Products of at least this many FLOPs have their output cut in two at least (`gemm`): a model's
+/// 10-unit output layer (mlp-512's 128×512·512×10, its dx and dW, 1.3 MFLOP each) otherwise ran
+/// on one core while the other waited.
+let minimumOutputSplitFlops = 1_000_000
+
 /// How many chunks a product of `flops` over an extent of `extent` is cut into (a power of two,
-/// at most 8, each chunk ≥ 2.5 MFLOP and ≥ 32 wide), and the chunk width: a multiple of
-/// `granule` — 16 by default, which keeps every chunk on OpenBLAS's full-width micro-kernels.
-public func gemmSplit(flops: Int, extent: Int, granule: Int = 16) -> (step: Int, pieces: Int) {
-    var chunks = 1
+/// at most 8, each chunk ≥ 2.5 MFLOP and ≥ 32 wide, but two from `splitFrom` FLOPs), and the
+/// chunk width: a multiple of `granule` — 16 by default, which keeps every chunk on OpenBLAS's
+/// full-width micro-kernels.
+public func gemmSplit(flops: Int, extent: Int, granule: Int = 16,
+                      splitFrom: Int? = nil) -> (step: Int, pieces: Int) {
+    var chunks = flops >= (splitFrom ?? 2 * minimumChunkFlops) && extent >= 32 ? 2 : 1
     while chunks < maximumChunks && flops / (2 * chunks) >= minimumChunkFlops && extent >= 32 * chunks {
         chunks *= 2
     }
@@ -134,7 +141,8 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     // Rows for gemm.c in multiples of 4, not 16: the chunks then come out as many as planned
     // (mlp-512's 784-row kernel gradient: 8 of 100 rows, not 7 of 112 — 3 against 4 on two
     // threads), and gemm.c gives the same bits for any split.
-    let (step, pieces) = gemmSplit(flops: flops, extent: extent, granule: splitRows && kernel != .openBLAS ? 4 : 16)
+    let (step, pieces) = gemmSplit(flops: flops, extent: extent, granule: splitRows && kernel != .openBLAS ? 4 : 16,
+                                   splitFrom: minimumOutputSplitFlops)
     forEach(pieces, pool: pool) { piece in
         let start = piece * step
         let size = min(step, extent - start)

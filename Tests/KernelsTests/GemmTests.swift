@@ -75,6 +75,22 @@ struct GemmTests {
         }
     }
 
+    @Test("an output layer's 1.3 MFLOP products are cut in two, the inner dimension left whole (its bits)")
+    func smallProductsInTwo() {
+        // mlp-512's 10-unit layer at batch 128: y = x·W, dx = dz·Wᵀ, dW = xᵀ·dz.
+        for (transA, transB, m, n, k) in [(false, false, 128, 10, 512), (false, true, 128, 512, 10),
+                                          (true, false, 512, 10, 128)] {
+            let a = FloatStorage(count: m * k), b = FloatStorage(count: k * n), c = FloatStorage(count: m * n)
+            let workspace = FloatStorage(count: gemmWorkspace(m: m, n: n))
+            let calls = Mutex(0)
+            gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.view, lda: transA ? m : k, b: b.view,
+                 ldb: transB ? k : n, beta: 0, c: c.view, ldc: n, pool: ThreadPool(threadCount: 2),
+                 workspace: workspace.view) { _, _ in calls.withLock { $0 += 1 } }
+            #expect(calls.withLock { $0 } == 2, "\(m)×\(n)×\(k)")
+            #expect(innerSplit(m: m, n: n, k: k) == nil)
+        }
+    }
+
     @Test("a split inner dimension adds its pieces' products in piece order, on 1, 2 and 3 threads",
           arguments: [(288, 37, 3136), (40, 100, 8192)])
     func innerSplitAddsInOrder(_ shape: (Int, Int, Int)) throws {
