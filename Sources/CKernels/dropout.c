@@ -11,11 +11,13 @@
 #define WIDE __attribute__((target("avx2,fma,avx512f,avx512vl")))
 #define INLINE_WIDE static inline __attribute__((always_inline)) WIDE
 
-/// (hi, lo) 32-bit halves of the 64-bit products x·m, lane by lane.
+/// (hi, lo) 32-bit halves of the 64-bit products x·m, lane by lane: the even lanes' products and
+/// the odd lanes' (moved down), each half put in place by one masked shuffle (shift-and-blend pairs
+/// took two operations each; the generator is bound by the two vector ports).
 INLINE_WIDE void multiply(__m512i x, __m512i m, __m512i *hi, __m512i *lo) {
     const __m512i even = _mm512_mul_epu32(x, m), odd = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), m);
-    *hi = _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64(even, 32), odd);
-    *lo = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64(odd, 32));
+    *hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_DDBB);   // even lanes: even's upper half
+    *lo = _mm512_mask_shuffle_epi32(even, 0xaaaa, odd, _MM_PERM_CCAA);   // odd lanes: odd's lower half
 }
 
 /// Philox4x32-10 of 16 counters (c0[k], c1[k], c2, c3): lane k of x[w] is word w of block k.
@@ -28,9 +30,9 @@ INLINE_WIDE void philox16(__m512i c0, __m512i c1, unsigned c2, unsigned c3, unsi
         __m512i h0, l0, h1, l1;
         multiply(x0, m0, &h0, &l0);
         multiply(x2, m1, &h1, &l1);
-        x0 = _mm512_xor_si512(_mm512_xor_si512(h1, x1), _mm512_set1_epi32((int)k0));
+        x0 = _mm512_ternarylogic_epi32(h1, x1, _mm512_set1_epi32((int)k0), 0x96);   // h1 ^ x1 ^ k0
         x1 = l1;
-        x2 = _mm512_xor_si512(_mm512_xor_si512(h0, x3), _mm512_set1_epi32((int)k1));
+        x2 = _mm512_ternarylogic_epi32(h0, x3, _mm512_set1_epi32((int)k1), 0x96);   // h0 ^ x3 ^ k1
         x3 = l0;
     }
     x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
