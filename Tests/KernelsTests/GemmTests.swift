@@ -91,6 +91,29 @@ struct GemmTests {
         }
     }
 
+    @Test("an image batch through a first dense layer: one piece of columns per thread, the same bits",
+          .enabled(if: ProductKernel.avx512.isAvailable))
+    func sparseRowsByColumns() {
+        // 19% nonzeros, as an MNIST batch: gemm.c takes A at its nonzeros.
+        let (m, n, k) = (128, 512, 784)
+        var s = RandomStream(seed: 12, name: "sparse rows")
+        let a = FloatStorage((0..<m * k).map { _ in s.nextUniform() < 0.19 ? s.nextUniform() : 0 })
+        let b = FloatStorage((0..<k * n).map { _ in s.nextNormal() })
+        var results: [[UInt32]] = []
+        for threads in [1, 2, 3] {
+            let c = FloatStorage(count: m * n)
+            let pieces = Mutex([(Range<Int>, Range<Int>)]())
+            gemm(m: m, n: n, k: k, a: a.view, lda: k, b: b.view, ldb: n, beta: 0, c: c.view, ldc: n,
+                 pool: ThreadPool(threadCount: threads)) { rows, cols in pieces.withLock { $0.append((rows, cols)) } }
+            let seen = pieces.withLock { $0 }.sorted { $0.1.lowerBound < $1.1.lowerBound }
+            #expect(seen.count == threads && seen.allSatisfy { $0.0 == 0..<m }, "\(threads) threads")
+            #expect(seen.map(\.1.count).reduce(0, +) == n && seen.first?.1.lowerBound == 0)
+            results.append(c.array.map(\.bitPattern))
+        }
+        #expect(results[0] == results[1] && results[0] == results[2])
+        #expect(results[0].contains { $0 != 0 })
+    }
+
     @Test("a split inner dimension adds its pieces' products in piece order, on 1, 2 and 3 threads",
           arguments: [(288, 37, 3136), (40, 100, 8192)])
     func innerSplitAddsInOrder(_ shape: (Int, Int, Int)) throws {
