@@ -11,9 +11,10 @@
 //
 // Why our own partition instead of OpenBLAS threads: OpenBLAS's threaded sgemm does not give the
 // same bits for 1 and 2 threads (measured: a 32×128×784 product differs in the last bits). Here the
-// output is cut into chunks chosen from the shapes alone; each chunk is one single-threaded product
-// over the full inner dimension, so each output element is summed in the same order whatever the
-// thread count, and the pool only decides which thread runs which chunk.
+// output is cut into chunks chosen from the shapes alone (but for an image batch's first dense
+// layer: one piece of columns a thread); each chunk is one single-threaded product over the full inner
+// dimension, so each output element is summed in the same order whatever the thread count or the
+// cut, and the pool only decides which thread runs which chunk.
 import CBLAS
 import CKernels
 
@@ -139,7 +140,7 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     // the first layer's dW with Adam's step 361–381 → 298–325 µs.
     if m < n && !transA && !transB && kernel == .avx512
         && ck_gemm_rows_sparse(Int32(m), Int32(n), Int32(k), a.base, Int32(lda)) != 0 {
-        let pieces = max(1, min(pool?.threadCount ?? 1, n / 64))
+        let pieces = flops < minimumOutputSplitFlops ? 1 : max(1, min(pool?.threadCount ?? 1, n / 64))
         let step = ((n + pieces - 1) / pieces + 15) / 16 * 16
         forEach((n + step - 1) / step, pool: pool) { piece in
             let start = piece * step, size = min(step, n - start)
