@@ -401,6 +401,11 @@ WIDE static void productSparseRows(int m, int n, int k, const float *a, long lda
     })
 }
 
+WIDE void ck_gemm_sparse_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                         int accumulate) {
+    if (m > 0 && n > 0) productSparseRows(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
 // One copy of each for A as it is and for Aᵀ: the address of A's elements is then fixed code.
 #define COPIES(NAME, TARGET, BODY, TA)                                                                           \
     TARGET static void NAME(int m, int n, int k, const float *a, long lda, const float *b, long ldb, float *c,     \

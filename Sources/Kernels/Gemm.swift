@@ -12,9 +12,9 @@
 // Why our own partition instead of OpenBLAS threads: OpenBLAS's threaded sgemm does not give the
 // same bits for 1 and 2 threads (measured: a 32×128×784 product differs in the last bits). Here the
 // output is cut into chunks chosen from the shapes alone (but for an image batch's first dense
-// layer: one piece of columns a thread); each chunk is one single-threaded product over the full inner
-// dimension, so each output element is summed in the same order whatever the thread count or the
-// cut, and the pool only decides which thread runs which chunk.
+// layer: one piece of columns a thread); each chunk is one single-threaded product over the full
+// inner dimension, so each output element is summed in the same order whatever the thread count or
+// the cut, and the pool only decides which thread runs which chunk.
 import CBLAS
 import CKernels
 
@@ -143,9 +143,11 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
         let pieces = flops < minimumOutputSplitFlops ? 1 : max(1, min(pool?.threadCount ?? 1, n / 64))
         let step = ((n + pieces - 1) / pieces + 15) / 16 * 16
         forEach((n + step - 1) / step, pool: pool) { piece in
+            // Sparse once decided: each piece takes A at its nonzeros without asking again (a piece
+            // narrower than ck_gemm_rows_sparse's 128 columns would otherwise go dense).
             let start = piece * step, size = min(step, n - start)
-            sgemm(m: m, n: size, k: k, a: a.base, lda: lda, b: b.base + start, ldb: ldb, beta: beta,
-                  c: c.base + start, ldc: ldc, kernel: kernel)
+            ck_gemm_sparse_rows(Int32(m), Int32(size), Int32(k), a.base, Int32(lda), b.base + start, Int32(ldb),
+                                c.base + start, Int32(ldc), beta == 0 ? 0 : 1)
             afterChunk?(0..<m, start..<(start + size))
         }
         return

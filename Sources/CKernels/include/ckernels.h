@@ -126,10 +126,16 @@ void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const
              float *c, int ldc, int accumulate, int wide);
 
 /// 1 when ck_gemm's AVX-512 code (`wide`) takes op(A) = A (not transposed, B not transposed, m × k,
-/// n columns of C) row by row at its nonzeros: at most a quarter of A nonzero (an image batch;
-/// judged from 32 rows), at least 128 columns. Callers that split C between threads then split its
-/// rows. Call only when ck_has_avx512vl() is 1.
+/// n columns of C) a few rows at a time at their nonzeros: at most a quarter of A nonzero (an image
+/// batch; judged from 32 rows), at least 128 columns. Call only when ck_has_avx512vl() is 1.
 int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda);
+
+/// ck_gemm (A and B not transposed, AVX-512) with A taken at its nonzeros whatever its density or
+/// C's width — for a caller that asked ck_gemm_rows_sparse once about all of A and then computes C
+/// in pieces of columns (each piece narrower than the question's 128 columns perhaps). The same
+/// bits as ck_gemm. Call only when ck_has_avx512vl() is 1.
+void ck_gemm_sparse_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
+                         int accumulate);
 
 /// B (cols × rows, ldb) = Aᵀ for A (rows × cols, lda). Portable C, any CPU.
 void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb);
