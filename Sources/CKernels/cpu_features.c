@@ -75,6 +75,7 @@ CK_WINOGRAD_POOLED_TRAPS(ck_wino45_)
 void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
              float *c, int ldc, int accumulate, int wide) { __builtin_trap(); }
 int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) { return 0; }
+int ck_gemm_transposed_skips(int m, int k, const float *a, int lda) { return 0; }
 void ck_gemm_sparse_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc,
                          int accumulate) { __builtin_trap(); }
 

@@ -142,6 +142,30 @@ struct ProductKernelTests {
         }
     }
 
+    @Test("Aᵀ's zero tiles are looked for only where a sample finds a quarter of them",
+          .enabled(if: ProductKernel.avx512.isAvailable))
+    func transposedSkipsFromSample() {
+        var stream = RandomStream(seed: 29, name: "skip sample")
+        let (k, m) = (200, 288)
+        // A stored k × m: a kernel gradient's columns (rows p, 288 patch values each).
+        let dense = FloatStorage((0..<k * m).map { _ in stream.nextNormal() })
+        // Blank stretches as around a digit: every 4-row tile of Aᵀ zero at 3 of every 4 p.
+        let blank = FloatStorage((0..<k * m).map { e in e / m % 4 == 0 ? stream.nextNormal() : 0 })
+        // Zero at 3 of every 4 p only in the tiles the sample does not visit (every 9th of 72):
+        // the decision is the sample's, and the product is right either way (tests above).
+        let unsampled = FloatStorage((0..<k * m).map { e in
+            (e % m / 4) % 9 != 0 && e / m % 4 != 0 ? 0 : stream.nextNormal()
+        })
+        #expect(!transposedProductSkipsZeros(m: m, k: k, a: dense.view, lda: m))
+        #expect(transposedProductSkipsZeros(m: m, k: k, a: blank.view, lda: m))
+        #expect(!transposedProductSkipsZeros(m: m, k: k, a: unsampled.view, lda: m))
+        // A quarter exactly skipped is enough; one p fewer is not.
+        let quarter = FloatStorage((0..<k * m).map { e in e / m < k / 4 ? 0 : stream.nextNormal() })
+        #expect(transposedProductSkipsZeros(m: m, k: k, a: quarter.view, lda: m))
+        let under = FloatStorage((0..<k * m).map { e in e / m < k / 4 - 1 ? 0 : stream.nextNormal() })
+        #expect(!transposedProductSkipsZeros(m: m, k: k, a: under.view, lda: m))
+    }
+
     @Test("A mostly zeros (an image batch): rows visited at their nonzeros leave the chain's bits",
           arguments: [Shape(m: 128, n: 512, k: 784), Shape(m: 7, n: 300, k: 100), Shape(m: 33, n: 128, k: 64),
                       Shape(m: 5, n: 130, k: 257)])
