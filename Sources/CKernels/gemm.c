@@ -196,7 +196,7 @@ typedef struct { const int *lists, *counts; const float *packed; } Skips;
 /// Whether the row tiles of op(A) = Aᵀ skip at least a quarter of all p, judged from SAMPLE_TILES
 /// of them spread over it (NaN counts as nonzero): deciding from a full count read and packed the
 /// whole of A — a hidden layer's activations, a strided convolution's columns — each time it then
-/// went to the dense tiles (C harness, 288×400 · 400×64 with A dense, one thread: 178–185 →
+/// went to the dense tiles (C harness, Aᵀ 288×400 · 400×64 with A dense, one thread: 178–185 →
 /// 138–144 µs). A wrong guess costs time only: both products give the same bits.
 enum { SAMPLE_TILES = 8 };
 WIDE static int worthListing(int m, int k, const float *a, long lda) {

@@ -178,9 +178,10 @@ public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: 
     }
 }
 
-/// Whether gemm.c's AVX-512 kernels take op(A) = Aᵀ (A stored k × m, lda) at the p where its
-/// tiles of 4 rows are nonzero (a kernel gradient of an image batch) rather than in dense tiles —
-/// decided from a sample of A, for products at least 64 columns wide. False without AVX-512.
+/// Whether gemm.c's AVX-512 kernels, in a product at least 64 columns wide (they ask only then),
+/// take op(A) = Aᵀ (A stored k × m, lda) at the p where its tiles of 4 rows are nonzero (a kernel
+/// gradient of an image batch) rather than in dense tiles — decided from a sample of A. False
+/// without AVX-512.
 public func transposedProductSkipsZeros(m: Int, k: Int, a: FloatView, lda: Int) -> Bool {
     precondition(a.count >= (k - 1) * lda + m || k == 0, "A too small")
     return ProductKernel.avx512.isAvailable && ck_gemm_transposed_skips(Int32(m), Int32(k), a.base, Int32(lda)) != 0

@@ -130,10 +130,11 @@ void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const
 /// batch; judged from 32 rows), at least 128 columns. Call only when ck_has_avx512vl() is 1.
 int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda);
 
-/// 1 when ck_gemm's AVX-512 code takes op(A) = Aᵀ (A stored k × m; B not transposed, at least
-/// 64 columns of C) in tiles of 4 of its rows at the p where one of them is nonzero — a kernel
-/// gradient xᵀ·dz of an image batch — rather than in dense tiles: when those tiles skip at least
-/// a quarter of all p, judged from 8 tiles spread over A. Call only when ck_has_avx512vl() is 1.
+/// 1 when ck_gemm's AVX-512 code, for a product op(A) · B with op(A) = Aᵀ (A stored k × m) and at
+/// least 64 columns of C (it asks only then), takes Aᵀ in tiles of 4 of its rows at the p where one
+/// of them is nonzero — a kernel gradient xᵀ·dz of an image batch — rather than in dense tiles:
+/// when those tiles skip at least a quarter of all p, judged from 8 tiles spread over A. Call only
+/// when ck_has_avx512vl() is 1.
 int ck_gemm_transposed_skips(int m, int k, const float *a, int lda);
 
 /// ck_gemm (A and B not transposed, AVX-512) with A taken at its nonzeros whatever its density or
