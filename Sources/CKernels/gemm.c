@@ -199,6 +199,8 @@ typedef struct { const int *lists, *counts; const float *packed; } Skips;
 /// went to the dense tiles (C harness, Aᵀ 288×400 · 400×64 with A dense, one thread: 178–185 →
 /// 138–144 µs). A wrong guess costs time only: both products give the same bits.
 enum { SAMPLE_TILES = 8 };
+/// Whether a tile's values at one p (its `lanes` rows) hold a nonzero (or NaN): the p is listed.
+INLINE_WIDE int listedAt(__m128 v, __mmask8 lanes) { return _mm_mask_cmp_ps_mask(lanes, v, _mm_setzero_ps(), _CMP_NEQ_UQ) != 0; }
 WIDE static int worthListing(int m, int k, const float *a, long lda) {
     const int tiles = (m + LIST_ROWS - 1) / LIST_ROWS, step = (tiles + SAMPLE_TILES - 1) / SAMPLE_TILES;
     long listed = 0, visited = 0;
@@ -206,8 +208,7 @@ WIDE static int worthListing(int m, int k, const float *a, long lda) {
         const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
         const __mmask8 lanes = (__mmask8)((1u << rows) - 1);
         for (int p = 0; p < k; p++)
-            listed += _mm_mask_cmp_ps_mask(lanes, _mm_maskz_loadu_ps(lanes, a + (long)p * lda + i), _mm_setzero_ps(),
-                                           _CMP_NEQ_UQ) != 0;
+            listed += listedAt(_mm_maskz_loadu_ps(lanes, a + (long)p * lda + i), lanes);
     }
     return listed <= visited - visited / 4;
 }
@@ -235,7 +236,6 @@ WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
     if (!worthListing(m, k, a, lda)) return 0;
     int *lists = (int *)buffer(&skipInts, (long)tiles * k + tiles), *counts = lists + (long)tiles * k;
     float *packed = buffer(&skipFloats, (long)tiles * k * LIST_ROWS);
-    const __m128 zero = _mm_setzero_ps();
     for (int t = 0; t < tiles; t++) {
         const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
         const __mmask8 lanes = (__mmask8)((1u << rows) - 1);
@@ -245,7 +245,7 @@ WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
             const __m128 v = _mm_maskz_loadu_ps(lanes, a + (long)p * lda + i);
             list[count] = p;
             _mm_storeu_ps(ap + (long)count * LIST_ROWS, v);
-            count += _mm_mask_cmp_ps_mask(lanes, v, zero, _CMP_NEQ_UQ) != 0;
+            count += listedAt(v, lanes);
         }
         counts[t] = count;
     }

@@ -148,22 +148,19 @@ struct ProductKernelTests {
         var stream = RandomStream(seed: 29, name: "skip sample")
         let (k, m) = (200, 288)
         // A stored k × m: a kernel gradient's columns (rows p, 288 patch values each).
-        let dense = FloatStorage((0..<k * m).map { _ in stream.nextNormal() })
+        func matrix(_ kept: (_ p: Int, _ i: Int) -> Bool) -> FloatView {
+            FloatStorage((0..<k * m).map { e in kept(e / m, e % m) ? stream.nextNormal() : 0 }).view
+        }
+        func skips(_ a: FloatView) -> Bool { transposedProductSkipsZeros(m: m, k: k, a: a, lda: m) }
+        #expect(!skips(matrix { _, _ in true }))
         // Blank stretches as around a digit: every 4-row tile of Aᵀ zero at 3 of every 4 p.
-        let blank = FloatStorage((0..<k * m).map { e in e / m % 4 == 0 ? stream.nextNormal() : 0 })
+        #expect(skips(matrix { p, _ in p % 4 == 0 }))
         // Zero at 3 of every 4 p only in the tiles the sample does not visit (every 9th of 72):
         // the decision is the sample's, and the product is right either way (tests above).
-        let unsampled = FloatStorage((0..<k * m).map { e in
-            (e % m / 4) % 9 != 0 && e / m % 4 != 0 ? 0 : stream.nextNormal()
-        })
-        #expect(!transposedProductSkipsZeros(m: m, k: k, a: dense.view, lda: m))
-        #expect(transposedProductSkipsZeros(m: m, k: k, a: blank.view, lda: m))
-        #expect(!transposedProductSkipsZeros(m: m, k: k, a: unsampled.view, lda: m))
+        #expect(!skips(matrix { p, i in (i / 4) % 9 == 0 || p % 4 == 0 }))
         // A quarter exactly skipped is enough; one p fewer is not.
-        let quarter = FloatStorage((0..<k * m).map { e in e / m < k / 4 ? 0 : stream.nextNormal() })
-        #expect(transposedProductSkipsZeros(m: m, k: k, a: quarter.view, lda: m))
-        let under = FloatStorage((0..<k * m).map { e in e / m < k / 4 - 1 ? 0 : stream.nextNormal() })
-        #expect(!transposedProductSkipsZeros(m: m, k: k, a: under.view, lda: m))
+        #expect(skips(matrix { p, _ in p >= k / 4 }))
+        #expect(!skips(matrix { p, _ in p >= k / 4 - 1 }))
     }
 
     @Test("A mostly zeros (an image batch): rows visited at their nonzeros leave the chain's bits",
