@@ -179,11 +179,15 @@ INLINE_WIDE void panel16(const int nv, const int ta, int m, int k, const float *
 /// Lists are built only for products at least this wide: building them reads A once, which
 /// against the n/32 passes of A through the register tiles is a few percent at n = 64.
 enum { SKIP_MIN_N = 64 };
-/// The tiles of both sparse products (`listTile`): LIST_ROWS rows of op(A) × LIST_NV vectors of
+/// The kernel gradients' skipping tiles (`listTile`): LIST_ROWS rows of op(A) × LIST_NV vectors of
 /// B's row (24 accumulators). Few rows, so a kernel gradient's tile (rows of Aᵀ) is all zero at
 /// more p — in MNIST batches 72% of the (image, 4 pixels) blocks against 50% of the (image, 12
 /// pixels) blocks of the dense tiles' height — and still each listed p is 10 loads for 24 FMAs.
+/// (4 × 4 and 4 × 5 took as long on Zen 4: 784×128 · 128×512 in eight 100-row pieces, 327–333
+/// µs each, one thread.) The rows of A taken together (`productSparseRows`) have their own shape.
 enum { LIST_ROWS = 4, LIST_NV = 6 };
+/// The largest tile `listTile` is asked for: LIST_ROWS or SPARSE_ROWS rows, LIST_NV or SPARSE_NV vectors.
+enum { LIST_MAX_ROWS = 4, LIST_MAX_NV = 8 };
 
 /// Buffers this thread keeps for `skipLists`: its lists (ints, kept in a float buffer of the same
 /// element size and only ever read as ints) and the packed values.
@@ -260,29 +264,29 @@ WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
 /// element in p order, from zero or, with `resume`, from C's values, then added to C when
 /// `accumulate`. The tile of both sparse products: the kernel gradients' skipping tiles
 /// (`skipLists`) and the rows of A taken together (`productSparseRows`).
-INLINE_WIDE void listTile(const int rows, const int nv, int count, const int *list, const float *ap,
+INLINE_WIDE void listTile(const int maxRows, const int rows, const int nv, int count, const int *list, const float *ap,
                           const long rowStride, const long qStride, const float *b, long ldb, float *c, long ldc,
                           int accumulate, int resume, __mmask16 tail) {
-    __m512 acc[LIST_ROWS][LIST_NV];
-    _Pragma("unroll") for (int r = 0; r < LIST_ROWS; r++)
-        _Pragma("unroll") for (int v = 0; v < LIST_NV; v++)
+    __m512 acc[LIST_MAX_ROWS][LIST_MAX_NV];
+    _Pragma("unroll") for (int r = 0; r < maxRows; r++)
+        _Pragma("unroll") for (int v = 0; v < LIST_MAX_NV; v++)
             acc[r][v] = resume && r < rows && v < nv
                 ? _mm512_maskz_loadu_ps(v == nv - 1 ? tail : (__mmask16)0xffff, c + r * ldc + v * 16)
                 : _mm512_setzero_ps();
     for (int q = 0; q < count; q++) {
         const float *bp = b + (long)list[q] * ldb;
-        __m512 bv[LIST_NV];
-        _Pragma("unroll") for (int v = 0; v < LIST_NV; v++)
+        __m512 bv[LIST_MAX_NV];
+        _Pragma("unroll") for (int v = 0; v < LIST_MAX_NV; v++)
             if (v < nv) bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, bp + v * 16) : _mm512_loadu_ps(bp + v * 16);
-        _Pragma("unroll") for (int r = 0; r < LIST_ROWS; r++)
+        _Pragma("unroll") for (int r = 0; r < maxRows; r++)
             if (r < rows) {
                 const __m512 x = _mm512_set1_ps(ap[r * rowStride + q * qStride]);
-                _Pragma("unroll") for (int v = 0; v < LIST_NV; v++)
+                _Pragma("unroll") for (int v = 0; v < LIST_MAX_NV; v++)
                     if (v < nv) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
             }
     }
-    _Pragma("unroll") for (int r = 0; r < LIST_ROWS; r++)
-        _Pragma("unroll") for (int v = 0; v < LIST_NV; v++)
+    _Pragma("unroll") for (int r = 0; r < maxRows; r++)
+        _Pragma("unroll") for (int v = 0; v < LIST_MAX_NV; v++)
             if (r < rows && v < nv) {
                 float *at = c + r * ldc + v * 16;
                 const __mmask16 mask = v == nv - 1 ? tail : (__mmask16)0xffff;
@@ -291,36 +295,38 @@ INLINE_WIDE void listTile(const int rows, const int nv, int count, const int *li
             }
 }
 
-/// Runs its block for each column panel of LIST_NV vectors, with j (its first column), nv (its vectors)
+/// Runs its block for each column panel of NV vectors, with j (its first column), nv (its vectors)
 /// and tail (its last vector's mask) in scope.
-#define FOR_EACH_LIST_PANEL(n, ...)                                                                           \
-    for (int j = 0; j < (n); j += LIST_NV * 16) {                                                               \
-        const int left = (n) - j, nv = left >= LIST_NV * 16 ? LIST_NV : (left + 15) / 16;                       \
+#define FOR_EACH_LIST_PANEL(n, NV, ...)                                                                       \
+    for (int j = 0; j < (n); j += (NV) * 16) {                                                                  \
+        const int left = (n) - j, nv = left >= (NV) * 16 ? (NV) : (left + 15) / 16;                             \
         const int last = left - (nv - 1) * 16;                                                                  \
         const __mmask16 tail = last >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << last) - 1);                  \
         __VA_ARGS__                                                                                             \
     }
 
-/// listTile with its vector count a constant.
-#define LIST_TILE(...)                                                                                          \
+/// listTile with its row count at most MAX_ROWS and its vector count constants.
+#define LIST_TILE(MAX_ROWS, ...)                                                                                \
     switch (nv) {                                                                                               \
-    case 1: listTile(rows, 1, __VA_ARGS__); break;                                                              \
-    case 2: listTile(rows, 2, __VA_ARGS__); break;                                                              \
-    case 3: listTile(rows, 3, __VA_ARGS__); break;                                                              \
-    case 4: listTile(rows, 4, __VA_ARGS__); break;                                                              \
-    case 5: listTile(rows, 5, __VA_ARGS__); break;                                                              \
-    default: listTile(rows, 6, __VA_ARGS__); break;                                                             \
+    case 1: listTile(MAX_ROWS, rows, 1, __VA_ARGS__); break;                                                    \
+    case 2: listTile(MAX_ROWS, rows, 2, __VA_ARGS__); break;                                                    \
+    case 3: listTile(MAX_ROWS, rows, 3, __VA_ARGS__); break;                                                    \
+    case 4: listTile(MAX_ROWS, rows, 4, __VA_ARGS__); break;                                                    \
+    case 5: listTile(MAX_ROWS, rows, 5, __VA_ARGS__); break;                                                    \
+    case 6: listTile(MAX_ROWS, rows, 6, __VA_ARGS__); break;                                                    \
+    case 7: listTile(MAX_ROWS, rows, 7, __VA_ARGS__); break;                                                    \
+    default: listTile(MAX_ROWS, rows, 8, __VA_ARGS__); break;                                                   \
     }
 
 /// C (+)= Aᵀ · B over the listed p of each row tile, LIST_NV vectors of columns at a time.
 WIDE static void productSkipping(int m, int n, const Skips *skips, long k, const float *b, long ldb, float *c,
                                  long ldc, int accumulate, int resume) {
     const int tiles = (m + LIST_ROWS - 1) / LIST_ROWS;
-    FOR_EACH_LIST_PANEL(n, {
+    FOR_EACH_LIST_PANEL(n, LIST_NV, {
         for (int t = 0; t < tiles; t++) {
             const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
             // A's values packed by p: row r's at q·LIST_ROWS + r.
-            LIST_TILE(skips->counts[t], skips->lists + t * k, skips->packed + t * k * LIST_ROWS, 1, LIST_ROWS, b + j,
+            LIST_TILE(LIST_ROWS, skips->counts[t], skips->lists + t * k, skips->packed + t * k * LIST_ROWS, 1, LIST_ROWS, b + j,
                       ldb, c + (long)i * ldc + j, ldc, accumulate, resume, tail)
         }
     })
@@ -374,47 +380,51 @@ int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) {
     return n >= SPARSE_MIN_N && k >= SPARSE_MIN_K && rowsSparse(m, k, a, lda);
 }
 
-/// Rows of A taken together: LIST_ROWS rows × LIST_NV vectors of C per tile (24 accumulators),
-/// each tile visiting the p where any of its rows has A ≠ 0. Four MNIST images are nonzero
-/// together at 39% of the pixels, one at 19%: the tile does twice the FMAs of a row taken alone,
-/// but each listed row of B is read once for four rows of A, and the tile is FMA-bound where a
-/// single row was bound by B's loads (C harness, 128×784 · 784×512 over 60 MNIST batches, one
-/// thread: 407 µs a row at a time, 311 in these tiles, the same bits). A term 0·b of a row that is
-/// zero at a p another row lists adds nothing.
-/// C (+)= A · B, LIST_ROWS rows of A at a time at the union of their nonzeros (see SPARSE_PERCENT).
+/// Rows of A taken together: SPARSE_ROWS rows × SPARSE_NV vectors of C per tile (16 accumulators),
+/// each tile visiting the p where any of its rows has A ≠ 0. Two MNIST images are nonzero together
+/// at 29% of the pixels, four at 39%, one at 19% (2,560 training images): more rows read each
+/// listed row of B for more rows of A but do more FMAs with a zero. A single row was bound by B's
+/// loads (an earlier harness, 128×784 · 784×512 over 60 MNIST batches, one thread: 407 µs a row at
+/// a time, 311 in 4 × 6 tiles). On Zen 4 (C harness, 128×784 · 784×256 twice over 20 MNIST batches,
+/// one thread, medians of 300 alternating): 2 × 8 333–337 µs, 2 × 10 333–334, 2 × 6 346–350,
+/// 3 × 6 350–351, 2 × 4 356–359, 4 × 6 377–385, 3 × 8 408–414, 2 × 12 434–442, a row at a time
+/// (1 × 8, 1 × 12, 1 × 16) 399–420 — the same bits from all. A term 0·b of a row that is zero at a p
+/// another row lists adds nothing.
+enum { SPARSE_ROWS = 2, SPARSE_NV = 8 };
+/// C (+)= A · B, SPARSE_ROWS rows of A at a time at the union of their nonzeros (see SPARSE_PERCENT).
 WIDE static void productSparseRows(int m, int n, int k, const float *a, long lda, const float *b, long ldb,
                                    float *c, long ldc, int accumulate) {
     _Static_assert(sizeof(int) == sizeof(float), "the lists live in a float buffer");
-    const int tiles = (m + LIST_ROWS - 1) / LIST_ROWS;
+    const int tiles = (m + SPARSE_ROWS - 1) / SPARSE_ROWS;
     const long stride = k + 16;                 // a compressed vector may be stored whole past the count
     int *lists = (int *)buffer(&skipInts, tiles * stride + tiles), *counts = lists + tiles * stride;
-    float *packed = buffer(&skipFloats, tiles * LIST_ROWS * stride);
+    float *packed = buffer(&skipFloats, tiles * SPARSE_ROWS * stride);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int t = 0; t < tiles; t++) {
-        const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
+        const int i = t * SPARSE_ROWS, rows = m - i < SPARSE_ROWS ? m - i : SPARSE_ROWS;
         int *list = lists + t * stride, count = 0;
-        float *ap = packed + t * LIST_ROWS * stride;
+        float *ap = packed + t * SPARSE_ROWS * stride;
         for (int p = 0; p < k; p += 16) {
             const __mmask16 lanes = k - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - p)) - 1);
-            __m512 v[LIST_ROWS];
+            __m512 v[SPARSE_ROWS];
             __mmask16 any = 0;
-            for (int r = 0; r < LIST_ROWS; r++) {
+            for (int r = 0; r < SPARSE_ROWS; r++) {
                 v[r] = r < rows ? _mm512_maskz_loadu_ps(lanes, a + (long)(i + r) * lda + p) : _mm512_setzero_ps();
                 any |= _mm512_mask_cmp_ps_mask(lanes, v[r], _mm512_setzero_ps(), _CMP_NEQ_UQ);
             }
             // Compressed in registers and stored whole (a compressing store to memory is slow here).
             _mm512_storeu_si512(list + count, _mm512_maskz_compress_epi32(any, _mm512_add_epi32(_mm512_set1_epi32(p), lane)));
-            for (int r = 0; r < LIST_ROWS; r++)
+            for (int r = 0; r < SPARSE_ROWS; r++)
                 _mm512_storeu_ps(ap + r * stride + count, _mm512_maskz_compress_ps(any, v[r]));
             count += __builtin_popcount(any);
         }
         counts[t] = count;
     }
-    FOR_EACH_LIST_PANEL(n, {
+    FOR_EACH_LIST_PANEL(n, SPARSE_NV, {
         for (int t = 0; t < tiles; t++) {
-            const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
+            const int i = t * SPARSE_ROWS, rows = m - i < SPARSE_ROWS ? m - i : SPARSE_ROWS;
             // A's values packed by row: row r's at r·stride + q.
-            LIST_TILE(counts[t], lists + t * stride, packed + t * LIST_ROWS * stride, stride, 1, b + j, ldb,
+            LIST_TILE(SPARSE_ROWS, counts[t], lists + t * stride, packed + t * SPARSE_ROWS * stride, stride, 1, b + j, ldb,
                       c + (long)i * ldc + j, ldc, accumulate, 0, tail)
         }
     })

@@ -165,7 +165,7 @@ struct ProductKernelTests {
 
     @Test("A mostly zeros (an image batch): rows visited at their nonzeros leave the chain's bits",
           arguments: [Shape(m: 128, n: 512, k: 784), Shape(m: 7, n: 300, k: 100), Shape(m: 33, n: 128, k: 64),
-                      Shape(m: 5, n: 130, k: 257)])
+                      Shape(m: 5, n: 130, k: 257), Shape(m: 9, n: 240, k: 200)])
     func sparseRowsMatchChain(_ s: Shape) {
         var stream = RandomStream(seed: 23, name: "sparse rows")
         // 10% nonzero, scattered (few whole zero tiles), C at least 128 wide: within gemm.c's
