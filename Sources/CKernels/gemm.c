@@ -263,10 +263,11 @@ WIDE static int skipLists(int m, int k, const float *a, long lda, Skips *out) {
 /// values there (row r's at ap[r·rowStride + q·qStride]) times B's row list[q]: one FMA chain per
 /// element in p order, from zero or, with `resume`, from C's values, then added to C when
 /// `accumulate`. The tile of both sparse products: the kernel gradients' skipping tiles
-/// (`skipLists`) and the rows of A taken together (`productSparseRows`).
-INLINE_WIDE void listTile(const int maxRows, const int rows, const int nv, int count, const int *list, const float *ap,
-                          const long rowStride, const long qStride, const float *b, long ldb, float *c, long ldc,
-                          int accumulate, int resume, __mmask16 tail) {
+/// (`skipLists`) and the rows of A taken together (`productSparseRows`). `maxRows` and `nv` are
+/// constants at every call, so only the accumulators of that shape are kept.
+INLINE_WIDE void listTile(const int maxRows, const int rows, const int nv, int count, const int *list,
+                          const float *ap, const long rowStride, const long qStride, const float *b, long ldb,
+                          float *c, long ldc, int accumulate, int resume, __mmask16 tail) {
     __m512 acc[LIST_MAX_ROWS][LIST_MAX_NV];
     _Pragma("unroll") for (int r = 0; r < maxRows; r++)
         _Pragma("unroll") for (int v = 0; v < LIST_MAX_NV; v++)
@@ -326,8 +327,8 @@ WIDE static void productSkipping(int m, int n, const Skips *skips, long k, const
         for (int t = 0; t < tiles; t++) {
             const int i = t * LIST_ROWS, rows = m - i < LIST_ROWS ? m - i : LIST_ROWS;
             // A's values packed by p: row r's at q·LIST_ROWS + r.
-            LIST_TILE(LIST_ROWS, skips->counts[t], skips->lists + t * k, skips->packed + t * k * LIST_ROWS, 1, LIST_ROWS, b + j,
-                      ldb, c + (long)i * ldc + j, ldc, accumulate, resume, tail)
+            LIST_TILE(LIST_ROWS, skips->counts[t], skips->lists + t * k, skips->packed + t * k * LIST_ROWS, 1,
+                      LIST_ROWS, b + j, ldb, c + (long)i * ldc + j, ldc, accumulate, resume, tail)
         }
     })
 }
@@ -424,8 +425,8 @@ WIDE static void productSparseRows(int m, int n, int k, const float *a, long lda
         for (int t = 0; t < tiles; t++) {
             const int i = t * SPARSE_ROWS, rows = m - i < SPARSE_ROWS ? m - i : SPARSE_ROWS;
             // A's values packed by row: row r's at r·stride + q.
-            LIST_TILE(SPARSE_ROWS, counts[t], lists + t * stride, packed + t * SPARSE_ROWS * stride, stride, 1, b + j, ldb,
-                      c + (long)i * ldc + j, ldc, accumulate, 0, tail)
+            LIST_TILE(SPARSE_ROWS, counts[t], lists + t * stride, packed + t * SPARSE_ROWS * stride, stride, 1,
+                      b + j, ldb, c + (long)i * ldc + j, ldc, accumulate, 0, tail)
         }
     })
 }
