@@ -186,8 +186,14 @@ enum { SKIP_MIN_N = 64 };
 /// (4 × 4 and 4 × 5 took as long on Zen 4: 784×128 · 128×512 in eight 100-row pieces, 327–333
 /// µs each, one thread.) The rows of A taken together (`productSparseRows`) have their own shape.
 enum { LIST_ROWS = 4, LIST_NV = 6 };
-/// The largest tile `listTile` is asked for: LIST_ROWS or SPARSE_ROWS rows, LIST_NV or SPARSE_NV vectors.
-enum { LIST_MAX_ROWS = 4, LIST_MAX_NV = 8 };
+/// The rows of A taken together's tile (`productSparseRows`, whose comment has the measurements).
+enum { SPARSE_ROWS = 2, SPARSE_NV = 8 };
+/// The largest tile `listTile` is asked for.
+enum {
+    LIST_MAX_ROWS = LIST_ROWS > SPARSE_ROWS ? LIST_ROWS : SPARSE_ROWS,
+    LIST_MAX_NV = LIST_NV > SPARSE_NV ? LIST_NV : SPARSE_NV
+};
+_Static_assert(LIST_MAX_NV <= 8, "LIST_TILE has cases up to 8 vectors");
 
 /// Buffers this thread keeps for `skipLists`: its lists (ints, kept in a float buffer of the same
 /// element size and only ever read as ints) and the packed values.
@@ -391,7 +397,6 @@ int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) {
 /// 3 × 6 350–351, 2 × 4 356–359, 4 × 6 377–385, 3 × 8 408–414, 2 × 12 434–442, a row at a time
 /// (1 × 8, 1 × 12, 1 × 16) 399–420 — the same bits from all. A term 0·b of a row that is zero at a p
 /// another row lists adds nothing.
-enum { SPARSE_ROWS = 2, SPARSE_NV = 8 };
 /// C (+)= A · B, SPARSE_ROWS rows of A at a time at the union of their nonzeros (see SPARSE_PERCENT).
 WIDE static void productSparseRows(int m, int n, int k, const float *a, long lda, const float *b, long ldb,
                                    float *c, long ldc, int accumulate) {
