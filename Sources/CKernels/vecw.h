@@ -145,5 +145,32 @@ VINLINE void add_column(const tile_block *b, int s, const vf *o) {
     }
 }
 
+/// One block of VW filters of one Winograd output tile, as the output transforms and their
+/// adjoints visit them: outputs [i·m, i·m + height) × [j·m, j·m + width) of image `image` (cropped
+/// at the output's edge), filters k ..< k + lanes, and the tile's number in M's order.
+typedef struct {
+    int image, i, j, height, width, lanes;
+    long k, tile;
+} output_block;
+
+/// Calls `visit(block, context)` for every block of VW filters of every m×m output tile of
+/// `images` images, in the order M numbers the tiles.
+VINLINE void for_each_output_block(int images, int outHeight, int outWidth, int filters, int tilesH, int tilesW,
+                                   int m, const void *context, void (*visit)(const output_block *, const void *)) {
+    output_block b = {.tile = 0};
+    for (b.image = 0; b.image < images; b.image++) {
+        for (b.i = 0; b.i < tilesH; b.i++) {
+            b.height = min_int(m, outHeight - b.i * m);
+            for (b.j = 0; b.j < tilesW; b.j++, b.tile++) {
+                b.width = min_int(m, outWidth - b.j * m);
+                for (b.k = 0; b.k < filters; b.k += VW) {
+                    b.lanes = (int)(filters - b.k < VW ? filters - b.k : VW);
+                    visit(&b, context);
+                }
+            }
+        }
+    }
+}
+
 #endif
 #endif

@@ -103,126 +103,136 @@ VINLINE void output_adjoint(vf a, vf b, vf c, vf d, vf o[6]) {
     o[5] = d;
 }
 
+/// What the output passes need besides the block: M (or dM) and its step between positions, the
+/// filters, y's (and dy's) images and row length, the pooled output's size, the bias and ReLU,
+/// the argmax, the bias sums.
+typedef struct {
+    const float *m, *dy, *bias, *relu_y;
+    float *y, *dm, *biasSums;
+    int *argmax;
+    const int *argmaxIn;
+    long f, step, line, image;
+    int ph, pw, relu;
+} f4_output_args;
+
+/// y = f(Aᵀ M A + b) for one block (and its 2×2 max pooling with `argmax`).
+VINLINE void f4_output_block(const output_block *b, const void *context) {
+    const f4_output_args *a = context;
+    const long f = a->f, step = a->step, k = b->k;
+    const int lanes = b->lanes, i = b->i, j = b->j;
+    const long imageOffset = b->image * a->image;
+    float *base = a->y + imageOffset;
+    const vf bv = a->bias ? vload(a->bias + k, lanes) : VSPLAT(0.0f);
+    const float *mt = a->m + b->tile * f + k;
+    vf rows[24], z[16];
+    for (int s = 0; s < 6; s++) {
+        const float *column = mt + s * step;
+        vf o[4];
+        output_transform(vload(column, lanes), vload(column + 6 * step, lanes),
+                         vload(column + 12 * step, lanes), vload(column + 18 * step, lanes),
+                         vload(column + 24 * step, lanes), vload(column + 30 * step, lanes), o);
+        rows[s] = o[0]; rows[6 + s] = o[1]; rows[12 + s] = o[2]; rows[18 + s] = o[3];
+    }
+    for (int r = 0; r < b->height; r++) {
+        vf o[4];
+        const vf *q = rows + r * 6;
+        output_transform(q[0], q[1], q[2], q[3], q[4], q[5], o);
+        float *out = base + (i * 4 + r) * a->line + j * 4 * f + k;
+        for (int s = 0; s < b->width; s++) {
+            vf value = o[s] + bv;
+            if (a->relu) value = vrelu(value);
+            if (a->argmax == NULL) vstore(value, out + s * f, lanes); else z[r * 4 + s] = value;
+        }
+    }
+    if (a->argmax == NULL) return;
+    // The tile's 2×2 windows: maximum in scan order, strict (ties keep the first).
+    for (int wr = 0; wr < 2 && i * 2 + wr < a->ph; wr++) {
+        for (int wc = 0; wc < 2 && j * 2 + wc < a->pw; wc++) {
+            const int z0 = wr * 8 + wc * 2;
+            const vf window[4] = {z[z0], z[z0 + 1], z[z0 + 4], z[z0 + 5]};
+            vf best;
+            vi taken;
+            vwindow_max(window, &best, &taken);
+            const long at = ((long)(i * 2 + wr) * a->pw + j * 2 + wc) * f + k;
+            vstore(best, base + at, lanes);
+            vstore_int(taken, a->argmax + imageOffset + at, lanes);
+        }
+    }
+}
+
 VTARGET void WNAME(ck_winograd_output)(const float *m, int images, int outHeight, int outWidth, int filters,
                                        int tilesH, int tilesW, const float *bias, int relu, float *y, int *argmax) {
-    const long f = filters, t = (long)images * tilesH * tilesW, line = (long)outWidth * f, step = t * f;
+    const long f = filters, line = (long)outWidth * f;
     const int ph = outHeight / 2, pw = outWidth / 2;
-    long tile = 0;
-    for (int image = 0; image < images; image++) {
-        const long imageOffset = image * (argmax == NULL ? outHeight * line : (long)ph * pw * f);
-        float *base = y + imageOffset;
-        for (int i = 0; i < tilesH; i++) {
-            const int height = min_int(4, outHeight - i * 4);
-            for (int j = 0; j < tilesW; j++) {
-                const int width = min_int(4, outWidth - j * 4);
-                for (long k = 0; k < f; k += VW) {
-                    const int lanes = (int)(f - k < VW ? f - k : VW);
-                    const vf b = bias ? vload(bias + k, lanes) : VSPLAT(0.0f);
-                    const float *mt = m + tile * f + k;
-                    vf rows[24], z[16];
-                    for (int s = 0; s < 6; s++) {
-                        const float *column = mt + s * step;
-                        vf o[4];
-                        output_transform(vload(column, lanes), vload(column + 6 * step, lanes),
-                                         vload(column + 12 * step, lanes), vload(column + 18 * step, lanes),
-                                         vload(column + 24 * step, lanes), vload(column + 30 * step, lanes), o);
-                        rows[s] = o[0]; rows[6 + s] = o[1]; rows[12 + s] = o[2]; rows[18 + s] = o[3];
-                    }
-                    for (int r = 0; r < height; r++) {
-                        vf o[4];
-                        const vf *q = rows + r * 6;
-                        output_transform(q[0], q[1], q[2], q[3], q[4], q[5], o);
-                        float *out = base + (i * 4 + r) * line + j * 4 * f + k;
-                        for (int s = 0; s < width; s++) {
-                            vf value = o[s] + b;
-                            if (relu) value = vrelu(value);
-                            if (argmax == NULL) vstore(value, out + s * f, lanes); else z[r * 4 + s] = value;
-                        }
-                    }
-                    if (argmax == NULL) continue;
-                    // The tile's 2×2 windows: maximum in scan order, strict (ties keep the first).
-                    for (int wr = 0; wr < 2 && i * 2 + wr < ph; wr++) {
-                        for (int wc = 0; wc < 2 && j * 2 + wc < pw; wc++) {
-                            const int z0 = wr * 8 + wc * 2;
-                            const vf window[4] = {z[z0], z[z0 + 1], z[z0 + 4], z[z0 + 5]};
-                            vf best;
-                            vi taken;
-                            vwindow_max(window, &best, &taken);
-                            const long at = ((long)(i * 2 + wr) * pw + j * 2 + wc) * f + k;
-                            vstore(best, base + at, lanes);
-                            vstore_int(taken, argmax + imageOffset + at, lanes);
-                        }
-                    }
+    const f4_output_args a = {.m = m, .bias = bias, .y = y, .argmax = argmax, .f = f,
+                              .step = (long)images * tilesH * tilesW * f, .line = line,
+                              .image = argmax == NULL ? outHeight * line : (long)ph * pw * f, .ph = ph, .pw = pw,
+                              .relu = relu};
+    for_each_output_block(images, outHeight, outWidth, filters, tilesH, tilesW, 4, &a, f4_output_block);
+}
+
+/// dM = A dZ Aᵀ for one block, dZ = dy ⊙ f'(y) (from the pooled gradient with `argmaxIn`); the
+/// bias sums += Σ dZ.
+VINLINE void f4_output_gradient_block(const output_block *b, const void *context) {
+    const f4_output_args *a = context;
+    const long f = a->f, step = a->step, k = b->k, base = b->image * a->image;
+    const int lanes = b->lanes, i = b->i, j = b->j;
+    vf sum = vload(a->biasSums + k, lanes);
+    vf dz[16], cols[24];
+    for (int q = 0; q < 16; q++) dz[q] = VSPLAT(0.0f);
+    if (a->argmaxIn != NULL) {
+        // From the tile's 2×2 windows' gradients.
+        for (int wr = 0; wr < 2 && i * 2 + wr < a->ph; wr++) {
+            for (int wc = 0; wc < 2 && j * 2 + wc < a->pw; wc++) {
+                const long at = base + ((long)(i * 2 + wr) * a->pw + j * 2 + wc) * f + k;
+                vf g = vload(a->dy + at, lanes);
+                if (a->relu) g = (vf)((vi)g & (vload(a->relu_y + at, lanes) > VSPLAT(0.0f)));
+                sum += g;
+                const vi taken = vload_int(a->argmaxIn + at, lanes, -1);
+                const int z0 = wr * 8 + wc * 2;
+                static const int offsets[4] = {0, 1, 4, 5};
+                for (int q = 0; q < 4; q++) {
+                    const vi hit = taken == ISPLAT(q);
+                    dz[z0 + offsets[q]] = (vf)((vi)g & hit);
                 }
-                tile++;
             }
         }
+    } else {
+        for (int r = 0; r < b->height; r++) {
+            for (int s = 0; s < b->width; s++) {
+                const long at = base + (i * 4 + r) * a->line + (j * 4 + s) * f + k;
+                vf d = vload(a->dy + at, lanes);
+                if (a->relu) d = (vf)((vi)d & (vload(a->relu_y + at, lanes) > VSPLAT(0.0f)));
+                sum += d;
+                dz[r * 4 + s] = d;
+            }
+        }
+    }
+    // cols[r][·] = A · dZ[r][·] over s (4 → 6).
+    for (int r = 0; r < 4; r++) {
+        output_adjoint(dz[r * 4], dz[r * 4 + 1], dz[r * 4 + 2], dz[r * 4 + 3], cols + r * 6);
+    }
+    vstore(sum, a->biasSums + k, lanes);
+    // dM[·][s] = A · cols[·][s] over r (4 → 6), to positions ξ = 6r + s.
+    float *out = a->dm + b->tile * f + k;
+    for (int s = 0; s < 6; s++) {
+        vf o[6];
+        output_adjoint(cols[s], cols[6 + s], cols[12 + s], cols[18 + s], o);
+        float *column = out + s * step;
+        for (int r = 0; r < 6; r++) vstore(o[r], column + r * 6 * step, lanes);
     }
 }
 
 VTARGET void WNAME(ck_winograd_output_gradient)(const float *dy, const float *y, int relu, const int *argmax,
                                                 int images, int outHeight, int outWidth, int filters, int tilesH,
                                                 int tilesW, float *dm, float *biasSums) {
-    const long f = filters, t = (long)images * tilesH * tilesW, line = (long)outWidth * f, step = t * f;
+    const long f = filters, line = (long)outWidth * f;
     const int ph = outHeight / 2, pw = outWidth / 2;
-    long tile = 0;
-    for (int image = 0; image < images; image++) {
-        const long base = image * (argmax == NULL ? outHeight * line : (long)ph * pw * f);
-        for (int i = 0; i < tilesH; i++) {
-            const int height = min_int(4, outHeight - i * 4);
-            for (int j = 0; j < tilesW; j++) {
-                const int width = min_int(4, outWidth - j * 4);
-                for (long k = 0; k < f; k += VW) {
-                    const int lanes = (int)(f - k < VW ? f - k : VW);
-                    vf sum = vload(biasSums + k, lanes);
-                    vf dz[16], cols[24];
-                    for (int q = 0; q < 16; q++) dz[q] = VSPLAT(0.0f);
-                    if (argmax != NULL) {
-                        // From the tile's 2×2 windows' gradients.
-                        for (int wr = 0; wr < 2 && i * 2 + wr < ph; wr++) {
-                            for (int wc = 0; wc < 2 && j * 2 + wc < pw; wc++) {
-                                const long at = base + ((long)(i * 2 + wr) * pw + j * 2 + wc) * f + k;
-                                vf g = vload(dy + at, lanes);
-                                if (relu) g = (vf)((vi)g & (vload(y + at, lanes) > VSPLAT(0.0f)));
-                                sum += g;
-                                const vi taken = vload_int(argmax + at, lanes, -1);
-                                const int z0 = wr * 8 + wc * 2;
-                                static const int offsets[4] = {0, 1, 4, 5};
-                                for (int q = 0; q < 4; q++) {
-                                    const vi hit = taken == ISPLAT(q);
-                                    dz[z0 + offsets[q]] = (vf)((vi)g & hit);
-                                }
-                            }
-                        }
-                    } else {
-                        for (int r = 0; r < height; r++) {
-                            for (int s = 0; s < width; s++) {
-                                const long at = base + (i * 4 + r) * line + (j * 4 + s) * f + k;
-                                vf d = vload(dy + at, lanes);
-                                if (relu) d = (vf)((vi)d & (vload(y + at, lanes) > VSPLAT(0.0f)));
-                                sum += d;
-                                dz[r * 4 + s] = d;
-                            }
-                        }
-                    }
-                    // cols[r][·] = A · dZ[r][·] over s (4 → 6).
-                    for (int r = 0; r < 4; r++) {
-                        output_adjoint(dz[r * 4], dz[r * 4 + 1], dz[r * 4 + 2], dz[r * 4 + 3], cols + r * 6);
-                    }
-                    vstore(sum, biasSums + k, lanes);
-                    // dM[·][s] = A · cols[·][s] over r (4 → 6), to positions ξ = 6r + s.
-                    float *out = dm + tile * f + k;
-                    for (int s = 0; s < 6; s++) {
-                        vf o[6];
-                        output_adjoint(cols[s], cols[6 + s], cols[12 + s], cols[18 + s], o);
-                        float *column = out + s * step;
-                        for (int r = 0; r < 6; r++) vstore(o[r], column + r * 6 * step, lanes);
-                    }
-                }
-                tile++;
-            }
-        }
-    }
+    const f4_output_args a = {.dy = dy, .relu_y = y, .dm = dm, .biasSums = biasSums, .argmaxIn = argmax, .f = f,
+                              .step = (long)images * tilesH * tilesW * f, .line = line,
+                              .image = argmax == NULL ? outHeight * line : (long)ph * pw * f, .ph = ph, .pw = pw,
+                              .relu = relu};
+    for_each_output_block(images, outHeight, outWidth, filters, tilesH, tilesW, 4, &a, f4_output_gradient_block);
 }
 
 #endif
