@@ -33,6 +33,8 @@ public struct Window2D: Sendable, Equatable {
     /// ignored by pooling).
     public let padTop: Int, padLeft: Int
     public let outHeight: Int, outWidth: Int
+    /// Keras's "same" padding (else "valid").
+    public let same: Bool
 
     /// Keras's output size and padding for each axis. `outHeight`/`outWidth` are ≤ 0 when a valid
     /// window does not fit: the caller reports that as a shape error.
@@ -45,6 +47,7 @@ public struct Window2D: Sendable, Equatable {
         (strideHeight, strideWidth) = stride
         (outHeight, padTop) = Window2D.axis(height, kernel.0, stride.0, same)
         (outWidth, padLeft) = Window2D.axis(width, kernel.1, stride.1, same)
+        self.same = same
     }
 
     /// (output size, padding before) along one axis.

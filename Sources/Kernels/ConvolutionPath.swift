@@ -9,8 +9,9 @@
 //                        (ConvolutionPool.swift)                         im2col-pooled, im2col-pooled-sparse;
 //                                                                        "-portable" off AVX2
 //   WinogradPath         3×3, stride 1, at least 8 input channels;       winograd-f4x4, winograd-f4x4-pooled,
-//                        5×5, stride 1, pooled, ≥ 8 channels, AVX2       winograd-f5x5-pooled,
-//                        (Winograd.swift)                                winograd-f4x4-k5x5-pooled;
+//                        5×5, stride 1, pooled, ≥ 8 channels, AVX2;      winograd-f5x5-pooled,
+//                        3×3, stride 2, unpooled, ≥ 8 channels, AVX2     winograd-f4x4-k5x5-pooled,
+//                        (Winograd.swift)                                winograd-s2-f4x4;
 //                                                                        "-portable" off AVX2
 //
 // A path owns its part of the layer's scratch (its layout is the path's business) and runs the
@@ -82,9 +83,16 @@ public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) 
     // more than they save.
     // F(4×4, 5×5) for 5×5 layers followed by pooling: 64 products per 16 outputs against 400.
     let k = g.kernelHeight, stride1 = g.strideHeight == 1 && g.strideWidth == 1
-    let same = g.padTop > 0         // stride 1: "same" pads (k − 1)/2 rows and columns on each side, "valid" none
+    let same = g.same               // stride 1: "same" pads (k − 1)/2 rows and columns on each side, "valid" none
     let fiveFits = k == 5 && pooled && WinogradConvolution.supports5x5(height: g.height, width: g.width, same: same)
     let winograd = g.kernelWidth == k && stride1 && g.channels >= 8 && (k == 3 || fiveFits)
+    // At stride 2, 81 products per 16 outputs against 144 (Winograd.swift).
+    let stride2 = k == 3 && g.kernelWidth == 3 && g.strideHeight == 2 && g.strideWidth == 2 && !pooled
+        && g.channels >= 8 && WinogradConvolution.supportsStride2(height: g.height, width: g.width, same: g.same)
+    if stride2 {
+        return WinogradPath(WinogradConvolution(height: g.height, width: g.width, channels: g.channels,
+                                                filters: filters, stride: 2, same: g.same), pooled: false)
+    }
     switch (winograd, pooled) {
     case (true, _):
         return WinogradPath(WinogradConvolution(height: g.height, width: g.width, channels: g.channels,

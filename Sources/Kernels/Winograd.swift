@@ -30,6 +30,12 @@
 // tiles, 64 positions: 64 products per channel and filter for 16 outputs, against 400): Caffe's
 // LeNet's second layer. The formulas are the same with 5×5 kernels g.
 //
+// At stride 2 (3×3 kernels, unpooled), the same formulas hold with 9×9 input tiles at a stride of 8
+// for 4×4 outputs and 9×9 transforms that split each axis into its even inputs, through F(4, 2),
+// and its odd ones (Sources/CKernels/winograd_s2_body.h): 81 products per 16 outputs against 144,
+// and U has 36 distinct kernel matrices, which the products take once for the positions sharing
+// them (`WinogradKernels`).
+//
 // Here: the shapes, the drivers of a pass, and the layer's path (`WinogradPath`). The transforms
 // (WinogradTransforms.swift: F(4×4, 3×3), F(5×5, 3×3) and F(4×4, 5×5) in AVX2/FMA C;
 // WinogradPortable.swift: F(4×4, 3×3) in Swift for any CPU) and the products (WinogradProducts.swift: OpenBLAS, or AVX2/FMA kernels)
@@ -56,6 +62,10 @@ public struct WinogradConvolution: Sendable {
     /// Outputs per tile side: 4 for F(4×4, 3×3) and F(4×4, 5×5), 5 for F(5×5, 3×3) (pooled layers,
     /// AVX2 only).
     public let tile: Int
+    /// 1, or 2 (3×3 kernels, unpooled, AVX2 only: the stride-2 transforms).
+    public let stride: Int
+    /// Which positions share a kernel matrix of U (all distinct but at stride 2).
+    let kernels: WinogradKernels
     /// Whether a batch normalization before the layer is applied to its input as the passes read
     /// it (`InputNormalization`): a block's images are normalized into the group's scratch before
     /// the input transform, in the forward and again in the backward. Set before the scratch is sized.
@@ -72,10 +82,15 @@ public struct WinogradConvolution: Sendable {
     /// With `pooled` (the output goes on through 2×2 max pooling) and AVX2, F(5×5, 3×3) is taken
     /// when it needs fewer products for the pooled outputs, unless `tile` says otherwise (4 or 5).
     /// A `kernelSize` of 5 takes F(4×4, 5×5), which needs `pooled`, AVX2 and `supports5x5`.
-    public init(height: Int, width: Int, channels: Int, filters: Int, kernelSize: Int = 3, same: Bool,
-                avx2: Bool = WinogradConvolution.avx2Available, avx2Products: Bool? = nil, pooled: Bool = false,
-                tile: Int? = nil, wide: Bool = true) {
+    /// A `stride` of 2 takes the stride-2 transforms, which need a 3×3 kernel, no pooling, AVX2 and
+    /// `supportsStride2`.
+    public init(height: Int, width: Int, channels: Int, filters: Int, kernelSize: Int = 3, stride: Int = 1,
+                same: Bool, avx2: Bool = WinogradConvolution.avx2Available, avx2Products: Bool? = nil,
+                pooled: Bool = false, tile: Int? = nil, wide: Bool = true) {
         precondition(kernelSize == 3 || kernelSize == 5, "Winograd convolutions are 3×3 or 5×5")
+        precondition(stride == 1 || (stride == 2 && kernelSize == 3 && !pooled && avx2 && (tile ?? 4) == 4
+                                     && Self.supportsStride2(height: height, width: width, same: same)),
+                     "the stride-2 transforms asked for where they do not apply")
         precondition(kernelSize == 3 || (avx2 && pooled && tile != 5
                                          && Self.supports5x5(height: height, width: width, same: same)),
                      "F(4×4, 5×5) asked for where it does not apply")
@@ -89,9 +104,15 @@ public struct WinogradConvolution: Sendable {
         self.channels = channels
         self.filters = filters
         self.kernelSize = kernelSize
-        pad = same ? (kernelSize - 1) / 2 : 0
-        outHeight = same ? height : height - kernelSize + 1
-        outWidth = same ? width : width - kernelSize + 1
+        self.stride = stride
+        if stride == 2 {
+            (outHeight, pad) = Window2D.axis(height, 3, 2, same)
+            outWidth = Window2D.axis(width, 3, 2, same).0
+        } else {
+            pad = same ? (kernelSize - 1) / 2 : 0
+            outHeight = same ? height : height - kernelSize + 1
+            outWidth = same ? width : width - kernelSize + 1
+        }
         // F(5×5): tiles over the outputs the pooling reads (2·⌊OH/2⌋ × 2·⌊OW/2⌋).
         let needH = outHeight / 2 * 2, needW = outWidth / 2 * 2
         let (fiveH, fiveW) = ((needH + 4) / 5, (needW + 4) / 5)
@@ -108,11 +129,14 @@ public struct WinogradConvolution: Sendable {
             tilesH = (outHeight + 3) / 4
             tilesW = (outWidth + 3) / 4
         }
+        let side = self.tile + kernelSize - 1
+        kernels = stride == 2 ? .stride2 : .oneEach(side * side)
         // The one place that picks the code of the passes.
         let tiling = WinogradTiling(height: height, width: width, channels: channels, filters: filters, pad: pad,
                                     outHeight: outHeight, outWidth: outWidth, tilesH: tilesH, tilesW: tilesW)
         let code: VectorCode = self.wide ? .avx512 : .avx2
         switch (kernelSize, self.tile, avx2) {
+        case _ where stride == 2: transforms = AVX2StridedTransforms(tiling: tiling, code: code)
         case (5, _, _): transforms = AVX2PooledTransforms(.f4x4k5, tiling: tiling, code: code)   // AVX2, pooled
         case (_, 5, _): transforms = AVX2PooledTransforms(.f5x5, tiling: tiling, code: code)   // where `fiveFits`
         case (_, _, true): transforms = AVX2F4x4Transforms(tiling: tiling, code: code)
@@ -130,13 +154,23 @@ public struct WinogradConvolution: Sendable {
             && ck_wino45_supported(Int32((needH + 3) / 4), Int32((needW + 3) / 4)) != 0
     }
 
-    /// Transformed positions per tile: (tile + kernelSize − 1)², 36, 49 or 64.
-    public var positions: Int { (tile + kernelSize - 1) * (tile + kernelSize - 1) }
+    /// Whether the stride-2 transforms take a 3×3 stride-2 layer over height × width images: on
+    /// AVX2/FMA CPUs, when it has an output and pads the top as much as the left ("same" over a
+    /// square image, or "valid").
+    public static func supportsStride2(height: Int, width: Int, same: Bool) -> Bool {
+        let (oh, top) = Window2D.axis(height, 3, 2, same), (ow, left) = Window2D.axis(width, 3, 2, same)
+        return avx2Available && oh > 0 && ow > 0 && top == left
+    }
+
+    /// Transformed positions per tile: (tile + kernelSize − 1)², 36, 49 or 64; 81 at stride 2.
+    public var positions: Int { kernels.positions }
+    /// Distinct kernel matrices of U: `positions` but at stride 2 (36).
+    public var kernelMatrices: Int { kernels.count }
 
     /// Tiles per image.
     public var tilesPerImage: Int { tilesH * tilesW }
-    /// Floats of the transformed kernel U (and of its gradient dU): positions × C × F.
-    public var kernelTransformCount: Int { positions * channels * filters }
+    /// Floats of the transformed kernel U (and of its gradient dU): kernel matrices × C × F.
+    public var kernelTransformCount: Int { kernels.count * channels * filters }
     /// Floats per image of the transformed input V (tiles × positions × C) and of M / dM (tiles × positions × F).
     public var inputTransformPerImage: Int { positions * tilesPerImage * channels }
     public var productPerImage: Int { positions * tilesPerImage * filters }
@@ -156,7 +190,14 @@ public struct WinogradConvolution: Sendable {
     /// L2 cache between the transforms and the products, the group's kernel-gradient share is
     /// accumulated block after block (in order), and M's memory is the same for every block.
     /// How many suits the products (WinogradProducts.swift).
-    public var imagesPerBlock: Int { products.imagesPerBlock(tilesPerImage: tilesPerImage) }
+    /// At stride 2, the fewest images whose tiles fill whole 6-row register tiles, at least 12
+    /// rows: measured (layer-bench, the strided network, 1 thread), its third layer (one tile an
+    /// image) took 2.39 ms backward in blocks of 12 images, 2.46 in 24, 2.44 in 48, 2.48 in 96, and
+    /// 6 no different from 12; its second (4 tiles) 2.22 in blocks of 3 images, 2.26 in 6, 2.51 in 12.
+    public var imagesPerBlock: Int {
+        if stride == 2 { return (1...12).first { $0 * tilesPerImage % 6 == 0 && $0 * tilesPerImage >= 12 } ?? 4 }
+        return products.imagesPerBlock(tilesPerImage: tilesPerImage)
+    }
 
     func groups(_ n: Int) -> Int { (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
 
@@ -220,7 +261,7 @@ public struct WinogradConvolution: Sendable {
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, s in
             transforms.input(blockInput(xp, first: first, count: count, inputNormalization, s), images: count,
                              into: s.v, work: s.work)
-            products.forward(positions: positions, tiles: count * tilesPerImage, channels: channels, filters: filters,
+            products.forward(kernels: kernels, tiles: count * tilesPerImage, channels: channels, filters: filters,
                              v: s.v, u: up, into: s.m)
             transforms.output(s.m, images: count, bias: bp, relu: relu, into: yp + first * perImage,
                               argmax: argmax.map { $0 + first * perImage }, work: s.work)
@@ -259,11 +300,11 @@ public struct WinogradConvolution: Sendable {
         if let dx { precondition(dx.count >= n * height * width * channels) }
         precondition(du.count >= kernelTransformCount)
         let dyp = dy?.base, yp = relu || poolArgmax != nil ? y!.base : nil, xp = x.base, up = u.base, dxp = dx?.base
-        // dV = dM · Uᵀ may read Uᵀ (positions, F, C), made here in du's memory, which receives dU
+        // dV = dM · Uᵀ may read Uᵀ (kernel matrices, F, C), made here in du's memory, which receives dU
         // only after the blocks.
         let ut = du.base
         if dx != nil {
-            products.prepareInputGradient(positions: positions, channels: channels, filters: filters, u: up, ut: ut,
+            products.prepareInputGradient(kernels: kernels, channels: channels, filters: filters, u: up, ut: ut,
                                           pool: pool)
         }
         forEachBlock(n, scratch: scratch, pool: pool) { first, count, s in
@@ -280,18 +321,18 @@ public struct WinogradConvolution: Sendable {
                              into: s.v, work: s.work)
             // dU[ξ] = V[ξ]ᵀ · dM[ξ], summed over the group's tiles: the first block's, then each
             // next block's added.
-            products.kernelGradient(positions: positions, tiles: t, channels: c, filters: f, v: s.v, dm: s.m,
+            products.kernelGradient(kernels: kernels, tiles: t, channels: c, filters: f, v: s.v, dm: s.m,
                                     into: s.partial, accumulate: !firstOfGroup)
             guard let dxp else { return }
             // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
-            products.inputGradient(positions: positions, tiles: t, channels: c, filters: f, dm: s.m, u: up, ut: ut,
+            products.inputGradient(kernels: kernels, tiles: t, channels: c, filters: f, dm: s.m, u: up, ut: ut,
                                    into: s.v)
             transforms.inputGradient(s.v, images: count, into: dxp + first * height * width * channels, work: s.work)
         }
         // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G. Likewise the bias.
         let groups = groups(n), total = kernelTransformCount, gs = groupScratch
         let sp = scratch.base, dup = du.base
-        addPartials(sp + Self.workPerGroup, pieces: max(1, groups), stride: gs, m: positions * channels, n: filters,
+        addPartials(sp + Self.workPerGroup, pieces: max(1, groups), stride: gs, m: kernels.count * channels, n: filters,
                     beta: 0, c: dup, ldc: filters, pool: pool)
         if let biasGradient {
             precondition(biasGradient.count >= filters)
@@ -327,7 +368,7 @@ public struct WinogradConvolution: Sendable {
             let s = GroupScratch(work: own, partial: own + Self.workPerGroup,
                                  biasPartial: own + Self.workPerGroup + kernelTransformCount, v: own + v, m: own + m,
                                  dy: own + dy, input: own + dy + imagesPerBlock * outputPerImage)
-            for start in stride(from: first, to: first + count, by: imagesPerBlock) {
+            for start in Swift.stride(from: first, to: first + count, by: imagesPerBlock) {
                 body(start, min(imagesPerBlock, first + count - start), s)
             }
         }
@@ -365,11 +406,12 @@ public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath 
         self.pooled = pooled
     }
 
-    /// winograd-f4x4, winograd-f4x4-pooled, winograd-f5x5-pooled or (5×5 kernels)
-    /// winograd-f4x4-k5x5-pooled; "-portable" when the transforms are the Swift ones (a CPU without AVX2/FMA).
+    /// winograd-f4x4, winograd-f4x4-pooled, winograd-f5x5-pooled, (5×5 kernels)
+    /// winograd-f4x4-k5x5-pooled or (stride 2) winograd-s2-f4x4; "-portable" when the transforms are the Swift ones (a CPU without AVX2/FMA).
     public var name: String {
         let t = winograd.tile, k = winograd.kernelSize
-        return "winograd-f\(t)x\(t)" + (k == 3 ? "" : "-k\(k)x\(k)") + (pooled ? "-pooled" : "")
+        return "winograd-" + (winograd.stride == 2 ? "s2-" : "") + "f\(t)x\(t)" + (k == 3 ? "" : "-k\(k)x\(k)")
+            + (pooled ? "-pooled" : "")
             + (winograd.avx2 ? "" : "-portable")
     }
 

@@ -11,21 +11,43 @@
 // blocks of 4 images: 36 × 32 times 32 × 64) costs a third as much as the arithmetic, and its
 // kernels ran at ~70% of a Zen 4 core's FMA peak where gemm.c's run at ~90%. With those,
 // dV = dM · Uᵀ becomes a plain product, with Uᵀ transposed once per backward.
+//
+// Positions may share a kernel matrix (`WinogradKernels`: at stride 2, 81 positions have 36); the
+// positions sharing one are consecutive, so their rows of V, M and dM are one stacked matrix and
+// each kernel's product is one call: (count·T × C) · (C × F), and dU[k] sums over all count·T rows.
 import CKernels
+
+/// Which positions share which kernel matrix of U: kernel k serves positions
+/// starts[k] ..< starts[k] + counts[k]. U and dU are (kernels, C, F).
+struct WinogradKernels: Sendable, Equatable {
+    let starts: [Int], counts: [Int]
+    var count: Int { starts.count }
+    var positions: Int { zip(starts, counts).map { $0 + $1 }.max() ?? 0 }
+
+    /// One kernel matrix per position (the stride-1 transforms).
+    static func oneEach(_ positions: Int) -> WinogradKernels {
+        WinogradKernels(starts: Array(0..<positions), counts: Array(repeating: 1, count: positions))
+    }
+
+    /// The stride-2 transforms' 36 kernels over 81 positions (winograd_s2_body.h).
+    static let stride2 = WinogradKernels(starts: Array(0..<25) + (0..<5).map { 25 + 4 * $0 } + (0..<5).map { 45 + 4 * $0 }
+                                         + [65],
+                                         counts: Array(repeating: 1, count: 25) + Array(repeating: 4, count: 10) + [16])
+}
 
 /// The products of one Winograd convolution; V, U, M are position-major as in Winograd.swift.
 protocol WinogradProducts: Sendable {
-    /// M[ξ] = V[ξ] · U[ξ] for ξ < positions.
-    func forward(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
+    /// M[ξ] = V[ξ] · U[k] for every position ξ of every kernel k.
+    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
                  u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>)
-    /// dU[ξ] = V[ξ]ᵀ · dM[ξ], or dU[ξ] += … with `accumulate`.
-    func kernelGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
+    /// dU[k] = Σ over k's positions ξ of V[ξ]ᵀ · dM[ξ], or dU[k] += … with `accumulate`.
+    func kernelGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
                         dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>, accumulate: Bool)
     /// Prepares `inputGradient`'s use of U once per backward: `ut` (as large as U) may receive Uᵀ.
-    func prepareInputGradient(positions: Int, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
+    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
                               ut: UnsafeMutablePointer<Float>, pool: ThreadPool?)
-    /// dV[ξ] = dM[ξ] · U[ξ]ᵀ, after `prepareInputGradient` filled `ut`.
-    func inputGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, dm: UnsafeMutablePointer<Float>,
+    /// dV[ξ] = dM[ξ] · U[k]ᵀ, after `prepareInputGradient` filled `ut`.
+    func inputGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, dm: UnsafeMutablePointer<Float>,
                        u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, into dv: UnsafeMutablePointer<Float>)
     /// Images per block for a convolution with this many tiles per image (WinogradConvolution.imagesPerBlock).
     func imagesPerBlock(tilesPerImage: Int) -> Int
@@ -33,29 +55,34 @@ protocol WinogradProducts: Sendable {
 
 /// The products through OpenBLAS, on any CPU.
 struct BLASWinogradProducts: WinogradProducts {
-    func forward(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
+    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
                  u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
-        for xi in 0..<positions {
-            sgemm(m: t, n: f, k: c, a: v + xi * t * c, lda: c, b: u + xi * c * f, ldb: f, c: m + xi * t * f, ldc: f,
-                  kernel: .openBLAS)
+        for k in 0..<kernels.count {
+            let xi = kernels.starts[k], rows = kernels.counts[k] * t
+            sgemm(m: rows, n: f, k: c, a: v + xi * t * c, lda: c, b: u + k * c * f, ldb: f, c: m + xi * t * f,
+                  ldc: f, kernel: .openBLAS)
         }
     }
 
-    func kernelGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
-                        dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        for xi in 0..<positions {
-            sgemm(transA: true, m: c, n: f, k: t, a: v + xi * t * c, lda: c, b: dm + xi * t * f, ldb: f,
-                  beta: accumulate ? 1 : 0, c: du + xi * c * f, ldc: f, kernel: .openBLAS)
+    func kernelGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                        v: UnsafeMutablePointer<Float>, dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>,
+                        accumulate: Bool) {
+        for k in 0..<kernels.count {
+            let xi = kernels.starts[k], rows = kernels.counts[k] * t
+            sgemm(transA: true, m: c, n: f, k: rows, a: v + xi * t * c, lda: c, b: dm + xi * t * f, ldb: f,
+                  beta: accumulate ? 1 : 0, c: du + k * c * f, ldc: f, kernel: .openBLAS)
         }
     }
 
-    func prepareInputGradient(positions: Int, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
+    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
                               ut: UnsafeMutablePointer<Float>, pool: ThreadPool?) {}
 
-    func inputGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, dm: UnsafeMutablePointer<Float>,
-                       u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, into dv: UnsafeMutablePointer<Float>) {
-        for xi in 0..<positions {
-            sgemm(transB: true, m: t, n: c, k: f, a: dm + xi * t * f, lda: f, b: u + xi * c * f, ldb: f,
+    func inputGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                       dm: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>,
+                       into dv: UnsafeMutablePointer<Float>) {
+        for k in 0..<kernels.count {
+            let xi = kernels.starts[k], rows = kernels.counts[k] * t
+            sgemm(transB: true, m: rows, n: c, k: f, a: dm + xi * t * f, lda: f, b: u + k * c * f, ldb: f,
                   c: dv + xi * t * c, ldc: c, kernel: .openBLAS)
         }
     }
@@ -69,34 +96,39 @@ struct BLASWinogradProducts: WinogradProducts {
 struct AVX2WinogradProducts: WinogradProducts {
     let wide = VectorCode.best.wide
 
-    func forward(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
+    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
                  u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
-        for xi in 0..<positions {
-            ck_gemm(0, 0, Int32(t), Int32(f), Int32(c), v + xi * t * c, Int32(c), u + xi * c * f, Int32(f),
+        for k in 0..<kernels.count {
+            let xi = kernels.starts[k], rows = kernels.counts[k] * t
+            ck_gemm(0, 0, Int32(rows), Int32(f), Int32(c), v + xi * t * c, Int32(c), u + k * c * f, Int32(f),
                     m + xi * t * f, Int32(f), 0, wide)
         }
     }
 
-    func kernelGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
-                        dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        for xi in 0..<positions {
-            ck_gemm(1, 0, Int32(c), Int32(f), Int32(t), v + xi * t * c, Int32(c), dm + xi * t * f, Int32(f),
-                    du + xi * c * f, Int32(f), accumulate ? 1 : 0, wide)
+    func kernelGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                        v: UnsafeMutablePointer<Float>, dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>,
+                        accumulate: Bool) {
+        for k in 0..<kernels.count {
+            let xi = kernels.starts[k], rows = kernels.counts[k] * t
+            ck_gemm(1, 0, Int32(c), Int32(f), Int32(rows), v + xi * t * c, Int32(c), dm + xi * t * f, Int32(f),
+                    du + k * c * f, Int32(f), accumulate ? 1 : 0, wide)
         }
     }
 
-    /// Uᵀ (positions, F, C), so that dV = dM · Uᵀ is a plain product.
-    func prepareInputGradient(positions: Int, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
+    /// Uᵀ (kernels, F, C), so that dV = dM · Uᵀ is a plain product.
+    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
                               ut: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
-        forEach(positions, pool: pool) { xi in
-            ck_transpose(Int32(c), Int32(f), u + xi * c * f, Int32(f), ut + xi * c * f, Int32(c))
+        forEach(kernels.count, pool: pool) { k in
+            ck_transpose(Int32(c), Int32(f), u + k * c * f, Int32(f), ut + k * c * f, Int32(c))
         }
     }
 
-    func inputGradient(positions: Int, tiles t: Int, channels c: Int, filters f: Int, dm: UnsafeMutablePointer<Float>,
-                       u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, into dv: UnsafeMutablePointer<Float>) {
-        for xi in 0..<positions {
-            ck_gemm(0, 0, Int32(t), Int32(c), Int32(f), dm + xi * t * f, Int32(f), ut + xi * c * f, Int32(c),
+    func inputGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                       dm: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>,
+                       into dv: UnsafeMutablePointer<Float>) {
+        for k in 0..<kernels.count {
+            let xi = kernels.starts[k], rows = kernels.counts[k] * t
+            ck_gemm(0, 0, Int32(rows), Int32(c), Int32(f), dm + xi * t * f, Int32(f), ut + k * c * f, Int32(c),
                     dv + xi * t * c, Int32(c), 0, wide)
         }
     }

@@ -7,6 +7,7 @@
 //                           the kernel transforms of the portable code (once per step, small)
 //   AVX2PooledTransforms    pooled outputs only: F(5×5, 3×3) (Sources/CKernels/winograd_f5x5.c) or
 //                           F(4×4, 5×5) (winograd_f4x4k5.c), one C source at two tile sizes
+//   AVX2StridedTransforms   3×3 at stride 2, unpooled: 9×9 tiles for 4×4 outputs (winograd_s2.c)
 //
 // The Swift package builds for baseline x86-64 (4-float SSE vectors, no FMA); the C kernels are
 // compiled for AVX2+FMA alone, so they round differently (the tests compare both), but each has
@@ -17,7 +18,8 @@ import CKernels
 /// What the transforms know of a convolution: its shapes and tiling.
 struct WinogradTiling: Sendable {
     let height: Int, width: Int, channels: Int, filters: Int
-    /// 1 for "same" padding, 0 for "valid".
+    /// Rows above and columns left of the image that the first tile covers: 1 for "same" padding
+    /// at stride 1, 0 for "valid"; at stride 2 Keras's pad_top (Window2D).
     let pad: Int
     let outHeight: Int, outWidth: Int
     let tilesH: Int, tilesW: Int
@@ -176,5 +178,48 @@ struct AVX2PooledTransforms: WinogradTransforms {
                        work: UnsafeMutablePointer<Float>) {
         kernels.inputGradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
                               Int32(tilesH), Int32(tilesW), dx, code.wide)
+    }
+}
+
+/// The transforms of a 3×3 convolution at stride 2, winograd_s2.c (AVX2/FMA CPUs only; `code` as
+/// for F(4×4)): tile (i, j) reads the 9×9 inputs from row 8i − pad, column 8j − pad, for outputs
+/// [4i, 4i + 4) × [4j, 4j + 4); 81 positions, 36 kernel matrices (`WinogradKernels.stride2`).
+struct AVX2StridedTransforms: WinogradTransforms {
+    let tiling: WinogradTiling
+    let code: VectorCode
+
+    func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
+        ck_wino_s2_kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
+    }
+
+    func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
+        ck_wino_s2_kernel_gradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
+    }
+
+    func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+               work: UnsafeMutablePointer<Float>) {
+        ck_wino_s2_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad), Int32(tilesH),
+                         Int32(tilesW), v, code.wide)
+    }
+
+    func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
+                into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>) {
+        precondition(argmax == nil, "the stride-2 transforms have no pooling")
+        ck_wino_s2_output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
+                          Int32(tilesW), bias, relu ? 1 : 0, y, code.wide)
+    }
+
+    func outputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
+                        argmax: UnsafeMutablePointer<Int32>?, images: Int, into dm: UnsafeMutablePointer<Float>,
+                        biasSums: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
+        precondition(argmax == nil, "the stride-2 transforms have no pooling")
+        ck_wino_s2_output_gradient(dy, y, relu ? 1 : 0, Int32(images), Int32(outHeight), Int32(outWidth),
+                                   Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums, code.wide)
+    }
+
+    func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
+                       work: UnsafeMutablePointer<Float>) {
+        ck_wino_s2_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                                  Int32(tilesH), Int32(tilesW), dx, code.wide)
     }
 }

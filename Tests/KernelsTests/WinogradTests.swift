@@ -9,7 +9,11 @@ struct WinogradTests {
         let n: Int, h: Int, w: Int, c: Int, f: Int, same: Bool
         /// The kernel's size: 3, or 5 (F(4×4, 5×5), pooled only).
         var k = 3
-        var description: String { "\(n)×\(h)×\(w)×\(c) → \(f) \(k)×\(k) \(same ? "same" : "valid")" }
+        /// 1, or 2 (3×3, unpooled, AVX2 only).
+        var stride = 1
+        var description: String {
+            "\(n)×\(h)×\(w)×\(c) → \(f) \(k)×\(k)" + (stride == 1 ? "" : " stride \(stride)") + (same ? " same" : " valid")
+        }
     }
 
     /// Direct convolution and its gradients, in Double.
@@ -22,7 +26,7 @@ struct WinogradTests {
                 for ox in 0..<g.outWidth {
                     for r in 0..<g.kernelSize {
                         for q in 0..<g.kernelSize {
-                            let iy = oy + r - g.pad, ix = ox + q - g.pad
+                            let iy = oy * g.stride + r - g.pad, ix = ox * g.stride + q - g.pad
                             if iy < 0 || iy >= s.h || ix < 0 || ix >= s.w { continue }
                             for c in 0..<s.c {
                                 let xi = ((n * s.h + iy) * s.w + ix) * s.c + c
@@ -211,9 +215,10 @@ struct WinogradTests {
                                      momentum: 0.9, gamma: gamma.view, beta: beta.view, movingMean: mean.view,
                                      movingVariance: variance.view, scratch: scratch, relu: relu)
             let applied = InputNormalization(scratch: scratch, channels: s.c, relu: relu)
-            for (pooled, tile, k) in [(false, 4, 3), (true, 4, 3), (true, 5, 3), (true, 4, 5)] {
+            for (pooled, tile, k, stride) in [(false, 4, 3, 1), (true, 4, 3, 1), (true, 5, 3, 1), (true, 4, 5, 1),
+                                              (false, 4, 3, 2)] {
                 let g = WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, kernelSize: k,
-                                            same: s.same, pooled: pooled, tile: tile)
+                                            stride: stride, same: s.same, pooled: pooled, tile: tile)
                 var h = g
                 h.normalizesInput = true
                 #expect(h.scratchCount(images: s.n) > g.scratchCount(images: s.n))
@@ -222,7 +227,7 @@ struct WinogradTests {
                 for (name, p, q) in [("y", a.y, b.y), ("argmax", a.argmax, b.argmax), ("dx", a.dx, b.dx),
                                      ("dk", a.dk, b.dk), ("db", a.db, b.db)] {
                     #expect(p.map(\.bitPattern) == q.map(\.bitPattern),
-                            "F(\(tile)×\(tile), \(k)×\(k)), pooled: \(pooled), ReLU: \(relu): \(name)")
+                            "F(\(tile)×\(tile), \(k)×\(k)), stride \(stride), pooled: \(pooled), ReLU: \(relu): \(name)")
                 }
                 #expect(a.dk.contains { $0 != 0 })
             }
@@ -342,5 +347,63 @@ struct WinogradTests {
         // Thread counts: the same bits.
         let g1 = runFull(g, n: s.n, pooled: true, seed: 21, threads: 1)
         #expect(g1.y == got.y && g1.dx == got.dx && g1.dk == got.dk && g1.db == got.db)
+    }
+}
+
+/// The stride-2 transforms (3×3, unpooled, AVX2/FMA CPUs).
+extension WinogradTests {
+    static let stride2Cases = [
+        Case(n: 3, h: 14, w: 14, c: 32, f: 64, same: true, stride: 2),   // the strided network's second layer
+        Case(n: 5, h: 7, w: 7, c: 64, f: 128, same: true, stride: 2),    // its third: one tile an image
+        Case(n: 2, h: 13, w: 13, c: 9, f: 5, same: false, stride: 2),    // valid, partial vectors
+        Case(n: 1, h: 9, w: 7, c: 12, f: 20, same: true, stride: 2),     // not square, cropped tiles
+        Case(n: 3, h: 20, w: 20, c: 17, f: 33, same: true, stride: 2),   // three tiles a side, the last cropped
+        Case(n: 70, h: 5, w: 5, c: 8, f: 3, same: false, stride: 2),     // three groups, the last partial
+    ]
+
+    func stride2(_ s: Case, avx2Products: Bool = true, wide: Bool = true) -> WinogradConvolution {
+        WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, stride: 2, same: s.same,
+                            avx2Products: avx2Products, wide: wide)
+    }
+
+    @Test("stride 2: forward, input gradient and kernel gradient equal the direct computation",
+          .enabled(if: WinogradConvolution.avx2Available, "this CPU has no AVX2/FMA"), arguments: stride2Cases)
+    func stride2MatchesDirect(_ s: Case) {
+        var stream = RandomStream(seed: 31, name: "winograd stride 2")
+        let x = (0..<s.n * s.h * s.w * s.c).map { _ in stream.nextNormal() }
+        let k = (0..<9 * s.c * s.f).map { _ in stream.nextNormal() * 0.3 }
+        for avx2Products in [true, false] {
+            let g = stride2(s, avx2Products: avx2Products)
+            #expect(g.positions == 81 && g.kernelMatrices == 36 && g.tilesH == (g.outHeight + 3) / 4)
+            let dy = (0..<s.n * g.outHeight * g.outWidth * s.f).map { i in Float((i * 7919) % 13) / 6 - 1 }
+            let expected = direct(x, k, dy, s, g)
+            let got = run(x, k, dy, s, g, threads: 2)
+            #expect(worstRelative(got.y, expected.y) < 1e-4, "products AVX2: \(avx2Products)")
+            #expect(worstRelative(got.dx, expected.dx) < 1e-4, "products AVX2: \(avx2Products)")
+            #expect(worstRelative(got.dk, expected.dk) < 1e-4, "products AVX2: \(avx2Products)")
+            let single = run(x, k, dy, s, g, threads: 1)
+            #expect(single.y == got.y && single.dx == got.dx && single.dk == got.dk)
+        }
+    }
+
+    @Test("stride 2: bias and ReLU inside, the AVX-512 build's bits, V computed again from x",
+          .enabled(if: VectorCode.avx512.isAvailable, "this CPU has no AVX-512"), arguments: stride2Cases)
+    func stride2Builds(_ s: Case) {
+        let wide = stride2(s), narrow = stride2(s, wide: false)
+        #expect(wide.wide && !narrow.wide)
+        let a = runFull(wide, n: s.n, pooled: false, seed: 37), b = runFull(narrow, n: s.n, pooled: false, seed: 37)
+        let clobbered = runFull(wide, n: s.n, pooled: false, seed: 37, clobber: true)
+        let compared: [(String, [Float], [Float], [Float])] = [
+            ("y", a.y, b.y, clobbered.y), ("dx", a.dx, b.dx, clobbered.dx), ("dk", a.dk, b.dk, clobbered.dk),
+            ("db", a.db, b.db, clobbered.db),
+        ]
+        for (name, p, q, r) in compared {
+            #expect(p.map(\.bitPattern) == q.map(\.bitPattern), "\(name): AVX-512 and AVX2 builds differ")
+            #expect(p.map(\.bitPattern) == r.map(\.bitPattern), "\(name): the backward read the forward's scratch")
+        }
+        #expect(a.dk.contains { $0 != 0 } && a.y.contains { $0 == 0 } && a.y.contains { $0 > 0 })
+        // The same with OpenBLAS's products (only the products differ).
+        let blas = runFull(stride2(s, avx2Products: false), n: s.n, pooled: false, seed: 37)
+        expectAgree(a, blas, y: 2e-4, dx: 2e-4, dk: 5e-4, db: 1e-5, argmax: false)
     }
 }

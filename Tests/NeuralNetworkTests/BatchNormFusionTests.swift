@@ -131,14 +131,17 @@ struct BatchNormFusionTests {
           .enabled(if: VectorCode.avx512.isAvailable, "the batch normalization's pass is an AVX-512 one"))
     func normalizationInWinograd() throws {
         // A normalization without ReLU before a Winograd layer with "same" padding (the padding's
-        // zeros are not normalized), then one with ReLU before a strided convolution, whose
-        // im2col path does not apply it. (Not a pooled Winograd layer: without the fusions it
-        // would be another algorithm; WinogradTests covers those.)
+        // zeros are not normalized), then one with ReLU before a stride-2 Winograd layer, then one
+        // with ReLU before a 2×2 strided convolution, whose im2col path does not apply it (the
+        // stride-2 layer, which has no activation, computes that one's dx). (Not a pooled Winograd
+        // layer: without the fusions it would be another algorithm; WinogradTests covers those.)
         let specs = [("conv2d", #"{"filters": 8, "kernel_size": 3, "activation": "relu"}"#),
                      ("batch_normalization", "{}"),
                      ("conv2d", #"{"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}"#),
                      ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
-                     ("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2}"#),
+                     ("conv2d", #"{"filters": 16, "kernel_size": 3, "strides": 2}"#),
+                     ("batch_normalization", "{}"), ("activation", #"{"activation": "relu"}"#),
+                     ("conv2d", #"{"filters": 8, "kernel_size": 2, "strides": 2}"#),
                      ("flatten", "{}"), ("dense", #"{"units": 3}"#)]
         // 35 images: two groups of the Winograd passes, the second of 3.
         for batch in [3, 35] {
@@ -147,10 +150,9 @@ struct BatchNormFusionTests {
             }
             let fused = try model(fuse: true)
             let convs = fused.layers.compactMap { $0 as? Conv2D }, norms = fused.layers.compactMap { $0 as? BatchNormalization }
-            #expect(convs[1].pathName == "winograd-f4x4")
-            #expect(convs[2].pathName == "im2col")
-            #expect(norms.map(\.outputInNext) == [true, false])
-            #expect(norms.map(\.pathName) == ["normalize-y-in-conv", "normalize-relu"])
+            #expect(convs.dropFirst().map(\.pathName) == ["winograd-f4x4", "winograd-s2-f4x4", "im2col"])
+            #expect(norms.map(\.outputInNext) == [true, true, false])
+            #expect(norms.map(\.pathName) == ["normalize-y-in-conv", "normalize-relu-y-in-conv", "normalize-relu-dx-in-conv"])
             let reference = trainingStepBits(try model(fuse: false), batch: batch, threads: 1)
             #expect(trainingStepBits(fused, batch: batch, threads: 2) == reference)
             #expect(trainingStepBits(try model(fuse: true), batch: batch, threads: 1) == reference)

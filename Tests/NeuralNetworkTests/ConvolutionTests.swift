@@ -90,6 +90,10 @@ struct ConvolutionGradientChecks {
         // vectors of filters, strided with padding, and a kernel wider than it is tall.
         ConvCase(input: [9, 8, 1], json: #"{"filters": 20, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "tanh"}"#),
         ConvCase(input: [6, 6, 1], json: #"{"filters": 3, "kernel_size": [2, 3], "strides": [1, 2], "activation": "relu"}"#),
+        // 3×3 stride 2 over ≥ 8 channels: the stride-2 Winograd path (AVX2), same (padding above
+        // and left) and valid, a partial vector, an activation outside the transforms.
+        ConvCase(input: [9, 9, 8], json: #"{"filters": 5, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}"#),
+        ConvCase(input: [10, 11, 9], json: #"{"filters": 3, "kernel_size": 3, "strides": 2, "activation": "tanh"}"#),
     ])
     func conv2d(_ c: ConvCase) throws {
         let layer = try buildLayer("conv2d", c.json, input: c.input)
@@ -371,6 +375,19 @@ struct ConvModelTests {
             ("max_pooling2d", #"{"pool_size": 2}"#),
         ], input: [20, 20, 1])
         #expect(paths(other) == [firstAlone, avx2 ? "im2col-pooled-sparse" : "im2col-pooled-portable"])
+        // Stride 2: the stride-2 Winograd transforms over ≥ 8 channels with as much padding above as
+        // left (AVX2); not over 4 channels, not when "same" pads a 14 × 13 image's left and not its top.
+        let strided = try buildModel([
+            ("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"}"#),
+            ("conv2d", #"{"filters": 16, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}"#),
+            ("conv2d", #"{"filters": 4, "kernel_size": 3, "strides": 2}"#),
+        ], input: [28, 28, 1])
+        #expect(paths(strided) == [firstAlone, avx2 ? "winograd-s2-f4x4" : "im2col", avx2 ? "winograd-s2-f4x4" : "im2col"])
+        let narrow = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"}"#)],
+                                    input: [14, 14, 4])
+        let uneven = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"}"#)],
+                                    input: [14, 13, 8])
+        #expect(paths(narrow) == ["im2col"] && paths(uneven) == ["im2col"])
     }
 
     @Test("conv kernels start as Keras's glorot_uniform with fans kh·kw·C and kh·kw·F")
