@@ -71,22 +71,25 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
 CK_WINOGRAD_POOLED_TRAPS(ck_wino5_)
 CK_WINOGRAD_POOLED_TRAPS(ck_wino45_)
 
-// winograd_s2.c
-void ck_wino_s2_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
-                      int tilesW, float *v, int wide) { __builtin_trap(); }
-void ck_wino_s2_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                               int tilesH, int tilesW, float *dx, int wide) { __builtin_trap(); }
-void ck_wino_s2_output(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
-                       int tilesW, const float *bias, int relu, float *y, int wide) { __builtin_trap(); }
-void ck_wino_s2_output_gradient(const float *dy, const float *y, int relu, int images, int outHeight,
-                                int outWidth, int filters, int tilesH, int tilesW, float *dm, float *biasSums,
-                                int wide) { __builtin_trap(); }
-void ck_wino_s2_kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide) {
-    __builtin_trap();
-}
-void ck_wino_s2_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide) {
-    __builtin_trap();
-}
+// winograd_s2.c and winograd_s2m7.c
+#define CK_WINOGRAD_STRIDE2_TRAPS(p)                                                                       \
+    void p##input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,      \
+                  int tilesW, float *v, int wide) { __builtin_trap(); }                                    \
+    void p##input_gradient(const float *dv, int images, int height, int width, int channels, int pad,        \
+                           int tilesH, int tilesW, float *dx, int wide) { __builtin_trap(); }              \
+    void p##output(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,         \
+                   int tilesW, const float *bias, int relu, float *y, int wide) { __builtin_trap(); }       \
+    void p##output_gradient(const float *dy, const float *y, int relu, int images, int outHeight,           \
+                            int outWidth, int filters, int tilesH, int tilesW, float *dm, float *biasSums,  \
+                            int wide) { __builtin_trap(); }                                                \
+    void p##kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide) {          \
+        __builtin_trap();                                                                                    \
+    }                                                                                                        \
+    void p##kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide) { \
+        __builtin_trap();                                                                                    \
+    }
+CK_WINOGRAD_STRIDE2_TRAPS(ck_wino_s2_)
+CK_WINOGRAD_STRIDE2_TRAPS(ck_wino_s27_)
 
 // gemm.c (ck_transpose is portable C and compiled everywhere)
 void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,

@@ -145,6 +145,34 @@ VINLINE void add_column(const tile_block *b, int s, const vf *o) {
     }
 }
 
+/// Fully unrolls the loop after it (the transforms' loops over constant tables).
+#define UNROLL _Pragma("clang loop unroll(full)")
+
+/// acc + c·x, with the constant c = ±1 as an addition (−0 + x is x exactly, so a sum starts at −0).
+VINLINE vf term(vf acc, float c, vf x) {
+    if (c == 1.0f) return acc + x;
+    if (c == -1.0f) return acc - x;
+    return VSPLAT(c) * x + acc;
+}
+
+/// o[i] = Σ_j M[i][j]·in[j] (R × K table), and its transpose o[j] = Σ_i M[i][j]·in[i]: matrix
+/// products over constant tables, which once unrolled drop their zero terms and turn ±1 into
+/// additions.
+#define MATVEC(M, R, K, in, o)                                                                     \
+    UNROLL for (int i_ = 0; i_ < (R); i_++) {                                                      \
+        vf acc_ = VSPLAT(-0.0f);                                                                    \
+        UNROLL for (int j_ = 0; j_ < (K); j_++)                                                    \
+            if (M[i_][j_] != 0.0f) acc_ = term(acc_, M[i_][j_], (in)[j_]);                         \
+        (o)[i_] = acc_;                                                                            \
+    }
+#define MATVEC_T(M, R, K, in, o)                                                                   \
+    UNROLL for (int j_ = 0; j_ < (K); j_++) {                                                      \
+        vf acc_ = VSPLAT(-0.0f);                                                                    \
+        UNROLL for (int i_ = 0; i_ < (R); i_++)                                                    \
+            if (M[i_][j_] != 0.0f) acc_ = term(acc_, M[i_][j_], (in)[i_]);                         \
+        (o)[j_] = acc_;                                                                            \
+    }
+
 /// One block of VW filters of one Winograd output tile, as the output transforms and their
 /// adjoints visit them: outputs [i·m, i·m + height) × [j·m, j·m + width) of image `image` (cropped
 /// at the output's edge), filters k ..< k + lanes, and the tile's number in M's order.

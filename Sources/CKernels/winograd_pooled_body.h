@@ -25,7 +25,6 @@
 
 #if defined(__x86_64__)
 
-#define UNROLL _Pragma("clang loop unroll(full)")
 #define N WP_N
 #define M WP_M
 #define R WP_R
@@ -34,29 +33,6 @@
 #define WP_NAME_(name) WNAME(name)
 /// This tile size's kernel `x` at this width: WP_PREFIX x _avx2 or _avx512.
 #define WFN(x) WP_NAME_(WP_CAT(WP_PREFIX, x))
-
-/// acc + c·x, with the constant c = ±1 as an addition (−0 + x is x exactly, so a sum starts at −0).
-VINLINE vf term(vf acc, float c, vf x) {
-    if (c == 1.0f) return acc + x;
-    if (c == -1.0f) return acc - x;
-    return VSPLAT(c) * x + acc;
-}
-
-/// o[i] = Σ_j M[i][j]·in[j] (R × K table), and its transpose o[j] = Σ_i M[i][j]·in[i].
-#define MATVEC(M, R, K, in, o)                                                                     \
-    UNROLL for (int i_ = 0; i_ < (R); i_++) {                                                      \
-        vf acc_ = VSPLAT(-0.0f);                                                                    \
-        UNROLL for (int j_ = 0; j_ < (K); j_++)                                                    \
-            if (M[i_][j_] != 0.0f) acc_ = term(acc_, M[i_][j_], (in)[j_]);                         \
-        (o)[i_] = acc_;                                                                            \
-    }
-#define MATVEC_T(M, R, K, in, o)                                                                   \
-    UNROLL for (int j_ = 0; j_ < (K); j_++) {                                                      \
-        vf acc_ = VSPLAT(-0.0f);                                                                    \
-        UNROLL for (int i_ = 0; i_ < (R); i_++)                                                    \
-            if (M[i_][j_] != 0.0f) acc_ = term(acc_, M[i_][j_], (in)[i_]);                         \
-        (o)[j_] = acc_;                                                                            \
-    }
 
 /// Largest output region (tilesH·M × tilesW·M) the pooled output transforms take.
 #define WP_MAX_OUTPUTS 1024

@@ -1,26 +1,34 @@
-// Winograd tile and kernel transforms of a 3×3 convolution at stride 2 (winograd_s2_body.h has
-// the scheme), built twice like winograd_f4x4.c: 8 floats a vector (AVX2/FMA) here, 16 (AVX-512)
-// in winograd_s2_wide.c, the same bits; the entry points below take the build `wide` asks for.
-#define VW 8
-#include "winograd_s2_body.h"
+// Winograd transforms of a 3×3 convolution at stride 2 with 4×4 output tiles: F(4, 2) along each
+// axis's even inputs, from the points 0, 1, −1, 2 and ∞ (Tests/KernelsTests/winograd5.py); the
+// code is winograd_s2_body.h's, built twice: 8 floats a vector (AVX2/FMA) here, 16 (AVX-512) in
+// winograd_s2_wide.c, the same bits.
+#define S2_M 4
+#define S2_PREFIX ck_wino_s2_
 
 #if defined(__x86_64__)
-
-WIDTH_DISPATCH(ck_wino_s2_input, (x, images, height, width, channels, pad, tilesH, tilesW, v), const float *x,
-               int images, int height, int width, int channels, int pad, int tilesH, int tilesW, float *v)
-WIDTH_DISPATCH(ck_wino_s2_input_gradient, (dv, images, height, width, channels, pad, tilesH, tilesW, dx),
-               const float *dv, int images, int height, int width, int channels, int pad, int tilesH, int tilesW,
-               float *dx)
-WIDTH_DISPATCH(ck_wino_s2_output, (m, images, outHeight, outWidth, filters, tilesH, tilesW, bias, relu, y),
-               const float *m, int images, int outHeight, int outWidth, int filters, int tilesH, int tilesW,
-               const float *bias, int relu, float *y)
-WIDTH_DISPATCH(ck_wino_s2_output_gradient,
-               (dy, y, relu, images, outHeight, outWidth, filters, tilesH, tilesW, dm, biasSums),
-               const float *dy, const float *y, int relu, int images, int outHeight, int outWidth, int filters,
-               int tilesH, int tilesW, float *dm, float *biasSums)
-WIDTH_DISPATCH(ck_wino_s2_kernel, (g, channels, filters, c0, c1, u), const float *g, int channels, int filters,
-               int c0, int c1, float *u)
-WIDTH_DISPATCH(ck_wino_s2_kernel_gradient, (du, channels, filters, c0, c1, dk), const float *du, int channels,
-               int filters, int c0, int c1, float *dk)
-
+static const float S2_BT[5][5] = {
+    {2, -1, -2, 1, 0},
+    {0, -2, -1, 1, 0},
+    {0, 2, -3, 1, 0},
+    {0, -1, 0, 1, 0},
+    {0, 2, -1, -2, 1},
+};
+static const float S2_AT[4][5] = {
+    {1, 1, 1, 1, 0},
+    {0, 1, -1, 2, 0},
+    {0, 1, 1, 4, 0},
+    {0, 1, -1, 8, 1},
+};
+static const float S2_G[5][2] = {
+    {1.0f / 2, 0},
+    {-1.0f / 2, -1.0f / 2},
+    {-1.0f / 6, 1.0f / 6},
+    {1.0f / 6, 1.0f / 3},
+    {0, 1},
+};
 #endif
+
+#ifndef VW
+#define VW 8
+#endif
+#include "winograd_s2_body.h"

@@ -1,3 +1,3 @@
-// winograd_s2_body.h at 16 floats a vector (AVX-512); see winograd_s2.c.
+// winograd_s2.c at 16 floats a vector (AVX-512).
 #define VW 16
-#include "winograd_s2_body.h"
+#include "winograd_s2.c"

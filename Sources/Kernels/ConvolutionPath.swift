@@ -11,7 +11,7 @@
 //   WinogradPath         3×3, stride 1, at least 8 input channels;       winograd-f4x4, winograd-f4x4-pooled,
 //                        5×5, stride 1, pooled, ≥ 8 channels, AVX2;      winograd-f5x5-pooled,
 //                        3×3, stride 2, unpooled, ≥ 8 channels, AVX2     winograd-f4x4-k5x5-pooled,
-//                        (Winograd.swift)                                winograd-s2-f4x4;
+//                        (Winograd.swift)                                winograd-s2-f4x4, winograd-s2-f7x7;
 //                                                                        "-portable" off AVX2
 //
 // A path owns its part of the layer's scratch (its layout is the path's business) and runs the

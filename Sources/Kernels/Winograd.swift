@@ -30,11 +30,12 @@
 // tiles, 64 positions: 64 products per channel and filter for 16 outputs, against 400): Caffe's
 // LeNet's second layer. The formulas are the same with 5×5 kernels g.
 //
-// At stride 2 (3×3 kernels, unpooled), the same formulas hold with 9×9 input tiles at a stride of 8
-// for 4×4 outputs and 9×9 transforms that split each axis into its even inputs, through F(4, 2),
-// and its odd ones (Sources/CKernels/winograd_s2_body.h): 81 products per 16 outputs against 144,
-// and U has 36 distinct kernel matrices, which the products take once for the positions sharing
-// them (`WinogradKernels`).
+// At stride 2 (3×3 kernels, unpooled), the same formulas hold with (2m + 1)² input tiles at a
+// stride of 2m for m×m outputs, whose transforms split each axis into its even inputs, through
+// F(m, 2), and its odd ones (Sources/CKernels/winograd_s2_body.h): for m = 4, 81 products per 16
+// outputs against 144, and U has 36 distinct kernel matrices, which the products take once for
+// the positions sharing them (`WinogradKernels`); m = 7 (225 for 49 against 441, 81 matrices)
+// where it needs fewer products for the whole output (a 7×7 one: 225 against four 4×4 tiles' 324).
 //
 // Here: the shapes, the drivers of a pass, and the layer's path (`WinogradPath`). The transforms
 // (WinogradTransforms.swift: F(4×4, 3×3), F(5×5, 3×3) and F(4×4, 5×5) in AVX2/FMA C;
@@ -60,7 +61,7 @@ public struct WinogradConvolution: Sendable {
     /// AVX2 build's 8).
     public let wide: Bool
     /// Outputs per tile side: 4 for F(4×4, 3×3) and F(4×4, 5×5), 5 for F(5×5, 3×3) (pooled layers,
-    /// AVX2 only).
+    /// AVX2 only); at stride 2, 4 or 7, whichever needs fewer products.
     public let tile: Int
     /// 1, or 2 (3×3 kernels, unpooled, AVX2 only: the stride-2 transforms).
     public let stride: Int
@@ -83,12 +84,12 @@ public struct WinogradConvolution: Sendable {
     /// when it needs fewer products for the pooled outputs, unless `tile` says otherwise (4 or 5).
     /// A `kernelSize` of 5 takes F(4×4, 5×5), which needs `pooled`, AVX2 and `supports5x5`.
     /// A `stride` of 2 takes the stride-2 transforms, which need a 3×3 kernel, no pooling, AVX2 and
-    /// `supportsStride2`.
+    /// `supportsStride2`, with 4×4 or 7×7 tiles (`tile`, else whichever needs fewer products).
     public init(height: Int, width: Int, channels: Int, filters: Int, kernelSize: Int = 3, stride: Int = 1,
                 same: Bool, avx2: Bool = WinogradConvolution.avx2Available, avx2Products: Bool? = nil,
                 pooled: Bool = false, tile: Int? = nil, wide: Bool = true) {
         precondition(kernelSize == 3 || kernelSize == 5, "Winograd convolutions are 3×3 or 5×5")
-        precondition(stride == 1 || (stride == 2 && kernelSize == 3 && !pooled && avx2 && (tile ?? 4) == 4
+        precondition(stride == 1 || (stride == 2 && kernelSize == 3 && !pooled && avx2 && [4, 7].contains(tile ?? 4)
                                      && Self.supportsStride2(height: height, width: width, same: same)),
                      "the stride-2 transforms asked for where they do not apply")
         precondition(kernelSize == 3 || (avx2 && pooled && tile != 5
@@ -120,8 +121,17 @@ public struct WinogradConvolution: Sendable {
         let fiveFits = kernelSize == 3 && avx2 && pooled && needH > 0 && needW > 0
             && ck_wino5_supported(Int32(fiveH), Int32(fiveW)) != 0
         precondition(tile != 5 || fiveFits, "F(5×5, 3×3) asked for where it does not apply")
-        self.tile = tile ?? (fiveFits && five < four ? 5 : 4)
-        if self.tile == 5 {
+        // Stride 2: the tile size (4 or 7) with fewer products for the whole output.
+        let (oh, ow) = (outHeight, outWidth)
+        func strided(_ m: Int) -> Int { ((oh + m - 1) / m) * ((ow + m - 1) / m) * (2 * m + 1) * (2 * m + 1) }
+        if stride == 2 {
+            self.tile = tile ?? (strided(7) < strided(4) ? 7 : 4)
+        } else {
+            self.tile = tile ?? (fiveFits && five < four ? 5 : 4)
+        }
+        if stride == 2 {
+            (tilesH, tilesW) = ((outHeight + self.tile - 1) / self.tile, (outWidth + self.tile - 1) / self.tile)
+        } else if self.tile == 5 {
             (tilesH, tilesW) = (fiveH, fiveW)
         } else if kernelSize == 5 {
             (tilesH, tilesW) = ((needH + 3) / 4, (needW + 3) / 4)     // the outputs the pooling reads
@@ -130,13 +140,13 @@ public struct WinogradConvolution: Sendable {
             tilesW = (outWidth + 3) / 4
         }
         let side = self.tile + kernelSize - 1
-        kernels = stride == 2 ? .stride2 : .oneEach(side * side)
+        kernels = stride == 2 ? .stride2(tile: self.tile) : .oneEach(side * side)
         // The one place that picks the code of the passes.
         let tiling = WinogradTiling(height: height, width: width, channels: channels, filters: filters, pad: pad,
                                     outHeight: outHeight, outWidth: outWidth, tilesH: tilesH, tilesW: tilesW)
         let code: VectorCode = self.wide ? .avx512 : .avx2
         switch (kernelSize, self.tile, avx2) {
-        case _ where stride == 2: transforms = AVX2StridedTransforms(tiling: tiling, code: code)
+        case _ where stride == 2: transforms = AVX2StridedTransforms(tile: self.tile, tiling: tiling, code: code)
         case (5, _, _): transforms = AVX2PooledTransforms(.f4x4k5, tiling: tiling, code: code)   // AVX2, pooled
         case (_, 5, _): transforms = AVX2PooledTransforms(.f5x5, tiling: tiling, code: code)   // where `fiveFits`
         case (_, _, true): transforms = AVX2F4x4Transforms(tiling: tiling, code: code)
@@ -162,9 +172,10 @@ public struct WinogradConvolution: Sendable {
         return avx2Available && oh > 0 && ow > 0 && top == left
     }
 
-    /// Transformed positions per tile: (tile + kernelSize − 1)², 36, 49 or 64; 81 at stride 2.
+    /// Transformed positions per tile: (tile + kernelSize − 1)², 36, 49 or 64; (2·tile + 1)², 81 or
+    /// 225, at stride 2.
     public var positions: Int { kernels.positions }
-    /// Distinct kernel matrices of U: `positions` but at stride 2 (36).
+    /// Distinct kernel matrices of U: `positions` but at stride 2 ((tile + 2)², 36 or 81).
     public var kernelMatrices: Int { kernels.count }
 
     /// Tiles per image.
@@ -190,12 +201,13 @@ public struct WinogradConvolution: Sendable {
     /// L2 cache between the transforms and the products, the group's kernel-gradient share is
     /// accumulated block after block (in order), and M's memory is the same for every block.
     /// How many suits the products (WinogradProducts.swift).
-    /// At stride 2, the fewest images whose tiles fill whole 6-row register tiles, at least 12
-    /// rows: measured (layer-bench, the strided network, 1 thread), its third layer (one tile an
-    /// image) took 2.39 ms backward in blocks of 12 images, 2.46 in 24, 2.44 in 48, 2.48 in 96, and
-    /// 6 no different from 12; its second (4 tiles) 2.22 in blocks of 3 images, 2.26 in 6, 2.51 in 12.
+    /// At stride 2, the fewest images whose tiles fill whole 6-row register tiles (up to 6 images,
+    /// where the products' choice stops at 4). Measured (layer-bench on the strided network, one
+    /// thread, minima of 150): its third layer (one 4×4 tile an image) 2.39 ms backward in blocks of
+    /// 12 images, 2.44–2.48 in 24–96, and blocks of 6 no different from 12; its second (one 7×7 tile)
+    /// 0.87–0.95 ms forward and 1.89–2.05 backward in blocks of 6 images, 0.96–1.06 and 2.03–2.11 in 12.
     public var imagesPerBlock: Int {
-        if stride == 2 { return (1...12).first { $0 * tilesPerImage % 6 == 0 && $0 * tilesPerImage >= 12 } ?? 4 }
+        if stride == 2 { return (1...6).first { $0 * tilesPerImage % 6 == 0 }! }
         return products.imagesPerBlock(tilesPerImage: tilesPerImage)
     }
 
@@ -254,7 +266,7 @@ public struct WinogradConvolution: Sendable {
                      && y.count >= n * perImage && (poolArgmax?.count ?? .max) >= n * perImage)
         let argmax = poolArgmax.map { UnsafeMutableRawPointer($0.base).assumingMemoryBound(to: Int32.self) }
         if let bias { precondition(bias.count >= filters) }
-        precondition((tile == 4 && kernelSize == 3) || argmax != nil,
+        precondition((tile == 4 && kernelSize == 3) || stride == 2 || argmax != nil,
                      "F(5×5, 3×3) and F(4×4, 5×5) compute pooled outputs only")
         transformKernel(kernel, into: u, pool: pool)
         let xp = x.base, yp = y.base, up = u.base, bp = bias?.base
@@ -400,14 +412,15 @@ public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath 
     private var u: FloatView?, du: FloatView?, scratch: FloatView?, argmax: FloatView?
 
     public init(_ winograd: WinogradConvolution, pooled: Bool) {
-        precondition((winograd.tile == 4 && winograd.kernelSize == 3) || pooled,
+        precondition((winograd.tile == 4 && winograd.kernelSize == 3) || winograd.stride == 2 || pooled,
                      "F(5×5, 3×3) and F(4×4, 5×5) compute pooled outputs only")
+        precondition(winograd.stride == 1 || !pooled, "the stride-2 transforms have no pooling")
         self.winograd = winograd
         self.pooled = pooled
     }
 
     /// winograd-f4x4, winograd-f4x4-pooled, winograd-f5x5-pooled, (5×5 kernels)
-    /// winograd-f4x4-k5x5-pooled or (stride 2) winograd-s2-f4x4; "-portable" when the transforms are the Swift ones (a CPU without AVX2/FMA).
+    /// winograd-f4x4-k5x5-pooled or (stride 2) winograd-s2-f4x4, winograd-s2-f7x7; "-portable" when the transforms are the Swift ones (a CPU without AVX2/FMA).
     public var name: String {
         let t = winograd.tile, k = winograd.kernelSize
         return "winograd-" + (winograd.stride == 2 ? "s2-" : "") + "f\(t)x\(t)" + (k == 3 ? "" : "-k\(k)x\(k)")

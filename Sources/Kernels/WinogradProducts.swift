@@ -29,10 +29,16 @@ struct WinogradKernels: Sendable, Equatable {
         WinogradKernels(starts: Array(0..<positions), counts: Array(repeating: 1, count: positions))
     }
 
-    /// The stride-2 transforms' 36 kernels over 81 positions (winograd_s2_body.h).
-    static let stride2 = WinogradKernels(starts: Array(0..<25) + (0..<5).map { 25 + 4 * $0 } + (0..<5).map { 45 + 4 * $0 }
-                                         + [65],
-                                         counts: Array(repeating: 1, count: 25) + Array(repeating: 4, count: 10) + [16])
+    /// The stride-2 transforms' kernels for tiles of m × m outputs (winograd_s2_body.h): with
+    /// E = m + 1, (E + 1)² kernels over (2m + 1)² positions — one each for the E² even × even
+    /// points, one per row (then per column) for the E·m even × odd (odd × even) points, one for
+    /// the m² odd × odd ones.
+    static func stride2(tile m: Int) -> WinogradKernels {
+        let e = m + 1, evens = e * e
+        return WinogradKernels(starts: Array(0..<evens) + (0..<e).map { evens + m * $0 }
+                                   + (0..<e).map { evens + e * m + m * $0 } + [evens + 2 * e * m],
+                               counts: Array(repeating: 1, count: evens) + Array(repeating: m, count: 2 * e) + [m * m])
+    }
 }
 
 /// The products of one Winograd convolution; V, U, M are position-major as in Winograd.swift.

@@ -7,7 +7,8 @@
 //                           the kernel transforms of the portable code (once per step, small)
 //   AVX2PooledTransforms    pooled outputs only: F(5×5, 3×3) (Sources/CKernels/winograd_f5x5.c) or
 //                           F(4×4, 5×5) (winograd_f4x4k5.c), one C source at two tile sizes
-//   AVX2StridedTransforms   3×3 at stride 2, unpooled: 9×9 tiles for 4×4 outputs (winograd_s2.c)
+//   AVX2StridedTransforms   3×3 at stride 2, unpooled: 4×4 or 7×7 output tiles (winograd_s2.c,
+//                           winograd_s2m7.c), one C source at two tile sizes
 //
 // The Swift package builds for baseline x86-64 (4-float SSE vectors, no FMA); the C kernels are
 // compiled for AVX2+FMA alone, so they round differently (the tests compare both), but each has
@@ -181,45 +182,74 @@ struct AVX2PooledTransforms: WinogradTransforms {
     }
 }
 
-/// The transforms of a 3×3 convolution at stride 2, winograd_s2.c (AVX2/FMA CPUs only; `code` as
-/// for F(4×4)): tile (i, j) reads the 9×9 inputs from row 8i − pad, column 8j − pad, for outputs
-/// [4i, 4i + 4) × [4j, 4j + 4); 81 positions, 36 kernel matrices (`WinogradKernels.stride2`).
+/// The transforms of a 3×3 convolution at stride 2 (AVX2/FMA CPUs only; `code` as for F(4×4)),
+/// winograd_s2_body.h at two tile sizes: tile (i, j) reads the (2M + 1)² inputs from row 2M·i −
+/// pad, column 2M·j − pad, for outputs [M·i, M·i + M) × [M·j, M·j + M): M = 4 (winograd_s2.c, 81
+/// positions, 36 kernel matrices) or 7 (winograd_s2m7.c, 225 and 81); `WinogradKernels.stride2`.
 struct AVX2StridedTransforms: WinogradTransforms {
+    /// The C entry points of one tile size.
+    struct Kernels: Sendable {
+        typealias Tiles = AVX2PooledTransforms.Kernels.Tiles
+        typealias Kernel = AVX2PooledTransforms.Kernels.Kernel
+        let kernel: Kernel, kernelGradient: Kernel, input: Tiles, inputGradient: Tiles
+        let output: @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32,
+                                    UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, Int32) -> Void
+        let outputGradient: @convention(c) (UnsafePointer<Float>?, UnsafePointer<Float>?, Int32, Int32, Int32, Int32,
+                                            Int32, Int32, Int32, UnsafeMutablePointer<Float>?,
+                                            UnsafeMutablePointer<Float>?, Int32) -> Void
+
+        static let m4 = Kernels(kernel: ck_wino_s2_kernel, kernelGradient: ck_wino_s2_kernel_gradient,
+                                input: ck_wino_s2_input, inputGradient: ck_wino_s2_input_gradient,
+                                output: ck_wino_s2_output, outputGradient: ck_wino_s2_output_gradient)
+        static let m7 = Kernels(kernel: ck_wino_s27_kernel, kernelGradient: ck_wino_s27_kernel_gradient,
+                                input: ck_wino_s27_input, inputGradient: ck_wino_s27_input_gradient,
+                                output: ck_wino_s27_output, outputGradient: ck_wino_s27_output_gradient)
+    }
+
+    let kernels: Kernels
     let tiling: WinogradTiling
     let code: VectorCode
 
+    /// `tile`: M, 4 or 7.
+    init(tile: Int, tiling: WinogradTiling, code: VectorCode) {
+        precondition(tile == 4 || tile == 7, "stride-2 tiles are 4×4 or 7×7")
+        kernels = tile == 4 ? .m4 : .m7
+        self.tiling = tiling
+        self.code = code
+    }
+
     func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
-        ck_wino_s2_kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
+        kernels.kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
     }
 
     func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
-        ck_wino_s2_kernel_gradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
+        kernels.kernelGradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
     }
 
     func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
                work: UnsafeMutablePointer<Float>) {
-        ck_wino_s2_input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad), Int32(tilesH),
-                         Int32(tilesW), v, code.wide)
+        kernels.input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad), Int32(tilesH),
+                      Int32(tilesW), v, code.wide)
     }
 
     func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
                 into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>) {
         precondition(argmax == nil, "the stride-2 transforms have no pooling")
-        ck_wino_s2_output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
-                          Int32(tilesW), bias, relu ? 1 : 0, y, code.wide)
+        kernels.output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
+                       Int32(tilesW), bias, relu ? 1 : 0, y, code.wide)
     }
 
     func outputGradient(_ dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, relu: Bool,
                         argmax: UnsafeMutablePointer<Int32>?, images: Int, into dm: UnsafeMutablePointer<Float>,
                         biasSums: UnsafeMutablePointer<Float>, work: UnsafeMutablePointer<Float>) {
         precondition(argmax == nil, "the stride-2 transforms have no pooling")
-        ck_wino_s2_output_gradient(dy, y, relu ? 1 : 0, Int32(images), Int32(outHeight), Int32(outWidth),
-                                   Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums, code.wide)
+        kernels.outputGradient(dy, y, relu ? 1 : 0, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters),
+                               Int32(tilesH), Int32(tilesW), dm, biasSums, code.wide)
     }
 
     func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
                        work: UnsafeMutablePointer<Float>) {
-        ck_wino_s2_input_gradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                                  Int32(tilesH), Int32(tilesW), dx, code.wide)
+        kernels.inputGradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                              Int32(tilesH), Int32(tilesW), dx, code.wide)
     }
 }

@@ -11,8 +11,11 @@ struct WinogradTests {
         var k = 3
         /// 1, or 2 (3×3, unpooled, AVX2 only).
         var stride = 1
+        /// At stride 2, the tile (4 or 7); nil: the one the convolution picks.
+        var tile: Int? = nil
         var description: String {
             "\(n)×\(h)×\(w)×\(c) → \(f) \(k)×\(k)" + (stride == 1 ? "" : " stride \(stride)") + (same ? " same" : " valid")
+                + (tile.map { ", \($0)×\($0) tiles" } ?? "")
         }
     }
 
@@ -353,17 +356,20 @@ struct WinogradTests {
 /// The stride-2 transforms (3×3, unpooled, AVX2/FMA CPUs).
 extension WinogradTests {
     static let stride2Cases = [
-        Case(n: 3, h: 14, w: 14, c: 32, f: 64, same: true, stride: 2),   // the strided network's second layer
-        Case(n: 5, h: 7, w: 7, c: 64, f: 128, same: true, stride: 2),    // its third: one tile an image
+        Case(n: 3, h: 14, w: 14, c: 32, f: 64, same: true, stride: 2),   // the strided network's second layer (7×7)
+        Case(n: 3, h: 14, w: 14, c: 32, f: 64, same: true, stride: 2, tile: 4),   // the same in four 4×4 tiles
+        Case(n: 5, h: 7, w: 7, c: 64, f: 128, same: true, stride: 2),    // its third: one 4×4 tile an image
         Case(n: 2, h: 13, w: 13, c: 9, f: 5, same: false, stride: 2),    // valid, partial vectors
         Case(n: 1, h: 9, w: 7, c: 12, f: 20, same: true, stride: 2),     // not square, cropped tiles
         Case(n: 3, h: 20, w: 20, c: 17, f: 33, same: true, stride: 2),   // three tiles a side, the last cropped
+        Case(n: 2, h: 29, w: 27, c: 9, f: 17, same: true, stride: 2, tile: 7),    // 3 × 2 tiles of 7×7, cropped
         Case(n: 70, h: 5, w: 5, c: 8, f: 3, same: false, stride: 2),     // three groups, the last partial
+        Case(n: 37, h: 16, w: 16, c: 8, f: 3, same: false, stride: 2, tile: 7),   // two groups, blocks of 6
     ]
 
     func stride2(_ s: Case, avx2Products: Bool = true, wide: Bool = true) -> WinogradConvolution {
         WinogradConvolution(height: s.h, width: s.w, channels: s.c, filters: s.f, stride: 2, same: s.same,
-                            avx2Products: avx2Products, wide: wide)
+                            avx2Products: avx2Products, tile: s.tile, wide: wide)
     }
 
     @Test("stride 2: forward, input gradient and kernel gradient equal the direct computation",
@@ -374,7 +380,14 @@ extension WinogradTests {
         let k = (0..<9 * s.c * s.f).map { _ in stream.nextNormal() * 0.3 }
         for avx2Products in [true, false] {
             let g = stride2(s, avx2Products: avx2Products)
-            #expect(g.positions == 81 && g.kernelMatrices == 36 && g.tilesH == (g.outHeight + 3) / 4)
+            let t = g.tile
+            #expect(g.positions == (2 * t + 1) * (2 * t + 1) && g.kernelMatrices == (t + 2) * (t + 2)
+                    && g.tilesH == (g.outHeight + t - 1) / t && g.tilesW == (g.outWidth + t - 1) / t)
+            // The tile needing fewer products for the whole output, unless given.
+            func products(_ m: Int) -> Int {
+                ((g.outHeight + m - 1) / m) * ((g.outWidth + m - 1) / m) * (2 * m + 1) * (2 * m + 1)
+            }
+            #expect(g.tile == s.tile ?? (products(7) < products(4) ? 7 : 4))
             let dy = (0..<s.n * g.outHeight * g.outWidth * s.f).map { i in Float((i * 7919) % 13) / 6 - 1 }
             let expected = direct(x, k, dy, s, g)
             let got = run(x, k, dy, s, g, threads: 2)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Derives the Winograd F(m×m, r×r) matrices used by Sources/CKernels (winograd_f4x4.c: F(4×4, 3×3),
-winograd_f5x5.c: F(5×5, 3×3), winograd_f4x4k5.c: F(4×4, 5×5)) and checks them exactly
+winograd_f5x5.c: F(5×5, 3×3), winograd_f4x4k5.c: F(4×4, 5×5); at stride 2, the F(m, 2) of each
+axis's even inputs: winograd_s2.c F(4, 2), winograd_s2m7.c F(7, 2)) and checks them exactly
 (rationals): Y = Aᵀ [(G g) ⊙ (Bᵀ d)] equals the correlation y_i = Σ_k d_(i+k) g_k for random
 integer d and g; then estimates the float32 error of the 2-D transform over 32 channels against
 float64.
@@ -73,7 +74,8 @@ def float32_error(m, r, AT, G, BT, channels=32, trials=100):
 
 
 for m, r, points in [(4, 3, ["0", "1", "-1", "2", "-2"]), (5, 3, ["0", "1", "-1", "2", "-2", "1/2"]),
-                     (4, 5, ["0", "1", "-1", "2", "-2", "1/2", "-1/2"])]:
+                     (4, 5, ["0", "1", "-1", "2", "-2", "1/2", "-1/2"]), (4, 2, ["0", "1", "-1", "2"]),
+                     (7, 2, ["0", "1", "-1", "2", "-2", "1/2", "-1/2"])]:
     AT, G, BT = matrices(m, r, points)
     check(m, r, AT, G, BT)
     print(f"F({m}×{m}, {r}×{r}), points {', '.join(points)}, ∞")

@@ -91,7 +91,8 @@ struct ConvolutionGradientChecks {
         ConvCase(input: [9, 8, 1], json: #"{"filters": 20, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "tanh"}"#),
         ConvCase(input: [6, 6, 1], json: #"{"filters": 3, "kernel_size": [2, 3], "strides": [1, 2], "activation": "relu"}"#),
         // 3×3 stride 2 over ≥ 8 channels: the stride-2 Winograd path (AVX2), same (padding above
-        // and left) and valid, a partial vector, an activation outside the transforms.
+        // and left; a 5×5 output, one 7×7 tile) and valid (4×5, two 4×4 tiles), a partial vector,
+        // an activation outside the transforms.
         ConvCase(input: [9, 9, 8], json: #"{"filters": 5, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}"#),
         ConvCase(input: [10, 11, 9], json: #"{"filters": 3, "kernel_size": 3, "strides": 2, "activation": "tanh"}"#),
     ])
@@ -382,7 +383,8 @@ struct ConvModelTests {
             ("conv2d", #"{"filters": 16, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}"#),
             ("conv2d", #"{"filters": 4, "kernel_size": 3, "strides": 2}"#),
         ], input: [28, 28, 1])
-        #expect(paths(strided) == [firstAlone, avx2 ? "winograd-s2-f4x4" : "im2col", avx2 ? "winograd-s2-f4x4" : "im2col"])
+        // A 7×7 output in one 7×7 tile, a 3×3 one in a 4×4 tile.
+        #expect(paths(strided) == [firstAlone, avx2 ? "winograd-s2-f7x7" : "im2col", avx2 ? "winograd-s2-f4x4" : "im2col"])
         let narrow = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"}"#)],
                                     input: [14, 14, 4])
         let uneven = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"}"#)],

@@ -10,7 +10,8 @@
 //                        8 or 16 floats a vector (`wide`: AVX-512; the same bits)
 //   winograd_f5x5.c      Winograd F(5×5, 3×3) and F(4×4, 5×5) transforms with 2×2 max pooling
 //   winograd_f4x4k5.c    (tiles and kernel), likewise: winograd_pooled_body.h at two tile sizes
-//   winograd_s2.c        Winograd transforms of 3×3 convolutions at stride 2 (tiles and kernel)
+//   winograd_s2.c        Winograd transforms of 3×3 convolutions at stride 2 (tiles and kernel),
+//   winograd_s2m7.c      likewise: winograd_s2_body.h at two tile sizes
 //   gemm.c               row-major C (+)= op(A)·op(B), one FMA chain per element; a transpose
 //   narrow_gemm.c        products with at most 32 columns (a pooled convolution's few filters)
 //   adam.c               the Adam step over a chunk of parameters
@@ -26,8 +27,8 @@
 //
 // Layouts are those of Sources/Kernels/Convolution.swift (images (N, H, W, C), kernels
 // (kh, kw, C, F)) and Winograd.swift (V (P, T, C), M and dM (P, T, F), U and dU (P, C, F) for P
-// positions per tile: 36 for F(4×4, 3×3), 49 for F(5×5, 3×3), 64 for F(4×4, 5×5), 81 at stride 2
-// (whose U has 36 kernel matrices, winograd_s2_body.h);
+// positions per tile: 36 for F(4×4, 3×3), 49 for F(5×5, 3×3), 64 for F(4×4, 5×5), 81 or 225 at
+// stride 2 (whose U has 36 or 81 kernel matrices, winograd_s2_body.h);
 // T = images·tilesH·tilesW). Pooled outputs and
 // their argmax are (N, OH/2, OW/2, F), argmax 0…3 in scan order (0 top left), ties keep the first.
 #ifndef CKERNELS_H
@@ -109,21 +110,27 @@ void ck_winograd_output_gradient(const float *dy, const float *y, int relu, cons
 CK_WINOGRAD_POOLED(ck_wino5_)
 CK_WINOGRAD_POOLED(ck_wino45_)
 
-// MARK: Winograd 3×3 convolution at stride 2 (winograd_s2.c; winograd_s2_body.h has the scheme)
-// 9×9 input tiles at a stride of 8 for 4×4 outputs; 81 positions, U and dU (36, C, F). `wide` as
-// above. Each is its F(4×4, 3×3) namesake's counterpart (no pooling).
-void ck_wino_s2_input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,
-                      int tilesW, float *v, int wide);
-void ck_wino_s2_input_gradient(const float *dv, int images, int height, int width, int channels, int pad,
-                               int tilesH, int tilesW, float *dx, int wide);
-void ck_wino_s2_output(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,
-                       int tilesW, const float *bias, int relu, float *y, int wide);
-void ck_wino_s2_output_gradient(const float *dy, const float *y, int relu, int images, int outHeight,
-                                int outWidth, int filters, int tilesH, int tilesW, float *dm, float *biasSums,
-                                int wide);
-/// U (36, C, F) for channels c0 ..< c1 of the kernel g (3, 3, C, F); its adjoint dk += … of dU.
-void ck_wino_s2_kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide);
-void ck_wino_s2_kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide);
+// MARK: Winograd 3×3 convolution at stride 2 (winograd_s2_body.h has the scheme), two tile sizes:
+//   ck_wino_s2_…   winograd_s2.c    4×4 outputs from 9×9 input tiles at a stride of 8: 81
+//                                   positions, U and dU (36, C, F)
+//   ck_wino_s27_…  winograd_s2m7.c  7×7 outputs from 15×15 tiles at a stride of 14: 225 positions,
+//                                   U and dU (81, C, F)
+// `wide` as above. Each is its F(4×4, 3×3) namesake's counterpart without pooling; kernel and
+// kernel_gradient as the pooled ones'.
+#define CK_WINOGRAD_STRIDE2(p)                                                                         \
+    void p##input(const float *x, int images, int height, int width, int channels, int pad, int tilesH,  \
+                  int tilesW, float *v, int wide);                                                     \
+    void p##input_gradient(const float *dv, int images, int height, int width, int channels, int pad,    \
+                           int tilesH, int tilesW, float *dx, int wide);                               \
+    void p##output(const float *m, int images, int outHeight, int outWidth, int filters, int tilesH,     \
+                   int tilesW, const float *bias, int relu, float *y, int wide);                        \
+    void p##output_gradient(const float *dy, const float *y, int relu, int images, int outHeight,       \
+                            int outWidth, int filters, int tilesH, int tilesW, float *dm, float *biasSums, \
+                            int wide);                                                                 \
+    void p##kernel(const float *g, int channels, int filters, int c0, int c1, float *u, int wide);      \
+    void p##kernel_gradient(const float *du, int channels, int filters, int c0, int c1, float *dk, int wide);
+CK_WINOGRAD_STRIDE2(ck_wino_s2_)
+CK_WINOGRAD_STRIDE2(ck_wino_s27_)
 
 // MARK: Memory hints
 
