@@ -86,7 +86,7 @@ public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) 
     let same = g.same               // stride 1: "same" pads (k − 1)/2 rows and columns on each side, "valid" none
     let fiveFits = k == 5 && pooled && WinogradConvolution.supports5x5(height: g.height, width: g.width, same: same)
     let winograd = g.kernelWidth == k && stride1 && g.channels >= 8 && (k == 3 || fiveFits)
-    // At stride 2, 81 products per 16 outputs against 144 (Winograd.swift).
+    // At stride 2, 81 products per 16 outputs against 144, or 225 per 49 against 441 (Winograd.swift).
     let stride2 = k == 3 && g.kernelWidth == 3 && g.strideHeight == 2 && g.strideWidth == 2 && !pooled
         && g.channels >= 8 && WinogradConvolution.supportsStride2(height: g.height, width: g.width, same: g.same)
     if stride2 {

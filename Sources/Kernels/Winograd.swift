@@ -38,7 +38,7 @@
 // where it needs fewer products for the whole output (a 7×7 one: 225 against four 4×4 tiles' 324).
 //
 // Here: the shapes, the drivers of a pass, and the layer's path (`WinogradPath`). The transforms
-// (WinogradTransforms.swift: F(4×4, 3×3), F(5×5, 3×3) and F(4×4, 5×5) in AVX2/FMA C;
+// (WinogradTransforms.swift: F(4×4, 3×3), F(5×5, 3×3), F(4×4, 5×5) and stride 2 in AVX2/FMA C;
 // WinogradPortable.swift: F(4×4, 3×3) in Swift for any CPU) and the products (WinogradProducts.swift: OpenBLAS, or AVX2/FMA kernels)
 // are chosen once, when the convolution is made, so a run uses one code path throughout.
 import CKernels
@@ -420,7 +420,8 @@ public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath 
     }
 
     /// winograd-f4x4, winograd-f4x4-pooled, winograd-f5x5-pooled, (5×5 kernels)
-    /// winograd-f4x4-k5x5-pooled or (stride 2) winograd-s2-f4x4, winograd-s2-f7x7; "-portable" when the transforms are the Swift ones (a CPU without AVX2/FMA).
+    /// winograd-f4x4-k5x5-pooled or (stride 2) winograd-s2-f4x4, winograd-s2-f7x7; "-portable" when
+    /// the transforms are the Swift ones (a CPU without AVX2/FMA).
     public var name: String {
         let t = winograd.tile, k = winograd.kernelSize
         return "winograd-" + (winograd.stride == 2 ? "s2-" : "") + "f\(t)x\(t)" + (k == 3 ? "" : "-k\(k)x\(k)")

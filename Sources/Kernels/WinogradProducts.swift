@@ -12,9 +12,10 @@
 // kernels ran at ~70% of a Zen 4 core's FMA peak where gemm.c's run at ~90%. With those,
 // dV = dM · Uᵀ becomes a plain product, with Uᵀ transposed once per backward.
 //
-// Positions may share a kernel matrix (`WinogradKernels`: at stride 2, 81 positions have 36); the
-// positions sharing one are consecutive, so their rows of V, M and dM are one stacked matrix and
-// each kernel's product is one call: (count·T × C) · (C × F), and dU[k] sums over all count·T rows.
+// Positions may share a kernel matrix (`WinogradKernels`: at stride 2, 81 positions have 36, 225
+// have 81); the positions sharing one are consecutive, so their rows of V, M and dM are one
+// stacked matrix and each kernel's product is one call: (count·T × C) · (C × F), and dU[k] sums
+// over all count·T rows.
 import CKernels
 
 /// Which positions share which kernel matrix of U: kernel k serves positions
@@ -44,25 +45,27 @@ struct WinogradKernels: Sendable, Equatable {
 /// The products of one Winograd convolution; V, U, M are position-major as in Winograd.swift.
 protocol WinogradProducts: Sendable {
     /// M[ξ] = V[ξ] · U[k] for every position ξ of every kernel k.
-    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
-                 u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>)
+    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                 v: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>)
     /// dU[k] = Σ over k's positions ξ of V[ξ]ᵀ · dM[ξ], or dU[k] += … with `accumulate`.
-    func kernelGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
-                        dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>, accumulate: Bool)
+    func kernelGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                        v: UnsafeMutablePointer<Float>, dm: UnsafeMutablePointer<Float>,
+                        into du: UnsafeMutablePointer<Float>, accumulate: Bool)
     /// Prepares `inputGradient`'s use of U once per backward: `ut` (as large as U) may receive Uᵀ.
-    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
-                              ut: UnsafeMutablePointer<Float>, pool: ThreadPool?)
+    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int,
+                              u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, pool: ThreadPool?)
     /// dV[ξ] = dM[ξ] · U[k]ᵀ, after `prepareInputGradient` filled `ut`.
-    func inputGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, dm: UnsafeMutablePointer<Float>,
-                       u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, into dv: UnsafeMutablePointer<Float>)
+    func inputGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                       dm: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>,
+                       into dv: UnsafeMutablePointer<Float>)
     /// Images per block for a convolution with this many tiles per image (WinogradConvolution.imagesPerBlock).
     func imagesPerBlock(tilesPerImage: Int) -> Int
 }
 
 /// The products through OpenBLAS, on any CPU.
 struct BLASWinogradProducts: WinogradProducts {
-    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
-                 u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
+    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                 v: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
         for k in 0..<kernels.count {
             let xi = kernels.starts[k], rows = kernels.counts[k] * t
             sgemm(m: rows, n: f, k: c, a: v + xi * t * c, lda: c, b: u + k * c * f, ldb: f, c: m + xi * t * f,
@@ -71,8 +74,8 @@ struct BLASWinogradProducts: WinogradProducts {
     }
 
     func kernelGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
-                        v: UnsafeMutablePointer<Float>, dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>,
-                        accumulate: Bool) {
+                        v: UnsafeMutablePointer<Float>, dm: UnsafeMutablePointer<Float>,
+                        into du: UnsafeMutablePointer<Float>, accumulate: Bool) {
         for k in 0..<kernels.count {
             let xi = kernels.starts[k], rows = kernels.counts[k] * t
             sgemm(transA: true, m: c, n: f, k: rows, a: v + xi * t * c, lda: c, b: dm + xi * t * f, ldb: f,
@@ -80,8 +83,8 @@ struct BLASWinogradProducts: WinogradProducts {
         }
     }
 
-    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
-                              ut: UnsafeMutablePointer<Float>, pool: ThreadPool?) {}
+    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int,
+                              u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, pool: ThreadPool?) {}
 
     func inputGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
                        dm: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>,
@@ -102,8 +105,8 @@ struct BLASWinogradProducts: WinogradProducts {
 struct AVX2WinogradProducts: WinogradProducts {
     let wide = VectorCode.best.wide
 
-    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int, v: UnsafeMutablePointer<Float>,
-                 u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
+    func forward(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
+                 v: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
         for k in 0..<kernels.count {
             let xi = kernels.starts[k], rows = kernels.counts[k] * t
             ck_gemm(0, 0, Int32(rows), Int32(f), Int32(c), v + xi * t * c, Int32(c), u + k * c * f, Int32(f),
@@ -112,8 +115,8 @@ struct AVX2WinogradProducts: WinogradProducts {
     }
 
     func kernelGradient(kernels: WinogradKernels, tiles t: Int, channels c: Int, filters f: Int,
-                        v: UnsafeMutablePointer<Float>, dm: UnsafeMutablePointer<Float>, into du: UnsafeMutablePointer<Float>,
-                        accumulate: Bool) {
+                        v: UnsafeMutablePointer<Float>, dm: UnsafeMutablePointer<Float>,
+                        into du: UnsafeMutablePointer<Float>, accumulate: Bool) {
         for k in 0..<kernels.count {
             let xi = kernels.starts[k], rows = kernels.counts[k] * t
             ck_gemm(1, 0, Int32(c), Int32(f), Int32(rows), v + xi * t * c, Int32(c), dm + xi * t * f, Int32(f),
@@ -122,8 +125,8 @@ struct AVX2WinogradProducts: WinogradProducts {
     }
 
     /// Uᵀ (kernels, F, C), so that dV = dM · Uᵀ is a plain product.
-    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int, u: UnsafeMutablePointer<Float>,
-                              ut: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
+    func prepareInputGradient(kernels: WinogradKernels, channels c: Int, filters f: Int,
+                              u: UnsafeMutablePointer<Float>, ut: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
         forEach(kernels.count, pool: pool) { k in
             ck_transpose(Int32(c), Int32(f), u + k * c * f, Int32(f), ut + k * c * f, Int32(c))
         }

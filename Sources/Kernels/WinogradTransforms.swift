@@ -233,7 +233,8 @@ struct AVX2StridedTransforms: WinogradTransforms {
     }
 
     func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
-                into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?, work: UnsafeMutablePointer<Float>) {
+                into y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
+                work: UnsafeMutablePointer<Float>) {
         precondition(argmax == nil, "the stride-2 transforms have no pooling")
         kernels.output(m, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters), Int32(tilesH),
                        Int32(tilesW), bias, relu ? 1 : 0, y, code.wide)

@@ -14,7 +14,8 @@ struct WinogradTests {
         /// At stride 2, the tile (4 or 7); nil: the one the convolution picks.
         var tile: Int? = nil
         var description: String {
-            "\(n)×\(h)×\(w)×\(c) → \(f) \(k)×\(k)" + (stride == 1 ? "" : " stride \(stride)") + (same ? " same" : " valid")
+            "\(n)×\(h)×\(w)×\(c) → \(f) \(k)×\(k)" + (stride == 1 ? "" : " stride \(stride)")
+                + (same ? " same" : " valid")
                 + (tile.map { ", \($0)×\($0) tiles" } ?? "")
         }
     }
@@ -229,8 +230,8 @@ struct WinogradTests {
                 let b = runFull(h, n: s.n, pooled: pooled, seed: 29, input: x, normalization: applied)
                 for (name, p, q) in [("y", a.y, b.y), ("argmax", a.argmax, b.argmax), ("dx", a.dx, b.dx),
                                      ("dk", a.dk, b.dk), ("db", a.db, b.db)] {
-                    #expect(p.map(\.bitPattern) == q.map(\.bitPattern),
-                            "F(\(tile)×\(tile), \(k)×\(k)), stride \(stride), pooled: \(pooled), ReLU: \(relu): \(name)")
+                    let shape = "F(\(tile)×\(tile), \(k)×\(k)), stride \(stride)"
+                    #expect(p.map(\.bitPattern) == q.map(\.bitPattern), "\(shape), pooled: \(pooled), ReLU: \(relu): \(name)")
                 }
                 #expect(a.dk.contains { $0 != 0 })
             }

@@ -152,7 +152,8 @@ struct BatchNormFusionTests {
             let convs = fused.layers.compactMap { $0 as? Conv2D }, norms = fused.layers.compactMap { $0 as? BatchNormalization }
             #expect(convs.dropFirst().map(\.pathName) == ["winograd-f4x4", "winograd-s2-f4x4", "im2col"])
             #expect(norms.map(\.outputInNext) == [true, true, false])
-            #expect(norms.map(\.pathName) == ["normalize-y-in-conv", "normalize-relu-y-in-conv", "normalize-relu-dx-in-conv"])
+            #expect(norms.map(\.pathName)
+                    == ["normalize-y-in-conv", "normalize-relu-y-in-conv", "normalize-relu-dx-in-conv"])
             let reference = trainingStepBits(try model(fuse: false), batch: batch, threads: 1)
             #expect(trainingStepBits(fused, batch: batch, threads: 2) == reference)
             #expect(trainingStepBits(try model(fuse: true), batch: batch, threads: 1) == reference)

@@ -384,7 +384,8 @@ struct ConvModelTests {
             ("conv2d", #"{"filters": 4, "kernel_size": 3, "strides": 2}"#),
         ], input: [28, 28, 1])
         // A 7×7 output in one 7×7 tile, a 3×3 one in a 4×4 tile.
-        #expect(paths(strided) == [firstAlone, avx2 ? "winograd-s2-f7x7" : "im2col", avx2 ? "winograd-s2-f4x4" : "im2col"])
+        #expect(paths(strided) == [firstAlone, avx2 ? "winograd-s2-f7x7" : "im2col",
+                                   avx2 ? "winograd-s2-f4x4" : "im2col"])
         let narrow = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"}"#)],
                                     input: [14, 14, 4])
         let uneven = try buildModel([("conv2d", #"{"filters": 8, "kernel_size": 3, "strides": 2, "padding": "same"}"#)],
