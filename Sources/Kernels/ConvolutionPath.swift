@@ -83,8 +83,7 @@ public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) 
     // more than they save.
     // F(4×4, 5×5) for 5×5 layers followed by pooling: 64 products per 16 outputs against 400.
     let k = g.kernelHeight, stride1 = g.strideHeight == 1 && g.strideWidth == 1
-    let same = g.same               // stride 1: "same" pads (k − 1)/2 rows and columns on each side, "valid" none
-    let fiveFits = k == 5 && pooled && WinogradConvolution.supports5x5(height: g.height, width: g.width, same: same)
+    let fiveFits = k == 5 && pooled && WinogradConvolution.supports5x5(height: g.height, width: g.width, same: g.same)
     let winograd = g.kernelWidth == k && stride1 && g.channels >= 8 && (k == 3 || fiveFits)
     // At stride 2, 81 products per 16 outputs against 144, or 225 per 49 against 441 (Winograd.swift).
     let stride2 = k == 3 && g.kernelWidth == 3 && g.strideHeight == 2 && g.strideWidth == 2 && !pooled
@@ -96,7 +95,7 @@ public func makeConvolutionPath(window g: Window2D, filters: Int, pooled: Bool) 
     switch (winograd, pooled) {
     case (true, _):
         return WinogradPath(WinogradConvolution(height: g.height, width: g.width, channels: g.channels,
-                                                filters: filters, kernelSize: k, same: same, pooled: pooled),
+                                                filters: filters, kernelSize: k, same: g.same, pooled: pooled),
                             pooled: pooled)
     case (false, true):
         return ConvolutionPoolPath(PooledConvolution(window: g, filters: filters))

@@ -22,8 +22,19 @@ import CKernels
 /// starts[k] ..< starts[k] + counts[k]. U and dU are (kernels, C, F).
 struct WinogradKernels: Sendable, Equatable {
     let starts: [Int], counts: [Int]
-    var count: Int { starts.count }
-    var positions: Int { zip(starts, counts).map { $0 + $1 }.max() ?? 0 }
+    /// Kernel matrices, and positions (the last kernel's last position + 1: kernels are in
+    /// position order).
+    let count: Int, positions: Int
+
+    init(starts: [Int], counts: [Int]) {
+        precondition(starts.count == counts.count
+                     && zip(starts.dropFirst(), zip(starts, counts)).allSatisfy { $0 == $1.0 + $1.1 },
+                     "each kernel's positions follow the one before's")
+        self.starts = starts
+        self.counts = counts
+        count = starts.count
+        positions = (starts.last ?? 0) + (counts.last ?? 0)
+    }
 
     /// One kernel matrix per position (the stride-1 transforms).
     static func oneEach(_ positions: Int) -> WinogradKernels {

@@ -110,17 +110,52 @@ struct AVX2F4x4Transforms: WinogradTransforms {
     }
 }
 
+/// The C entry points that a table-driven transform source (winograd_pooled_body.h,
+/// winograd_s2_body.h) has at each tile size besides its output passes, with the same signatures
+/// in both: the kernel transform and its adjoint, the input tiles' transform and its adjoint.
+struct WinogradTileKernels: Sendable {
+    typealias Tiles = @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32, Int32,
+                                      UnsafeMutablePointer<Float>?, Int32) -> Void
+    typealias Kernel = @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32,
+                                       UnsafeMutablePointer<Float>?, Int32) -> Void
+    let kernel: Kernel, kernelGradient: Kernel, input: Tiles, inputGradient: Tiles
+}
+
+/// Transforms built on such entry points: the four passes they share, called the same way.
+protocol WinogradTableTransforms: WinogradTransforms {
+    var tileKernels: WinogradTileKernels { get }
+    var code: VectorCode { get }
+}
+
+extension WinogradTableTransforms {
+    func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
+        tileKernels.kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
+    }
+
+    func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
+        tileKernels.kernelGradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
+    }
+
+    func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
+               work: UnsafeMutablePointer<Float>) {
+        tileKernels.input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad), Int32(tilesH),
+                          Int32(tilesW), v, code.wide)
+    }
+
+    func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
+                       work: UnsafeMutablePointer<Float>) {
+        tileKernels.inputGradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
+                                  Int32(tilesH), Int32(tilesW), dx, code.wide)
+    }
+}
+
 /// The pooled transforms of winograd_pooled_body.h (AVX2/FMA CPUs only; `code` as for F(4×4)),
 /// whose outputs always go on through 2×2 max pooling: F(5×5, 3×3) (winograd_f5x5.c, 7×7 tiles,
 /// 49 positions) or F(4×4, 5×5) (winograd_f4x4k5.c, 8×8 tiles, 64 positions).
-struct AVX2PooledTransforms: WinogradTransforms {
+struct AVX2PooledTransforms: WinogradTableTransforms {
     /// The C entry points of one tile size.
     struct Kernels: Sendable {
-        typealias Tiles = @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32, Int32,
-                                          UnsafeMutablePointer<Float>?, Int32) -> Void
-        typealias Kernel = @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32,
-                                           UnsafeMutablePointer<Float>?, Int32) -> Void
-        let kernel: Kernel, kernelGradient: Kernel, input: Tiles, inputGradient: Tiles
+        let tiles: WinogradTileKernels
         let outputPool: @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32,
                                         UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?,
                                         UnsafeMutablePointer<Int32>?, Int32) -> Void
@@ -129,11 +164,15 @@ struct AVX2PooledTransforms: WinogradTransforms {
                                                 UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?,
                                                 Int32) -> Void
 
-        static let f5x5 = Kernels(kernel: ck_wino5_kernel, kernelGradient: ck_wino5_kernel_gradient,
-                                  input: ck_wino5_input, inputGradient: ck_wino5_input_gradient,
+        static let f5x5 = Kernels(tiles: WinogradTileKernels(kernel: ck_wino5_kernel,
+                                                             kernelGradient: ck_wino5_kernel_gradient,
+                                                             input: ck_wino5_input,
+                                                             inputGradient: ck_wino5_input_gradient),
                                   outputPool: ck_wino5_output_pool, outputPoolGradient: ck_wino5_output_pool_gradient)
-        static let f4x4k5 = Kernels(kernel: ck_wino45_kernel, kernelGradient: ck_wino45_kernel_gradient,
-                                    input: ck_wino45_input, inputGradient: ck_wino45_input_gradient,
+        static let f4x4k5 = Kernels(tiles: WinogradTileKernels(kernel: ck_wino45_kernel,
+                                                               kernelGradient: ck_wino45_kernel_gradient,
+                                                               input: ck_wino45_input,
+                                                               inputGradient: ck_wino45_input_gradient),
                                     outputPool: ck_wino45_output_pool,
                                     outputPoolGradient: ck_wino45_output_pool_gradient)
     }
@@ -141,25 +180,12 @@ struct AVX2PooledTransforms: WinogradTransforms {
     let kernels: Kernels
     let tiling: WinogradTiling
     let code: VectorCode
+    var tileKernels: WinogradTileKernels { kernels.tiles }
 
     init(_ kernels: Kernels, tiling: WinogradTiling, code: VectorCode) {
         self.kernels = kernels
         self.tiling = tiling
         self.code = code
-    }
-
-    func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
-        kernels.kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
-    }
-
-    func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
-        kernels.kernelGradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
-    }
-
-    func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
-               work: UnsafeMutablePointer<Float>) {
-        kernels.input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad), Int32(tilesH),
-                      Int32(tilesW), v, code.wide)
     }
 
     func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
@@ -174,41 +200,38 @@ struct AVX2PooledTransforms: WinogradTransforms {
         kernels.outputPoolGradient(dy, y, relu ? 1 : 0, argmax!, Int32(images), Int32(outHeight), Int32(outWidth),
                                    Int32(filters), Int32(tilesH), Int32(tilesW), dm, biasSums, code.wide)
     }
-
-    func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
-                       work: UnsafeMutablePointer<Float>) {
-        kernels.inputGradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                              Int32(tilesH), Int32(tilesW), dx, code.wide)
-    }
 }
 
 /// The transforms of a 3×3 convolution at stride 2 (AVX2/FMA CPUs only; `code` as for F(4×4)),
 /// winograd_s2_body.h at two tile sizes: tile (i, j) reads the (2M + 1)² inputs from row 2M·i −
 /// pad, column 2M·j − pad, for outputs [M·i, M·i + M) × [M·j, M·j + M): M = 4 (winograd_s2.c, 81
 /// positions, 36 kernel matrices) or 7 (winograd_s2m7.c, 225 and 81); `WinogradKernels.stride2`.
-struct AVX2StridedTransforms: WinogradTransforms {
+struct AVX2StridedTransforms: WinogradTableTransforms {
     /// The C entry points of one tile size.
     struct Kernels: Sendable {
-        typealias Tiles = AVX2PooledTransforms.Kernels.Tiles
-        typealias Kernel = AVX2PooledTransforms.Kernels.Kernel
-        let kernel: Kernel, kernelGradient: Kernel, input: Tiles, inputGradient: Tiles
+        let tiles: WinogradTileKernels
         let output: @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32,
                                     UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, Int32) -> Void
         let outputGradient: @convention(c) (UnsafePointer<Float>?, UnsafePointer<Float>?, Int32, Int32, Int32, Int32,
                                             Int32, Int32, Int32, UnsafeMutablePointer<Float>?,
                                             UnsafeMutablePointer<Float>?, Int32) -> Void
 
-        static let m4 = Kernels(kernel: ck_wino_s2_kernel, kernelGradient: ck_wino_s2_kernel_gradient,
-                                input: ck_wino_s2_input, inputGradient: ck_wino_s2_input_gradient,
+        static let m4 = Kernels(tiles: WinogradTileKernels(kernel: ck_wino_s2_kernel,
+                                                           kernelGradient: ck_wino_s2_kernel_gradient,
+                                                           input: ck_wino_s2_input,
+                                                           inputGradient: ck_wino_s2_input_gradient),
                                 output: ck_wino_s2_output, outputGradient: ck_wino_s2_output_gradient)
-        static let m7 = Kernels(kernel: ck_wino_s27_kernel, kernelGradient: ck_wino_s27_kernel_gradient,
-                                input: ck_wino_s27_input, inputGradient: ck_wino_s27_input_gradient,
+        static let m7 = Kernels(tiles: WinogradTileKernels(kernel: ck_wino_s27_kernel,
+                                                           kernelGradient: ck_wino_s27_kernel_gradient,
+                                                           input: ck_wino_s27_input,
+                                                           inputGradient: ck_wino_s27_input_gradient),
                                 output: ck_wino_s27_output, outputGradient: ck_wino_s27_output_gradient)
     }
 
     let kernels: Kernels
     let tiling: WinogradTiling
     let code: VectorCode
+    var tileKernels: WinogradTileKernels { kernels.tiles }
 
     /// `tile`: M, 4 or 7.
     init(tile: Int, tiling: WinogradTiling, code: VectorCode) {
@@ -216,20 +239,6 @@ struct AVX2StridedTransforms: WinogradTransforms {
         kernels = tile == 4 ? .m4 : .m7
         self.tiling = tiling
         self.code = code
-    }
-
-    func kernel(_ g: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, channel c: Int) {
-        kernels.kernel(g, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), u, code.wide)
-    }
-
-    func kernelGradient(_ du: UnsafeMutablePointer<Float>, into dk: UnsafeMutablePointer<Float>, channel c: Int) {
-        kernels.kernelGradient(du, Int32(channels), Int32(filters), Int32(c), Int32(c + 1), dk, code.wide)
-    }
-
-    func input(_ x: UnsafeMutablePointer<Float>, images: Int, into v: UnsafeMutablePointer<Float>,
-               work: UnsafeMutablePointer<Float>) {
-        kernels.input(x, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad), Int32(tilesH),
-                      Int32(tilesW), v, code.wide)
     }
 
     func output(_ m: UnsafeMutablePointer<Float>, images: Int, bias: UnsafeMutablePointer<Float>?, relu: Bool,
@@ -246,11 +255,5 @@ struct AVX2StridedTransforms: WinogradTransforms {
         precondition(argmax == nil, "the stride-2 transforms have no pooling")
         kernels.outputGradient(dy, y, relu ? 1 : 0, Int32(images), Int32(outHeight), Int32(outWidth), Int32(filters),
                                Int32(tilesH), Int32(tilesW), dm, biasSums, code.wide)
-    }
-
-    func inputGradient(_ dv: UnsafeMutablePointer<Float>, images: Int, into dx: UnsafeMutablePointer<Float>,
-                       work: UnsafeMutablePointer<Float>) {
-        kernels.inputGradient(dv, Int32(images), Int32(height), Int32(width), Int32(channels), Int32(pad),
-                              Int32(tilesH), Int32(tilesW), dx, code.wide)
     }
 }
