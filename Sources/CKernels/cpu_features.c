@@ -91,7 +91,7 @@ CK_WINOGRAD_POOLED_TRAPS(ck_wino45_)
 CK_WINOGRAD_STRIDE2_TRAPS(ck_wino_s2_)
 CK_WINOGRAD_STRIDE2_TRAPS(ck_wino_s27_)
 
-// gemm.c (ck_transpose is portable C and compiled everywhere)
+// gemm.c (ck_transpose is compiled everywhere, its AVX blocks only on x86_64)
 void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
              float *c, int ldc, int accumulate, int wide) { __builtin_trap(); }
 int ck_gemm_rows_sparse(int m, int n, int k, const float *a, int lda) { return 0; }

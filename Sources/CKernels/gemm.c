@@ -16,7 +16,8 @@
 #include "vec.h"
 #include <stdlib.h>
 
-void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb) {
+/// ck_transpose on any CPU.
+static void transposePortable(int rows, int cols, const float *a, int lda, float *b, int ldb) {
     // 8 × 8 blocks keep both sides' cache lines in use.
     for (int i0 = 0; i0 < rows; i0 += 8)
         for (int j0 = 0; j0 < cols; j0 += 8)
@@ -543,3 +544,15 @@ AVX void ck_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
 }
 
 #endif
+
+void ck_transpose(int rows, int cols, const float *a, int lda, float *b, int ldb) {
+#if defined(__x86_64__)
+    // 8 × 8 blocks in AVX registers: the Winograd input gradient's Uᵀ (strided network, 0.46 M
+    // floats a step) took 4.9% of a one-thread step element by element.
+    if (ck_has_avx2_fma()) {
+        transpose(rows, cols, a, lda, b, ldb);
+        return;
+    }
+#endif
+    transposePortable(rows, cols, a, lda, b, ldb);
+}

@@ -1,5 +1,6 @@
 // Matrix products against a naive loop, and the thread-count independence every other guarantee
 // rests on: the same bits from 1, 2 and 3 threads.
+import CKernels
 import Kernels
 import Synchronization
 import Testing
@@ -40,6 +41,22 @@ struct GemmTests {
                 let expected = naive(a, b, m: m, n: n, k: k, transA: transA, transB: transB)
                 let worst = zip(c.array, expected).map { abs(Double($0) - ($1 + 1)) }.max()!
                 #expect(worst < 1e-3 * Double(k).squareRoot(), "transA \(transA) transB \(transB): \(worst)")
+            }
+        }
+    }
+
+    @Test("ck_transpose moves every element to its transposed place and nothing else, in and beside 8 × 8 blocks",
+          arguments: [(1, 1), (8, 8), (13, 21), (32, 64), (64, 128), (17, 8)])
+    func transposeIsExact(_ shape: (Int, Int)) {
+        let (rows, cols) = shape
+        let lda = cols + 3, ldb = rows + 5
+        let a = (0..<rows * lda).map { Float($0) }
+        var out = [Float](repeating: -1, count: cols * ldb)
+        ck_transpose(Int32(rows), Int32(cols), a, Int32(lda), &out, Int32(ldb))
+        for j in 0..<cols {
+            for i in 0..<ldb {
+                let expected: Float = i < rows ? Float(i * lda + j) : -1    // the columns past `rows` untouched
+                #expect(out[j * ldb + i] == expected, "b[\(j)][\(i)]")
             }
         }
     }
