@@ -213,9 +213,9 @@ public struct WinogradConvolution: Sendable {
 
     func groups(_ n: Int) -> Int { (n + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
 
-    /// Floats of working space `forward`/`backward` need besides U and dU, for `n` images: per
-    /// group, V and M (or dM) of one block, the transforms' scratch, a partial dU and a partial
-    /// bias gradient.
+    /// Floats of working space `forward`/`backward` need besides U and Uᵀ, for `n` images: per
+    /// group, V and M (or dM) of one block, the transforms' scratch, and the group's shares of dU,
+    /// of the bias gradient and of the kernel gradient.
     public func scratchCount(images n: Int) -> Int { groups(n) * groupScratch }
     /// A group's floats, rounded up to whole cache lines (the scratch starts on one).
     private var groupScratch: Int {
@@ -228,7 +228,9 @@ public struct WinogradConvolution: Sendable {
     var outputPerImage: Int { outHeight * outWidth * filters }
     /// Where a group's V starts in its scratch (then M): after the work space and the partial
     /// sums, on a cache line.
-    private var blockOffset: Int { (Self.workPerGroup + kernelTransformCount + filters + 15) / 16 * 16 }
+    private var blockOffset: Int { (Self.workPerGroup + kernelTransformCount + filters + kernelCount + 15) / 16 * 16 }
+    /// Floats of the kernel (and of a group's share of its gradient): k × k × C × F.
+    var kernelCount: Int { kernelSize * kernelSize * channels * filters }
     /// A split of `scratchCount` into a part per image and a fixed part:
     /// scratchCount(images: n) ≤ n · scratchPerImage + scratchFixed for every n.
     public var scratchPerImage: Int { (groupScratch + Self.imagesPerGroup - 1) / Self.imagesPerGroup }
@@ -238,8 +240,9 @@ public struct WinogradConvolution: Sendable {
     struct GroupScratch {
         /// The transforms' working space.
         let work: UnsafeMutablePointer<Float>
-        /// The group's share of dU and of the bias gradient.
-        let partial: UnsafeMutablePointer<Float>, biasPartial: UnsafeMutablePointer<Float>
+        /// The group's share of dU, of the bias gradient and of the kernel gradient (Gᵀ dU G).
+        let partial: UnsafeMutablePointer<Float>, biasPartial: UnsafeMutablePointer<Float>,
+            kernelPartial: UnsafeMutablePointer<Float>
         /// V (then dV) and M (then dM) of the block being computed: the same memory for every
         /// block, so it stays in this core's cache from one step of the block to the next.
         let v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>
@@ -290,11 +293,11 @@ public struct WinogradConvolution: Sendable {
     /// `normalization` (unpooled, no `relu`; dy nil), dy is the input gradient of the batch
     /// normalization after the layer, computed block by block into the group's scratch
     /// (`ck_bn_gradient_rows`, the values that layer would have written).
-    /// `du` is `kernelTransformCount` floats.
+    /// `ut` is `kernelTransformCount` floats of working space (the products' Uᵀ).
     /// With `poolArgmax` (of a pooled `forward`), dy and y are the pooled gradient and output.
     /// `inputNormalization` as in `forward` (dx is then the gradient of the normalized input).
     public func backward(_ dy: FloatView?, x: FloatView, y: FloatView? = nil, relu: Bool = false, images n: Int,
-                         u: FloatView, scratch: FloatView, du: FloatView, dKernel: FloatView,
+                         u: FloatView, scratch: FloatView, ut: FloatView, dKernel: FloatView,
                          biasGradient: FloatView? = nil, dx: FloatView?, poolArgmax: FloatView? = nil,
                          normalization: UnsafePointer<ck_bn_gradient>? = nil,
                          inputNormalization: InputNormalization? = nil, pool: ThreadPool?) {
@@ -310,16 +313,22 @@ public struct WinogradConvolution: Sendable {
         }
         if relu { precondition(y != nil && y!.count >= outCount) }
         if let dx { precondition(dx.count >= n * height * width * channels) }
-        precondition(du.count >= kernelTransformCount)
+        precondition(ut.count >= kernelTransformCount)
         let dyp = dy?.base, yp = relu || poolArgmax != nil ? y!.base : nil, xp = x.base, up = u.base, dxp = dx?.base
-        // dV = dM · Uᵀ may read Uᵀ (kernel matrices, F, C), made here in du's memory, which receives dU
-        // only after the blocks.
-        let ut = du.base
+        // dV = dM · Uᵀ may read Uᵀ (kernel matrices, F, C), made here.
+        let utp = ut.base
         if dx != nil {
-            products.prepareInputGradient(kernels: kernels, channels: channels, filters: filters, u: up, ut: ut,
+            products.prepareInputGradient(kernels: kernels, channels: channels, filters: filters, u: up, ut: utp,
                                           pool: pool)
         }
-        forEachBlock(n, scratch: scratch, pool: pool) { first, count, s in
+        // Each group's dU goes through Gᵀ · G on the group's thread, into the group's share of the
+        // kernel gradient: the shares (k² per C × F against dU's 36–225) are what crosses
+        // between cores, not dU's.
+        let afterGroup = { (s: GroupScratch) in
+            s.kernelPartial.update(repeating: 0, count: kernelCount)
+            for c in 0..<channels { transforms.kernelGradient(s.partial, into: s.kernelPartial, channel: c) }
+        }
+        forEachBlock(n, scratch: scratch, pool: pool, afterGroup: afterGroup) { first, count, s in
             let offset = first * perImage, firstOfGroup = first % Self.imagesPerGroup == 0
             if firstOfGroup { s.biasPartial.update(repeating: 0, count: filters) }
             if let normalization {
@@ -337,15 +346,16 @@ public struct WinogradConvolution: Sendable {
                                     into: s.partial, accumulate: !firstOfGroup)
             guard let dxp else { return }
             // dV[ξ] = dM[ξ] · U[ξ]ᵀ, into V's memory.
-            products.inputGradient(kernels: kernels, tiles: t, channels: c, filters: f, dm: s.m, u: up, ut: ut,
+            products.inputGradient(kernels: kernels, tiles: t, channels: c, filters: f, dm: s.m, u: up, ut: utp,
                                    into: s.v)
             transforms.inputGradient(s.v, images: count, into: dxp + first * height * width * channels, work: s.work)
         }
-        // dU = Σ_groups partials, in group order; then dKernel += Gᵀ dU G. Likewise the bias.
+        // dKernel += Σ_groups shares, in group order. Likewise the bias.
         let groups = groups(n), total = kernelTransformCount, gs = groupScratch
-        let sp = scratch.base, dup = du.base
-        addPartials(sp + Self.workPerGroup, pieces: max(1, groups), stride: gs, m: kernels.count * channels, n: filters,
-                    beta: 0, c: dup, ldc: filters, pool: pool)
+        let sp = scratch.base
+        addPartials(sp + Self.workPerGroup + total + filters, pieces: max(1, groups), stride: gs,
+                    m: kernelSize * kernelSize * channels, n: filters, beta: 1, c: dKernel.base, ldc: filters,
+                    pool: pool)
         if let biasGradient {
             precondition(biasGradient.count >= filters)
             let bg = biasGradient.base
@@ -354,7 +364,6 @@ public struct WinogradConvolution: Sendable {
                 for j in 0..<filters { bg[j] += part[j] }
             }
         }
-        transformKernelGradient(du, into: dKernel, pool: pool)
     }
 
     /// The input of images first ..< first + count: x's, or with `normalization` x's normalized
@@ -369,20 +378,24 @@ public struct WinogradConvolution: Sendable {
     }
 
     /// Runs `body(first, count, groupScratch)` for each block of images, the blocks of a group in
-    /// order on one thread (with that group's scratch), the groups on the pool.
+    /// order on one thread (with that group's scratch), then `afterGroup` with the group's
+    /// scratch; the groups on the pool.
     private func forEachBlock(_ n: Int, scratch: FloatView, pool: ThreadPool?,
+                              afterGroup: ((GroupScratch) -> Void)? = nil,
                               _ body: (Int, Int, GroupScratch) -> Void) {
         precondition(scratch.count >= scratchCount(images: n))
         let g = Self.imagesPerGroup, gs = groupScratch, base = scratch.base
         let v = blockOffset, m = v + imagesPerBlock * inputTransformPerImage, dy = m + imagesPerBlock * productPerImage
         forEach(groups(n), pool: pool) { group in
             let first = group * g, count = min(g, n - first), own = base + group * gs
-            let s = GroupScratch(work: own, partial: own + Self.workPerGroup,
-                                 biasPartial: own + Self.workPerGroup + kernelTransformCount, v: own + v, m: own + m,
+            let bias = own + Self.workPerGroup + kernelTransformCount
+            let s = GroupScratch(work: own, partial: own + Self.workPerGroup, biasPartial: bias,
+                                 kernelPartial: bias + filters, v: own + v, m: own + m,
                                  dy: own + dy, input: own + dy + imagesPerBlock * outputPerImage)
             for start in Swift.stride(from: first, to: first + count, by: imagesPerBlock) {
                 body(start, min(imagesPerBlock, first + count - start), s)
             }
+            afterGroup?(s)
         }
     }
 
@@ -394,22 +407,16 @@ public struct WinogradConvolution: Sendable {
         let g = kernel.base, out = u.base
         forEach(channels, pool: pool) { c in transforms.kernel(g, into: out, channel: c) }
     }
-
-    /// dKernel += Gᵀ dU G for every (c, f); one chunk per input channel.
-    public func transformKernelGradient(_ du: FloatView, into dKernel: FloatView, pool: ThreadPool? = nil) {
-        let dup = du.base, dk = dKernel.base
-        forEach(channels, pool: pool) { c in transforms.kernelGradient(dup, into: dk, channel: c) }
-    }
 }
 
-/// A Winograd convolution as a layer's path: U, dU, V, the passes' scratch and (pooled) the
+/// A Winograd convolution as a layer's path: U, Uᵀ, the passes' scratch and (pooled) the
 /// pooling's argmax in the layer's scratch. ReLU and the identity run inside the transforms;
 /// other activations take a pass of their own (not with pooling).
 public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath {
     public private(set) var winograd: WinogradConvolution
     /// Whether the 2×2 max pooling after the layer runs inside it.
     public let pooled: Bool
-    private var u: FloatView?, du: FloatView?, scratch: FloatView?, argmax: FloatView?
+    private var u: FloatView?, ut: FloatView?, scratch: FloatView?, argmax: FloatView?
 
     public init(_ winograd: WinogradConvolution, pooled: Bool) {
         precondition((winograd.tile == 4 && winograd.kernelSize == 3) || winograd.stride == 2 || pooled,
@@ -430,7 +437,7 @@ public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath 
     }
 
     /// Per sample: a share of the passes' scratch (the groups' V, M and partial sums), with
-    /// pooling the argmax; fixed: the rest of the scratch, U and dU.
+    /// pooling the argmax; fixed: the rest of the scratch, U and Uᵀ.
     public var scratchPerSample: Int { winograd.scratchPerImage + (pooled ? winograd.pooledPerImage : 0) }
     public var scratchFixed: Int { winograd.scratchFixed + 2 * winograd.kernelTransformCount }
 
@@ -443,7 +450,7 @@ public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath 
         }
         self.scratch = take(w.scratchCount(images: maxBatch))
         u = take(w.kernelTransformCount)
-        du = take(w.kernelTransformCount)
+        ut = take(w.kernelTransformCount)
         if pooled { argmax = take(maxBatch * w.pooledPerImage) }
     }
 
@@ -476,7 +483,7 @@ public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath 
             activationBackward(y: y, dy: dy, rows: n * w.outHeight * w.outWidth, cols: w.filters,
                                activation: activation, biasGradient: nil, partials: dy, pool: pool)
         }
-        w.backward(dy, x: x, y: y, relu: activation == .relu, images: n, u: u!, scratch: scratch!, du: du!,
+        w.backward(dy, x: x, y: y, relu: activation == .relu, images: n, u: u!, scratch: scratch!, ut: ut!,
                    dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx, poolArgmax: argmax,
                    inputNormalization: inputNormalization, pool: pool)
     }
@@ -492,7 +499,7 @@ public final class WinogradPath: NormalizationGradientPath, NormalizedInputPath 
         precondition(!pooled && activation == .linear)
         let w = winograd
         withUnsafePointer(to: normalization.source) { source in
-            w.backward(nil, x: x, y: y, relu: false, images: n, u: u!, scratch: scratch!, du: du!,
+            w.backward(nil, x: x, y: y, relu: false, images: n, u: u!, scratch: scratch!, ut: ut!,
                        dKernel: weights.kernelGradient, biasGradient: weights.biasGradient, dx: dx,
                        normalization: source, inputNormalization: inputNormalization, pool: pool)
         }

@@ -54,13 +54,13 @@ struct WinogradTests {
         -> (y: [Float], dx: [Float], dk: [Float]) {
         let pool = ThreadPool(threadCount: threads)
         let xs = FloatStorage(x), ks = FloatStorage(k), dys = FloatStorage(dy)
-        let u = FloatStorage(count: g.kernelTransformCount), du = FloatStorage(count: g.kernelTransformCount)
+        let u = FloatStorage(count: g.kernelTransformCount), ut = FloatStorage(count: g.kernelTransformCount)
         let scratch = FloatStorage(count: g.scratchCount(images: s.n))
         let y = FloatStorage(count: s.n * g.outHeight * g.outWidth * s.f)
         let dx = FloatStorage(count: x.count), dk = FloatStorage(count: k.count)
         g.forward(xs.view, kernel: ks.view, images: s.n, u: u.view, scratch: scratch.view,
                   into: y.view, pool: pool)
-        g.backward(dys.view, x: xs.view, images: s.n, u: u.view, scratch: scratch.view, du: du.view,
+        g.backward(dys.view, x: xs.view, images: s.n, u: u.view, scratch: scratch.view, ut: ut.view,
                    dKernel: dk.view, dx: dx.view, pool: pool)
         return (y.array, dx.array, dk.array)
     }
@@ -101,7 +101,7 @@ struct WinogradTests {
         let k = FloatStorage((0..<taps * g.channels * g.filters).map { _ in stream.nextNormal() * 0.3 })
         let b = FloatStorage((0..<g.filters).map { _ in stream.nextNormal() * 0.1 })
         let dy = FloatStorage((0..<outCount).map { _ in stream.nextNormal() })
-        let u = FloatStorage(count: g.kernelTransformCount), du = FloatStorage(count: g.kernelTransformCount)
+        let u = FloatStorage(count: g.kernelTransformCount), ut = FloatStorage(count: g.kernelTransformCount)
         let scratch = FloatStorage(count: g.scratchCount(images: n))
         let y = FloatStorage(count: outCount), argmax = FloatStorage(count: pooled ? outCount : 0)
         let dx = FloatStorage(count: n * g.height * g.width * g.channels)
@@ -113,7 +113,7 @@ struct WinogradTests {
                   inputNormalization: normalization, pool: pool)
         if clobber { scratch.view.fill(.nan) }
         g.backward(dy.view, x: x.view, y: y.view, relu: true, images: n, u: u.view, scratch: scratch.view,
-                   du: du.view, dKernel: dk.view, biasGradient: db.view, dx: dx.view,
+                   ut: ut.view, dKernel: dk.view, biasGradient: db.view, dx: dx.view,
                    poolArgmax: pooled ? argmax.view : nil, inputNormalization: normalization, pool: pool)
         return (y.array, argmax.array, dx.array, dk.array, db.array)
     }
@@ -394,7 +394,10 @@ extension WinogradTests {
             let got = run(x, k, dy, s, g, threads: 2)
             #expect(worstRelative(got.y, expected.y) < 1e-4, "products AVX2: \(avx2Products)")
             #expect(worstRelative(got.dx, expected.dx) < 1e-4, "products AVX2: \(avx2Products)")
-            #expect(worstRelative(got.dk, expected.dk) < 1e-4, "products AVX2: \(avx2Products)")
+            // dK: each group's dU goes through the adjoint kernel transform on its own (F(7, 2)'s
+            // points ±2 and ±½ scale its rounding), then the groups' shares are added: 1.2e-4 in the
+            // two-group 7×7-tile case, where one transform of the summed dU had < 1e-4.
+            #expect(worstRelative(got.dk, expected.dk) < 2e-4, "products AVX2: \(avx2Products)")
             let single = run(x, k, dy, s, g, threads: 1)
             #expect(single.y == got.y && single.dx == got.dx && single.dk == got.dk)
         }
