@@ -324,11 +324,10 @@ public struct WinogradConvolution: Sendable {
         // Each group's dU goes through Gᵀ · G on the group's thread, into the group's share of the
         // kernel gradient: the shares (k² per C × F against dU's 36–225) are what crosses
         // between cores, not dU's.
-        let afterGroup = { (s: GroupScratch) in
+        forEachBlock(n, scratch: scratch, pool: pool, afterGroup: { s in
             s.kernelPartial.update(repeating: 0, count: kernelCount)
             for c in 0..<channels { transforms.kernelGradient(s.partial, into: s.kernelPartial, channel: c) }
-        }
-        forEachBlock(n, scratch: scratch, pool: pool, afterGroup: afterGroup) { first, count, s in
+        }) { first, count, s in
             let offset = first * perImage, firstOfGroup = first % Self.imagesPerGroup == 0
             if firstOfGroup { s.biasPartial.update(repeating: 0, count: filters) }
             if let normalization {
@@ -381,7 +380,7 @@ public struct WinogradConvolution: Sendable {
     /// order on one thread (with that group's scratch), then `afterGroup` with the group's
     /// scratch; the groups on the pool.
     private func forEachBlock(_ n: Int, scratch: FloatView, pool: ThreadPool?,
-                              afterGroup: ((GroupScratch) -> Void)? = nil,
+                              afterGroup: (GroupScratch) -> Void = { _ in },
                               _ body: (Int, Int, GroupScratch) -> Void) {
         precondition(scratch.count >= scratchCount(images: n))
         let g = Self.imagesPerGroup, gs = groupScratch, base = scratch.base
@@ -395,7 +394,7 @@ public struct WinogradConvolution: Sendable {
             for start in Swift.stride(from: first, to: first + count, by: imagesPerBlock) {
                 body(start, min(imagesPerBlock, first + count - start), s)
             }
-            afterGroup?(s)
+            afterGroup(s)
         }
     }
 
